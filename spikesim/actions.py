@@ -1,0 +1,86 @@
+"""Action counts: the vocabulary between the simulator (which counts) and the energy model (which prices).
+
+An action is one event of one hardware component at one bit width, e.g. ``("if_array", "acc", 24)``
+is one 24-bit accumulate in the integrate-and-fire array. The simulator emits counts of actions;
+``energy/`` multiplies each count by a per-action energy from a table. Changing the table never
+changes a count.
+
+Component names used by the simulator and the baselines:
+
+==================  ==========================================================================
+component           actions (``bits`` is the operand or access width)
+==================  ==========================================================================
+``if_array``        ``acc`` (add ±w into a membrane or slope register), ``shift`` (bit-serial
+                    partial-sum shift), ``compare`` (fire-phase threshold compare), ``fire``
+                    (subtract θ on an output spike)
+``threshold``       ``multiply`` (θ = c_j · r_t, fixed point), one per output per token
+``encoder``         ``convert`` (one stored value scanned), ``emit`` (one spike event emitted)
+``sram.<bank>``     ``read``, ``write`` (one word of ``word_bits``)
+``dram``            ``read``, ``write`` (``count`` bytes, ``bits`` = 8)
+``mac_array``       ``multiply``, ``add`` (baselines)
+``dequant``         ``multiply`` (baselines)
+``requant``         ``multiply`` (baselines)
+==================  ==========================================================================
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pandas as pd
+
+ACTION_COLUMNS = ["component", "action", "count", "bits"]
+
+
+@dataclass(frozen=True, slots=True)
+class ActionCount:
+    """``count`` occurrences of ``action`` on ``component`` at ``bits`` operand/access width."""
+
+    component: str
+    action: str
+    count: int
+    bits: int
+
+
+class ActionCounter:
+    """Accumulates action counts keyed by (component, action, bits); deterministic order."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, str, int], int] = defaultdict(int)
+
+    def add(self, component: str, action: str, count: int, bits: int) -> None:
+        """Add ``count`` (>= 0) occurrences; zero counts are kept so tables have stable rows."""
+        if count < 0:
+            raise ValueError(f"negative action count {count} for {component}.{action}")
+        self._counts[(component, action, int(bits))] += int(count)
+
+    def extend(self, other: ActionCounter) -> None:
+        for (component, action, bits), count in other._counts.items():
+            self._counts[(component, action, bits)] += count
+
+    def items(self) -> list[ActionCount]:
+        """All counts, sorted by (component, action, bits)."""
+        return [
+            ActionCount(component, action, count, bits)
+            for (component, action, bits), count in sorted(self._counts.items())
+        ]
+
+    def get(self, component: str, action: str, bits: int | None = None) -> int:
+        """Total count of an action (over all widths unless ``bits`` is given)."""
+        return sum(
+            c
+            for (comp, act, b), c in self._counts.items()
+            if comp == component and act == action and (bits is None or b == bits)
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        return actions_frame(self.items())
+
+
+def actions_frame(items: Iterable[ActionCount]) -> pd.DataFrame:
+    """A tidy DataFrame with columns component, action, count (int64), bits (int64)."""
+    rows = [(a.component, a.action, a.count, a.bits) for a in items]
+    frame = pd.DataFrame(rows, columns=ACTION_COLUMNS)
+    return frame.astype({"count": "int64", "bits": "int64"})

@@ -1,0 +1,28 @@
+"""Typed configuration: hardware, quantization knobs, loaders."""
+
+from spikesim.config.hardware import (
+    BankRole,
+    DRAMConfig,
+    EncoderConfig,
+    HardwareConfig,
+    IFArrayConfig,
+    MACArrayConfig,
+    SRAMBankConfig,
+)
+from spikesim.config.loader import apply_overrides, load_hardware, parse_override
+from spikesim.config.quant import Coding, QuantConfig
+
+__all__ = [
+    "BankRole",
+    "Coding",
+    "DRAMConfig",
+    "EncoderConfig",
+    "HardwareConfig",
+    "IFArrayConfig",
+    "MACArrayConfig",
+    "QuantConfig",
+    "SRAMBankConfig",
+    "apply_overrides",
+    "load_hardware",
+    "parse_override",
+]

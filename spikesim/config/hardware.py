@@ -1,0 +1,185 @@
+"""The accelerator description (``hw_configs/*.yaml``): typed, frozen, validated.
+
+Units are in the field names. Simulation time is integer cycles of ``clock_hz``; seconds appear
+only in reports.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field, model_validator
+
+from spikesim.config._base import FrozenModel
+from spikesim.config.quant import QuantConfig
+
+
+class ResetMode(StrEnum):
+    """IF neuron reset after an output spike: subtract θ (soft) or set the membrane to zero."""
+
+    SUBTRACT = "subtract"
+    ZERO = "zero"
+
+
+class InitialMembrane(StrEnum):
+    """Membrane offset at the start of the fire phase: zero (floor) or θ/2 (round to nearest)."""
+
+    ZERO = "zero"
+    HALF_THRESHOLD = "half_threshold"
+
+
+class IFArrayConfig(FrozenModel):
+    """Integrate-and-fire accumulator array: ``lanes`` input events per cycle × ``columns`` neurons.
+
+    Each issued event (input i, sign s) adds s·W̄[i, j] to the membrane of every active column j:
+    ``columns`` accumulates of ``acc_bits``. Membranes are two's-complement registers that wrap
+    on overflow; an output whose exact sum does not fit in ``acc_bits`` is an overflow event.
+    """
+
+    lanes: int = Field(16, gt=0, le=4096)
+    """Input spike events accepted per cycle."""
+
+    columns: int = Field(64, gt=0, le=65536)
+    """Output neurons (output channels of one tile) integrated in parallel."""
+
+    acc_bits: int = Field(24, ge=4, le=63)
+    """Width of membrane, slope and partial-sum registers (bits, signed)."""
+
+    reset: ResetMode = ResetMode.SUBTRACT
+    """Reset after an output spike."""
+
+    initial_membrane: InitialMembrane = InitialMembrane.HALF_THRESHOLD
+    """Offset added before firing: zero gives floor(V/θ), half_threshold gives round(V/θ)."""
+
+    threshold_frac_bits: int = Field(8, ge=0, le=24)
+    """Fractional bits of the fixed-point threshold θ = s_y / (s_x · s_w)."""
+
+    threshold_bits: int = Field(16, ge=4, le=32)
+    """Width of the per-output threshold multiply θ = c_j · r_t (counted as ``threshold.multiply``)."""
+
+    @model_validator(mode="after")
+    def _fits_int64(self) -> IFArrayConfig:
+        if self.acc_bits + self.threshold_frac_bits > 62:
+            raise ValueError("acc_bits + threshold_frac_bits must be at most 62")
+        return self
+
+
+class EncoderConfig(FrozenModel):
+    """Spike encoders: convert stored integers to spike events for the array.
+
+    The encoders scan a pass (a token's normal values, or its salient records) at
+    ``count × values_per_cycle`` values per cycle into one of ``fifo_depth`` encoded-vector
+    buffers; the array integrates a buffer once it is complete. A full FIFO stalls the encoders,
+    an empty one stalls the array (encoder-bound).
+    """
+
+    count: int = Field(4, gt=0, le=1024)
+    """Number of encoders."""
+
+    values_per_cycle: int = Field(16, gt=0, le=4096)
+    """Values scanned per encoder per cycle."""
+
+    fifo_depth: int = Field(2, ge=1, le=64)
+    """Encoded spike vectors (passes) buffered between encoders and array (2 = double buffer)."""
+
+    window: int | None = Field(None, gt=0, le=65535)
+    """TTFS / count window T in time steps (None: 2^(b-1)-1 of the pass's bit width). Must be
+    at least the largest magnitude of the pass; a longer window costs extra slope cycles."""
+
+
+class BankRole(StrEnum):
+    WEIGHTS = "weights"
+    ACTIVATIONS = "activations"
+    SALIENT = "salient"
+    MEMBRANE = "membrane"
+    OUTPUT = "output"
+
+
+class SRAMBankConfig(FrozenModel):
+    """One named SRAM of ``banks`` equal banks; weight rows are interleaved i mod ``banks``."""
+
+    role: BankRole
+    """What it stores (exactly one SRAM per role for weights, activations, salient, output)."""
+
+    capacity_bytes: int = Field(gt=0)
+    """Total capacity over all banks (bytes)."""
+
+    word_bits: int = Field(64, ge=8, le=4096)
+    """Access width: bits moved by one read or write."""
+
+    banks: int = Field(1, gt=0, le=1024)
+    """Independent banks (each serves ``ports`` accesses per cycle)."""
+
+    ports: int = Field(1, gt=0, le=16)
+    """Accesses per bank per cycle."""
+
+
+class DRAMConfig(FrozenModel):
+    """Off-chip memory: one channel, transactions served in order."""
+
+    bandwidth_bytes_per_cycle: float = Field(32.0, gt=0)
+    """Sustained bandwidth (bytes per accelerator clock cycle)."""
+
+    latency_cycles: int = Field(100, ge=0)
+    """Fixed latency added to every transfer."""
+
+
+class Dataflow(StrEnum):
+    OS = "os"
+    WS = "ws"
+    IS = "is"
+
+
+class MACArrayConfig(FrozenModel):
+    """Systolic MAC array of the baselines (rows × cols PEs)."""
+
+    rows: int = Field(32, gt=0, le=4096)
+    cols: int = Field(32, gt=0, le=4096)
+    dataflow: Dataflow = Dataflow.OS
+    acc_bits: int = Field(32, ge=8, le=64)
+    """Accumulator width of each PE."""
+
+
+class EnergyRef(FrozenModel):
+    """Which per-action energy table prices the counts."""
+
+    table: str = "horowitz-45nm"
+    """A built-in table name or a path to a YAML table (relative to the hardware YAML)."""
+
+
+class HardwareConfig(FrozenModel):
+    """A complete accelerator: array, encoders, SRAMs, DRAM, quantization knobs, energy table."""
+
+    name: str = "spikequant"
+    """A short name used in reports."""
+
+    clock_hz: float = Field(500e6, gt=0)
+    """Accelerator clock (Hz); converts cycles to seconds in reports and leakage energy."""
+
+    if_array: IFArrayConfig = IFArrayConfig()
+    encoder: EncoderConfig = EncoderConfig()
+    sram: dict[str, SRAMBankConfig]
+    """Named SRAMs; one each with role weights, activations, salient and output."""
+
+    dram: DRAMConfig = DRAMConfig()
+    quant: QuantConfig = QuantConfig()
+    mac: MACArrayConfig = MACArrayConfig()
+    energy: EnergyRef = EnergyRef()
+
+    @model_validator(mode="after")
+    def _one_sram_per_role(self) -> HardwareConfig:
+        for role in (BankRole.WEIGHTS, BankRole.ACTIVATIONS, BankRole.SALIENT, BankRole.OUTPUT):
+            names = [n for n, b in self.sram.items() if b.role == role]
+            if len(names) != 1:
+                raise ValueError(
+                    f"need exactly one SRAM with role '{role.value}', found {len(names)}"
+                    + (f" ({', '.join(names)})" if names else "")
+                )
+        return self
+
+    def sram_for(self, role: BankRole) -> tuple[str, SRAMBankConfig]:
+        """The (name, config) of the SRAM holding ``role``."""
+        for name, bank in self.sram.items():
+            if bank.role == role:
+                return name, bank
+        raise KeyError(role)

@@ -1,0 +1,69 @@
+"""Quantization and spike-coding knobs (the ``quant:`` section of a hardware YAML).
+
+Every open choice of the SpikeQuant method that the paper's body would fix is a knob here, with
+our reconstruction as the default (see ``shared/reference/spikequant-notes.md`` section 1.3).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field, model_validator
+
+from spikesim.config._base import FrozenModel
+
+
+class Coding(StrEnum):
+    """How a signed integer q becomes spike events.
+
+    count: |q| unit spikes of sign sgn(q), at time steps 1..|q| (rate code, one stream).
+    bitserial: one spike per set magnitude bit, one pass per bit plane (MSB first), with a shift.
+    ttfs: one spike at time step T+1-|q| into a ramp (slope register) neuron.
+    """
+
+    COUNT = "count"
+    BITSERIAL = "bitserial"
+    TTFS = "ttfs"
+
+
+class QuantConfig(FrozenModel):
+    """Weight and activation quantization of every simulated linear layer."""
+
+    weight_bits: int = Field(4, ge=2, le=8)
+    """Symmetric per-output-channel weight bits b_w (RTN): w̄ in [-(2^(b_w-1)-1), 2^(b_w-1)-1]."""
+
+    weight_group_size: int | None = Field(None, gt=0)
+    """Optional weight group size along the input dimension (None: one scale per output channel).
+    The spiking datapath folds one scale per output channel into θ, so SpikeQuant requires None."""
+
+    act_bits: int = Field(4, ge=2, le=8)
+    """Bits b_a of normal (non-salient) activations, symmetric per token."""
+
+    salient_bits: int = Field(8, ge=2, le=16)
+    """Bits b_s of salient activations; they share the token's scale (more spikes, not a new scale)."""
+
+    mad_k: float = Field(9.0, gt=0)
+    """Saliency rule: x is salient iff |x - median(x_t)| > mad_k * MAD(x_t), per token (row).
+    Plain MAD, not 1.4826-scaled. Default chosen so about 2.5 % of values are salient on the
+    synthetic LLM-like traces (`spikesim synth`); the realised ratio is reported per layer."""
+
+    output_bits: int = Field(4, ge=2, le=16)
+    """Bits of the re-quantized output ȳ; the fire phase emits at most 2^(b_out-1)-1 spikes."""
+
+    calibration_tokens: int = Field(128, gt=0)
+    """Tokens (the first ones of the trace) used to calibrate the static per-layer output scale
+    s_y = max|y| / (2^(b_out-1)-1) from the float output y = x W^T."""
+
+    normal_coding: Coding = Coding.COUNT
+    """Spike coding of normal activations."""
+
+    salient_coding: Coding = Coding.TTFS
+    """Spike coding of salient activations (magnitude costs window length, not extra adds)."""
+
+    @model_validator(mode="after")
+    def _salient_wider(self) -> QuantConfig:
+        if self.salient_bits < self.act_bits:
+            raise ValueError(
+                f"salient_bits ({self.salient_bits}) must be >= act_bits ({self.act_bits})"
+            )
+        return self

@@ -1,0 +1,50 @@
+"""Energy: prices the simulator's action counts with a swappable, cited per-action table.
+
+``energy_pj = Σ count × energy_per_action(component, action, bits, hw) + leakage_W × time``.
+Tables: :mod:`spikesim.energy.table` (format, scaling and interpolation rules); the action →
+table-entry mapping: :mod:`spikesim.energy.price`. ``hw/`` and ``sim/`` never import this package.
+"""
+
+from spikesim.energy.price import (
+    ACTION_PRICING,
+    LEAK_ACTION,
+    PRICED_COLUMNS,
+    Entry,
+    PriceRule,
+    UnpricedActionError,
+    component_energy,
+    energy_column,
+    energy_per_action,
+    leakage_energy_pj,
+    price_actions,
+    price_leakage,
+    register_action,
+)
+from spikesim.energy.table import (
+    EnergyTable,
+    PricedAction,
+    Scaling,
+    builtin_tables,
+    load_energy_table,
+)
+
+__all__ = [
+    "ACTION_PRICING",
+    "LEAK_ACTION",
+    "PRICED_COLUMNS",
+    "EnergyTable",
+    "Entry",
+    "PriceRule",
+    "PricedAction",
+    "Scaling",
+    "UnpricedActionError",
+    "builtin_tables",
+    "component_energy",
+    "energy_column",
+    "energy_per_action",
+    "leakage_energy_pj",
+    "load_energy_table",
+    "price_actions",
+    "price_leakage",
+    "register_action",
+]

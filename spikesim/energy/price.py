@@ -1,0 +1,268 @@
+"""Pricing: action counts × per-action energy, plus leakage × time.
+
+The simulator counts, the energy model prices::
+
+    energy_pj = Σ count × energy_per_action(component, action, bits, hw)
+              + Σ leakage_W × cycles / clock_hz × 1e12
+
+Each (component, action) is priced by one entry of the :class:`~spikesim.energy.table.EnergyTable`,
+chosen by the *kind* of the component (the part before the first ``.``: ``sram.weights`` has kind
+``sram``) through the registry :data:`ACTION_PRICING`:
+
+=================================  =============================  ==================================
+component kind                     actions                        priced as
+=================================  =============================  ==================================
+``if_array``                       ``acc``, ``shift``,            ``int_add`` at ``bits``
+                                   ``compare``, ``fire``
+``threshold``                      ``multiply``                   ``int_mult`` at ``bits``
+``encoder``                        ``convert``, ``emit``          ``int_add`` at ``bits``
+``mac_array``, ``dequant``,        ``multiply`` / ``add``         ``int_mult`` / ``int_add`` at
+``requant``                                                       ``bits``
+``mac_array``, ``dequant``,        ``fp_multiply`` / ``fp_add``   ``fp_mult`` / ``fp_add`` at
+``requant``                                                       ``bits`` (16: FP16, 32: FP32)
+``sram.<name>``                    ``read``, ``write``            SRAM access of ``bits`` to
+                                                                  ``hw.sram[<name>]`` (its
+                                                                  capacity; ``bits`` = word width)
+``dram``                           ``read``, ``write``            ``bits × energy_pj_per_bit``
+                                                                  (count is bytes, ``bits`` = 8)
+=================================  =============================  ==================================
+
+An unknown (component, action), or an ``sram.<name>`` the hardware does not have, is a
+programming error of whoever emitted the count and raises :class:`UnpricedActionError`. A table
+lacking an operation that an action needs is a user-input problem and raises
+:class:`~spikesim.errors.InputError` naming ``operations.<op>`` in the table file. New components
+are added with :func:`register_action` (a duplicate registration is an error).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+
+import pandas as pd
+
+from spikesim.config.hardware import HardwareConfig
+from spikesim.energy.table import EnergyTable, PricedAction
+
+PRICED_COLUMNS = ["energy_per_action_pj", "energy_pj", "source"]
+"""Columns :func:`price_actions` adds to an action-count table."""
+
+LEAK_ACTION = "leak"
+"""Action name of leakage rows (count = cycles, energy per action = energy per cycle)."""
+
+
+class UnpricedActionError(LookupError):
+    """A (component, action) no pricing rule covers: a bug in whoever emitted the count."""
+
+
+class Entry(StrEnum):
+    """Which section of the energy table prices an action."""
+
+    OPERATION = "operation"
+    SRAM = "sram"
+    DRAM = "dram"
+
+
+@dataclass(frozen=True, slots=True)
+class PriceRule:
+    """How one (component kind, action) is priced."""
+
+    entry: Entry
+    operation: str | None = None
+    """The table operation (``int_add``, ...) when ``entry`` is ``operation``."""
+
+    def __post_init__(self) -> None:
+        if (self.entry is Entry.OPERATION) != (self.operation is not None):
+            raise ValueError("an operation rule names exactly one operation; others name none")
+
+
+def _op(name: str) -> PriceRule:
+    return PriceRule(Entry.OPERATION, name)
+
+
+_REGISTRY: dict[tuple[str, str], PriceRule] = {
+    **{("if_array", a): _op("int_add") for a in ("acc", "shift", "compare", "fire")},
+    ("threshold", "multiply"): _op("int_mult"),
+    **{("encoder", a): _op("int_add") for a in ("convert", "emit")},
+    **{
+        (kind, action): _op(op)
+        for kind in ("mac_array", "dequant", "requant")
+        for action, op in (
+            ("multiply", "int_mult"),
+            ("add", "int_add"),
+            ("fp_multiply", "fp_mult"),
+            ("fp_add", "fp_add"),
+        )
+    },
+    ("sram", "read"): PriceRule(Entry.SRAM),
+    ("sram", "write"): PriceRule(Entry.SRAM),
+    ("dram", "read"): PriceRule(Entry.DRAM),
+    ("dram", "write"): PriceRule(Entry.DRAM),
+}
+
+ACTION_PRICING: Mapping[tuple[str, str], PriceRule] = MappingProxyType(_REGISTRY)
+"""Read-only view of the registry: (component kind, action) → :class:`PriceRule`."""
+
+
+def register_action(kind: str, action: str, rule: PriceRule) -> None:
+    """Add a pricing rule for a new (component kind, action); re-registering is an error."""
+    key = (kind, action)
+    if key in _REGISTRY:
+        raise ValueError(f"pricing rule for {kind}.{action} is already registered")
+    _REGISTRY[key] = rule
+
+
+def component_kind(component: str) -> str:
+    """The registry kind of a component name: ``sram.weights`` → ``sram``."""
+    return component.split(".", 1)[0]
+
+
+def energy_per_action(
+    table: EnergyTable, component: str, action: str, bits: int, hw: HardwareConfig
+) -> PricedAction:
+    """Energy (pJ) and provenance of one ``action`` of ``component`` at ``bits``."""
+    kind = component_kind(component)
+    rule = _REGISTRY.get((kind, action))
+    if rule is None:
+        known = sorted(f"{k}.{a}" for k, a in _REGISTRY)
+        raise UnpricedActionError(
+            f"no pricing rule for component '{component}' action '{action}' "
+            f"(kind '{kind}'); known: {', '.join(known)}"
+        )
+    bits = int(bits)
+    if rule.entry is Entry.OPERATION:
+        assert rule.operation is not None
+        return table.operation_energy(rule.operation, bits)
+    if rule.entry is Entry.DRAM:
+        return table.dram_energy(bits)
+    name = component[len(kind) + 1 :] if component.startswith(f"{kind}.") else ""
+    if name not in hw.sram:
+        raise UnpricedActionError(
+            f"component '{component}' names no SRAM of hardware '{hw.name}' "
+            f"(has: {', '.join(f'sram.{n}' for n in sorted(hw.sram))})"
+        )
+    return table.sram_bank_energy(name, hw.sram[name], bits)
+
+
+def price_actions(actions: pd.DataFrame, hw: HardwareConfig, table: EnergyTable) -> pd.DataFrame:
+    """A copy of ``actions`` with ``energy_per_action_pj``, ``energy_pj`` and ``source`` added.
+
+    ``actions`` needs columns ``component, action, count, bits``; any other column (``layer``,
+    ``design``, ...) is kept. The input frame is not modified. ``energy_pj = count ×
+    energy_per_action_pj``.
+    """
+    missing = [c for c in ("component", "action", "count", "bits") if c not in actions.columns]
+    if missing:
+        raise ValueError(f"action table lacks column(s) {', '.join(missing)}")
+    clash = [c for c in PRICED_COLUMNS if c in actions.columns]
+    if clash:
+        raise ValueError(f"action table is already priced (has {', '.join(clash)})")
+    out = actions.copy()
+    cache: dict[tuple[str, str, int], PricedAction] = {}
+    per_action: list[float] = []
+    sources: list[str] = []
+    for component, action, bits in zip(out["component"], out["action"], out["bits"], strict=True):
+        key = (str(component), str(action), int(bits))
+        priced = cache.get(key)
+        if priced is None:
+            priced = energy_per_action(table, key[0], key[1], key[2], hw)
+            cache[key] = priced
+        per_action.append(priced.energy_pj)
+        sources.append(priced.source)
+    out["energy_per_action_pj"] = pd.Series(per_action, index=out.index, dtype="float64")
+    out["energy_pj"] = out["count"].astype("float64") * out["energy_per_action_pj"]
+    out["source"] = pd.Series(sources, index=out.index, dtype="object")
+    return out
+
+
+def leakage_energy_pj(hw: HardwareConfig, table: EnergyTable, cycles: int) -> dict[str, float]:
+    """Leakage energy per component over ``cycles`` of ``hw.clock_hz``: W × cycles / Hz × 1e12.
+
+    Every ``sram.<name>`` of ``hw`` appears (0 when the table models no SRAM leakage), plus every
+    component the table's ``leakage.components`` lists.
+    """
+    if int(cycles) != cycles or cycles < 0:
+        raise ValueError(f"cycles must be a non-negative integer, got {cycles!r}")
+    seconds = int(cycles) / hw.clock_hz
+    return {c: watts * seconds * 1e12 for c, watts in table.leakage_power_w(hw).items()}
+
+
+def price_leakage(
+    layers: pd.DataFrame,
+    hw: HardwareConfig,
+    table: EnergyTable,
+    *,
+    keys: Sequence[str],
+    cycles_column: str = "total_cycles",
+) -> pd.DataFrame:
+    """Leakage as priced rows, one per (key group, leaking component), for :func:`component_energy`.
+
+    Each row has ``action = "leak"``, ``count`` = the group's cycles, ``bits = 0``,
+    ``energy_per_action_pj`` = leakage energy per cycle (W / clock_hz × 1e12). Components with
+    zero leakage power get no row, so a table without leakage adds nothing.
+    """
+    keys = list(keys)
+    powers = {c: w for c, w in table.leakage_power_w(hw).items() if w > 0}
+    columns = [*keys, "component", "action", "count", "bits", *PRICED_COLUMNS]
+    rows = []
+    for record in layers[[*keys, cycles_column]].itertuples(index=False, name=None):
+        cycles = int(record[-1])
+        for component, watts in sorted(powers.items()):
+            per_cycle = watts / hw.clock_hz * 1e12
+            source = (
+                f"{table.name} leakage: {watts:.6g} W / {hw.clock_hz:.6g} Hz = "
+                f"{per_cycle:.6g} pJ per cycle [{table.leakage.source.strip()}]"
+            )
+            rows.append(
+                (
+                    *record[:-1],
+                    component,
+                    LEAK_ACTION,
+                    cycles,
+                    0,
+                    per_cycle,
+                    cycles * per_cycle,
+                    source,
+                )
+            )
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.astype(
+        {
+            "count": "int64",
+            "bits": "int64",
+            "energy_per_action_pj": "float64",
+            "energy_pj": "float64",
+        }
+    )
+
+
+def energy_column(component: str) -> str:
+    """Wide-table column of a component: ``sram.weights`` → ``energy_sram_weights_pj``."""
+    return f"energy_{component.replace('.', '_')}_pj"
+
+
+def component_energy(priced: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """Energy per component, wide: one row per key group, ``energy_pj`` total first, then one
+    ``energy_<component>_pj`` column per component (sorted by name; 0 where a group has none).
+
+    With ``keys=[]`` the result is one row over the whole table.
+    """
+    keys = list(keys)
+    components = sorted(str(c) for c in priced["component"].unique())
+    columns = [energy_column(c) for c in components]
+    if len(set(columns)) != len(columns) or "energy_pj" in columns:
+        raise ValueError(f"component names collide as column names: {components}")
+    if keys:
+        sums = priced.groupby([*keys, "component"], sort=True)["energy_pj"].sum()
+        wide = sums.unstack("component", fill_value=0)
+    else:
+        sums = priced.groupby("component", sort=True)["energy_pj"].sum()
+        wide = pd.DataFrame([sums.to_numpy()], columns=sums.index)
+    wide = wide.reindex(columns=components, fill_value=0.0).astype("float64")
+    wide.columns = pd.Index(columns)
+    wide.insert(0, "energy_pj", wide[columns].sum(axis=1) if columns else 0.0)
+    wide = wide.reset_index() if keys else wide.reset_index(drop=True)
+    wide.columns.name = None
+    return wide

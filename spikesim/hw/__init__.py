@@ -1,0 +1,1 @@
+"""Hardware models of the spiking accelerator: numba kernels and their NumPy twins."""

@@ -1,0 +1,95 @@
+"""Integer parameters of the spiking datapath, derived once from a HardwareConfig.
+
+Kernels take flat integers, not pydantic objects; this module is the one place that turns the
+configuration into those integers (and checks the combinations a single field cannot check).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from spikesim.config.hardware import BankRole, HardwareConfig, ResetMode
+from spikesim.config.quant import Coding
+from spikesim.errors import InputError
+from spikesim.quant.rtn import qmax
+
+CODING_ID = {Coding.COUNT: 0, Coding.BITSERIAL: 1, Coding.TTFS: 2}
+"""Integer ids of the codings inside kernels."""
+
+
+@dataclass(frozen=True, slots=True)
+class PassParams:
+    """How one kind of pass (normal or salient values) is encoded and integrated.
+
+    coding: 0 count, 1 bitserial, 2 ttfs. bits: stored value width (sign + magnitude).
+    window: TTFS window T in steps (count/bitserial: the largest magnitude). planes: magnitude
+    bit planes (bits - 1).
+    """
+
+    coding: int
+    bits: int
+    window: int
+    planes: int
+
+    @property
+    def max_events_per_value(self) -> int:
+        if self.coding == 0:
+            return qmax(self.bits)
+        if self.coding == 1:
+            return self.planes
+        return 1
+
+
+@dataclass(frozen=True, slots=True)
+class ArrayParams:
+    """Everything the array/encoder timing kernels need, as integers."""
+
+    lanes: int
+    columns: int
+    acc_bits: int
+    weight_banks: int
+    weight_ports: int
+    scan_rate: int
+    """Values scanned per cycle by all encoders together (count × values_per_cycle)."""
+    fifo_depth: int
+    fire_cycles: int
+    """Output window: cycles of the fire phase per token (2^(b_out-1)-1)."""
+    reset_zero: bool
+    half_init: bool
+    frac_bits: int
+    normal: PassParams
+    salient: PassParams
+
+
+def array_params(hw: HardwareConfig, act_bits: int, salient_bits: int) -> ArrayParams:
+    """Derive kernel parameters; raises InputError when the window is too short for the bits."""
+    q = hw.quant
+    passes = []
+    for coding, bits in ((q.normal_coding, act_bits), (q.salient_coding, salient_bits)):
+        need = qmax(bits)
+        window = need
+        if coding == Coding.TTFS and hw.encoder.window is not None:
+            if hw.encoder.window < need:
+                raise InputError(
+                    f"TTFS window {hw.encoder.window} is shorter than the largest magnitude "
+                    f"{need} of {bits}-bit values",
+                    field="encoder.window",
+                )
+            window = hw.encoder.window
+        passes.append(PassParams(CODING_ID[coding], bits, window, bits - 1))
+    _, wbank = hw.sram_for(BankRole.WEIGHTS)
+    return ArrayParams(
+        lanes=hw.if_array.lanes,
+        columns=hw.if_array.columns,
+        acc_bits=hw.if_array.acc_bits,
+        weight_banks=wbank.banks,
+        weight_ports=wbank.ports,
+        scan_rate=hw.encoder.count * hw.encoder.values_per_cycle,
+        fifo_depth=hw.encoder.fifo_depth,
+        fire_cycles=qmax(q.output_bits),
+        reset_zero=hw.if_array.reset == ResetMode.ZERO,
+        half_init=hw.if_array.initial_membrane.value == "half_threshold",
+        frac_bits=hw.if_array.threshold_frac_bits,
+        normal=passes[0],
+        salient=passes[1],
+    )

@@ -1,0 +1,29 @@
+"""Layout of the integer statistics vector returned by the block-timing kernel and its twin."""
+
+TOTAL = 0
+"""Cycles from the block's start until its last output is written."""
+COMPUTE = 1
+"""Cycles the array does useful work: ideal issue cycles, slope/shift/merge cycles, fire phase."""
+STALL_ENCODER = 2
+"""Cycles the array waits for an encoded vector (encoder-bound)."""
+STALL_BANK = 3
+"""Extra issue cycles caused by weight-bank port conflicts (actual - ideal)."""
+EVENTS_NORMAL = 4
+"""Input spike events of normal passes."""
+EVENTS_SALIENT = 5
+"""Input spike events of salient passes."""
+SCANNED_NORMAL = 6
+"""Values scanned by the encoders in normal passes (K per token)."""
+SCANNED_SALIENT = 7
+"""Salient records scanned (one per salient value)."""
+SALIENT_PASSES = 8
+"""Tokens that have a salient pass (at least one salient value)."""
+EXTRA_ACC = 9
+"""Per-column accumulates that are not input events: TTFS slope adds and bit-serial merges."""
+SHIFTS = 10
+"""Per-column bit-serial partial-sum shifts."""
+ISSUE_CYCLES = 11
+"""Cycles in which the array issued at least one event (actual issue cycles)."""
+FIRE_CYCLES = 12
+"""Cycles spent in fire phases."""
+SIZE = 13

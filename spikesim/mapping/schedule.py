@@ -1,0 +1,174 @@
+"""Mapping: split a quantized layer into schedule steps (token block × output tile).
+
+Loop order (weight-stationary tiles inside token blocks)::
+
+    for block b of consecutive tokens:           # its activations fit half of the act/salient SRAMs
+        for tile j of `columns` output channels: # W[:, tile] fits half of the weight SRAM
+            step (b, j): every token of the block is encoded and integrated against tile j
+
+Storage (mixed bit width, dynamic per token): a token's normal values are packed at b_a bits
+(K · b_a bits, salient positions hold 0); its salient values are (index, value) records of
+ceil(log2 K) + b_s bits in the salient SRAM. Blocks are formed greedily so that a block's normal
+bits, salient bits and output bits (B · columns · b_out) each fit in half of their SRAM (double
+buffering). Weight tiles are double-buffered in the weight SRAM; when the whole weight matrix
+fits, tiles are loaded once (in the first block) and stay resident, otherwise they are reloaded
+for every block.
+
+DRAM: one channel serving loads in step order; a load of ``bytes`` takes
+``latency_cycles + ceil(bytes / bandwidth_bytes_per_cycle)`` cycles (0 bytes: no transfer).
+The load for step s may start once the channel is free and step s-2 has finished computing (its
+buffer is free again). Output write-back (M · N · b_out bits) is counted as traffic and energy;
+it is posted (write buffer) and does not stall the array.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from spikesim.config.hardware import BankRole, HardwareConfig
+from spikesim.errors import InputError
+from spikesim.quant.layer import QuantizedLayer
+
+
+def index_bits(k: int) -> int:
+    """Bits of an input index 0..K-1 in a salient record."""
+    return max(1, math.ceil(math.log2(k))) if k > 1 else 1
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One (token block, output tile) step and the DRAM bytes it needs loaded first."""
+
+    block: int
+    tile: int
+    weight_bytes: int
+    activation_bytes: int
+
+    @property
+    def load_bytes(self) -> int:
+        return self.weight_bytes + self.activation_bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Steps of one layer and the storage figures behind them."""
+
+    layer: str
+    tokens: int
+    k: int
+    n: int
+    tile_columns: tuple[int, ...]
+    """Active output columns of each tile (the last tile may be partial)."""
+    blocks: tuple[tuple[int, int], ...]
+    """Token ranges [t0, t1) of the blocks."""
+    block_normal_bits: tuple[int, ...]
+    block_salient_bits: tuple[int, ...]
+    record_bits: int
+    """Bits of one salient (index, value) record."""
+    weights_resident: bool
+    steps: tuple[Step, ...]
+    dram_latency_cycles: int
+    dram_bytes_per_cycle: float
+    output_bytes: int
+    """DRAM write-back of the layer's outputs (posted)."""
+
+    def load_cycles(self, nbytes: int) -> int:
+        """DRAM cycles to move ``nbytes`` (0 for nothing)."""
+        return dram_cycles(nbytes, self.dram_latency_cycles, self.dram_bytes_per_cycle)
+
+
+def dram_cycles(nbytes: int, latency_cycles: int, bytes_per_cycle: float) -> int:
+    if nbytes <= 0:
+        return 0
+    return latency_cycles + math.ceil(nbytes / bytes_per_cycle)
+
+
+def map_layer(layer: QuantizedLayer, hw: HardwareConfig) -> Schedule:
+    """Build the schedule; raises InputError naming the SRAM whose capacity is too small."""
+    m, k, n = layer.tokens, layer.k, layer.n
+    cols = hw.if_array.columns
+    tile_columns = tuple(min(cols, n - j0) for j0 in range(0, n, cols))
+    wname, wbank = hw.sram_for(BankRole.WEIGHTS)
+    aname, abank = hw.sram_for(BankRole.ACTIVATIONS)
+    sname, sbank = hw.sram_for(BankRole.SALIENT)
+    oname, obank = hw.sram_for(BankRole.OUTPUT)
+
+    tile_bytes = [ceil_div(k * c * layer.weight_bits, 8) for c in tile_columns]
+    if 2 * max(tile_bytes) > wbank.capacity_bytes:
+        raise InputError(
+            f"a weight tile of {max(tile_bytes)} bytes (K={k} x {cols} columns x "
+            f"{layer.weight_bits} bits, layer {layer.name}) does not fit twice (double buffer) "
+            f"in {wbank.capacity_bytes} bytes",
+            field=f"sram.{wname}.capacity_bytes",
+        )
+    weights_resident = sum(tile_bytes) <= wbank.capacity_bytes
+
+    rec_bits = index_bits(k) + layer.salient_bits
+    normal_bits_tok = k * layer.act_bits
+    sal_count = np.count_nonzero(layer.salient, axis=1).astype(np.int64)
+    sal_bits_tok = sal_count * rec_bits
+    out_bits_tok = cols * layer.output_bits
+    a_half, s_half, o_half = (8 * b.capacity_bytes // 2 for b in (abank, sbank, obank))
+    if normal_bits_tok > a_half:
+        raise InputError(
+            f"one token's activations ({normal_bits_tok} bits) do not fit half of the SRAM",
+            field=f"sram.{aname}.capacity_bytes",
+        )
+    if out_bits_tok > o_half:
+        raise InputError(
+            f"one token's outputs of a tile ({out_bits_tok} bits) do not fit half of the SRAM",
+            field=f"sram.{oname}.capacity_bytes",
+        )
+    worst = int(sal_bits_tok.max(initial=0))
+    if worst > s_half:
+        raise InputError(
+            f"a token's {worst // rec_bits} salient records ({worst} bits) do not fit half "
+            f"of the SRAM",
+            field=f"sram.{sname}.capacity_bytes",
+        )
+
+    blocks: list[tuple[int, int]] = []
+    bn: list[int] = []
+    bs: list[int] = []
+    t0 = 0
+    max_by_other = min(a_half // normal_bits_tok, o_half // out_bits_tok)
+    while t0 < m:
+        t1 = t0
+        sal_sum = 0
+        while t1 < m and t1 - t0 < max_by_other and sal_sum + sal_bits_tok[t1] <= s_half:
+            sal_sum += int(sal_bits_tok[t1])
+            t1 += 1
+        blocks.append((t0, t1))
+        bn.append((t1 - t0) * normal_bits_tok)
+        bs.append(sal_sum)
+        t0 = t1
+
+    steps = []
+    for b, _ in enumerate(blocks):
+        act_bytes = ceil_div(bn[b], 8) + ceil_div(bs[b], 8)
+        for j, tb in enumerate(tile_bytes):
+            wb = tb if (b == 0 or not weights_resident) else 0
+            steps.append(Step(b, j, wb, act_bytes if j == 0 else 0))
+    return Schedule(
+        layer=layer.name,
+        tokens=m,
+        k=k,
+        n=n,
+        tile_columns=tile_columns,
+        blocks=tuple(blocks),
+        block_normal_bits=tuple(bn),
+        block_salient_bits=tuple(bs),
+        record_bits=rec_bits,
+        weights_resident=weights_resident,
+        steps=tuple(steps),
+        dram_latency_cycles=hw.dram.latency_cycles,
+        dram_bytes_per_cycle=hw.dram.bandwidth_bytes_per_cycle,
+        output_bytes=ceil_div(m * n * layer.output_bits, 8),
+    )

@@ -1,0 +1,141 @@
+"""QuantizedLayer: the integers, scales and salient mask of one linear layer, ready to map.
+
+The output side of threshold folding lives here too: a static per-layer output scale s_y
+(calibrated on the first ``calibration_tokens`` tokens of the float output y = x W^T) and the
+fixed-point threshold θ_t,j = s_y / (s_x,t · s_w,j) with ``frac_bits`` fractional bits, so the
+IF neuron's output spike count is the re-quantized output ȳ = round(y / s_y) (or floor).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+from numpy.typing import NDArray
+
+from spikesim.config.quant import QuantConfig
+from spikesim.quant.rtn import qmax, quantize_activations, quantize_weights
+from spikesim.quant.spikequant import spikequant_activations
+
+
+class Method(StrEnum):
+    """Activation quantization method of a spiking design."""
+
+    SPIKEQUANT = "spikequant"
+    RTN = "rtn"
+
+
+@dataclass(frozen=True, eq=False)
+class QuantizedLayer:
+    """One linear layer y = W x per token, quantized.
+
+    Attributes
+    ----------
+    x_q:
+        [M, K] signed integers; salient entries may use up to ``salient_bits``.
+    salient:
+        [M, K] bool, True where the value is stored as a salient (index, value) record.
+    x_scale:
+        [M] float32, s_x,t (one per token, shared by normal and salient values).
+    w_q:
+        [N, K] int8 weights, ``weight_bits`` wide.
+    w_scale:
+        [N] float32, s_w,j.
+    output_scale:
+        s_y, float, static per layer.
+    """
+
+    name: str
+    op: str
+    x_q: NDArray[np.signedinteger]
+    salient: NDArray[np.bool_]
+    x_scale: NDArray[np.float32]
+    w_q: NDArray[np.int8]
+    w_scale: NDArray[np.float32]
+    output_scale: float
+    act_bits: int
+    salient_bits: int
+    weight_bits: int
+    output_bits: int
+    method: Method
+
+    @property
+    def tokens(self) -> int:
+        return int(self.x_q.shape[0])
+
+    @property
+    def k(self) -> int:
+        return int(self.x_q.shape[1])
+
+    @property
+    def n(self) -> int:
+        return int(self.w_q.shape[0])
+
+    @property
+    def salient_ratio(self) -> float:
+        """Fraction of activation values flagged salient (elements, not channels)."""
+        return float(self.salient.mean()) if self.salient.size else 0.0
+
+    def threshold_fx(
+        self, frac_bits: int, tokens: slice = slice(None), cols: slice = slice(None)
+    ) -> NDArray[np.int64]:
+        """Fixed-point thresholds θ_fx[t, j] = max(1, round(2^f · s_y / (s_x,t · s_w,j)))."""
+        sx = self.x_scale[tokens].astype(np.float64)[:, None]
+        sw = self.w_scale[cols].astype(np.float64)[None, :]
+        theta = self.output_scale / (sx * sw) * float(1 << frac_bits)
+        return np.maximum(1, np.rint(np.minimum(theta, 2.0**62))).astype(np.int64)
+
+
+def calibrate_output_scale(
+    x: NDArray[np.floating], w: NDArray[np.floating], output_bits: int, tokens: int
+) -> float:
+    """s_y = max |x[:tokens] W^T| / (2^(b_out-1)-1), from the float output; 1.0 if all zero."""
+    y = np.asarray(x[:tokens], dtype=np.float32) @ np.asarray(w, dtype=np.float32).T
+    amax = float(np.max(np.abs(y))) if y.size else 0.0
+    return amax / qmax(output_bits) if amax > 0 else 1.0
+
+
+def quantize_layer(
+    name: str,
+    op: str,
+    x: NDArray[np.floating],
+    w: NDArray[np.floating],
+    cfg: QuantConfig,
+    method: Method = Method.SPIKEQUANT,
+) -> QuantizedLayer:
+    """Quantize one layer's float activations ``x`` [M, K] and weights ``w`` [N, K]."""
+    if cfg.weight_group_size is not None:
+        raise ValueError("the spiking datapath needs one weight scale per output channel")
+    w_q, w_scale = quantize_weights(w, cfg.weight_bits)
+    if method == Method.SPIKEQUANT:
+        x_q, x_scale, salient = spikequant_activations(
+            x, cfg.act_bits, cfg.salient_bits, cfg.mad_k
+        )
+        salient_bits = cfg.salient_bits
+    else:
+        x_q, x_scale = quantize_activations(x, cfg.act_bits)
+        salient = np.zeros(x_q.shape, dtype=bool)
+        salient_bits = cfg.act_bits
+    s_y = calibrate_output_scale(x, w, cfg.output_bits, cfg.calibration_tokens)
+    return QuantizedLayer(
+        name=name,
+        op=op,
+        x_q=x_q,
+        salient=salient,
+        x_scale=x_scale,
+        w_q=w_q,
+        w_scale=w_scale,
+        output_scale=s_y,
+        act_bits=cfg.act_bits,
+        salient_bits=salient_bits,
+        weight_bits=cfg.weight_bits,
+        output_bits=cfg.output_bits,
+        method=method,
+    )
+
+
+def dequantized_output(layer: QuantizedLayer) -> NDArray[np.float64]:
+    """The float output the integers represent: s_x,t · s_w,j · Σ_i x̄_t,i w̄_j,i  ([M, N])."""
+    acc = layer.x_q.astype(np.float64) @ layer.w_q.astype(np.float64).T
+    return acc * layer.x_scale[:, None].astype(np.float64) * layer.w_scale[None, :]

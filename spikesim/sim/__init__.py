@@ -1,0 +1,1 @@
+"""Simulation: the fast transaction-level engine and the cycle-by-cycle reference."""
