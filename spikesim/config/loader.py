@@ -106,7 +106,13 @@ def load_hardware(
     data = read_yaml_mapping(path)
     if overrides:
         data = apply_overrides(data, overrides)
-    return validate_mapping(HardwareConfig, data, file=path)
+    hw = validate_mapping(HardwareConfig, data, file=path)
+    table = Path(hw.energy.table)
+    if table.suffix in (".yaml", ".yml") and not table.is_absolute():
+        # a user energy table is named relative to the hardware YAML that refers to it
+        resolved = (Path(path).parent / table).resolve()
+        hw = hw.model_copy(update={"energy": hw.energy.model_copy(update={"table": str(resolved)})})
+    return hw
 
 
 def hardware_to_yaml(hw: HardwareConfig) -> str:

@@ -1,0 +1,155 @@
+"""The fast engine reproduces the cycle-by-cycle reference exactly on small layers.
+
+Same total cycles, same stall attribution, same action counts, same output spikes and overflow
+events; and the reference's output integers equal the integer reference (matmul + fire rule).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from spikesim.config import load_hardware
+from spikesim.hw.functional import reference_outputs
+from spikesim.hw.params import array_params
+from spikesim.quant.layer import quantize_layer
+from spikesim.sim.engine import simulate_layer
+from spikesim.sim.reference import reference_simulate_layer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SMALL = {
+    "if_array.columns": 8,
+    "dram.latency_cycles": 5,
+    "dram.bandwidth_bytes_per_cycle": 8,
+    "sram.activations.capacity_bytes": 64,  # several token blocks
+    "sram.weights.capacity_bytes": 4096,
+}
+
+CASES: dict[str, tuple[str, dict[str, Any]]] = {
+    "default count+ttfs": ("spikequant-45nm", {}),
+    "count, bank-conflict bound": (
+        "spikequant-45nm-count", {"sram.weights.banks": 2, "if_array.lanes": 8}
+    ),
+    "ttfs, encoder bound": (
+        "spikequant-45nm-ttfs",
+        {"encoder.count": 1, "encoder.values_per_cycle": 1, "encoder.fifo_depth": 1,
+         "quant.salient_coding": "count"},
+    ),
+    "bitserial+count, deep fifo": (
+        "spikequant-45nm",
+        {"quant.normal_coding": "bitserial", "quant.salient_coding": "count",
+         "encoder.fifo_depth": 3, "sram.weights.ports": 2},
+    ),
+    "dram bound, weights not resident": (
+        "spikequant-45nm",
+        {"dram.bandwidth_bytes_per_cycle": 0.25, "sram.weights.capacity_bytes": 320,
+         "dram.latency_cycles": 40},
+    ),
+    "overflow, zero reset, floor": (
+        "spikequant-45nm",
+        {"if_array.acc_bits": 7, "if_array.reset": "zero", "if_array.initial_membrane": "zero"},
+    ),
+    "ttfs long window, salient bitserial": (
+        "spikequant-45nm-ttfs",
+        {"encoder.window": 140, "quant.salient_coding": "bitserial", "quant.salient_bits": 6},
+    ),
+}
+
+
+def small_layer(hw: Any, seed: int = 1, m: int = 6, k: int = 40, n: int = 20) -> Any:
+    rng = np.random.default_rng(seed)
+    x = rng.standard_t(4, (m, k)).astype(np.float32)
+    x[:, min(5, k - 1)] *= 40  # a persistent outlier channel
+    w = rng.normal(0, 0.05, (n, k)).astype(np.float32)
+    return quantize_layer("layers.0.mlp.up_proj", "up_proj", x, w, hw.quant)
+
+
+def assert_same(layer: Any, hw: Any) -> tuple[Any, Any]:
+    fast = simulate_layer(layer, hw)
+    ref = reference_simulate_layer(layer, hw)
+    assert (
+        fast.total_cycles, fast.compute_cycles, fast.stall_encoder_cycles,
+        fast.stall_bank_cycles, fast.stall_dram_cycles,
+    ) == (
+        ref.total_cycles, ref.compute_cycles, ref.stall_encoder_cycles,
+        ref.stall_bank_cycles, ref.stall_dram_cycles,
+    )
+    a = {(x.component, x.action, x.bits): x.count for x in fast.actions.items() if x.count}
+    b = {(x.component, x.action, x.bits): x.count for x in ref.actions.items() if x.count}
+    assert a == b
+    assert fast.output_spikes == ref.output_spikes
+    assert fast.overflow_events == ref.overflow_events
+    ap = array_params(hw, layer.act_bits, layer.salient_bits)
+    want, ovf = reference_outputs(layer.x_q, layer.w_q, layer.threshold_fx(ap.frac_bits), ap)
+    np.testing.assert_array_equal(ref.outputs, want)
+    assert ref.overflow_events == int(ovf.sum())
+    return fast, ref
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_fast_engine_equals_cycle_reference(case: str, repo_root: Any) -> None:
+    preset, overrides = CASES[case]
+    hw = load_hardware(repo_root / "hw_configs" / f"{preset}.yaml", {**SMALL, **overrides})
+    fast, _ = assert_same(small_layer(hw), hw)
+    if "encoder bound" in case:
+        assert fast.stall_encoder_cycles > 0.3 * fast.total_cycles
+    if "dram bound" in case:
+        assert fast.stall_dram_cycles > 0.3 * fast.total_cycles
+    if "bank-conflict" in case:
+        assert fast.stall_bank_cycles > 0
+    if "overflow" in case:
+        assert fast.overflow_events > 0
+
+
+def test_dram_roofline_bound(repo_root: Any) -> None:
+    """No layer finishes faster than its DRAM traffic allows."""
+    hw = load_hardware(
+        repo_root / "hw_configs" / "spikequant-45nm.yaml",
+        {**SMALL, "dram.bandwidth_bytes_per_cycle": 0.5},
+    )
+    fast = simulate_layer(small_layer(hw), hw)
+    read_bytes = fast.actions.get("dram", "read")
+    assert fast.total_cycles >= read_bytes / 0.5
+
+
+@settings(max_examples=12, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    normal=st.sampled_from(["count", "bitserial", "ttfs"]),
+    salient=st.sampled_from(["count", "bitserial", "ttfs"]),
+    lanes=st.integers(1, 12),
+    banks=st.integers(1, 6),
+    values=st.integers(1, 20),
+    fifo=st.integers(1, 3),
+    bw=st.sampled_from([0.5, 2.0, 16.0]),
+    m=st.integers(1, 5),
+    k=st.integers(2, 24),
+    n=st.integers(1, 12),
+)
+def test_random_configs_match_reference(
+    seed: int, normal: str, salient: str, lanes: int, banks: int, values: int,
+    fifo: int, bw: float, m: int, k: int, n: int,
+) -> None:
+    hw = load_hardware(
+        ROOT / "hw_configs" / "spikequant-45nm.yaml",
+        {
+            **SMALL,
+            "if_array.columns": 5,
+            "quant.normal_coding": normal,
+            "quant.salient_coding": salient,
+            "quant.mad_k": 2.5,
+            "if_array.lanes": lanes,
+            "sram.weights.banks": banks,
+            "encoder.count": 1,
+            "encoder.values_per_cycle": values,
+            "encoder.fifo_depth": fifo,
+            "dram.bandwidth_bytes_per_cycle": bw,
+        },
+    )
+    assert_same(small_layer(hw, seed, m, k, n), hw)
