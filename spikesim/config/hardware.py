@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from spikesim.config._base import FrozenModel
 from spikesim.config.quant import QuantConfig
@@ -166,16 +166,17 @@ class HardwareConfig(FrozenModel):
     mac: MACArrayConfig = MACArrayConfig()
     energy: EnergyRef = EnergyRef()
 
-    @model_validator(mode="after")
-    def _one_sram_per_role(self) -> HardwareConfig:
+    @field_validator("sram")
+    @classmethod
+    def _one_sram_per_role(cls, sram: dict[str, SRAMBankConfig]) -> dict[str, SRAMBankConfig]:
         for role in (BankRole.WEIGHTS, BankRole.ACTIVATIONS, BankRole.SALIENT, BankRole.OUTPUT):
-            names = [n for n, b in self.sram.items() if b.role == role]
+            names = [n for n, b in sram.items() if b.role == role]
             if len(names) != 1:
                 raise ValueError(
                     f"need exactly one SRAM with role '{role.value}', found {len(names)}"
                     + (f" ({', '.join(names)})" if names else "")
                 )
-        return self
+        return sram
 
     def sram_for(self, role: BankRole) -> tuple[str, SRAMBankConfig]:
         """The (name, config) of the SRAM holding ``role``."""

@@ -59,7 +59,9 @@ def validate_mapping(model: type[M], data: Mapping[str, Any], *, file: str | Pat
             msg = "unknown field"
         elif err["type"] == "missing":
             msg = "missing field"
-        elif "input" in err and err["type"] not in ("model_type", "dict_type"):
+        elif err["type"] == "value_error":
+            msg = msg.removeprefix("Value error, ")
+        elif "input" in err and not isinstance(err["input"], dict | list):
             msg = f"{msg} (got {err['input']!r})"
         raise InputError(msg, file=file, field=loc or None) from None
 

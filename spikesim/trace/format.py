@@ -1,0 +1,908 @@
+"""The trace directory format: ``manifest.json`` plus one ``.safetensors`` file per linear layer.
+
+A trace records, for every linear layer of a model, the input activations ``x`` and the weights
+``w`` that the layer multiplied, plus optional extra tensors (integer codes, scales, masks)::
+
+    traces/NAME/
+        manifest.json
+        000_layers.0.self_attn.q_proj.safetensors
+        001_layers.0.self_attn.k_proj.safetensors
+        ...
+
+``manifest.json`` (schema version 1)::
+
+    {"schema_version": 1, "name": str, "tokens": int,
+     "source": {...free dict: kind, model, generator parameters, seed, command...},
+     "layers": [{"name": "layers.0.self_attn.q_proj", "op": "q_proj",
+                 "file": "000_layers.0.self_attn.q_proj.safetensors",
+                 "tokens": M, "k": K, "n": N, "sha256": hex, "bytes": int,
+                 "tensors": {"x": {"dtype": "float16", "shape": [M, K]}, ...}}]}
+
+Each layer file holds at least
+
+* ``x`` — activations, float16 or float32, shape ``[M, K]`` (M tokens, K input features);
+* ``w`` — weights in the ``torch.nn.Linear`` convention, float16 or float32, shape ``[N, K]``
+  (N output features), so the layer computes ``y = x @ w.T`` of shape ``[M, N]``;
+
+plus whatever extra tensors the writer was given (``w_q`` int8 ``[N, K]``, ``w_scale`` float32
+``[N]``, ``x_q`` int16 ``[M, K]``, ``x_scale`` float32 ``[M]``, ``salient`` uint8 ``[M, K]`` …).
+
+Reading is lazy and cheap: :func:`load_trace` checks the manifest, the file sizes and every
+safetensors header (so a truncated or mislabelled file is caught at once) but reads no tensor
+data. Tensors are memory-mapped read-only on first use; the file's SHA-256 is verified the first
+time any tensor of a layer is touched (once per process). Every problem is reported as
+:class:`~spikesim.errors.InputError` naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import shutil
+import struct
+import tempfile
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors.numpy import save_file
+
+from spikesim.errors import InputError
+
+__all__ = [
+    "MANIFEST_NAME",
+    "SCHEMA_VERSION",
+    "LayerTensors",
+    "TensorSpec",
+    "Trace",
+    "TraceLayer",
+    "load_trace",
+    "write_trace",
+]
+
+SCHEMA_VERSION = 1
+"""The manifest schema version this module reads and writes."""
+
+MANIFEST_NAME = "manifest.json"
+"""File name of the manifest inside a trace directory."""
+
+_HASH_CHUNK_BYTES = 8 * 1024 * 1024
+_FINITE_CHUNK_ELEMENTS = 4 * 1024 * 1024
+_MAX_HEADER_BYTES = 100 * 1024 * 1024
+
+# safetensors dtype tag <-> numpy dtype name (little-endian on disk).
+_ST_TO_NUMPY: dict[str, str] = {
+    "F16": "float16",
+    "F32": "float32",
+    "F64": "float64",
+    "I8": "int8",
+    "I16": "int16",
+    "I32": "int32",
+    "I64": "int64",
+    "U8": "uint8",
+    "U16": "uint16",
+    "U32": "uint32",
+    "U64": "uint64",
+    "BOOL": "bool",
+}
+_NUMPY_TO_ST = {v: k for k, v in _ST_TO_NUMPY.items()}
+_FLOAT_DTYPES = ("float16", "float32")
+"""dtypes allowed for the required tensors ``x`` and ``w``."""
+
+_TENSOR_NAME_RE = re.compile(r"^[A-Za-z0-9_.]+$")
+_UNSAFE_FILE_CHARS_RE = re.compile(r"[^A-Za-z0-9._-]")
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+_LAYER_KEYS = ("name", "op", "file", "tokens", "k", "n", "sha256", "bytes", "tensors")
+_TOP_KEYS = ("schema_version", "name", "tokens", "source", "layers")
+
+
+# --------------------------------------------------------------------------------------------
+# Data types
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LayerTensors:
+    """One linear layer handed to :func:`write_trace`.
+
+    Parameters
+    ----------
+    name:
+        Unique layer name, e.g. ``"layers.0.self_attn.q_proj"``.
+    op:
+        Short operator name, e.g. ``"q_proj"`` (or ``"gemm"``).
+    tensors:
+        Tensor name → array. Must contain ``x`` (activations, float16/float32, ``[M, K]``) and
+        ``w`` (weights, float16/float32, ``[N, K]``); any further tensors are stored as given.
+    """
+
+    name: str
+    op: str
+    tensors: Mapping[str, np.ndarray] = field(hash=False)
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """Where one tensor lives inside a layer file.
+
+    Attributes
+    ----------
+    name:
+        Tensor name (``x``, ``w``, ``w_q`` …).
+    dtype:
+        NumPy dtype name (``float16``, ``int8`` …); data are little-endian on disk.
+    shape:
+        Tensor shape.
+    offset_bytes:
+        Absolute byte offset of the first element in the file.
+    nbytes:
+        Size of the tensor data in bytes.
+    """
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    offset_bytes: int
+    nbytes: int
+
+
+@dataclass(frozen=True)
+class TraceLayer:
+    """One linear layer of a loaded trace; tensors are read lazily from ``file``.
+
+    Attributes
+    ----------
+    name:
+        Unique layer name, e.g. ``"layers.0.mlp.down_proj"``.
+    op:
+        Short operator name (``q_proj`` … ``down_proj``, ``gemm``).
+    tokens:
+        M, the number of tokens (rows of ``x``).
+    k:
+        K, input features (columns of ``x`` and ``w``).
+    n:
+        N, output features (rows of ``w``).
+    file:
+        Path of the layer's ``.safetensors`` file.
+    sha256:
+        Expected SHA-256 (lower-case hex) of the whole file.
+    size_bytes:
+        Expected file size in bytes.
+    specs:
+        Location, dtype and shape of every tensor in the file.
+    """
+
+    name: str
+    op: str
+    tokens: int
+    k: int
+    n: int
+    file: Path
+    sha256: str
+    size_bytes: int
+    specs: tuple[TensorSpec, ...]
+
+    def tensor_names(self) -> tuple[str, ...]:
+        """Names of the tensors stored in this layer's file, in manifest order."""
+        return tuple(s.name for s in self.specs)
+
+    def spec(self, name: str) -> TensorSpec:
+        """The :class:`TensorSpec` of tensor ``name``.
+
+        Raises
+        ------
+        InputError
+            If the layer has no tensor of that name (``field`` is the tensor name).
+        """
+        for s in self.specs:
+            if s.name == name:
+                return s
+        raise InputError(
+            f"layer {self.name!r} has no tensor {name!r} (has: {', '.join(self.tensor_names())})",
+            file=self.file,
+            field=name,
+        )
+
+    def verify(self) -> None:
+        """Check the file's SHA-256 against the manifest (hashed once per process, then cached).
+
+        Raises
+        ------
+        InputError
+            ``field="sha256"`` on mismatch, or if the file cannot be read.
+        """
+        _verify_file(self.file, self.sha256, self.size_bytes)
+
+    def tensor(self, name: str) -> np.ndarray:
+        """Tensor ``name`` as a read-only memory-mapped array (no copy into RAM).
+
+        The file's checksum is verified on the first access to any tensor of the layer.
+
+        Returns
+        -------
+        numpy.ndarray
+            A read-only ``numpy.memmap`` (or an empty read-only array for zero-size tensors)
+            with the dtype and shape recorded in the file.
+        """
+        spec = self.spec(name)
+        self.verify()
+        dtype = np.dtype(spec.dtype).newbyteorder("<")
+        if spec.nbytes == 0:
+            empty = np.zeros(spec.shape, dtype=dtype)
+            empty.flags.writeable = False
+            return empty
+        try:
+            return np.memmap(
+                self.file, dtype=dtype, mode="r", offset=spec.offset_bytes, shape=spec.shape
+            )
+        except (OSError, ValueError) as exc:
+            raise InputError(
+                f"cannot memory-map tensor: {exc}", file=self.file, field=name
+            ) from exc
+
+    def activations(self) -> np.ndarray:
+        """Activations ``x`` as float32, shape ``[tokens, k]`` (a fresh, writable array).
+
+        Raises
+        ------
+        InputError
+            ``field="x"`` if any value is NaN or ±Inf.
+        """
+        return self._finite_float32("x")
+
+    def weights(self) -> np.ndarray:
+        """Weights ``w`` as float32, shape ``[n, k]`` (``nn.Linear`` convention; fresh array).
+
+        Raises
+        ------
+        InputError
+            ``field="w"`` if any value is NaN or ±Inf.
+        """
+        return self._finite_float32("w")
+
+    def _finite_float32(self, name: str) -> np.ndarray:
+        src = self.tensor(name)
+        out = np.empty(src.shape, dtype=np.float32)
+        rows_per_chunk = max(1, _FINITE_CHUNK_ELEMENTS // max(1, src.shape[1]))
+        for start in range(0, src.shape[0], rows_per_chunk):
+            stop = min(start + rows_per_chunk, src.shape[0])
+            chunk = out[start:stop]
+            chunk[...] = src[start:stop]
+            if not np.isfinite(chunk).all():
+                bad = np.argwhere(~np.isfinite(chunk))[0]
+                row, col = int(bad[0]) + start, int(bad[1])
+                raise InputError(
+                    f"non-finite value {chunk[row - start, col]} at [{row}, {col}] "
+                    f"in layer {self.name!r}",
+                    file=self.file,
+                    field=name,
+                )
+        return out
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A loaded trace: manifest contents plus lazily readable layers.
+
+    Attributes
+    ----------
+    path:
+        The trace directory.
+    name:
+        Trace name from the manifest.
+    tokens:
+        M, the number of tokens every layer was traced on.
+    source:
+        Free-form provenance (``kind``: ``"synthetic"`` or ``"model"``, generator parameters,
+        seed, command …). Treat as read-only.
+    schema_version:
+        Manifest schema version (1).
+    layers:
+        The layers in manifest order.
+    """
+
+    path: Path
+    name: str
+    tokens: int
+    source: dict[str, Any] = field(hash=False)
+    schema_version: int
+    layers: tuple[TraceLayer, ...]
+
+    def layer(self, name: str) -> TraceLayer:
+        """The layer called ``name``.
+
+        Raises
+        ------
+        InputError
+            If the trace has no such layer (``field="layers"``).
+        """
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise InputError(
+            f"trace {self.name!r} has no layer {name!r}",
+            file=self.path / MANIFEST_NAME,
+            field="layers",
+        )
+
+    def layer_names(self) -> tuple[str, ...]:
+        """Names of all layers, in manifest order."""
+        return tuple(layer.name for layer in self.layers)
+
+
+# --------------------------------------------------------------------------------------------
+# Checksums (verified once per process per file version)
+# --------------------------------------------------------------------------------------------
+
+_verified: set[tuple[str, int, int, int, str]] = set()
+_verified_lock = threading.Lock()
+
+
+def _stat_key(file: Path, sha256: str) -> tuple[str, int, int, int, str]:
+    st = file.stat()
+    return (str(file.resolve()), st.st_ino, st.st_size, st.st_mtime_ns, sha256)
+
+
+def _sha256_file(file: Path) -> str:
+    digest = hashlib.sha256()
+    buf = bytearray(_HASH_CHUNK_BYTES)
+    view = memoryview(buf)
+    with open(file, "rb", buffering=0) as fh:
+        while True:
+            n = fh.readinto(buf)
+            if not n:
+                break
+            digest.update(view[:n])
+    return digest.hexdigest()
+
+
+def _verify_file(file: Path, sha256: str, size_bytes: int) -> None:
+    try:
+        key = _stat_key(file, sha256)
+        with _verified_lock:
+            if key in _verified:
+                return
+        if key[2] != size_bytes:
+            raise InputError(
+                f"file is {key[2]} bytes but the manifest says {size_bytes} "
+                "(modified after loading?)",
+                file=file,
+                field="bytes",
+            )
+        actual = _sha256_file(file)
+    except OSError as exc:
+        raise InputError(f"cannot read layer file: {exc}", file=file, field="sha256") from exc
+    if actual != sha256:
+        raise InputError(
+            f"checksum mismatch: file has sha256 {actual}, manifest says {sha256} "
+            "(file corrupted or modified)",
+            file=file,
+            field="sha256",
+        )
+    with _verified_lock:
+        _verified.add(key)
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------
+
+
+def _layer_file_name(index: int, name: str) -> str:
+    return f"{index:03d}_{_UNSAFE_FILE_CHARS_RE.sub('_', name)}.safetensors"
+
+
+def _check_finite(arr: np.ndarray, layer: str, tensor: str) -> None:
+    flat = arr.reshape(-1)
+    for start in range(0, flat.size, _FINITE_CHUNK_ELEMENTS):
+        if not np.isfinite(flat[start : start + _FINITE_CHUNK_ELEMENTS]).all():
+            raise InputError(
+                f"layer {layer!r}: tensor {tensor!r} contains NaN or Inf",
+                field=f"{layer}.{tensor}",
+            )
+
+
+def _prepare_tensors(
+    layer: LayerTensors, index: int, tokens: int | None
+) -> tuple[dict[str, np.ndarray], int, int, int]:
+    """Validate one layer's tensors; return contiguous little-endian arrays and (M, K, N)."""
+    where = f"layers[{index}]"
+    if not isinstance(layer, LayerTensors):
+        raise InputError(f"expected LayerTensors, got {type(layer).__name__}", field=where)
+    if not layer.name or not isinstance(layer.name, str):
+        raise InputError("layer name must be a non-empty string", field=f"{where}.name")
+    if not layer.op or not isinstance(layer.op, str):
+        raise InputError("layer op must be a non-empty string", field=f"{where}.op")
+    out: dict[str, np.ndarray] = {}
+    for tname, value in layer.tensors.items():
+        fld = f"{layer.name}.{tname}"
+        if not isinstance(tname, str) or not _TENSOR_NAME_RE.match(tname):
+            raise InputError(f"invalid tensor name {tname!r}", field=fld)
+        arr = np.asarray(value)
+        if arr.dtype.name not in _NUMPY_TO_ST:
+            raise InputError(
+                f"unsupported dtype {arr.dtype} (allowed: {', '.join(_NUMPY_TO_ST)})", field=fld
+            )
+        arr = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))
+        out[tname] = arr
+    for req in ("x", "w"):
+        if req not in out:
+            raise InputError(f"layer {layer.name!r} has no tensor {req!r}", field=layer.name)
+        arr = out[req]
+        if arr.dtype.name not in _FLOAT_DTYPES or arr.ndim != 2:
+            raise InputError(
+                f"{req} must be a 2-D float16/float32 array, got {arr.dtype} {list(arr.shape)}",
+                field=f"{layer.name}.{req}",
+            )
+        if 0 in arr.shape:
+            raise InputError(
+                f"{req} is empty: shape {list(arr.shape)}", field=f"{layer.name}.{req}"
+            )
+        _check_finite(arr, layer.name, req)
+    m, k = out["x"].shape
+    n, kw = out["w"].shape
+    if kw != k:
+        raise InputError(
+            f"x is [M, K] = {[m, k]} but w is [N, K] = {[n, kw]}: K differs",
+            field=f"{layer.name}.w",
+        )
+    if tokens is not None and m != tokens:
+        raise InputError(
+            f"layer has {m} tokens but earlier layers have {tokens}; a trace has one token count",
+            field=f"{layer.name}.x",
+        )
+    return out, m, k, n
+
+
+def _is_trace_dir(path: Path) -> bool:
+    return path.is_dir() and (path / MANIFEST_NAME).is_file()
+
+
+def write_trace(
+    path: str | os.PathLike[str],
+    *,
+    name: str,
+    source: Mapping[str, Any],
+    layers: Iterable[LayerTensors],
+) -> Trace:
+    """Write a trace directory, one layer at a time, atomically.
+
+    Layers are consumed one by one and each layer file is written as soon as it arrives, so a
+    generator of layers never needs the whole model in memory. Everything goes into a temporary
+    sibling directory first; only when every file and the manifest are complete does it take the
+    place of ``path``. If ``path`` already holds a trace (or is an empty directory) it is replaced
+    then; if writing fails for any reason the old trace is left intact and the temporary
+    directory is removed.
+
+    Parameters
+    ----------
+    path:
+        Target directory. Its parent is created if needed. It must not exist, be an empty
+        directory, or be an existing trace directory.
+    name:
+        Trace name stored in the manifest.
+    source:
+        JSON-serialisable provenance dict (``kind``, ``model``, generator parameters, seed,
+        command …).
+    layers:
+        The layers, in order. Names must be unique and all layers must share the token count M.
+
+    Returns
+    -------
+    Trace
+        The written trace, as :func:`load_trace` returns it.
+
+    Raises
+    ------
+    InputError
+        If ``path`` is occupied by something that is not a trace, or a layer is malformed
+        (missing ``x``/``w``, bad dtype, K mismatch, NaN/Inf in ``x``/``w`` …).
+    """
+    target = Path(path)
+    if not isinstance(name, str) or not name:
+        raise InputError("trace name must be a non-empty string", field="name")
+    try:
+        source_dict = json.loads(json.dumps(dict(source), sort_keys=False))
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"source must be JSON-serialisable: {exc}", field="source") from exc
+    occupied = target.exists() and not _is_trace_dir(target)
+    if occupied and (not target.is_dir() or any(target.iterdir())):
+        raise InputError(
+            "refusing to overwrite: path exists and is not a trace directory", file=target
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        entries: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        tokens: int | None = None
+        for index, layer in enumerate(layers):
+            arrays, m, k, n = _prepare_tensors(layer, index, tokens)
+            if layer.name in seen:
+                raise InputError(f"duplicate layer name {layer.name!r}", field=f"layers[{index}]")
+            seen.add(layer.name)
+            tokens = m
+            file_name = _layer_file_name(index, layer.name)
+            file_path = tmp / file_name
+            tensor_meta = {
+                t: {"dtype": a.dtype.name, "shape": list(a.shape)} for t, a in arrays.items()
+            }
+            save_file(arrays, str(file_path))
+            del arrays
+            sha = _sha256_file(file_path)
+            entries.append(
+                {
+                    "name": layer.name,
+                    "op": layer.op,
+                    "file": file_name,
+                    "tokens": m,
+                    "k": k,
+                    "n": n,
+                    "sha256": sha,
+                    "bytes": file_path.stat().st_size,
+                    "tensors": tensor_meta,
+                }
+            )
+        if tokens is None:
+            raise InputError("a trace needs at least one layer", field="layers")
+        manifest = {
+            "schema_version": SCHEMA_VERSION,
+            "name": name,
+            "tokens": tokens,
+            "source": source_dict,
+            "layers": entries,
+        }
+        with open(tmp / MANIFEST_NAME, "w", encoding="utf-8") as fh:
+            json.dump(manifest, fh, indent=2)
+            fh.write("\n")
+        _swap_into_place(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return load_trace(target)
+
+
+def _swap_into_place(tmp: Path, target: Path) -> None:
+    """Move the finished ``tmp`` directory to ``target``, replacing an old trace last."""
+    if not target.exists():
+        os.replace(tmp, target)
+        return
+    if not any(target.iterdir()):  # empty directory: POSIX rename replaces it atomically
+        os.replace(tmp, target)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    old.rmdir()
+    os.replace(target, old)
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------
+
+
+def _require(
+    obj: Mapping[str, Any], key: str, kind: type | tuple[type, ...], file: Path, fld: str
+) -> Any:
+    if key not in obj:
+        raise InputError("required field is missing", file=file, field=fld)
+    value = obj[key]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if (int in kinds and isinstance(value, bool)) or not isinstance(value, kinds):
+        names = " or ".join(k.__name__ for k in kinds)
+        raise InputError(
+            f"expected {names}, got {type(value).__name__} {value!r}"[:200], file=file, field=fld
+        )
+    return value
+
+
+def _require_positive_int(obj: Mapping[str, Any], key: str, file: Path, fld: str) -> int:
+    value: int = _require(obj, key, int, file, fld)
+    if value <= 0:
+        raise InputError(f"must be a positive integer, got {value}", file=file, field=fld)
+    return value
+
+
+def _reject_unknown(
+    obj: Mapping[str, Any], allowed: tuple[str, ...], file: Path, prefix: str
+) -> None:
+    for key in obj:
+        if key not in allowed:
+            raise InputError(
+                f"unknown field (allowed: {', '.join(allowed)})",
+                file=file,
+                field=f"{prefix}{key}",
+            )
+
+
+def _parse_shape(value: Any, file: Path, fld: str) -> tuple[int, ...]:
+    if not isinstance(value, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in value
+    ):
+        raise InputError(
+            f"shape must be a list of non-negative integers, got {value!r}", file=file, field=fld
+        )
+    return tuple(value)
+
+
+def _read_header(file: Path, size: int) -> dict[str, Any]:
+    """Parse a safetensors header: u64 little-endian length, then that many bytes of JSON."""
+    if size < 8:
+        raise InputError(
+            f"file is {size} bytes, too short for a safetensors header", file=file, field="header"
+        )
+    try:
+        with open(file, "rb") as fh:
+            (length,) = struct.unpack("<Q", fh.read(8))
+            if length > min(size - 8, _MAX_HEADER_BYTES):
+                raise InputError(
+                    f"header length {length} exceeds the file size {size} (truncated or not "
+                    "a safetensors file)",
+                    file=file,
+                    field="header",
+                )
+            raw = fh.read(length)
+    except OSError as exc:
+        raise InputError(f"cannot read layer file: {exc}", file=file, field="header") from exc
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(
+            f"safetensors header is not valid JSON: {exc}", file=file, field="header"
+        ) from exc
+    if not isinstance(header, dict):
+        raise InputError("safetensors header is not a JSON object", file=file, field="header")
+    header["__data_start__"] = 8 + length
+    return header
+
+
+def _header_specs(file: Path, size: int) -> dict[str, TensorSpec]:
+    header = _read_header(file, size)
+    data_start: int = header.pop("__data_start__")
+    header.pop("__metadata__", None)
+    data_len = size - data_start
+    specs: dict[str, TensorSpec] = {}
+    for tname, entry in header.items():
+        if not isinstance(entry, dict):
+            raise InputError("header entry is not an object", file=file, field=tname)
+        st_dtype = entry.get("dtype")
+        if st_dtype not in _ST_TO_NUMPY:
+            raise InputError(
+                f"unsupported dtype {st_dtype!r} (allowed: {', '.join(_ST_TO_NUMPY)})",
+                file=file,
+                field=tname,
+            )
+        dtype = _ST_TO_NUMPY[st_dtype]
+        shape = _parse_shape(entry.get("shape"), file, tname)
+        offsets = entry.get("data_offsets")
+        if (
+            not isinstance(offsets, list)
+            or len(offsets) != 2
+            or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
+        ):
+            raise InputError(f"bad data_offsets {offsets!r}", file=file, field=tname)
+        begin, end = offsets
+        if not 0 <= begin <= end <= data_len:
+            raise InputError(
+                f"data_offsets [{begin}, {end}] lie outside the {data_len}-byte data region "
+                "(file truncated?)",
+                file=file,
+                field=tname,
+            )
+        nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+        if end - begin != nbytes:
+            raise InputError(
+                f"data_offsets span {end - begin} bytes but {dtype} {list(shape)} needs {nbytes}",
+                file=file,
+                field=tname,
+            )
+        specs[tname] = TensorSpec(tname, dtype, shape, data_start + begin, nbytes)
+    return specs
+
+
+def _load_layer(entry: Any, index: int, trace_dir: Path, manifest: Path) -> TraceLayer:
+    where = f"layers[{index}]"
+    if not isinstance(entry, dict):
+        raise InputError("layer entry must be an object", file=manifest, field=where)
+    _reject_unknown(entry, _LAYER_KEYS, manifest, f"{where}.")
+    name: str = _require(entry, "name", str, manifest, f"{where}.name")
+    op: str = _require(entry, "op", str, manifest, f"{where}.op")
+    file_name: str = _require(entry, "file", str, manifest, f"{where}.file")
+    if (
+        Path(file_name).name != file_name
+        or file_name in (".", "..")
+        or not file_name.endswith(".safetensors")
+    ):
+        raise InputError(
+            f"layer file must be a plain '*.safetensors' name inside the trace, got {file_name!r}",
+            file=manifest,
+            field=f"{where}.file",
+        )
+    tokens = _require_positive_int(entry, "tokens", manifest, f"{where}.tokens")
+    k = _require_positive_int(entry, "k", manifest, f"{where}.k")
+    n = _require_positive_int(entry, "n", manifest, f"{where}.n")
+    sha: str = _require(entry, "sha256", str, manifest, f"{where}.sha256")
+    if not _SHA256_RE.match(sha):
+        raise InputError("must be 64 lower-case hex digits", file=manifest, field=f"{where}.sha256")
+    size_bytes: int = _require(entry, "bytes", int, manifest, f"{where}.bytes")
+    tensors: dict[str, Any] = _require(entry, "tensors", dict, manifest, f"{where}.tensors")
+
+    # The manifest's own tensor table, checked for internal consistency.
+    declared: dict[str, tuple[str, tuple[int, ...]]] = {}
+    for tname, meta in tensors.items():
+        fld = f"{where}.tensors.{tname}"
+        if not isinstance(meta, dict):
+            raise InputError("tensor entry must be an object", file=manifest, field=fld)
+        _reject_unknown(meta, ("dtype", "shape"), manifest, f"{fld}.")
+        dtype: str = _require(meta, "dtype", str, manifest, f"{fld}.dtype")
+        if dtype not in _NUMPY_TO_ST:
+            raise InputError(f"unsupported dtype {dtype!r}", file=manifest, field=f"{fld}.dtype")
+        shape = _parse_shape(meta.get("shape"), manifest, f"{fld}.shape")
+        declared[tname] = (dtype, shape)
+    expected_shapes = {"x": (tokens, k), "w": (n, k)}
+    for req, want in expected_shapes.items():
+        if req not in declared:
+            raise InputError(
+                f"layer has no tensor {req!r}", file=manifest, field=f"{where}.tensors.{req}"
+            )
+        dtype, shape = declared[req]
+        if dtype not in _FLOAT_DTYPES:
+            raise InputError(
+                f"{req} must be float16 or float32, got {dtype}",
+                file=manifest,
+                field=f"{where}.tensors.{req}.dtype",
+            )
+        if shape != want:
+            raise InputError(
+                f"{req} shape {list(shape)} disagrees with tokens={tokens}, k={k}, n={n} "
+                f"(expected {list(want)})",
+                file=manifest,
+                field=f"{where}.tensors.{req}.shape",
+            )
+
+    # The file itself.
+    file = trace_dir / file_name
+    if not file.is_file():
+        raise InputError("layer file is missing", file=file, field=f"{where}.file")
+    actual_size = file.stat().st_size
+    if actual_size != size_bytes:
+        raise InputError(
+            f"file is {actual_size} bytes but the manifest says {size_bytes} "
+            "(truncated or modified)",
+            file=file,
+            field=f"{where}.bytes",
+        )
+    specs = _header_specs(file, actual_size)
+    for req in ("x", "w"):
+        if req not in specs:
+            raise InputError(f"layer file has no tensor {req!r}", file=file, field=req)
+    for tname, spec in specs.items():
+        if tname not in declared:
+            raise InputError(
+                "tensor is in the file but not in the manifest", file=file, field=tname
+            )
+        dtype, shape = declared[tname]
+        if (spec.dtype, spec.shape) != (dtype, shape):
+            raise InputError(
+                f"file has {spec.dtype} {list(spec.shape)}, manifest says {dtype} {list(shape)}",
+                file=file,
+                field=tname,
+            )
+    for tname in declared:
+        if tname not in specs:
+            raise InputError(
+                "tensor is in the manifest but not in the file", file=file, field=tname
+            )
+    return TraceLayer(
+        name=name,
+        op=op,
+        tokens=tokens,
+        k=k,
+        n=n,
+        file=file,
+        sha256=sha,
+        size_bytes=size_bytes,
+        specs=tuple(specs[t] for t in declared),
+    )
+
+
+def load_trace(path: str | os.PathLike[str]) -> Trace:
+    """Open a trace directory and validate everything except the tensor data.
+
+    Checks the manifest (JSON, ``schema_version`` 1, required fields and their types), and for
+    every layer: the file exists, its size equals the manifest's ``bytes``, its safetensors
+    header parses with every tensor's ``data_offsets`` inside the file, ``x`` is
+    ``[tokens, k]`` and ``w`` is ``[n, k]`` (float16/float32), and the header agrees with the
+    manifest's tensor table. Checksums are verified lazily, on first tensor access.
+
+    Parameters
+    ----------
+    path:
+        The trace directory (the one holding ``manifest.json``).
+
+    Returns
+    -------
+    Trace
+
+    Raises
+    ------
+    InputError
+        Naming the file and the field at fault (e.g. ``field="layers[3].bytes"``).
+    """
+    trace_dir = Path(path)
+    if not trace_dir.is_dir():
+        what = "is not a directory" if trace_dir.exists() else "does not exist"
+        raise InputError(f"trace directory {what}", file=trace_dir)
+    manifest = trace_dir / MANIFEST_NAME
+    if not manifest.is_file():
+        raise InputError("trace has no manifest.json", file=manifest)
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read manifest: {exc}", file=manifest) from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"manifest is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            file=manifest,
+        ) from exc
+    if not isinstance(data, dict):
+        raise InputError("manifest must be a JSON object", file=manifest)
+    version = _require(data, "schema_version", int, manifest, "schema_version")
+    if version != SCHEMA_VERSION:
+        raise InputError(
+            f"unsupported schema_version {version} (this spikesim reads {SCHEMA_VERSION})",
+            file=manifest,
+            field="schema_version",
+        )
+    _reject_unknown(data, _TOP_KEYS, manifest, "")
+    name: str = _require(data, "name", str, manifest, "name")
+    tokens = _require_positive_int(data, "tokens", manifest, "tokens")
+    source: dict[str, Any] = _require(data, "source", dict, manifest, "source")
+    raw_layers: list[Any] = _require(data, "layers", list, manifest, "layers")
+    if not raw_layers:
+        raise InputError("a trace needs at least one layer", file=manifest, field="layers")
+    layers: list[TraceLayer] = []
+    seen_names: set[str] = set()
+    seen_files: set[str] = set()
+    for index, entry in enumerate(raw_layers):
+        layer = _load_layer(entry, index, trace_dir, manifest)
+        if layer.name in seen_names:
+            raise InputError(
+                f"duplicate layer name {layer.name!r}", file=manifest, field=f"layers[{index}].name"
+            )
+        if layer.file.name in seen_files:
+            raise InputError(
+                f"duplicate layer file {layer.file.name!r}",
+                file=manifest,
+                field=f"layers[{index}].file",
+            )
+        if layer.tokens != tokens:
+            raise InputError(
+                f"layer has {layer.tokens} tokens but the trace has {tokens}",
+                file=manifest,
+                field=f"layers[{index}].tokens",
+            )
+        seen_names.add(layer.name)
+        seen_files.add(layer.file.name)
+        layers.append(layer)
+    return Trace(
+        path=trace_dir,
+        name=name,
+        tokens=tokens,
+        source=source,
+        schema_version=version,
+        layers=tuple(layers),
+    )

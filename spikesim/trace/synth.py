@@ -1,0 +1,505 @@
+"""Synthetic traces with LLM-like activation and weight statistics.
+
+:func:`synth_trace` writes a trace (see :mod:`spikesim.trace.format`) for the linear layers of
+decoder blocks of a named model shape, or for a single GEMM, without needing the model. The
+numbers are random but shaped like those of real quantized-LLM workloads, because what a spiking
+accelerator costs depends on them (outliers make salient values, heavy tails make long spike
+trains).
+
+Shapes (``nn.Linear`` weights ``[N, K]``; K inputs → N outputs)
+----------------------------------------------------------------
+``llama2-7b`` (hidden 4096, intermediate 11008, 32 blocks)
+    q/k/v/o_proj 4096→4096, gate/up_proj 4096→11008, down_proj 11008→4096.
+``smollm2-135m`` (hidden 576, 9 heads, 3 KV heads of dim 64, intermediate 1536, 30 blocks)
+    q_proj 576→576, k/v_proj 576→192, o_proj 576→576, gate/up_proj 576→1536,
+    down_proj 1536→576.
+``gemm=(M, K, N)``
+    One layer named ``gemm`` (op ``gemm``) with M tokens.
+
+Layers are named ``layers.{i}.self_attn.{q,k,v,o}_proj`` and ``layers.{i}.mlp.{gate,up,down}_proj``
+and written in that order. As in a real model, q/k/v_proj share one input and gate/up_proj share
+another (the same array is stored in each layer's file).
+
+Activation statistics (x, ``[M, K]``; bulk scale s = 1)
+-----------------------------------------------------
+* **Bulk**: Student-t with ``df`` degrees of freedom, normalised to unit variance, times a
+  per-token scale (lognormal, σ = 0.25; token norms differ) and a per-channel gain (lognormal,
+  σ = ``channel_sigma``; e.g. RMSNorm weights).
+* **Persistent outlier channels**: a fraction ``outlier_fraction`` (≥ 1 channel) of input
+  channels, the same for every token, carry values of magnitude ``outlier_lo``…``outlier_hi`` × s
+  (log-spaced, one channel at the top of the range), a fixed sign per channel and ±15 % per-token
+  variation. For inputs of width ``hidden`` (q/k/v and gate/up inputs) the outlier channels are the
+  same in every block, like the persistent outlier features of the residual stream.
+* **Rare massive values**: each entry independently with probability ``massive_rate`` becomes
+  ± ``massive_lo``…``massive_hi`` × s (log-uniform).
+* **down_proj input** is a SwiGLU product ``silu(g) * u`` of two heavy-tailed tensors, so it is
+  more heavy-tailed and skewed; its outlier channels come from ``u`` and it has 10× more massive
+  values.
+
+Site parameters (``df``, ``channel_sigma``, ``outlier_fraction``, outlier range, ``massive_rate``,
+massive range) are in :data:`ACTIVATION_STATS` and are recorded in the manifest's ``source``.
+
+Weight statistics (w, ``[N, K]``)
+---------------------------------
+Gaussian with standard deviation ``1/sqrt(K)`` times a per-output-channel scale (lognormal,
+σ = 0.3), plus a few large weights (a fraction 2·10⁻⁶ of entries, at least 1) of magnitude
+10…50 × ``1/sqrt(K)``.
+
+Values are generated in float32 and written as ``dtype`` (default float16), clipped to its finite
+range. Randomness comes only from ``numpy.random.default_rng([seed, block, site])``, one stream
+per (block, tensor), so the same arguments give byte-identical files, and block *i* is the same
+whatever the number of blocks requested. Only one block's tensors are in memory at a time (a
+llama2-7b block at 2048 tokens peaks well under 1 GB).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spikesim.errors import InputError
+from spikesim.trace.format import LayerTensors, Trace, write_trace
+
+__all__ = [
+    "ACTIVATION_STATS",
+    "DEFAULT_TOKENS",
+    "SHAPES",
+    "ActivationStats",
+    "ModelShape",
+    "layer_plan",
+    "parse_gemm",
+    "synth_layers",
+    "synth_trace",
+]
+
+GENERATOR_VERSION = 1
+"""Bumped whenever the generated numbers change for the same arguments."""
+
+DEFAULT_TOKENS = 256
+"""Tokens M used for named shapes when ``tokens`` is not given."""
+
+_DTYPES = ("float16", "float32")
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """Dimensions of one decoder block's linear layers.
+
+    Attributes
+    ----------
+    hidden:
+        Model (residual) width: input of q/k/v and gate/up, output of o and down.
+    intermediate:
+        MLP width: output of gate/up, input of down.
+    q_out:
+        Output width of q_proj (heads × head_dim) = input width of o_proj.
+    kv_out:
+        Output width of k_proj and v_proj (KV heads × head_dim).
+    blocks:
+        Number of decoder blocks in the model (upper bound for ``layers``).
+    """
+
+    hidden: int
+    intermediate: int
+    q_out: int
+    kv_out: int
+    blocks: int
+
+
+SHAPES: dict[str, ModelShape] = {
+    "llama2-7b": ModelShape(hidden=4096, intermediate=11008, q_out=4096, kv_out=4096, blocks=32),
+    "smollm2-135m": ModelShape(hidden=576, intermediate=1536, q_out=576, kv_out=192, blocks=30),
+}
+"""Named model shapes accepted by :func:`synth_trace`."""
+
+
+@dataclass(frozen=True)
+class ActivationStats:
+    """Parameters of one activation site (see the module docstring); magnitudes × bulk scale."""
+
+    df: float
+    channel_sigma: float
+    outlier_fraction: float
+    outlier_lo: float
+    outlier_hi: float
+    massive_rate: float
+    massive_lo: float
+    massive_hi: float
+
+
+ACTIVATION_STATS: dict[str, ActivationStats] = {
+    # Post-RMSNorm residual stream, input of q/k/v_proj.
+    "attn_in": ActivationStats(4.5, 0.3, 0.0075, 10.0, 100.0, 1e-5, 100.0, 1000.0),
+    # Attention output, input of o_proj: milder channels.
+    "o_in": ActivationStats(5.0, 0.4, 0.005, 10.0, 30.0, 1e-5, 100.0, 1000.0),
+    # Post-RMSNorm residual stream, input of gate/up_proj.
+    "mlp_in": ActivationStats(4.5, 0.3, 0.0075, 10.0, 100.0, 1e-5, 100.0, 1000.0),
+    # SwiGLU product silu(g) * u, input of down_proj.
+    "down_in": ActivationStats(4.0, 0.5, 0.0075, 10.0, 100.0, 1e-4, 100.0, 1000.0),
+}
+"""Statistics of each activation site, by site name."""
+
+_WEIGHT_CHANNEL_SIGMA = 0.3
+_LARGE_WEIGHT_FRACTION = 2e-6
+_LARGE_WEIGHT_LO, _LARGE_WEIGHT_HI = 10.0, 50.0
+_TOKEN_SIGMA = 0.25
+_OUTLIER_JITTER = 0.15
+
+# Stream ids for default_rng([seed, block, site]).
+_SITE_IDS = {"hidden_outliers": 0, "attn_in": 1, "o_in": 2, "mlp_in": 3, "down_in": 4}
+_WEIGHT_SITE_BASE = 16
+_OPS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+_OP_SITE = {
+    "q_proj": "attn_in",
+    "k_proj": "attn_in",
+    "v_proj": "attn_in",
+    "o_proj": "o_in",
+    "gate_proj": "mlp_in",
+    "up_proj": "mlp_in",
+    "down_proj": "down_in",
+    "gemm": "attn_in",
+}
+
+
+def parse_gemm(text: str) -> tuple[int, int, int]:
+    """Parse ``"M,K,N"`` (tokens, input features, output features) into positive integers.
+
+    Raises
+    ------
+    InputError
+        ``field="gemm"`` if the text is not three positive integers.
+    """
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        values = tuple(int(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 3 or min(values) <= 0:
+        raise InputError(f"expected M,K,N as three positive integers, got {text!r}", field="gemm")
+    return values[0], values[1], values[2]
+
+
+def layer_plan(shape: str, layers: int) -> list[tuple[str, str, int, int]]:
+    """(name, op, K, N) of every linear layer of the first ``layers`` blocks of ``shape``."""
+    dims = SHAPES[shape]
+    io = {
+        "q_proj": (dims.hidden, dims.q_out),
+        "k_proj": (dims.hidden, dims.kv_out),
+        "v_proj": (dims.hidden, dims.kv_out),
+        "o_proj": (dims.q_out, dims.hidden),
+        "gate_proj": (dims.hidden, dims.intermediate),
+        "up_proj": (dims.hidden, dims.intermediate),
+        "down_proj": (dims.intermediate, dims.hidden),
+    }
+    plan = []
+    for i in range(layers):
+        for op in _OPS:
+            group = "self_attn" if op in ("q_proj", "k_proj", "v_proj", "o_proj") else "mlp"
+            k, n = io[op]
+            plan.append((f"layers.{i}.{group}.{op}", op, k, n))
+    return plan
+
+
+# --------------------------------------------------------------------------------------------
+# Generators (float32, vectorised)
+# --------------------------------------------------------------------------------------------
+
+
+def _student_t(rng: np.random.Generator, shape: tuple[int, int], df: float) -> np.ndarray:
+    """Student-t samples scaled to unit variance (float32).
+
+    ``t = z * sqrt(df / chi2_df)`` with ``chi2_df = 2 * Gamma(df / 2)``, times ``sqrt((df-2)/df)``.
+    """
+    out = rng.standard_normal(shape, dtype=np.float32)
+    gamma = rng.standard_gamma(df / 2.0, size=shape, dtype=np.float32)
+    np.maximum(gamma, np.float32(1e-12), out=gamma)
+    # sqrt(df / (2 gamma)) * sqrt((df - 2) / df) = sqrt((df - 2) / 2 / gamma)
+    np.reciprocal(gamma, out=gamma)
+    gamma *= np.float32((df - 2.0) / 2.0)
+    np.sqrt(gamma, out=gamma)
+    out *= gamma
+    return out
+
+
+def _outlier_channels(rng: np.random.Generator, k: int, fraction: float) -> np.ndarray:
+    count = min(k, max(1, round(fraction * k)))
+    return np.sort(rng.choice(k, size=count, replace=False))
+
+
+def _bulk(rng: np.random.Generator, m: int, k: int, stats: ActivationStats) -> np.ndarray:
+    """Heavy-tailed bulk with per-token and per-channel scales, float32 [m, k]."""
+    x = _student_t(rng, (m, k), stats.df)
+    token_scale = rng.lognormal(0.0, _TOKEN_SIGMA, size=(m, 1)).astype(np.float32)
+    channel_gain = rng.lognormal(0.0, stats.channel_sigma, size=(1, k)).astype(np.float32)
+    x *= token_scale
+    x *= channel_gain
+    return x
+
+
+def _add_outliers(
+    rng: np.random.Generator,
+    x: np.ndarray,
+    channels: np.ndarray,
+    stats: ActivationStats,
+    *,
+    multiply: bool,
+) -> None:
+    """Make ``channels`` persistent outliers: set (or multiply) them to ±lo…hi with jitter."""
+    m = x.shape[0]
+    count = channels.size
+    magnitudes = np.geomspace(stats.outlier_hi, stats.outlier_lo, count)
+    rng.shuffle(magnitudes)
+    signs = rng.choice(np.array([-1.0, 1.0]), size=count)
+    jitter = 1.0 + _OUTLIER_JITTER * rng.standard_normal((m, count))
+    values = (signs * magnitudes * jitter).astype(np.float32)
+    if multiply:
+        x[:, channels] *= np.abs(values)
+    else:
+        x[:, channels] = values
+
+
+def _add_massive(rng: np.random.Generator, x: np.ndarray, stats: ActivationStats) -> None:
+    """Scatter rare massive values (probability ``massive_rate`` per entry)."""
+    flat = x.reshape(-1)
+    count = int(rng.binomial(flat.size, stats.massive_rate))
+    if count == 0:
+        return
+    idx = rng.integers(0, flat.size, size=count)
+    mags = np.exp(rng.uniform(np.log(stats.massive_lo), np.log(stats.massive_hi), size=count))
+    signs = rng.choice(np.array([-1.0, 1.0]), size=count)
+    flat[idx] = (signs * mags).astype(np.float32)
+
+
+def _activations(
+    seed: int, block: int, site: str, m: int, k: int, shared_channels: np.ndarray | None
+) -> np.ndarray:
+    stats = ACTIVATION_STATS[site]
+    rng = np.random.default_rng([seed, block, _SITE_IDS[site]])
+    if site == "down_in":
+        # SwiGLU: silu(g) * u, g and u heavy-tailed; outlier channels come through u.
+        u = _bulk(rng, m, k, stats)
+        channels = _outlier_channels(rng, k, stats.outlier_fraction)
+        _add_outliers(rng, u, channels, stats, multiply=True)
+        g = _student_t(rng, (m, k), stats.df)
+        g *= np.float32(1.5)
+        # silu(g) = g / (1 + exp(-g)), in place; exp overflow to inf gives 0, which is right.
+        sig = np.negative(g)
+        with np.errstate(over="ignore"):
+            np.exp(sig, out=sig)
+        sig += np.float32(1.0)
+        np.divide(g, sig, out=g)
+        del sig
+        u *= g
+        del g
+        x = u
+    else:
+        x = _bulk(rng, m, k, stats)
+        channels = (
+            shared_channels
+            if shared_channels is not None
+            else _outlier_channels(rng, k, stats.outlier_fraction)
+        )
+        _add_outliers(rng, x, channels, stats, multiply=False)
+    _add_massive(rng, x, stats)
+    return x
+
+
+def _weights(seed: int, block: int, op_index: int, n: int, k: int) -> np.ndarray:
+    rng = np.random.default_rng([seed, block, _WEIGHT_SITE_BASE + op_index])
+    w = rng.standard_normal((n, k), dtype=np.float32)
+    row_scale = rng.lognormal(0.0, _WEIGHT_CHANNEL_SIGMA, size=(n, 1)) / np.sqrt(k)
+    w *= row_scale.astype(np.float32)
+    count = max(1, round(_LARGE_WEIGHT_FRACTION * n * k))
+    idx = rng.integers(0, n * k, size=count)
+    mags = np.exp(rng.uniform(np.log(_LARGE_WEIGHT_LO), np.log(_LARGE_WEIGHT_HI), size=count))
+    signs = rng.choice(np.array([-1.0, 1.0]), size=count)
+    w.reshape(-1)[idx] = (signs * mags / np.sqrt(k)).astype(np.float32)
+    return w
+
+
+def _cast(arr: np.ndarray, dtype: str) -> np.ndarray:
+    """Cast float32 → ``dtype``, clipping to its finite range so no Inf appears."""
+    if dtype == "float32":
+        return arr
+    limit = np.float32(np.finfo(np.float16).max)
+    np.clip(arr, -limit, limit, out=arr)
+    return arr.astype(np.float16)
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+
+
+def _check_args(
+    shape: str | None,
+    gemm: tuple[int, int, int] | None,
+    layers: int,
+    tokens: int | None,
+    seed: int,
+    dtype: str,
+) -> tuple[int, list[tuple[str, str, int, int]]]:
+    """Validate arguments; return (M, plan)."""
+    if (shape is None) == (gemm is None):
+        raise InputError("give exactly one of a named shape or a gemm M,K,N", field="shape")
+    if dtype not in _DTYPES:
+        raise InputError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}", field="dtype")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise InputError(f"seed must be a non-negative integer, got {seed!r}", field="seed")
+    if not isinstance(layers, int) or isinstance(layers, bool) or layers < 1:
+        raise InputError(f"layers must be a positive integer, got {layers!r}", field="layers")
+    if tokens is not None and (
+        not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 1
+    ):
+        raise InputError(f"tokens must be a positive integer, got {tokens!r}", field="tokens")
+    if gemm is not None:
+        if len(gemm) != 3 or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in gemm
+        ):
+            raise InputError(
+                f"gemm must be three positive integers M,K,N, got {gemm!r}", field="gemm"
+            )
+        m, k, n = gemm
+        if tokens is not None and tokens != m:
+            raise InputError(
+                f"tokens={tokens} contradicts gemm M={m} (leave tokens unset for a gemm)",
+                field="tokens",
+            )
+        if layers != 1:
+            raise InputError("a gemm trace has exactly one layer", field="layers")
+        return m, [("gemm", "gemm", k, n)]
+    assert shape is not None
+    if shape not in SHAPES:
+        raise InputError(
+            f"unknown shape {shape!r} (known: {', '.join(sorted(SHAPES))})", field="shape"
+        )
+    if layers > SHAPES[shape].blocks:
+        raise InputError(
+            f"{shape} has {SHAPES[shape].blocks} blocks, asked for {layers}", field="layers"
+        )
+    return (DEFAULT_TOKENS if tokens is None else tokens), layer_plan(shape, layers)
+
+
+def synth_layers(
+    *,
+    shape: str | None = None,
+    gemm: tuple[int, int, int] | None = None,
+    layers: int = 1,
+    tokens: int | None = None,
+    seed: int = 0,
+    dtype: str = "float16",
+) -> Iterator[LayerTensors]:
+    """Generate the layers of a synthetic trace one at a time (arguments as :func:`synth_trace`).
+
+    Arguments are validated before the first layer is produced (when the iterator is created).
+    """
+    m, plan = _check_args(shape, gemm, layers, tokens, seed, dtype)
+    return _generate(m, plan, shape, seed, dtype)
+
+
+def _generate(
+    m: int,
+    plan: list[tuple[str, str, int, int]],
+    shape: str | None,
+    seed: int,
+    dtype: str,
+) -> Iterator[LayerTensors]:
+    hidden_channels: np.ndarray | None = None
+    if shape is not None:
+        dims = SHAPES[shape]
+        rng = np.random.default_rng([seed, 0, _SITE_IDS["hidden_outliers"]])
+        hidden_channels = _outlier_channels(
+            rng, dims.hidden, ACTIVATION_STATS["attn_in"].outlier_fraction
+        )
+    cached_site: tuple[int, str] | None = None
+    cached_x: np.ndarray | None = None
+    for name, op, k, n in plan:
+        block = int(name.split(".")[1]) if name.startswith("layers.") else 0
+        site = _OP_SITE[op]
+        if cached_site != (block, site) or cached_x is None:
+            cached_x = None  # release the previous input before generating the next
+            shared = hidden_channels if site in ("attn_in", "mlp_in") else None
+            cached_x = _cast(_activations(seed, block, site, m, k, shared), dtype)
+            cached_site = (block, site)
+        op_index = _OPS.index(op) if op in _OPS else len(_OPS)
+        w = _cast(_weights(seed, block, op_index, n, k), dtype)
+        yield LayerTensors(name=name, op=op, tensors={"x": cached_x, "w": w})
+        del w
+
+
+def synth_trace(
+    path: str | os.PathLike[str],
+    *,
+    shape: str | None = None,
+    gemm: tuple[int, int, int] | None = None,
+    layers: int = 1,
+    tokens: int | None = None,
+    seed: int = 0,
+    dtype: str = "float16",
+) -> Trace:
+    """Write a synthetic trace with LLM-like statistics and return it loaded.
+
+    Parameters
+    ----------
+    path:
+        Trace directory to write (replaced atomically if it already holds a trace). Its last
+        component becomes the trace name.
+    shape:
+        Named model shape (``"llama2-7b"``, ``"smollm2-135m"``); exclusive with ``gemm``.
+    gemm:
+        ``(M, K, N)``: one layer ``gemm`` with M tokens, K inputs, N outputs; exclusive with
+        ``shape``.
+    layers:
+        Number of decoder blocks (7 linear layers each) for a named shape; must be 1 for a gemm.
+    tokens:
+        Tokens M per layer for a named shape (default :data:`DEFAULT_TOKENS`). For a gemm leave it
+        unset (M comes from ``gemm``) or equal to M.
+    seed:
+        Non-negative seed; the same arguments give byte-identical files.
+    dtype:
+        ``"float16"`` (default) or ``"float32"`` for ``x`` and ``w``.
+
+    Returns
+    -------
+    Trace
+
+    Raises
+    ------
+    InputError
+        For bad arguments (``field`` is the argument name) or an unwritable ``path``.
+    """
+    m, plan = _check_args(shape, gemm, layers, tokens, seed, dtype)
+    source: dict[str, Any] = {
+        "kind": "synthetic",
+        "generator": "spikesim.trace.synth",
+        "generator_version": GENERATOR_VERSION,
+        "shape": shape if shape is not None else "gemm",
+        "gemm": list(gemm) if gemm is not None else None,
+        "layers": layers,
+        "tokens": m,
+        "seed": seed,
+        "dtype": dtype,
+        "statistics": {
+            "activations": {site: asdict(s) for site, s in ACTIVATION_STATS.items()},
+            "weights": {
+                "std": "1/sqrt(K)",
+                "channel_sigma": _WEIGHT_CHANNEL_SIGMA,
+                "large_fraction": _LARGE_WEIGHT_FRACTION,
+                "large_range": [_LARGE_WEIGHT_LO, _LARGE_WEIGHT_HI],
+            },
+            "token_sigma": _TOKEN_SIGMA,
+            "outlier_jitter": _OUTLIER_JITTER,
+        },
+    }
+    target = Path(path)
+    return write_trace(
+        target,
+        name=target.name,
+        source=source,
+        layers=_generate(m, plan, shape, seed, dtype),
+    )

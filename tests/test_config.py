@@ -1,0 +1,95 @@
+"""Hardware configs: every preset validates; bad input names the file and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from spikesim.config import load_hardware, parse_override
+from spikesim.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[1]
+PRESETS = sorted((ROOT / "hw_configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.name)
+def test_every_preset_validates(path: Path) -> None:
+    hw = load_hardware(path)
+    assert hw.name
+
+
+def test_presets_exist() -> None:
+    names = {p.stem for p in PRESETS}
+    assert {"spikequant-45nm", "spikequant-45nm-count", "spikequant-45nm-ttfs"} <= names
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "hw.yaml"
+    p.write_text(text)
+    return p
+
+
+def base_text() -> str:
+    return (ROOT / "hw_configs" / "spikequant-45nm.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("edit", "field", "words"),
+    [
+        (lambda t: t.replace("lanes: 16", "lanes: -3"), "if_array.lanes", "greater than 0"),
+        (lambda t: t.replace("lanes: 16", "lanez: 16"), "if_array.lanez", "unknown field"),
+        (lambda t: t.replace("acc_bits: 24", "acc_bits: many"), "if_array.acc_bits", "integer"),
+        (lambda t: t.replace("normal_coding: count", "normal_coding: morse"),
+         "quant.normal_coding", "count"),
+        (lambda t: t.replace("  output:      {role: output,", "  output:      {role: salient,"),
+         "sram", "exactly one SRAM with role 'salient'"),
+    ],
+)
+def test_bad_fields_are_named(tmp_path: Path, edit, field, words) -> None:  # type: ignore[no-untyped-def]
+    path = write(tmp_path, edit(base_text()))
+    with pytest.raises(InputError) as exc:
+        load_hardware(path)
+    line = exc.value.one_line()
+    assert str(path) in line and words in line
+    if field:
+        assert f"field '{field}'" in line
+    assert "\n" not in line
+
+
+def test_malformed_yaml(tmp_path: Path) -> None:
+    path = write(tmp_path, "if_array: {lanes: 16\nencoder: [")
+    with pytest.raises(InputError, match="malformed YAML at line"):
+        load_hardware(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="file not found"):
+        load_hardware(tmp_path / "nope.yaml")
+
+
+def test_overrides_are_validated_like_the_file() -> None:
+    hw = load_hardware(ROOT / "hw_configs" / "spikequant-45nm.yaml", {"if_array.lanes": 32})
+    assert hw.if_array.lanes == 32
+    with pytest.raises(InputError, match="if_array.lanes"):
+        load_hardware(ROOT / "hw_configs" / "spikequant-45nm.yaml", {"if_array.lanes": 0})
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "value"),
+    [("if_array.lanes=32", "if_array.lanes", 32), ("quant.mad_k=4.5", "quant.mad_k", 4.5),
+     ("quant.normal_coding=ttfs", "quant.normal_coding", "ttfs")],
+)
+def test_parse_override(text: str, key: str, value: object) -> None:
+    assert parse_override(text) == (key, value)
+
+
+def test_parse_override_rejects_garbage() -> None:
+    with pytest.raises(InputError, match="dotted.path=value"):
+        parse_override("lanes")
+
+
+def test_config_is_frozen() -> None:
+    hw = load_hardware(ROOT / "hw_configs" / "spikequant-45nm.yaml")
+    with pytest.raises(Exception, match="frozen"):
+        hw.if_array.lanes = 3  # type: ignore[misc]
