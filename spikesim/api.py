@@ -1,0 +1,167 @@
+"""The Python API: load a hardware config and a trace, simulate designs, get priced tables.
+
+``simulate`` is a plain pipeline of typed artifacts per layer::
+
+    TraceLayer --quantize_layer--> QuantizedLayer --simulate_layer--> LayerSim
+        --price_actions / component_energy--> rows of SimResult.layers and SimResult.actions
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from spikesim.config.hardware import HardwareConfig
+from spikesim.config.loader import load_hardware as _load_hardware
+from spikesim.energy import (
+    component_energy,
+    load_energy_table,
+    price_actions,
+    price_leakage,
+)
+from spikesim.errors import InputError
+from spikesim.quant.layer import Method, quantize_layer
+from spikesim.sim.engine import simulate_layer
+from spikesim.sim.result import LayerSim
+from spikesim.trace import Trace, TraceLayer
+from spikesim.trace import load_trace as _load_trace
+
+LAYER_COLUMNS = [
+    "layer", "op", "tokens", "k", "n", "design",
+    "total_cycles", "compute_cycles", "stall_cycles",
+    "stall_encoder_cycles", "stall_bank_cycles", "stall_dram_cycles",
+    "utilization", "energy_pj",
+]
+"""Leading columns of layers.csv; ``energy_<component>_pj`` columns follow, then COUNT_COLUMNS."""
+COUNT_COLUMNS = ["spikes", "acc_ops", "mac_ops", "salient_ratio", "overflow_events"]
+ACTION_COLUMNS = [
+    "layer", "design", "component", "action", "count", "bits",
+    "energy_per_action_pj", "energy_pj", "source",
+]
+TRANSACTION_COLUMNS = ["layer", "design", "unit", "kind", "step", "start_cycle", "end_cycle"]
+
+DesignFn = Callable[[TraceLayer, HardwareConfig], LayerSim]
+
+
+def _spikequant(layer: TraceLayer, hw: HardwareConfig) -> LayerSim:
+    ql = quantize_layer(
+        layer.name, layer.op, layer.activations(), layer.weights(), hw.quant, Method.SPIKEQUANT
+    )
+    return simulate_layer(ql, hw, design="spikequant")
+
+
+DESIGNS: dict[str, DesignFn] = {"spikequant": _spikequant}
+"""Design name → function simulating one trace layer (the baselines register here too)."""
+
+
+def register_design(name: str, fn: DesignFn) -> None:
+    """Add a design; registering a name twice is an error."""
+    if name in DESIGNS:
+        raise ValueError(f"design '{name}' is already registered")
+    DESIGNS[name] = fn
+
+
+@dataclass(frozen=True, eq=False)
+class SimResult:
+    """Tables of one simulation run (tidy, units in column names)."""
+
+    layers: pd.DataFrame
+    """One row per (layer, design): cycles, stalls, utilisation, energy per component, counts."""
+    actions: pd.DataFrame
+    """One row per (layer, design, component, action, bits): count and priced energy."""
+    transactions: pd.DataFrame
+    """The transaction timeline (DRAM loads, array computes) of every layer and design."""
+    hardware: HardwareConfig
+    trace: Trace
+    designs: tuple[str, ...]
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def totals(self) -> pd.DataFrame:
+        """Per design: total cycles and energy over all layers."""
+        cols = ["total_cycles", "energy_pj", "spikes", "acc_ops", "mac_ops", "overflow_events"]
+        return self.layers.groupby("design", sort=False)[cols].sum().reset_index()
+
+
+def load_hardware(path: str | Path, overrides: dict[str, Any] | None = None) -> HardwareConfig:
+    """Load and validate a hardware YAML (with optional ``{dotted.path: value}`` overrides)."""
+    return _load_hardware(path, overrides)
+
+
+def load_trace(path: str | Path) -> Trace:
+    """Open a trace directory (manifest validated; tensors memory-mapped on access)."""
+    return _load_trace(path)
+
+
+def parse_designs(designs: str | Iterable[str]) -> tuple[str, ...]:
+    names = [d.strip() for d in designs.split(",")] if isinstance(designs, str) else list(designs)
+    names = [d for d in names if d]
+    if not names:
+        raise InputError("no design given", field="--designs")
+    for d in names:
+        if d not in DESIGNS:
+            raise InputError(
+                f"unknown design '{d}' (known: {', '.join(sorted(DESIGNS))})", field="--designs"
+            )
+    return tuple(dict.fromkeys(names))
+
+
+def simulate(
+    hw: HardwareConfig,
+    trace: Trace,
+    designs: str | Sequence[str] = ("spikequant",),
+    *,
+    layers: Sequence[str] | None = None,
+    on_layer: Callable[[str, str], None] | None = None,
+) -> SimResult:
+    """Simulate every layer of ``trace`` (or the named ``layers``) under each design and price it.
+
+    ``on_layer(layer, design)`` is called after each layer (progress reporting).
+    """
+    names = parse_designs(designs)
+    table = load_energy_table(hw.energy.table)
+    chosen = list(trace.layers)
+    if layers is not None:
+        wanted = set(layers)
+        unknown = wanted - {layer.name for layer in chosen}
+        if unknown:
+            raise InputError(f"no such layer(s): {', '.join(sorted(unknown))}", field="--layers")
+        chosen = [layer for layer in chosen if layer.name in wanted]
+    rows: list[dict[str, object]] = []
+    action_frames: list[pd.DataFrame] = []
+    tx_rows: list[tuple[object, ...]] = []
+    for layer in chosen:
+        for design in names:
+            res = DESIGNS[design](layer, hw)
+            rows.append(res.row())
+            frame = res.actions.to_frame()
+            frame.insert(0, "design", design)
+            frame.insert(0, "layer", layer.name)
+            action_frames.append(frame)
+            tx_rows.extend(
+                (layer.name, design, t.unit, t.kind, t.step, t.start, t.end)
+                for t in res.transactions
+            )
+            if on_layer is not None:
+                on_layer(layer.name, design)
+    layer_df = pd.DataFrame(rows)
+    keys = ["layer", "design"]
+    priced = price_actions(pd.concat(action_frames, ignore_index=True), hw, table)
+    leak = price_leakage(layer_df, hw, table, keys=keys)
+    if len(leak):
+        priced = pd.concat([priced, leak[priced.columns]], ignore_index=True)
+    energy = component_energy(priced, keys)
+    layer_df = layer_df.merge(energy, on=keys, how="left", sort=False)
+    comp_cols = [c for c in energy.columns if c.startswith("energy_") and c != "energy_pj"]
+    layer_df = layer_df[[*LAYER_COLUMNS, *comp_cols, *COUNT_COLUMNS]]
+    return SimResult(
+        layers=layer_df,
+        actions=priced[ACTION_COLUMNS],
+        transactions=pd.DataFrame(tx_rows, columns=TRANSACTION_COLUMNS),
+        hardware=hw,
+        trace=trace,
+        designs=names,
+    )
