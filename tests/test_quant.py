@@ -83,3 +83,39 @@ def test_group_size_rejected_for_spiking_datapath() -> None:
     x = np.ones((2, 8), np.float32)
     with pytest.raises(ValueError, match="one weight scale per output channel"):
         quantize_layer("l", "op", x, x, QuantConfig(weight_group_size=4))
+
+
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 6),
+    st.integers(1, 70),
+    st.integers(2, 6),
+    st.integers(6, 16),
+    st.floats(0.5, 12),
+    st.floats(0, 0.5),
+)
+def test_spikequant_kernel_equals_numpy_twin(
+    seed: int, m: int, k: int, act_bits: int, sal_bits: int, mad_k: float, zeros: float
+) -> None:
+    from spikesim.quant.kernels import spikequant_rows
+
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_t(3, (m, k)) * rng.choice([1e-3, 1.0, 50.0])).astype(np.float32)
+    x[rng.random((m, k)) < zeros] = 0.0  # ties and all-zero rows
+    x[0] = x[0, 0]  # a constant row (MAD = 0)
+    want = spikequant_activations(x, act_bits, sal_bits, mad_k)
+    got = spikequant_rows(x, act_bits, sal_bits, mad_k)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    np.testing.assert_array_equal(got[2], want[2])
+
+
+@given(arrays(np.float32, st.tuples(st.integers(1, 8), st.integers(1, 40)), elements=finite),
+       st.integers(2, 8))
+def test_rtn_weight_kernel_equals_numpy_twin(w: np.ndarray, bits: int) -> None:
+    from spikesim.quant.kernels import rtn_weights
+
+    want = quantize_weights(w, bits)
+    got = rtn_weights(w, bits)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])

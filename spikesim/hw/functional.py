@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from spikesim.hw._jit import njit
 from spikesim.hw.params import ArrayParams
 from spikesim.quant.layer import QuantizedLayer
 
@@ -58,19 +59,18 @@ def reference_outputs(
     return fire(wrap(exact, ap.acc_bits), theta_fx, ap), overflowed(exact, ap.acc_bits)
 
 
-def exact_matmul(x_q: NDArray[np.integer], w_q: NDArray[np.integer]) -> NDArray[np.int64]:
-    """x_q @ w_q.T exactly, through BLAS: float32 when every partial sum stays below 2^24
-    (Σ_i |x||w| bound), float64 (exact below 2^53) otherwise."""
+def exact_dtype(
+    x_q: NDArray[np.integer], w_q: NDArray[np.integer]
+) -> type[np.floating] | None:
+    """A float dtype in which BLAS computes x_q @ w_q.T exactly: float32 when every partial sum
+    stays below 2^24 (bound Σ_i |x||w| <= max|x| · max|w| · K), float64 below 2^53, else None."""
     k = x_q.shape[1]
     bound = float(np.abs(x_q).max(initial=0)) * float(np.abs(w_q).max(initial=0)) * k
     if bound < 2.0**24:
-        dtype: type[np.floating] = np.float32
-    elif bound < 2.0**53:
-        dtype = np.float64
-    else:  # pragma: no cover - needs >2^53 sums
-        return np.asarray(x_q, np.int64) @ np.asarray(w_q, np.int64).T
-    y = np.asarray(x_q, dtype) @ np.asarray(w_q, dtype).T
-    return y.astype(np.int64)
+        return np.float32
+    if bound < 2.0**53:
+        return np.float64
+    return None  # pragma: no cover - needs >2^53 sums
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +82,51 @@ class FunctionalTotals:
     outputs: NDArray[np.int64] | None
 
 
+@njit
+def _fire_block(
+    y: np.ndarray,
+    sx: np.ndarray,
+    sw: np.ndarray,
+    s_y: float,
+    frac_bits: int,
+    acc_bits: int,
+    fire_cycles: int,
+    reset_zero: bool,
+    half_init: bool,
+    out: np.ndarray,
+    keep: bool,
+) -> tuple[int, int]:
+    """Fused wrap → overflow → threshold → fire over an exact-integer matmul block ``y``."""
+    m, n = y.shape
+    lo = -(1 << (acc_bits - 1))
+    hi = (1 << (acc_bits - 1)) - 1
+    mask = (1 << acc_bits) - 1
+    scale = float(1 << frac_bits)
+    spikes = 0
+    overflow = 0
+    for t in range(m):
+        sxt = np.float64(sx[t])
+        for j in range(n):
+            exact = np.int64(y[t, j])
+            if exact < lo or exact > hi:
+                overflow += 1
+            v = ((exact - lo) & mask) + lo
+            th = s_y / (sxt * np.float64(sw[j])) * scale
+            th = np.rint(min(th, 2.0**62))
+            theta = np.int64(max(1.0, th))
+            a = (v if v >= 0 else -v) << frac_bits
+            if half_init:
+                a += theta // 2
+            if reset_zero:
+                cnt = 1 if a >= theta else 0
+            else:
+                cnt = min(a // theta, fire_cycles)
+            spikes += cnt
+            if keep:
+                out[t, j] = cnt if v > 0 else -cnt
+    return spikes, overflow
+
+
 def functional_outputs(
     layer: QuantizedLayer,
     ap: ArrayParams,
@@ -89,18 +134,27 @@ def functional_outputs(
     chunk_tokens: int = 512,
     keep_outputs: bool = False,
 ) -> FunctionalTotals:
-    """Fast path: BLAS matmul over token chunks (bounded memory), wrap, fire, count."""
+    """Fast path: exact BLAS matmul over token chunks (bounded memory), then one fused numba
+    pass (wrap, overflow, θ, fire). Twin: :func:`reference_outputs` with ``threshold_fx``."""
     m = layer.tokens
     spikes = 0
     overflow = 0
-    outs = np.empty((m, layer.n), np.int64) if keep_outputs else None
+    outs = np.zeros((m, layer.n), np.int64) if keep_outputs else np.zeros((1, 1), np.int64)
+    w_f = None
+    dtype = exact_dtype(layer.x_q, layer.w_q)
+    if dtype is not None:
+        w_f = np.asarray(layer.w_q, dtype).T
     for t0 in range(0, m, chunk_tokens):
         t1 = min(m, t0 + chunk_tokens)
-        exact = exact_matmul(np.asarray(layer.x_q[t0:t1]), layer.w_q)
-        theta = layer.threshold_fx(ap.frac_bits, slice(t0, t1))
-        y = fire(wrap(exact, ap.acc_bits), theta, ap)
-        spikes += int(np.abs(y).sum())
-        overflow += int(overflowed(exact, ap.acc_bits).sum())
-        if outs is not None:
-            outs[t0:t1] = y
-    return FunctionalTotals(spikes, overflow, outs)
+        if w_f is not None:
+            y = np.asarray(layer.x_q[t0:t1], w_f.dtype) @ w_f
+        else:  # pragma: no cover - sums beyond 2^53
+            y = np.asarray(layer.x_q[t0:t1], np.int64) @ np.asarray(layer.w_q, np.int64).T
+        s, o = _fire_block(
+            y, layer.x_scale[t0:t1], layer.w_scale, float(layer.output_scale), ap.frac_bits,
+            ap.acc_bits, ap.fire_cycles, ap.reset_zero, ap.half_init,
+            outs[t0:t1] if keep_outputs else outs, keep_outputs,
+        )
+        spikes += int(s)
+        overflow += int(o)
+    return FunctionalTotals(spikes, overflow, outs if keep_outputs else None)

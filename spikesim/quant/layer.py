@@ -15,8 +15,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from spikesim.config.quant import QuantConfig
-from spikesim.quant.rtn import qmax, quantize_activations, quantize_weights
-from spikesim.quant.spikequant import spikequant_activations
+from spikesim.quant.kernels import rtn_weights, spikequant_rows
+from spikesim.quant.rtn import qmax, quantize_activations
 
 
 class Method(StrEnum):
@@ -107,11 +107,9 @@ def quantize_layer(
     """Quantize one layer's float activations ``x`` [M, K] and weights ``w`` [N, K]."""
     if cfg.weight_group_size is not None:
         raise ValueError("the spiking datapath needs one weight scale per output channel")
-    w_q, w_scale = quantize_weights(w, cfg.weight_bits)
+    w_q, w_scale = rtn_weights(w, cfg.weight_bits)
     if method == Method.SPIKEQUANT:
-        x_q, x_scale, salient = spikequant_activations(
-            x, cfg.act_bits, cfg.salient_bits, cfg.mad_k
-        )
+        x_q, x_scale, salient = spikequant_rows(x, cfg.act_bits, cfg.salient_bits, cfg.mad_k)
         salient_bits = cfg.salient_bits
     else:
         x_q, x_scale = quantize_activations(x, cfg.act_bits)

@@ -1,0 +1,139 @@
+"""numba kernels for quantization, row by row in one pass; twins: :mod:`spikesim.quant.rtn` and
+:mod:`spikesim.quant.spikequant` (the NumPy definitions). Tests check bit-exact agreement.
+
+Arithmetic follows NumPy's float32 rules exactly (scales, divisions and comparisons in float32,
+round half to even), so the integers are identical to the twins'.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from spikesim.hw._jit import njit
+
+
+@njit
+def _rtn_rows(w: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
+    n, k = w.shape
+    out = np.empty((n, k), dtype=np.int8)
+    scale = np.empty(n, dtype=np.float32)
+    qf = np.float32(q)
+    for j in range(n):
+        amax = np.float32(0.0)
+        for i in range(k):
+            a = abs(w[j, i])
+            if a > amax:
+                amax = a
+        s = amax / qf if amax > 0 else np.float32(1.0)
+        scale[j] = s
+        for i in range(k):
+            r = np.rint(w[j, i] / s)
+            r = min(max(r, -qf), qf)
+            out[j, i] = np.int8(r)
+    return out, scale
+
+
+def rtn_weights(w: NDArray[np.float32], bits: int) -> tuple[NDArray[np.int8], NDArray[np.float32]]:
+    """Fast twin of ``quantize_weights(w, bits)`` (per output channel, no groups)."""
+    return _rtn_rows(np.ascontiguousarray(w, dtype=np.float32), (1 << (bits - 1)) - 1)  # type: ignore[no-any-return]
+
+
+@njit
+def _select(a: np.ndarray, k: int) -> np.float32:
+    """Quickselect (Hoare partition): reorder ``a`` so a[:k] <= a[k] <= a[k+1:]; return a[k]."""
+    lo, hi = 0, a.shape[0] - 1
+    while hi > lo:
+        mid = (lo + hi) // 2
+        x, y, z = a[lo], a[mid], a[hi]
+        pivot = max(min(x, y), min(max(x, y), z))  # median of three
+        i, j = lo, hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            break
+    return a[k]
+
+
+@njit
+def _median_inplace(a: np.ndarray) -> np.float32:
+    """Median of a float32 scratch vector (reordered), as np.median computes it: the middle
+    value, or the float32 mean of the two middle values."""
+    n = a.shape[0]
+    h = n // 2
+    upper = _select(a, h)
+    if n % 2 == 1:
+        return upper
+    lower = a[0]
+    for i in range(1, h):
+        if a[i] > lower:
+            lower = a[i]
+    return (lower + upper) / np.float32(2.0)
+
+
+@njit
+def _spikequant_rows(
+    x: np.ndarray, q_a: int, q_s: int, mad_k: np.float32
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    m, k = x.shape
+    out = np.empty((m, k), dtype=np.int16)
+    scale = np.empty(m, dtype=np.float32)
+    sal = np.empty((m, k), dtype=np.bool_)
+    scratch = np.empty(k, dtype=np.float32)
+    dev = np.empty(k, dtype=np.float32)
+    qa, qs = np.float32(q_a), np.float32(q_s)
+    for t in range(m):
+        for i in range(k):
+            scratch[i] = x[t, i]
+        med = _median_inplace(scratch)
+        for i in range(k):
+            dev[i] = abs(x[t, i] - med)
+            scratch[i] = dev[i]
+        mad = _median_inplace(scratch)
+        thr = mad_k * mad
+        normal_max = np.float32(0.0)
+        all_max = np.float32(0.0)
+        for i in range(k):
+            s_i = dev[i] > thr and mad > 0
+            sal[t, i] = s_i
+            a = abs(x[t, i])
+            if a > all_max:
+                all_max = a
+            if not s_i and a > normal_max:
+                normal_max = a
+        if normal_max > 0:
+            s = normal_max / qa
+        elif all_max > 0:
+            s = all_max / qs
+        else:
+            s = np.float32(1.0)
+        scale[t] = s
+        for i in range(k):
+            r = np.rint(x[t, i] / s)
+            lim = qs if sal[t, i] else qa
+            r = min(max(r, -lim), lim)
+            out[t, i] = np.int16(r)
+    return out, scale, sal
+
+
+def spikequant_rows(
+    x: NDArray[np.float32], act_bits: int, salient_bits: int, mad_k: float
+) -> tuple[NDArray[np.int16], NDArray[np.float32], NDArray[np.bool_]]:
+    """Fast twin of ``spikequant_activations`` (x_q as int16)."""
+    return _spikequant_rows(  # type: ignore[no-any-return]
+        np.ascontiguousarray(x, dtype=np.float32),
+        (1 << (act_bits - 1)) - 1,
+        (1 << (salient_bits - 1)) - 1,
+        np.float32(mad_k),
+    )
