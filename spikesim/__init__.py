@@ -1,4 +1,4 @@
-"""spikesim: a cycle-level simulator of spiking (integrate-and-fire) accelerators for quantized LLMs.
+"""spikesim: cycle-level simulation of spiking (integrate-and-fire) accelerators for quantized LLMs.
 
 The Python API (the CLI is a thin layer over it)::
 

@@ -1,4 +1,4 @@
-"""Action counts: the vocabulary between the simulator (which counts) and the energy model (which prices).
+"""Action counts: the vocabulary between the simulator (it counts) and the energy model (it prices).
 
 An action is one event of one hardware component at one bit width, e.g. ``("if_array", "acc", 24)``
 is one 24-bit accumulate in the integrate-and-fire array. The simulator emits counts of actions;

@@ -51,7 +51,8 @@ def test_bad_fields_are_named(tmp_path: Path, edit, field, words) -> None:  # ty
     with pytest.raises(InputError) as exc:
         load_hardware(path)
     line = exc.value.one_line()
-    assert str(path) in line and words in line
+    assert str(path) in line
+    assert words in line
     if field:
         assert f"field '{field}'" in line
     assert "\n" not in line
@@ -71,7 +72,7 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_overrides_are_validated_like_the_file() -> None:
     hw = load_hardware(ROOT / "hw_configs" / "spikequant-45nm.yaml", {"if_array.lanes": 32})
     assert hw.if_array.lanes == 32
-    with pytest.raises(InputError, match="if_array.lanes"):
+    with pytest.raises(InputError, match=r"if_array\.lanes"):
         load_hardware(ROOT / "hw_configs" / "spikequant-45nm.yaml", {"if_array.lanes": 0})
 
 
@@ -85,7 +86,7 @@ def test_parse_override(text: str, key: str, value: object) -> None:
 
 
 def test_parse_override_rejects_garbage() -> None:
-    with pytest.raises(InputError, match="dotted.path=value"):
+    with pytest.raises(InputError, match=r"dotted\.path=value"):
         parse_override("lanes")
 
 

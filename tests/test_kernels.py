@@ -56,7 +56,9 @@ def test_block_timing_kernel_equals_twin(case: tuple[np.ndarray, np.ndarray, Arr
 
 
 @given(block_case())
-def test_block_timing_accounts_every_cycle(case: tuple[np.ndarray, np.ndarray, ArrayParams]) -> None:
+def test_block_timing_accounts_every_cycle(
+    case: tuple[np.ndarray, np.ndarray, ArrayParams],
+) -> None:
     x, sal, ap = case
     s = kernels.block_timing(x, sal, ap)
     assert s[S.TOTAL] == s[S.COMPUTE] + s[S.STALL_ENCODER] + s[S.STALL_BANK]

@@ -34,7 +34,8 @@ def test_rtn_weights_range_and_error(w: np.ndarray, bits: int) -> None:
 def test_rtn_activations_per_token_scale() -> None:
     x = np.array([[1.1, -2.0, 0.5], [0.0, 0.0, 0.0]], np.float32)
     x_q, s = quantize_activations(x, 4)
-    assert s[0] == pytest.approx(2.0 / 7) and s[1] == 1.0
+    assert s[0] == pytest.approx(2.0 / 7)
+    assert s[1] == 1.0
     np.testing.assert_array_equal(x_q[0], [4, -7, 2])
     np.testing.assert_array_equal(x_q[1], [0, 0, 0])
 
@@ -52,7 +53,8 @@ def test_spikequant_shares_one_scale() -> None:
     x = np.array([[0.0, 1.2, -1.2, 2.0, -2.0, 50.0]], np.float32)
     x_q, s, sal = spikequant_activations(x, act_bits=4, salient_bits=8, mad_k=3.0)
     assert s[0] == pytest.approx(2.0 / 7)  # from the largest NON-salient value
-    assert sal[0, 5] and x_q[0, 5] == 127  # 50 / (2/7) = 175 -> clipped to INT8's 127
+    assert sal[0, 5]
+    assert x_q[0, 5] == 127  # 50 / (2/7) = 175 -> clipped to INT8's 127
     np.testing.assert_array_equal(x_q[0, :5], [0, 4, -4, 7, -7])
 
 

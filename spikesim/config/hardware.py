@@ -55,7 +55,7 @@ class IFArrayConfig(FrozenModel):
     """Fractional bits of the fixed-point threshold θ = s_y / (s_x · s_w)."""
 
     threshold_bits: int = Field(16, ge=4, le=32)
-    """Width of the per-output threshold multiply θ = c_j · r_t (counted as ``threshold.multiply``)."""
+    """Width of the per-output threshold multiply θ = c_j · r_t (action ``threshold.multiply``)."""
 
     @model_validator(mode="after")
     def _fits_int64(self) -> IFArrayConfig:

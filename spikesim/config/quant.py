@@ -40,7 +40,7 @@ class QuantConfig(FrozenModel):
     """Bits b_a of normal (non-salient) activations, symmetric per token."""
 
     salient_bits: int = Field(8, ge=2, le=16)
-    """Bits b_s of salient activations; they share the token's scale (more spikes, not a new scale)."""
+    """Bits b_s of salient activations; they share the token's scale (more spikes, no new scale)."""
 
     mad_k: float = Field(8.0, gt=0)
     """Saliency rule: x is salient iff |x - median(x_t)| > mad_k * MAD(x_t), per token (row).

@@ -7,7 +7,7 @@ cache dir is writable (read-only installs); then we fall back to compiling in me
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numba
 
@@ -16,6 +16,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def njit(func: F) -> F:
     try:
-        return numba.njit(cache=True, nogil=True)(func)  # type: ignore[no-any-return]
+        return cast(F, numba.njit(cache=True, nogil=True)(func))
     except RuntimeError:
-        return numba.njit(cache=False, nogil=True)(func)  # type: ignore[no-any-return]
+        return cast(F, numba.njit(cache=False, nogil=True)(func))

@@ -44,7 +44,10 @@ def fire(v: NDArray[np.int64], theta_fx: NDArray[np.int64], ap: ArrayParams) -> 
     a = np.abs(v) << ap.frac_bits
     if ap.half_init:
         a = a + theta_fx // 2
-    n = (a >= theta_fx).astype(np.int64) if ap.reset_zero else np.minimum(a // theta_fx, ap.fire_cycles)
+    if ap.reset_zero:
+        n = (a >= theta_fx).astype(np.int64)
+    else:
+        n = np.minimum(a // theta_fx, ap.fire_cycles)
     return np.sign(v) * n
 
 
@@ -107,20 +110,21 @@ def _fire_block(
     for t in range(m):
         sxt = np.float64(sx[t])
         for j in range(n):
-            exact = np.int64(y[t, j])
+            exact = int(y[t, j])
             if exact < lo or exact > hi:
                 overflow += 1
             v = ((exact - lo) & mask) + lo
             th = s_y / (sxt * np.float64(sw[j])) * scale
             th = np.rint(min(th, 2.0**62))
-            theta = np.int64(max(1.0, th))
+            theta = int(max(1.0, th))
             a = (v if v >= 0 else -v) << frac_bits
             if half_init:
                 a += theta // 2
+            cnt = a // theta
             if reset_zero:
                 cnt = 1 if a >= theta else 0
-            else:
-                cnt = min(a // theta, fire_cycles)
+            elif cnt > fire_cycles:
+                cnt = fire_cycles
             spikes += cnt
             if keep:
                 out[t, j] = cnt if v > 0 else -cnt

@@ -232,7 +232,7 @@ def block_timing(
     passes = (ap.normal, ap.salient)
     k = x.shape[1] if x.ndim == 2 else 0
     max_events = k * max(p.max_events_per_value for p in passes)
-    return _block_timing(  # type: ignore[no-any-return]
+    return _block_timing(
         x,
         m,
         ap.lanes,

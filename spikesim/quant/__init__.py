@@ -1,4 +1,4 @@
-"""Quantization: RTN weights/activations, SpikeQuant MAD saliency, and the QuantizedLayer artifact."""
+"""Quantization: RTN weights/activations, SpikeQuant MAD saliency, the QuantizedLayer artifact."""
 
 from spikesim.quant.layer import (
     Method,

@@ -25,7 +25,9 @@ def _rtn_rows(w: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
             a = abs(w[j, i])
             if a > amax:
                 amax = a
-        s = amax / qf if amax > 0 else np.float32(1.0)
+        s = amax / qf
+        if not s > 0:
+            s = np.float32(1.0)
         scale[j] = s
         for i in range(k):
             r = np.rint(w[j, i] / s)
@@ -36,7 +38,7 @@ def _rtn_rows(w: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
 
 def rtn_weights(w: NDArray[np.float32], bits: int) -> tuple[NDArray[np.int8], NDArray[np.float32]]:
     """Fast twin of ``quantize_weights(w, bits)`` (per output channel, no groups)."""
-    return _rtn_rows(np.ascontiguousarray(w, dtype=np.float32), (1 << (bits - 1)) - 1)  # type: ignore[no-any-return]
+    return _rtn_rows(np.ascontiguousarray(w, dtype=np.float32), (1 << (bits - 1)) - 1)
 
 
 @njit
@@ -112,11 +114,10 @@ def _spikequant_rows(
                 all_max = a
             if not s_i and a > normal_max:
                 normal_max = a
-        if normal_max > 0:
-            s = normal_max / qa
-        elif all_max > 0:
+        s = normal_max / qa
+        if not s > 0:
             s = all_max / qs
-        else:
+        if not s > 0:
             s = np.float32(1.0)
         scale[t] = s
         for i in range(k):
@@ -131,7 +132,7 @@ def spikequant_rows(
     x: NDArray[np.float32], act_bits: int, salient_bits: int, mad_k: float
 ) -> tuple[NDArray[np.int16], NDArray[np.float32], NDArray[np.bool_]]:
     """Fast twin of ``spikequant_activations`` (x_q as int16)."""
-    return _spikequant_rows(  # type: ignore[no-any-return]
+    return _spikequant_rows(
         np.ascontiguousarray(x, dtype=np.float32),
         (1 << (act_bits - 1)) - 1,
         (1 << (salient_bits - 1)) - 1,

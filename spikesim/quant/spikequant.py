@@ -1,4 +1,4 @@
-"""SpikeQuant activation quantization: per-token MAD saliency, one shared scale, wider salient values.
+"""SpikeQuant activations: per-token MAD saliency, one shared scale, wider salient values.
 
 For each token (row) x_t of a layer's input (our reconstruction of arXiv 2510.19498, see
 ``shared/reference/spikequant-notes.md`` section 1.3; every choice is a knob in QuantConfig)::
@@ -10,7 +10,8 @@ For each token (row) x_t of a layer's input (our reconstruction of arXiv 2510.19
     x̄_t,i = clip(round(x_t,i / s_t), ±(2^(b_s-1)-1))   if salient      (same scale, more range)
 
 A token whose MAD is zero flags nothing (a constant row has no outliers). A token whose normal
-values are all zero takes its scale from the salient values at b_s bits; an all-zero token gets 1.
+values are all zero takes its scale from the salient values at b_s bits; a token whose scale would
+be zero (all zeros, or float32 underflow) gets 1.
 """
 
 from __future__ import annotations
@@ -42,10 +43,12 @@ def spikequant_activations(
     salient = mad_salient_mask(x, mad_k)
     q_a, q_s = qmax(act_bits), qmax(salient_bits)
     abs_x = np.abs(x)
-    normal_max = np.max(np.where(salient, 0.0, abs_x), axis=1)
-    all_max = np.max(abs_x, axis=1)
+    normal_step = np.max(np.where(salient, np.float32(0), abs_x), axis=1) / np.float32(q_a)
+    salient_step = np.max(abs_x, axis=1) / np.float32(q_s)
     scale = np.where(
-        normal_max > 0, normal_max / q_a, np.where(all_max > 0, all_max / q_s, 1.0)
+        normal_step > 0,
+        normal_step,
+        np.where(salient_step > 0, salient_step, np.float32(1.0)),
     ).astype(np.float32)
     r = np.rint(x / scale[:, None])
     limit = np.where(salient, q_s, q_a)

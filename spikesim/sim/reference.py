@@ -23,10 +23,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from spikesim.actions import ActionCounter
-from spikesim.config.hardware import BankRole, HardwareConfig
+from spikesim.config.hardware import BankRole, HardwareConfig, SRAMBankConfig
 from spikesim.hw.params import ArrayParams, PassParams, array_params
 from spikesim.hw.twins import pass_events
-from spikesim.mapping.schedule import Schedule, ceil_div, map_layer
+from spikesim.mapping.schedule import ceil_div, map_layer
 from spikesim.quant.layer import QuantizedLayer
 
 
@@ -116,7 +116,9 @@ class _Machine:
         self.hw = hw
         self.ap = ap = array_params(hw, layer.act_bits, layer.salient_bits)
         self.sched = sched = map_layer(layer, hw)
-        self.banks = {role: hw.sram_for(role) for role in BankRole if role != BankRole.MEMBRANE}
+        self.banks: dict[BankRole, tuple[str, SRAMBankConfig]] = {
+            role: hw.sram_for(role) for role in BankRole if role != BankRole.MEMBRANE
+        }
         self.acts = ActionCounter()
         self.outputs = np.zeros((layer.tokens, layer.n), np.int64)
         self.overflow = 0
@@ -154,9 +156,11 @@ class _Machine:
                 self.acts.add(comp, "write", ceil_div(layer.k * c * layer.weight_bits, word), word)
             if st.activation_bytes:
                 comp, word = self._bank(BankRole.ACTIVATIONS)
-                self.acts.add(comp, "write", ceil_div(sched.block_normal_bits[st.block], word), word)
+                words = ceil_div(sched.block_normal_bits[st.block], word)
+                self.acts.add(comp, "write", words, word)
                 comp, word = self._bank(BankRole.SALIENT)
-                self.acts.add(comp, "write", ceil_div(sched.block_salient_bits[st.block], word), word)
+                words = ceil_div(sched.block_salient_bits[st.block], word)
+                self.acts.add(comp, "write", words, word)
             dur = sched.load_cycles(st.load_bytes)
             if dur == 0:
                 self.loaded[self.next_load] = True
@@ -170,12 +174,14 @@ class _Machine:
         self.passes = self.block_passes[st.block]
         self.tile = st.tile
         self.cols = self.sched.tile_columns[st.tile]
-        self.enc_next, self.enc_busy, self.enc_scanned = 0, None, 0
+        self.enc_next, self.enc_scanned = 0, 0
+        self.enc_busy: int | None = None
         self.scanned = [False] * len(self.passes)
         self.emitted = [False] * len(self.passes)
         self.arr_pass: int | None = None
         self.arr_next = 0
         self.ops: deque[tuple[str, int]] = deque()
+        self.ev_ptr = self.group_cycles = self.group_events = 0
         self.fire_left = 0
         self.mem: _Membranes | None = None
 
@@ -190,10 +196,11 @@ class _Machine:
                 p = self.passes[self.enc_busy]
                 if p.salient:
                     comp, word = self._bank(BankRole.SALIENT)
-                    self.acts.add(comp, "read", ceil_div(p.n_values * self.sched.record_bits, word), word)
+                    bits = p.n_values * self.sched.record_bits
                 else:
                     comp, word = self._bank(BankRole.ACTIVATIONS)
-                    self.acts.add(comp, "read", ceil_div(self.layer.k * self.layer.act_bits, word), word)
+                    bits = self.layer.k * self.layer.act_bits
+                self.acts.add(comp, "read", ceil_div(bits, word), word)
         if self.enc_busy is None:
             return None
         p = self.passes[self.enc_busy]
@@ -301,7 +308,8 @@ class _Machine:
                 elif kind == "merge":
                     mem.v[c] = _wrap(mem.v[c] + mem.p[c], ap.acc_bits)
             if kind != "empty":
-                self.acts.add("if_array", "shift" if kind == "shift" else "acc", self.cols, ap.acc_bits)
+                action = "shift" if kind == "shift" else "acc"
+                self.acts.add("if_array", action, self.cols, ap.acc_bits)
             self.compute += 1
             self.ops.popleft()
         if self.ops:

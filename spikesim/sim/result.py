@@ -12,7 +12,8 @@ from spikesim.sim.steps import Transaction
 class LayerSim:
     """Cycles and action counts of one layer under one design.
 
-    ``total_cycles = compute_cycles + stall_encoder_cycles + stall_bank_cycles + stall_dram_cycles``.
+    ``total_cycles = compute_cycles + stall_encoder_cycles + stall_bank_cycles
+    + stall_dram_cycles``.
     ``spikes`` counts input spike events once per token (not once per output tile);
     ``acc_ops`` counts every accumulate of the IF array (events × active columns, slope adds,
     merges); ``utilization`` is issued events / (lanes × total_cycles).
