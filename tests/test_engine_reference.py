@@ -41,6 +41,12 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
         {"encoder.count": 1, "encoder.values_per_cycle": 1, "encoder.fifo_depth": 1,
          "quant.salient_coding": "count"},
     ),
+    "activation-SRAM bound (encoder stall)": (
+        "spikequant-45nm",
+        {"sram.activations.word_bits": 8, "sram.activations.banks": 1,
+         "sram.activations.capacity_bytes": 1024, "quant.mad_k": 1000.0,
+         "encoder.fifo_depth": 1},
+    ),
     "bitserial+count, deep fifo": (
         "spikequant-45nm",
         {"quant.normal_coding": "bitserial", "quant.salient_coding": "count",
@@ -85,7 +91,7 @@ def assert_same(layer: Any, hw: Any) -> tuple[Any, Any]:
     assert a == b
     assert fast.output_spikes == ref.output_spikes
     assert fast.overflow_events == ref.overflow_events
-    ap = array_params(hw, layer.act_bits, layer.salient_bits)
+    ap = array_params(hw, layer.act_bits, layer.salient_bits, layer.k)
     want, ovf = reference_outputs(layer.x_q, layer.w_q, layer.threshold_fx(ap.frac_bits), ap)
     np.testing.assert_array_equal(ref.outputs, want)
     assert ref.overflow_events == int(ovf.sum())
@@ -97,7 +103,7 @@ def test_fast_engine_equals_cycle_reference(case: str, repo_root: Any) -> None:
     preset, overrides = CASES[case]
     hw = load_hardware(repo_root / "hw_configs" / f"{preset}.yaml", {**SMALL, **overrides})
     fast, _ = assert_same(small_layer(hw), hw)
-    if "encoder bound" in case:
+    if "encoder bound" in case or "SRAM bound" in case:
         assert fast.stall_encoder_cycles > 0.3 * fast.total_cycles
     if "dram bound" in case:
         assert fast.stall_dram_cycles > 0.3 * fast.total_cycles

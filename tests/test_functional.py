@@ -15,8 +15,8 @@ from spikesim.quant.layer import quantize_layer
 
 
 def params(acc_bits: int, reset_zero: bool, half: bool, fire_cycles: int = 7) -> ArrayParams:
-    p = PassParams(0, 4, 7, 3)
-    return ArrayParams(8, 8, acc_bits, 4, 1, 16, 2, fire_cycles, reset_zero, half, 8, p, p)
+    p = PassParams(0, 4, 7, 3, 16)
+    return ArrayParams(8, 8, acc_bits, 4, 1, 2, fire_cycles, reset_zero, half, 8, p, p)
 
 
 @given(

@@ -16,7 +16,8 @@ from spikesim.quant.rtn import qmax
 def pass_params(draw: st.DrawFn, bits: int) -> PassParams:
     coding = draw(st.integers(0, 2))
     window = qmax(bits) + draw(st.integers(0, 3))
-    return PassParams(coding, bits, window if coding == 2 else qmax(bits), bits - 1)
+    rate = draw(st.integers(1, 50))
+    return PassParams(coding, bits, window if coding == 2 else qmax(bits), bits - 1, rate)
 
 
 @st.composite
@@ -37,7 +38,6 @@ def block_case(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, ArrayParams]:
         acc_bits=16,
         weight_banks=draw(st.integers(1, 8)),
         weight_ports=draw(st.integers(1, 3)),
-        scan_rate=draw(st.integers(1, 50)),
         fifo_depth=draw(st.integers(1, 4)),
         fire_cycles=draw(st.integers(1, 8)),
         reset_zero=False,
@@ -72,7 +72,7 @@ def test_block_timing_accounts_every_cycle(
 def test_events_reconstruct_the_value(coding: int) -> None:
     """Each coding's events, weighted by their step, add up to the integer (signed)."""
     q = np.array([0, 3, -7, 1, 5, -2, 0, 7])
-    p = PassParams(coding, 4, 9 if coding == 2 else 7, 3)
+    p = PassParams(coding, 4, 9 if coding == 2 else 7, 3, 16)
     idx, step, sign = twins.pass_events(q, p)
     recon = np.zeros_like(q)
     if coding == 0:

@@ -68,9 +68,10 @@ class EncoderConfig(FrozenModel):
     """Spike encoders: convert stored integers to spike events for the array.
 
     The encoders scan a pass (a token's normal values, or its salient records) at
-    ``count × values_per_cycle`` values per cycle into one of ``fifo_depth`` encoded-vector
-    buffers; the array integrates a buffer once it is complete. A full FIFO stalls the encoders,
-    an empty one stalls the array (encoder-bound).
+    min(``count × values_per_cycle``, the values its SRAM delivers per cycle) into one of
+    ``fifo_depth`` encoded-vector buffers; the array integrates a buffer once it is complete.
+    A full FIFO stalls the encoders, an empty one stalls the array (encoder-bound; this includes
+    a too-narrow activation or salient SRAM).
     """
 
     count: int = Field(4, gt=0, le=1024)

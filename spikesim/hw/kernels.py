@@ -140,7 +140,7 @@ def _block_timing(
     lanes: int,
     banks: int,
     ports: int,
-    scan_rate: int,
+    scan_rates: np.ndarray,
     fifo_depth: int,
     fire_cycles: int,
     codings: np.ndarray,
@@ -175,7 +175,8 @@ def _block_timing(
             c = codings[pi]
             n_values = n_sal if is_sal else k
             buffer_free = ring[n_pass % fifo_depth] if n_pass >= fifo_depth else 0
-            scan_end = max(scan_end_prev, buffer_free) + (n_values + scan_rate - 1) // scan_rate
+            rate = scan_rates[pi]
+            scan_end = max(scan_end_prev, buffer_free) + (n_values + rate - 1) // rate
             scan_end_prev = scan_end
             n = _pass_events(
                 row, mask, is_sal, c, windows[pi], planes[pi], qmaxes[pi],
@@ -238,7 +239,7 @@ def block_timing(
         ap.lanes,
         ap.weight_banks,
         ap.weight_ports,
-        ap.scan_rate,
+        np.array([p.scan_rate for p in passes], dtype=np.int64),
         ap.fifo_depth,
         ap.fire_cycles,
         np.array([p.coding for p in passes], dtype=np.int64),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from spikesim.config.hardware import BankRole, HardwareConfig, ResetMode
 from spikesim.config.quant import Coding
 from spikesim.errors import InputError
+from spikesim.mapping.schedule import index_bits
 from spikesim.quant.rtn import qmax
 
 CODING_ID = {Coding.COUNT: 0, Coding.BITSERIAL: 1, Coding.TTFS: 2}
@@ -23,13 +24,16 @@ class PassParams:
 
     coding: 0 count, 1 bitserial, 2 ttfs. bits: stored value width (sign + magnitude).
     window: TTFS window T in steps (count/bitserial: the largest magnitude). planes: magnitude
-    bit planes (bits - 1).
+    bit planes (bits - 1). scan_rate: values the encoders scan per cycle for this kind of pass:
+    min(encoders × values_per_cycle, what its SRAM delivers per cycle = banks × ports ×
+    floor(word_bits / stored bits)).
     """
 
     coding: int
     bits: int
     window: int
     planes: int
+    scan_rate: int
 
     @property
     def max_events_per_value(self) -> int:
@@ -49,8 +53,6 @@ class ArrayParams:
     acc_bits: int
     weight_banks: int
     weight_ports: int
-    scan_rate: int
-    """Values scanned per cycle by all encoders together (count × values_per_cycle)."""
     fifo_depth: int
     fire_cycles: int
     """Output window: cycles of the fire phase per token (2^(b_out-1)-1)."""
@@ -61,11 +63,31 @@ class ArrayParams:
     salient: PassParams
 
 
-def array_params(hw: HardwareConfig, act_bits: int, salient_bits: int) -> ArrayParams:
-    """Derive kernel parameters; raises InputError when the window is too short for the bits."""
+def array_params(hw: HardwareConfig, act_bits: int, salient_bits: int, k: int) -> ArrayParams:
+    """Derive kernel parameters for a layer with ``k`` inputs.
+
+    Raises InputError when the TTFS window is too short for the bits, or a salient record
+    (index + value) is wider than the salient SRAM's word.
+    """
     q = hw.quant
+    enc_rate = hw.encoder.count * hw.encoder.values_per_cycle
+    _, abank = hw.sram_for(BankRole.ACTIVATIONS)
+    sname, sbank = hw.sram_for(BankRole.SALIENT)
+    record_bits = index_bits(k) + salient_bits
+    if record_bits > sbank.word_bits:
+        raise InputError(
+            f"a salient record ({record_bits} bits: index of {k} inputs + {salient_bits}-bit "
+            f"value) is wider than the word",
+            field=f"sram.{sname}.word_bits",
+        )
+    rates = (
+        min(enc_rate, abank.banks * abank.ports * (abank.word_bits // act_bits)),
+        min(enc_rate, sbank.banks * sbank.ports * (sbank.word_bits // record_bits)),
+    )
     passes = []
-    for coding, bits in ((q.normal_coding, act_bits), (q.salient_coding, salient_bits)):
+    for (coding, bits), rate in zip(
+        ((q.normal_coding, act_bits), (q.salient_coding, salient_bits)), rates, strict=True
+    ):
         need = qmax(bits)
         window = need
         if coding == Coding.TTFS and hw.encoder.window is not None:
@@ -76,7 +98,7 @@ def array_params(hw: HardwareConfig, act_bits: int, salient_bits: int) -> ArrayP
                     field="encoder.window",
                 )
             window = hw.encoder.window
-        passes.append(PassParams(CODING_ID[coding], bits, window, bits - 1))
+        passes.append(PassParams(CODING_ID[coding], bits, window, bits - 1, rate))
     _, wbank = hw.sram_for(BankRole.WEIGHTS)
     return ArrayParams(
         lanes=hw.if_array.lanes,
@@ -84,7 +106,6 @@ def array_params(hw: HardwareConfig, act_bits: int, salient_bits: int) -> ArrayP
         acc_bits=hw.if_array.acc_bits,
         weight_banks=wbank.banks,
         weight_ports=wbank.ports,
-        scan_rate=hw.encoder.count * hw.encoder.values_per_cycle,
         fifo_depth=hw.encoder.fifo_depth,
         fire_cycles=qmax(q.output_bits),
         reset_zero=hw.if_array.reset == ResetMode.ZERO,

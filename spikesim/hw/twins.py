@@ -118,6 +118,7 @@ def block_timing(
     0), then the salient pass if the token has salient values. Recurrences, with exclusive ends::
 
         scan_end[p]   = max(scan_end[p-1], emit_end[p - fifo_depth]) + ceil(n_values / scan_rate)
+                        (scan_rate of the pass kind, see PassParams)
         emit_start[p] = max(array_free, scan_end[p])         (the gap is an encoder stall)
         emit_end[p]   = emit_start[p] + issue_actual + overhead
         array_free    = emit_end[p] + fire_cycles  if p is the token's last pass
@@ -137,7 +138,7 @@ def block_timing(
         for pi, (values, pp, n_values, is_sal) in enumerate(passes):
             p_index = len(emit_ends)
             buffer_free = emit_ends[p_index - ap.fifo_depth] if p_index >= ap.fifo_depth else 0
-            scan_end = max(scan_end_prev, buffer_free) + -(-n_values // ap.scan_rate)
+            scan_end = max(scan_end_prev, buffer_free) + -(-n_values // pp.scan_rate)
             scan_end_prev = scan_end
             idx, step, _ = pass_events(values, pp)
             actual, ideal = issue_cycles(

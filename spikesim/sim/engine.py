@@ -100,7 +100,7 @@ def simulate_layer(
     layer: QuantizedLayer, hw: HardwareConfig, design: str = "spikequant"
 ) -> LayerSim:
     """Simulate one quantized layer on the spiking accelerator ``hw``."""
-    ap = array_params(hw, layer.act_bits, layer.salient_bits)
+    ap = array_params(hw, layer.act_bits, layer.salient_bits, layer.k)
     sched = map_layer(layer, hw)
     x_q = np.ascontiguousarray(layer.x_q, dtype=np.int16)
     sal = np.ascontiguousarray(layer.salient)

@@ -114,7 +114,7 @@ class _Machine:
     def __init__(self, layer: QuantizedLayer, hw: HardwareConfig):
         self.layer = layer
         self.hw = hw
-        self.ap = ap = array_params(hw, layer.act_bits, layer.salient_bits)
+        self.ap = ap = array_params(hw, layer.act_bits, layer.salient_bits, layer.k)
         self.sched = sched = map_layer(layer, hw)
         self.banks: dict[BankRole, tuple[str, SRAMBankConfig]] = {
             role: hw.sram_for(role) for role in BankRole if role != BankRole.MEMBRANE
@@ -204,7 +204,7 @@ class _Machine:
         if self.enc_busy is None:
             return None
         p = self.passes[self.enc_busy]
-        n_now = min(ap.scan_rate, p.n_values - self.enc_scanned)
+        n_now = min(p.pp.scan_rate, p.n_values - self.enc_scanned)
         self.enc_scanned += n_now
         self.acts.add("encoder", "convert", n_now, p.pp.bits)
         if self.enc_scanned >= p.n_values:

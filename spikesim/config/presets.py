@@ -1,0 +1,71 @@
+"""Shipped hardware presets: ``hw_configs/*.yaml``, found by name.
+
+The repository's ``hw_configs/`` folder is canonical. A source or editable install finds it next
+to the package (``<repo>/hw_configs``); a wheel install carries a copy in
+``<sys.prefix>/share/spikesim/hw_configs`` (``[tool.setuptools.data-files]`` in pyproject.toml).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from spikesim.errors import InputError
+
+PRESET_SUFFIX = ".yaml"
+
+
+def preset_dirs() -> list[Path]:
+    """Folders searched for presets, in order (only those that exist)."""
+    import spikesim
+
+    candidates: list[Path] = []
+    package_file = getattr(spikesim, "__file__", None)
+    if package_file:
+        candidates.append(Path(package_file).resolve().parents[1] / "hw_configs")
+    else:  # imported as a namespace package (stale editable install): use its search path
+        candidates.extend(Path(p).resolve().parent / "hw_configs" for p in spikesim.__path__)
+    candidates.append(Path(sys.prefix) / "share" / "spikesim" / "hw_configs")
+    seen: list[Path] = []
+    for folder in candidates:
+        if folder.is_dir() and folder not in seen:
+            seen.append(folder)
+    return seen
+
+
+def list_presets() -> list[str]:
+    """Names of all shipped presets (file names without ``.yaml``), sorted, without duplicates."""
+    names = {
+        entry.name.removesuffix(PRESET_SUFFIX)
+        for folder in preset_dirs()
+        for entry in folder.iterdir()
+        if entry.name.endswith(PRESET_SUFFIX) and entry.is_file()
+    }
+    return sorted(names)
+
+
+def preset_path(name: str) -> Path:
+    """Path of the preset called ``name`` (``"spikequant-45nm"``; a ``.yaml`` suffix is allowed).
+
+    Raises
+    ------
+    InputError
+        ``field="--hw"`` if no preset has that name.
+    """
+    stem = name.removesuffix(PRESET_SUFFIX)
+    if stem and "/" not in stem and "\\" not in stem:
+        for folder in preset_dirs():
+            path = folder / f"{stem}{PRESET_SUFFIX}"
+            if path.is_file():
+                return path
+    known = ", ".join(list_presets()) or "none installed"
+    raise InputError(f"no hardware preset named {name!r} (known: {known})", field="--hw")
+
+
+def resolve_hardware(text: str) -> Path:
+    """A ``--hw`` argument as a path: an existing file or anything path-like is taken as a file
+    (a missing one is reported when it is read); a bare name is looked up among the presets."""
+    path = Path(text)
+    if path.exists() or path.suffix in (".yaml", ".yml") or len(path.parts) > 1:
+        return path
+    return preset_path(text)

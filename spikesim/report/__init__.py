@@ -1,0 +1,25 @@
+"""Reports: run directories (:mod:`~spikesim.report.rundir`, the only writer of them) and
+``report.md`` rendered from a run's tables (:mod:`~spikesim.report.markdown`)."""
+
+from spikesim.report.markdown import design_totals, markdown_table, render_report, text_table
+from spikesim.report.rundir import (
+    RUN_FILES,
+    read_run_tables,
+    staged_run_dir,
+    write_report,
+    write_run_dir,
+    write_run_files,
+)
+
+__all__ = [
+    "RUN_FILES",
+    "design_totals",
+    "markdown_table",
+    "read_run_tables",
+    "render_report",
+    "staged_run_dir",
+    "text_table",
+    "write_report",
+    "write_run_dir",
+    "write_run_files",
+]

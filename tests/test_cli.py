@@ -1,0 +1,773 @@
+"""The command line: subcommands end to end, the run-directory contract, one-line errors.
+
+Most tests call :func:`spikesim.cli.main` in-process; two run ``python -m spikesim`` as a real
+subprocess to prove the exit code and that no traceback escapes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+
+from spikesim.cli import main
+from spikesim.config.presets import list_presets, preset_path
+
+ROOT = Path(__file__).resolve().parents[1]
+HW = ROOT / "hw_configs" / "spikequant-45nm.yaml"
+ENERGY_TABLE = ROOT / "spikesim" / "energy" / "tables" / "horowitz-45nm.yaml"
+GEMM = "8,64,40"
+
+CONTRACT_COLUMNS = [
+    "layer",
+    "op",
+    "tokens",
+    "k",
+    "n",
+    "design",
+    "total_cycles",
+    "compute_cycles",
+    "stall_cycles",
+    "stall_encoder_cycles",
+    "stall_bank_cycles",
+    "stall_dram_cycles",
+    "utilization",
+    "energy_pj",
+]
+COUNT_COLUMNS = ["spikes", "acc_ops", "mac_ops", "salient_ratio", "overflow_events"]
+ACTION_COLUMNS = [
+    "layer",
+    "design",
+    "component",
+    "action",
+    "count",
+    "bits",
+    "energy_per_action_pj",
+    "energy_pj",
+    "source",
+]
+RUN_FILES = [
+    "config.yaml",
+    "layers.csv",
+    "actions.csv",
+    "transactions.csv",
+    "summary.json",
+    "report.md",
+]
+SMOLLM2_OPS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_error(code: int, err: str, *needles: object) -> str:
+    """Exit 2, exactly one stderr line ``error: ...`` containing every needle."""
+    assert code == 2, err
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: "), lines[0]
+    for needle in needles:
+        assert str(needle) in lines[0], (needle, lines[0])
+    return lines[0]
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def hidden_siblings(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.parent.iterdir() if p.name.startswith("."))
+
+
+def layer_file(trace_dir: Path) -> tuple[Path, dict[str, Any]]:
+    manifest = json.loads((trace_dir / "manifest.json").read_text())
+    entry = manifest["layers"][0]
+    return trace_dir / entry["file"], manifest
+
+
+def fix_manifest_sha(trace_dir: Path) -> None:
+    """Recompute the first layer's sha256 in the manifest (after editing its data in place)."""
+    path, manifest = layer_file(trace_dir)
+    manifest["layers"][0]["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    (trace_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
+
+
+@pytest.fixture(scope="module")
+def gemm_trace_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("traces") / "gemm"
+    assert main(["synth", "--gemm", GEMM, "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture
+def gemm_trace(gemm_trace_master: Path, tmp_path: Path) -> Path:
+    """A private copy of a tiny gemm trace (tests may corrupt it)."""
+    dst = tmp_path / "trace"
+    shutil.copytree(gemm_trace_master, dst)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def gemm_run(gemm_trace_master: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "run"
+    code = main(
+        [
+            "simulate",
+            "--hw",
+            str(HW),
+            "--trace",
+            str(gemm_trace_master),
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    return out
+
+
+def simulate_args(trace: Path, out: Path, *extra: object) -> list[object]:
+    return ["simulate", "--hw", HW, "--trace", trace, "--out", out, "--quiet", *extra]
+
+
+# --------------------------------------------------------------------------------------------
+# Smoke: synth → simulate → run directory contract
+# --------------------------------------------------------------------------------------------
+
+
+def test_synth_prints_one_line_summary(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, err = run(capsys, "synth", "--gemm", GEMM, "--seed", 3, "--out", tmp_path / "t")
+    assert code == 0, err
+    assert len(out.splitlines()) == 1
+    assert "1 layer(s)" in out
+    assert "seed 3" in out
+    manifest = json.loads((tmp_path / "t" / "manifest.json").read_text())
+    assert manifest["source"]["seed"] == 3
+
+
+def test_run_dir_has_every_file(gemm_run: Path) -> None:
+    for name in RUN_FILES:
+        assert (gemm_run / name).is_file(), name
+    assert hidden_siblings(gemm_run) == []
+
+
+def test_layers_csv_contract(gemm_run: Path) -> None:
+    layers = pd.read_csv(gemm_run / "layers.csv")
+    cols = list(layers.columns)
+    assert cols[: len(CONTRACT_COLUMNS)] == CONTRACT_COLUMNS
+    rest = cols[len(CONTRACT_COLUMNS) :]
+    energy_cols = [c for c in rest if c.startswith("energy_") and c.endswith("_pj")]
+    assert energy_cols, "no per-component energy columns"
+    assert rest[: len(energy_cols)] == energy_cols, "energy_*_pj columns must follow energy_pj"
+    for col in COUNT_COLUMNS:
+        assert col in cols
+    stalls = layers[["stall_encoder_cycles", "stall_bank_cycles", "stall_dram_cycles"]]
+    assert (layers["stall_cycles"] == stalls.sum(axis=1)).all()
+    assert layers["energy_pj"].to_numpy() == pytest.approx(
+        layers[energy_cols].sum(axis=1).to_numpy(), rel=1e-9
+    )
+    assert list(layers["design"]) == ["spikequant"]
+    assert list(layers[["tokens", "k", "n"]].iloc[0]) == [8, 64, 40]
+
+
+def test_actions_csv_contract_and_sums(gemm_run: Path) -> None:
+    actions = pd.read_csv(gemm_run / "actions.csv")
+    layers = pd.read_csv(gemm_run / "layers.csv")
+    assert list(actions.columns) == ACTION_COLUMNS
+    assert actions["source"].notna().all()
+    sums = actions.groupby(["layer", "design"])["energy_pj"].sum()
+    for row in layers.to_dict("records"):
+        assert sums[(row["layer"], row["design"])] == pytest.approx(row["energy_pj"], rel=1e-9)
+
+
+def test_summary_json_provenance(gemm_run: Path, gemm_trace_master: Path) -> None:
+    summary = json.loads((gemm_run / "summary.json").read_text())
+    for key in (
+        "spikesim_version",
+        "git_revision",
+        "python",
+        "numpy",
+        "numba",
+        "pandas",
+        "created_utc",
+        "designs",
+        "overrides",
+        "totals",
+    ):
+        assert key in summary, key
+    trace = summary["trace"]
+    assert trace["source"]["seed"] == 0
+    assert summary["seed"] == 0
+    manifest_bytes = (gemm_trace_master / "manifest.json").read_bytes()
+    assert trace["manifest_sha256"] == hashlib.sha256(manifest_bytes).hexdigest()
+    manifest = json.loads(manifest_bytes)
+    assert trace["layer_sha256"] == {e["name"]: e["sha256"] for e in manifest["layers"]}
+    hw = summary["hardware"]
+    assert hw["file_sha256"] == hashlib.sha256(HW.read_bytes()).hexdigest()
+    config = (gemm_run / "config.yaml").read_bytes()
+    assert hw["config_sha256"] == hashlib.sha256(config).hexdigest()
+    assert summary["designs"] == ["spikequant"]
+    layers = pd.read_csv(gemm_run / "layers.csv")
+    (total,) = summary["totals"]
+    assert total["total_cycles"] == int(layers["total_cycles"].sum())
+    assert total["energy_pj"] == pytest.approx(layers["energy_pj"].sum())
+    assert total["energy_per_token_pj"] == pytest.approx(layers["energy_pj"].sum() / 8)
+    assert total["seconds"] == pytest.approx(total["total_cycles"] / hw["clock_hz"])
+
+
+def test_config_yaml_is_resolved_and_valid(
+    gemm_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = yaml.safe_load((gemm_run / "config.yaml").read_text())
+    assert config["if_array"]["lanes"] == 16
+    assert "fifo_depth" in config["encoder"]  # defaults explicit
+    code, out, _ = run(capsys, "validate", gemm_run / "config.yaml")
+    assert code == 0
+    assert out.startswith("ok: ")
+
+
+def test_simulate_prints_totals(
+    gemm_trace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, *simulate_args(gemm_trace, tmp_path / "run"))
+    assert code == 0, err
+    assert err == ""
+    assert "spikequant" in out
+    assert "energy (µJ)" in out
+    assert "energy per token" in out
+    assert str(tmp_path / "run") in out
+
+
+def test_deterministic_tables(
+    gemm_trace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("a", "b"):
+        assert run(capsys, *simulate_args(gemm_trace, tmp_path / name))[0] == 0
+    for name in ("layers.csv", "actions.csv", "transactions.csv", "config.yaml"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_report_regenerates_identical_text(
+    gemm_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    original = (gemm_run / "report.md").read_bytes()
+    assert b"## Energy provenance" in original
+    copy = tmp_path / "copied-run"
+    shutil.copytree(gemm_run, copy)
+    (copy / "report.md").unlink()
+    code, _, err = run(capsys, "report", copy)
+    assert code == 0, err
+    assert (copy / "report.md").read_bytes() == original
+    assert run(capsys, "report", gemm_run)[0] == 0
+    assert (gemm_run / "report.md").read_bytes() == original
+    assert hidden_siblings(copy / "report.md") == []
+
+
+def test_report_md_content(gemm_run: Path) -> None:
+    text = (gemm_run / "report.md").read_text()
+    for heading in (
+        "## What was simulated",
+        "## Totals per design",
+        "## Per layer",
+        "## Energy by component",
+        "## Energy provenance",
+    ):
+        assert heading in text
+    assert "spikequant-45nm" in text
+    assert "synthetic" in text
+    actions = pd.read_csv(gemm_run / "actions.csv")
+    for source in actions["source"].unique():
+        assert source.replace("|", "\\|") in text
+    assert "![" not in text  # no figures yet
+
+
+def test_report_of_missing_run_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "report", tmp_path / "nope")
+    assert_one_error(code, err, tmp_path / "nope")
+    (tmp_path / "notrun").mkdir()
+    code, _, err = run(capsys, "report", tmp_path / "notrun")
+    assert_one_error(code, err, "summary.json")
+
+
+def test_progress_only_on_tty(
+    gemm_trace: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    args = ["simulate", "--hw", HW, "--trace", gemm_trace]
+    code, _, err = run(capsys, *args, "--out", tmp_path / "a")  # not a TTY
+    assert code == 0
+    assert err == ""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, _, err = run(capsys, *args, "--out", tmp_path / "b")
+    assert code == 0
+    assert err.splitlines() == ["[1/1] gemm (spikequant)"]
+    code, _, err = run(capsys, *args, "--out", tmp_path / "c", "--quiet")
+    assert code == 0
+    assert err == ""
+
+
+def test_layers_flag_selects_layers(
+    gemm_trace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, *simulate_args(gemm_trace, tmp_path / "r", "--layers", "gemm"))
+    assert code == 0, err
+    assert list(pd.read_csv(tmp_path / "r" / "layers.csv")["layer"]) == ["gemm"]
+
+
+def test_hw_accepts_a_preset_name(
+    gemm_trace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(
+        capsys,
+        "simulate",
+        "--hw",
+        "spikequant-45nm",
+        "--trace",
+        gemm_trace,
+        "--out",
+        tmp_path / "r",
+        "--quiet",
+    )
+    assert code == 0, err
+    code, _, err = run(
+        capsys,
+        "simulate",
+        "--hw",
+        "no-such-preset",
+        "--trace",
+        gemm_trace,
+        "--out",
+        tmp_path / "r2",
+    )
+    assert_one_error(code, err, "--hw", "no-such-preset")
+
+
+# --------------------------------------------------------------------------------------------
+# --set overrides
+# --------------------------------------------------------------------------------------------
+
+
+def test_set_override_lands_in_config(
+    gemm_trace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r"
+    code, _, err = run(
+        capsys,
+        *simulate_args(gemm_trace, out, "--set", "if_array.lanes=32", "--set", "encoder.count=2"),
+    )
+    assert code == 0, err
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config["if_array"]["lanes"] == 32
+    assert config["encoder"]["count"] == 2
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["overrides"] == {"if_array.lanes": 32, "encoder.count": 2}
+    assert "`if_array.lanes=32`" in (out / "report.md").read_text()
+
+
+def test_set_out_of_range(
+    gemm_trace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(
+        capsys, *simulate_args(gemm_trace, tmp_path / "r", "--set", "if_array.lanes=0")
+    )
+    assert_one_error(code, err, "if_array.lanes", "--set")
+    assert not (tmp_path / "r").exists()
+
+
+def test_set_malformed(
+    gemm_trace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, *simulate_args(gemm_trace, tmp_path / "r", "--set", "lanes"))
+    assert_one_error(code, err, "--set")
+
+
+# --------------------------------------------------------------------------------------------
+# Bad input: exit 2, one line naming the file and the field
+# --------------------------------------------------------------------------------------------
+
+
+def _hw_variant(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "hw.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        pytest.param(lambda t: t + "\nif_array: [\n", None, id="malformed-yaml"),
+        pytest.param(
+            lambda t: t.replace("  lanes: 16", "  lanes: 16\n  lanez: 3"),
+            "if_array.lanez",
+            id="unknown-field",
+        ),
+        pytest.param(
+            lambda t: t.replace("  lanes: 16", "  lanes: -4"), "if_array.lanes", id="out-of-range"
+        ),
+    ],
+)
+def test_bad_hardware_yaml(
+    edit: Callable[[str], str],
+    field: str | None,
+    gemm_trace: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text = HW.read_text()
+    new = edit(text)
+    assert new != text
+    hw = _hw_variant(tmp_path, new)
+    code, _, err = run(
+        capsys, "simulate", "--hw", hw, "--trace", gemm_trace, "--out", tmp_path / "r"
+    )
+    line = assert_one_error(code, err, hw, "field '")
+    if field is not None:
+        assert field in line
+    else:
+        assert "line" in line  # where in the YAML
+    code, _, err = run(capsys, "validate", hw)
+    assert_one_error(code, err, hw)
+
+
+def test_missing_hardware_file(
+    gemm_trace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "missing.yaml"
+    code, _, err = run(
+        capsys, "simulate", "--hw", missing, "--trace", gemm_trace, "--out", tmp_path / "r"
+    )
+    assert_one_error(code, err, missing, "--hw")
+
+
+def test_missing_trace_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, *simulate_args(tmp_path / "nope", tmp_path / "r"))
+    assert_one_error(code, err, tmp_path / "nope", "--trace")
+
+
+def test_truncated_layer_file(
+    gemm_trace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = layer_file(gemm_trace)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    code, _, err = run(capsys, *simulate_args(gemm_trace, tmp_path / "r"))
+    assert_one_error(code, err, path.name, "field '")
+
+
+def test_checksum_mismatch(
+    gemm_trace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = layer_file(gemm_trace)
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF  # inside the tensor data region
+    path.write_bytes(bytes(data))
+    code, _, err = run(capsys, *simulate_args(gemm_trace, tmp_path / "r"))
+    assert_one_error(code, err, path.name, "field 'sha256'")
+
+
+def test_nan_in_activations(
+    gemm_trace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from spikesim.trace import load_trace
+
+    spec = load_trace(gemm_trace).layers[0].spec("x")
+    assert spec.dtype == "float16"
+    path, _ = layer_file(gemm_trace)
+    data = bytearray(path.read_bytes())
+    size = len(data)
+    data[spec.offset_bytes + 2 : spec.offset_bytes + 4] = b"\x00\x7e"  # float16 NaN at x[0, 1]
+    path.write_bytes(bytes(data))
+    assert path.stat().st_size == size
+    fix_manifest_sha(gemm_trace)  # so that the NaN, not the checksum, is what gets caught
+    code, _, err = run(capsys, *simulate_args(gemm_trace, tmp_path / "r"))
+    line = assert_one_error(code, err, path.name, "field 'x'")
+    assert "nan" in line.lower()
+
+
+def test_wrong_shape_in_manifest(
+    gemm_trace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, manifest = layer_file(gemm_trace)
+    manifest["layers"][0]["tensors"]["x"]["shape"] = [8, 65]
+    (gemm_trace / "manifest.json").write_text(json.dumps(manifest))
+    code, _, err = run(capsys, *simulate_args(gemm_trace, tmp_path / "r"))
+    assert_one_error(code, err, gemm_trace, "field '")
+
+
+def test_unknown_design(
+    gemm_trace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, *simulate_args(gemm_trace, tmp_path / "r", "--designs", "nope"))
+    assert_one_error(code, err, "--designs", "nope")
+
+
+def test_unknown_layer(
+    gemm_trace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, *simulate_args(gemm_trace, tmp_path / "r", "--layers", "nope"))
+    assert_one_error(code, err, "--layers", "nope")
+
+
+@pytest.mark.parametrize("gemm", ["8,64", "8,x,4", "0,4,4", ""])
+def test_bad_gemm(gemm: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "synth", "--gemm", gemm, "--out", tmp_path / "t")
+    assert_one_error(code, err, "--gemm")
+    assert not (tmp_path / "t").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        pytest.param(["simulate", "--hw", HW, "--trace", "t"], "--out", id="missing-out"),
+        pytest.param(["synth", "--out", "t"], "--shape", id="missing-shape-or-gemm"),
+        pytest.param(["synth", "--shape", "gpt5", "--out", "t"], "gpt5", id="bad-choice"),
+        pytest.param(
+            ["synth", "--gemm", "1,2,3", "--seed", "x", "--out", "t"], "--seed", id="bad-int"
+        ),
+        pytest.param(["frobnicate"], "frobnicate", id="unknown-command"),
+        pytest.param([], "COMMAND", id="no-command"),
+    ],
+)
+def test_argparse_errors_are_one_line(
+    args: list[object], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, *args)
+    assert_one_error(code, err, needle)
+    assert "usage:" not in err
+    assert out == ""
+
+
+def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for command in ("validate", "synth", "simulate", "demo", "report"):
+        assert command in out
+    code, out, _ = run(capsys, "demo", "--help")
+    assert code == 0
+    assert "synthetic" in out
+    assert "later" in out
+    assert "--extract" not in out
+    code, out, _ = run(capsys, "--version")
+    assert code == 0
+    assert out.startswith("spikesim ")
+
+
+def test_keyboard_interrupt(
+    gemm_trace: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import spikesim.api
+
+    def interrupted(*args: object, **kwargs: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(spikesim.api, "simulate", interrupted)
+    code, _, err = run(capsys, *simulate_args(gemm_trace, tmp_path / "r"))
+    assert code == 130
+    assert err.splitlines() == ["error: interrupted"]
+
+
+# --------------------------------------------------------------------------------------------
+# Atomic run directories
+# --------------------------------------------------------------------------------------------
+
+
+def test_failed_simulate_leaves_run_dir_untouched(
+    gemm_trace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "runs" / "r"
+    assert run(capsys, *simulate_args(gemm_trace, out))[0] == 0
+    before = snapshot(out)
+    path, _ = layer_file(gemm_trace)
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    code, _, err = run(capsys, *simulate_args(gemm_trace, out))
+    assert_one_error(code, err, "sha256")
+    assert snapshot(out) == before
+    assert hidden_siblings(out) == []
+
+
+def test_write_failure_leaves_run_dir_untouched(
+    gemm_trace: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import spikesim.report.rundir as rundir
+
+    out = tmp_path / "runs" / "r"
+    assert run(capsys, *simulate_args(gemm_trace, out, "--set", "if_array.lanes=8"))[0] == 0
+    before = snapshot(out)
+
+    def no_space(*args: object, **kwargs: object) -> str:
+        raise OSError(28, "No space left on device", str(out.parent / ".report.md"))
+
+    monkeypatch.setattr(rundir, "render_report", no_space)
+    code, _, err = run(capsys, *simulate_args(gemm_trace, out))
+    assert_one_error(code, err, "No space left", out.parent)
+    assert snapshot(out) == before
+    assert hidden_siblings(out) == []
+
+
+def test_second_run_replaces_first(
+    gemm_trace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r"
+    assert run(capsys, *simulate_args(gemm_trace, out, "--set", "if_array.lanes=8"))[0] == 0
+    (out / "stale.txt").write_text("from an older run")
+    assert run(capsys, *simulate_args(gemm_trace, out))[0] == 0
+    assert not (out / "stale.txt").exists()
+    assert yaml.safe_load((out / "config.yaml").read_text())["if_array"]["lanes"] == 16
+    assert hidden_siblings(out) == []
+
+
+def test_refuses_to_replace_a_foreign_directory(
+    gemm_trace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "precious"
+    out.mkdir()
+    (out / "thesis.tex").write_text("do not delete")
+    code, _, err = run(capsys, *simulate_args(gemm_trace, out))
+    assert_one_error(code, err, out, "--out")
+    assert snapshot(out) == {"thesis.tex": b"do not delete"}
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run(capsys, *simulate_args(gemm_trace, empty))[0] == 0
+    assert (empty / "summary.json").is_file()
+
+
+def test_trace_inside_run_dir_survives_replacement(
+    gemm_trace_master: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r"
+    assert run(capsys, *simulate_args(gemm_trace_master, out))[0] == 0
+    shutil.copytree(gemm_trace_master, out / "trace")
+    code, _, err = run(capsys, *simulate_args(out / "trace", out))
+    assert code == 0, err
+    assert (out / "trace" / "manifest.json").is_file()
+    assert (out / "summary.json").is_file()
+
+
+# --------------------------------------------------------------------------------------------
+# demo and validate
+# --------------------------------------------------------------------------------------------
+
+
+def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "demo"
+    code, stdout, err = run(capsys, "demo", "--out", out)
+    assert code == 0, err
+    for name in RUN_FILES:
+        assert (out / name).is_file(), name
+    assert (out / "trace" / "manifest.json").is_file()
+    layers = pd.read_csv(out / "layers.csv")
+    assert list(layers["op"]) == SMOLLM2_OPS
+    assert set(layers["design"]) == {"spikequant"}
+    assert (layers["tokens"] == 256).all()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["trace"]["source"]["shape"] == "smollm2-135m"
+    assert summary["trace"]["path"] == str((out / "trace").resolve())
+    assert summary["hardware"]["name"] == "spikequant-45nm"
+    assert "later release" in (out / "report.md").read_text()
+    assert "spikequant" in stdout
+    assert hidden_siblings(out) == []
+    # the run directory's trace is usable as is
+    code, _, err = run(capsys, *simulate_args(out / "trace", tmp_path / "again"))
+    assert code == 0, err
+    again = pd.read_csv(tmp_path / "again" / "layers.csv")
+    pd.testing.assert_frame_equal(again, layers)
+
+
+@pytest.mark.parametrize("name", list_presets())
+def test_validate_presets(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    path = preset_path(name)
+    code, out, err = run(capsys, "validate", path)
+    assert code == 0, err
+    assert out == f"ok: {path}: valid hardware config '{name}'\n"
+
+
+def test_validate_energy_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "validate", ENERGY_TABLE)
+    assert code == 0, err
+    assert out == f"ok: {ENERGY_TABLE}: valid energy table 'horowitz-45nm'\n"
+
+
+def test_validate_bad_energy_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = yaml.safe_load(ENERGY_TABLE.read_text())
+    first = next(iter(data["operations"]))
+    data["operations"][first]["rows"][0]["energy_pj"] = -1
+    path = tmp_path / "table.yaml"
+    path.write_text(yaml.safe_dump(data))
+    code, _, err = run(capsys, "validate", path)
+    assert_one_error(code, err, path, f"operations.{first}")
+
+
+def test_presets_shipped() -> None:
+    assert "spikequant-45nm" in list_presets()
+    assert preset_path("spikequant-45nm") == HW
+    assert preset_path("spikequant-45nm.yaml") == HW
+
+
+# --------------------------------------------------------------------------------------------
+# Real subprocesses
+# --------------------------------------------------------------------------------------------
+
+
+def _subprocess(*args: object) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    return subprocess.run(
+        [sys.executable, "-m", "spikesim", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=env,
+        check=False,
+    )
+
+
+def test_subprocess_help() -> None:
+    proc = _subprocess("--help")
+    assert proc.returncode == 0, proc.stderr
+    assert "simulate" in proc.stdout
+    assert proc.stderr == ""
+
+
+def test_subprocess_simulate_error_exit_code(tmp_path: Path) -> None:
+    proc = _subprocess(
+        "simulate", "--hw", HW, "--trace", tmp_path / "missing", "--out", tmp_path / "r"
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ")
+    assert str(tmp_path / "missing") in lines[0]
+    assert proc.stdout == ""
