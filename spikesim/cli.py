@@ -249,6 +249,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     with staged_run_dir(out) as stage:
         trace = synth_trace(
             stage / "trace",
+            name=f"{DEMO_SHAPE}-synthetic",
             shape=DEMO_SHAPE,
             layers=DEMO_BLOCKS,
             tokens=DEMO_TOKENS,

@@ -465,6 +465,15 @@ def _is_trace_dir(path: Path) -> bool:
     return path.is_dir() and (path / MANIFEST_NAME).is_file()
 
 
+def _umask_permissions(directory: Path) -> None:
+    """Give a directory the permissions a plain ``mkdir`` would (0777 minus the umask)."""
+    probe = directory / ".mode-probe"
+    probe.mkdir()  # mkdir applies the process umask without our touching it
+    mode = probe.stat().st_mode & 0o777
+    probe.rmdir()
+    directory.chmod(mode)
+
+
 def write_trace(
     path: str | os.PathLike[str],
     *,
@@ -520,6 +529,7 @@ def write_trace(
     target.parent.mkdir(parents=True, exist_ok=True)
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    _umask_permissions(tmp)  # mkdtemp makes 0700; a trace is meant to be shared and read
     try:
         entries: list[dict[str, Any]] = []
         seen: set[str] = set()

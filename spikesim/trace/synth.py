@@ -441,6 +441,7 @@ def synth_trace(
     tokens: int | None = None,
     seed: int = 0,
     dtype: str = "float16",
+    name: str | None = None,
 ) -> Trace:
     """Write a synthetic trace with LLM-like statistics and return it loaded.
 
@@ -463,6 +464,8 @@ def synth_trace(
         Non-negative seed; the same arguments give byte-identical files.
     dtype:
         ``"float16"`` (default) or ``"float32"`` for ``x`` and ``w``.
+    name:
+        Trace name recorded in the manifest (default: the directory's name).
 
     Returns
     -------
@@ -499,7 +502,7 @@ def synth_trace(
     target = Path(path)
     return write_trace(
         target,
-        name=target.name,
+        name=name or target.name,
         source=source,
         layers=_generate(m, plan, shape, seed, dtype),
     )
