@@ -24,8 +24,11 @@ from spikesim.energy import (
     price_leakage,
 )
 from spikesim.errors import InputError
+from spikesim.quant.baselines import MAC_QUANTIZERS
 from spikesim.quant.layer import Method, quantize_layer
+from spikesim.report.compare import REFERENCE_DESIGN, compare_designs
 from spikesim.sim.engine import simulate_layer
+from spikesim.sim.mac_engine import simulate_mac_layer
 from spikesim.sim.result import LayerSim
 from spikesim.trace import Trace, TraceLayer
 from spikesim.trace import load_trace as _load_trace
@@ -54,8 +57,23 @@ def _spikequant(layer: TraceLayer, hw: HardwareConfig) -> LayerSim:
     return simulate_layer(ql, hw, design="spikequant")
 
 
-DESIGNS: dict[str, DesignFn] = {"spikequant": _spikequant}
-"""Design name → function simulating one trace layer (the baselines register here too)."""
+def _mac_design(name: str) -> DesignFn:
+    quantizer = MAC_QUANTIZERS[name]
+
+    def run(layer: TraceLayer, hw: HardwareConfig) -> LayerSim:
+        q = quantizer(layer.name, layer.op, layer.activations(), layer.weights(), hw.quant)
+        return simulate_mac_layer(q, hw)
+
+    return run
+
+
+DESIGNS: dict[str, DesignFn] = {
+    "spikequant": _spikequant,
+    **{name: _mac_design(name) for name in MAC_QUANTIZERS},
+}
+"""Design name → function simulating one trace layer: the spiking design and the MAC-array
+baselines (``mac-w4a4``, ``atom``, ``spikellm``, ``fp16``)."""
+
 
 
 def register_design(name: str, fn: DesignFn) -> None:
@@ -84,6 +102,15 @@ class SimResult:
         """Per design: total cycles and energy over all layers."""
         cols = ["total_cycles", "energy_pj", "spikes", "acc_ops", "mac_ops", "overflow_events"]
         return self.layers.groupby("design", sort=False)[cols].sum().reset_index()
+
+    def comparison(self) -> pd.DataFrame:
+        """Ratios of every design against SpikeQuant, per layer and for the whole model.
+
+        One row per (layer, design), plus rows with ``layer == "TOTAL"``; ``energy_ratio`` and
+        ``cycles_ratio`` are the design's value divided by SpikeQuant's (> 1: SpikeQuant is
+        better). Empty when SpikeQuant was not simulated.
+        """
+        return compare_designs(self.layers, REFERENCE_DESIGN)
 
 
 def load_hardware(path: str | Path, overrides: dict[str, Any] | None = None) -> HardwareConfig:
@@ -165,3 +192,4 @@ def simulate(
         trace=trace,
         designs=names,
     )
+

@@ -26,6 +26,36 @@ class Coding(StrEnum):
     TTFS = "ttfs"
 
 
+class AtomConfig(FrozenModel):
+    """Atom baseline (arXiv 2310.19102): static INT8 "keeper" input channels, the rest INT4."""
+
+    keepers: int = Field(128, ge=0)
+    """Input channels kept at ``keeper_bits``: the top channels by Σ_t x_t,i² on the calibration
+    tokens (the diagonal of the Hessian proxy X^T X, Atom's ``hessian`` sort metric)."""
+
+    keeper_bits: int = Field(8, ge=2, le=16)
+    """Bits of the keeper channels (symmetric, their own per-token scale)."""
+
+    clip_ratio: float = Field(0.9, gt=0, le=1)
+    """Clip ratio of the normal channels' per-token scale (Atom's script uses 0.9)."""
+
+    group_size: int | None = Field(None, gt=0)
+    """Optional activation/weight group size along K for the normal channels (Atom uses 128);
+    None: one scale per token and per output channel. Each group adds a dequantization."""
+
+
+class SpikeLLMConfig(FrozenModel):
+    """SpikeLLM baseline (arXiv 2407.04752): salient channels one bit wider over 2 time steps."""
+
+    salient_fraction: float = Field(0.1, ge=0, le=1)
+    """Fraction of input channels treated as salient (SpikeLLM's example uses 10 %), chosen on
+    the calibration tokens by |mean_t((x W^T W) ⊙ x)| per channel (their saliency proxy)."""
+
+    extra_bits: int = Field(1, ge=1, le=4)
+    """Extra bits of salient channels; they are spread over 2^extra_bits time steps of
+    act_bits-wide multi-bit spikes (two INT4 GEMM passes for the default)."""
+
+
 class QuantConfig(FrozenModel):
     """Weight and activation quantization of every simulated linear layer."""
 
@@ -61,6 +91,12 @@ class QuantConfig(FrozenModel):
 
     salient_coding: Coding = Coding.TTFS
     """Spike coding of salient activations (magnitude costs window length, not extra adds)."""
+
+    atom: AtomConfig = AtomConfig()
+    """Knobs of the Atom baseline design."""
+
+    spikellm: SpikeLLMConfig = SpikeLLMConfig()
+    """Knobs of the SpikeLLM baseline design."""
 
     @model_validator(mode="after")
     def _salient_wider(self) -> QuantConfig:

@@ -91,30 +91,61 @@ def dram_cycles(nbytes: int, latency_cycles: int, bytes_per_cycle: float) -> int
 
 
 def map_layer(layer: QuantizedLayer, hw: HardwareConfig) -> Schedule:
-    """Build the schedule; raises InputError naming the SRAM whose capacity is too small."""
-    m, k, n = layer.tokens, layer.k, layer.n
-    cols = hw.if_array.columns
+    """Schedule of a spiking layer: tiles of ``if_array.columns`` outputs, salient records in the
+    salient SRAM. Raises InputError naming the SRAM whose capacity is too small."""
+    rec_bits = index_bits(layer.k) + layer.salient_bits
+    sal_count = np.count_nonzero(layer.salient, axis=1).astype(np.int64)
+    return plan_steps(
+        name=layer.name,
+        m=layer.tokens,
+        k=layer.k,
+        n=layer.n,
+        normal_bits_per_token=layer.k * layer.act_bits,
+        salient_bits_per_token=sal_count * rec_bits,
+        record_bits=rec_bits,
+        weight_bits=layer.weight_bits,
+        output_bits=layer.output_bits,
+        tile_cols=hw.if_array.columns,
+        hw=hw,
+    )
+
+
+def plan_steps(
+    *,
+    name: str,
+    m: int,
+    k: int,
+    n: int,
+    normal_bits_per_token: int,
+    salient_bits_per_token: np.ndarray,
+    record_bits: int,
+    weight_bits: int,
+    output_bits: int,
+    tile_cols: int,
+    hw: HardwareConfig,
+) -> Schedule:
+    """Token blocks × weight tiles for any design (see the module docstring for the rules)."""
+    cols = tile_cols
     tile_columns = tuple(min(cols, n - j0) for j0 in range(0, n, cols))
     wname, wbank = hw.sram_for(BankRole.WEIGHTS)
     aname, abank = hw.sram_for(BankRole.ACTIVATIONS)
     sname, sbank = hw.sram_for(BankRole.SALIENT)
     oname, obank = hw.sram_for(BankRole.OUTPUT)
 
-    tile_bytes = [ceil_div(k * c * layer.weight_bits, 8) for c in tile_columns]
+    tile_bytes = [ceil_div(k * c * weight_bits, 8) for c in tile_columns]
     if 2 * max(tile_bytes) > wbank.capacity_bytes:
         raise InputError(
             f"a weight tile of {max(tile_bytes)} bytes (K={k} x {cols} columns x "
-            f"{layer.weight_bits} bits, layer {layer.name}) does not fit twice (double buffer) "
+            f"{weight_bits} bits, layer {name}) does not fit twice (double buffer) "
             f"in {wbank.capacity_bytes} bytes",
             field=f"sram.{wname}.capacity_bytes",
         )
     weights_resident = sum(tile_bytes) <= wbank.capacity_bytes
 
-    rec_bits = index_bits(k) + layer.salient_bits
-    normal_bits_tok = k * layer.act_bits
-    sal_count = np.count_nonzero(layer.salient, axis=1).astype(np.int64)
-    sal_bits_tok = sal_count * rec_bits
-    out_bits_tok = cols * layer.output_bits
+    rec_bits = record_bits
+    normal_bits_tok = normal_bits_per_token
+    sal_bits_tok = np.asarray(salient_bits_per_token, dtype=np.int64)
+    out_bits_tok = cols * output_bits
     a_half, s_half, o_half = (8 * b.capacity_bytes // 2 for b in (abank, sbank, obank))
     if normal_bits_tok > a_half:
         raise InputError(
@@ -157,7 +188,7 @@ def map_layer(layer: QuantizedLayer, hw: HardwareConfig) -> Schedule:
             wb = tb if (b == 0 or not weights_resident) else 0
             steps.append(Step(b, j, wb, act_bytes if j == 0 else 0))
     return Schedule(
-        layer=layer.name,
+        layer=name,
         tokens=m,
         k=k,
         n=n,
@@ -170,5 +201,5 @@ def map_layer(layer: QuantizedLayer, hw: HardwareConfig) -> Schedule:
         steps=tuple(steps),
         dram_latency_cycles=hw.dram.latency_cycles,
         dram_bytes_per_cycle=hw.dram.bandwidth_bytes_per_cycle,
-        output_bytes=ceil_div(m * n * layer.output_bits, 8),
+        output_bytes=ceil_div(m * n * output_bits, 8),
     )

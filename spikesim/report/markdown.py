@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from spikesim.report.compare import REFERENCE_DESIGN, compare_designs
+
 __all__ = [
     "TOTALS_COLUMNS",
     "design_totals",
@@ -143,19 +145,34 @@ def design_totals(layers: pd.DataFrame, clock_hz: float, tokens: int) -> pd.Data
 
 
 def totals_rows(totals: pd.DataFrame) -> tuple[list[str], list[list[str]], str]:
-    """Headers, formatted rows and alignment of the per-design totals table."""
+    """Headers, formatted rows and alignment of the per-design totals table; with SpikeQuant
+    among the designs, each design's energy and cycles relative to it (× SpikeQuant)."""
     headers = ["design", "cycles", "seconds", "energy (µJ)", "energy per token (nJ)"]
-    rows = [
-        [
+    records = totals.to_dict("records")
+    ref = next((r for r in records if r["design"] == REFERENCE_DESIGN), None)
+    compare = ref is not None and len(records) > 1
+    if compare:
+        headers += ["energy ÷ spikequant", "cycles ÷ spikequant"]
+    rows = []
+    for r in records:
+        row = [
             str(r["design"]),
             fmt_int(r["total_cycles"]),
             fmt_number(r["seconds"]),
             fmt_number(float(r["energy_pj"]) / _PJ_PER_UJ),
             fmt_number(float(r["energy_per_token_pj"]) / _PJ_PER_NJ),
         ]
-        for r in totals.to_dict("records")
-    ]
-    return headers, rows, "lrrrr"
+        if compare and ref is not None:
+            row += [
+                fmt_number(_ratio(r["energy_pj"], ref["energy_pj"]), 3),
+                fmt_number(_ratio(r["total_cycles"], ref["total_cycles"]), 3),
+            ]
+        rows.append(row)
+    return headers, rows, "lrrrr" + ("rr" if compare else "")
+
+
+def _ratio(value: Any, reference: Any) -> float:
+    return float(value) / float(reference) if float(reference) else float("nan")
 
 
 def component_columns(layers: pd.DataFrame) -> list[str]:
@@ -293,6 +310,30 @@ def render_report(layers: pd.DataFrame, actions: pd.DataFrame, summary: Mapping[
         "\nStall columns add up to total − compute cycles; spikes per activation = "
         "spikes / (tokens · k).\n"
     )
+
+    # ---- comparison against SpikeQuant, per layer
+    comparison = compare_designs(layers)
+    others = [d for d in dict.fromkeys(layers["design"]) if d != REFERENCE_DESIGN]
+    if len(comparison) and others:
+        out.append("\n## Against SpikeQuant, per layer\n\n")
+        out.append(
+            "Each cell is the design's value divided by SpikeQuant's for the same layer "
+            "(above 1: SpikeQuant uses less).\n\n"
+        )
+        headers = ["layer"] + [f"{d} energy" for d in others] + [f"{d} cycles" for d in others]
+        cmp_rows = []
+        for layer_name, group in comparison.groupby("layer", sort=False):
+            by = group.set_index("design")
+
+            def cell(design: str, column: str, by: pd.DataFrame = by) -> str:
+                return fmt_number(by.loc[design, column], 3) if design in by.index else ""
+
+            cmp_rows.append(
+                [str(layer_name)]
+                + [cell(d, "energy_ratio") for d in others]
+                + [cell(d, "cycles_ratio") for d in others]
+            )
+        out.append(markdown_table(headers, cmp_rows, "l" + "r" * (2 * len(others))))
 
     # ---- energy by component
     out.append("\n## Energy by component\n\n")

@@ -39,6 +39,7 @@ import pandas as pd
 
 from spikesim.config.loader import hardware_to_yaml
 from spikesim.errors import InputError
+from spikesim.report.compare import REFERENCE_DESIGN, compare_designs
 from spikesim.report.markdown import design_totals, render_report
 
 if TYPE_CHECKING:
@@ -227,6 +228,10 @@ def build_summary(
         "designs": list(result.designs),
         "layers": list(dict.fromkeys(result.layers["layer"])),
         "totals": totals.to_dict("records"),
+        "comparison": {
+            "reference": REFERENCE_DESIGN,
+            "rows": compare_designs(result.layers).to_dict("records"),
+        },
     }
     return _plain(summary)
 

@@ -26,6 +26,7 @@ from spikesim.hw.functional import functional_outputs
 from spikesim.hw.params import ArrayParams, array_params
 from spikesim.mapping.schedule import Schedule, ceil_div, map_layer
 from spikesim.quant.layer import QuantizedLayer
+from spikesim.sim.memory import count_load_actions
 from spikesim.sim.result import LayerSim
 from spikesim.sim.steps import run_steps
 
@@ -74,25 +75,7 @@ def count_actions(
             counter.add(f"sram.{oname}", "write", out_words, obank.word_bits)
             counter.add(f"sram.{oname}", "read", out_words, obank.word_bits)  # write-back
     counter.add("if_array", "fire", output_spikes, acc_bits)
-    dram_read = 0
-    for step in sched.steps:
-        dram_read += step.load_bytes
-        if step.weight_bytes:
-            cols = sched.tile_columns[step.tile]
-            words = ceil_div(layer.k * cols * layer.weight_bits, wbank.word_bits)
-            counter.add(f"sram.{wname}", "write", words, wbank.word_bits)
-        if step.activation_bytes:
-            b = step.block
-            counter.add(
-                f"sram.{aname}", "write",
-                ceil_div(sched.block_normal_bits[b], abank.word_bits), abank.word_bits,
-            )
-            counter.add(
-                f"sram.{sname}", "write",
-                ceil_div(sched.block_salient_bits[b], sbank.word_bits), sbank.word_bits,
-            )
-    counter.add("dram", "read", dram_read, 8)
-    counter.add("dram", "write", sched.output_bytes, 8)
+    count_load_actions(counter, sched, hw, layer.weight_bits)
     return counter
 
 

@@ -158,9 +158,10 @@ class _Machine:
                 comp, word = self._bank(BankRole.ACTIVATIONS)
                 words = ceil_div(sched.block_normal_bits[st.block], word)
                 self.acts.add(comp, "write", words, word)
-                comp, word = self._bank(BankRole.SALIENT)
-                words = ceil_div(sched.block_salient_bits[st.block], word)
-                self.acts.add(comp, "write", words, word)
+                if sched.block_salient_bits[st.block]:
+                    comp, word = self._bank(BankRole.SALIENT)
+                    words = ceil_div(sched.block_salient_bits[st.block], word)
+                    self.acts.add(comp, "write", words, word)
             dur = sched.load_cycles(st.load_bytes)
             if dur == 0:
                 self.loaded[self.next_load] = True

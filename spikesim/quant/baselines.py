@@ -1,0 +1,230 @@
+"""Quantizers of the MAC-array baselines: W4A4 RTN, Atom, SpikeLLM and FP16.
+
+Each returns a :class:`MacQuantized`: the integer GEMM passes the MAC array runs (with their
+operand widths and scales), what is stored per token, and the dequantized ("fake-quantized")
+output for accuracy checks. One salient-ratio definition applies to every design (SpikeQuant
+too): **the fraction of activation elements kept at the wider precision** (elements, not
+channels; a channel kept wide for all M tokens counts M elements).
+
+- ``mac-w4a4``: symmetric per-output-channel INT4 weights, symmetric per-token INT4 activations.
+- ``atom``: the ``keepers`` input channels with the largest Σ_t x² on the calibration tokens keep
+  INT8 with their own per-token scale; the rest are INT4 per token (scale clipped by
+  ``clip_ratio``, optionally per group of ``group_size`` channels). Two GEMM passes, each
+  dequantized (per group), then added. Weights RTN INT4 (Atom uses GPTQ; we use RTN for all).
+- ``spikellm``: the ``salient_fraction`` of input channels with the largest |mean_t((x W^T W) ⊙ x)|
+  on the calibration tokens get act_bits + extra_bits bits with their own per-token scale, and are
+  split into 2^extra_bits time steps of act_bits-wide multi-bit spikes (each step clipped to
+  ±(2^(b-1)-1), the remainder carried to the next step). The normal channels are INT4 per token.
+  Two dequantized passes (the salient steps share one accumulator). SpikeLLM uses asymmetric
+  per-token activations; we use symmetric ones for every design (one convention).
+- ``fp16``: float16 weights and activations, FP16 multiply-accumulate, no quantization.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from spikesim.config.quant import QuantConfig
+from spikesim.quant.kernels import rtn_weights
+from spikesim.quant.rtn import int_dtype, qmax
+
+
+@dataclass(frozen=True, eq=False)
+class GemmPass:
+    """One GEMM pass on the MAC array over input ``channels``.
+
+    ``x_q`` [M, k_p] and ``w_q`` [N, k_p] are integers (floats for fp16); scales are
+    [M, groups] and [N, groups] (groups along the pass's channels, in order). ``dequantized``
+    is False for a pass that accumulates into the previous pass's integer accumulator (a later
+    SpikeLLM time step), so it needs no dequantization of its own.
+    """
+
+    label: str
+    channels: NDArray[np.int64]
+    x_q: NDArray[np.generic]
+    x_scale: NDArray[np.float32]
+    w_q: NDArray[np.generic]
+    w_scale: NDArray[np.float32]
+    act_bits: int
+    weight_bits: int
+    dequantized: bool = True
+
+    @property
+    def k(self) -> int:
+        return int(self.channels.shape[0])
+
+    @property
+    def groups(self) -> int:
+        return int(self.x_scale.shape[1])
+
+    def output(self) -> NDArray[np.float64]:
+        """This pass's dequantized contribution to y = x W^T ([M, N], float64)."""
+        m, n = self.x_q.shape[0], self.w_q.shape[0]
+        y = np.zeros((m, n))
+        bounds = _group_bounds(self.k, self.groups)
+        for g, (a, b) in enumerate(bounds):
+            xs = self.x_q[:, a:b].astype(np.float64) * self.x_scale[:, g : g + 1]
+            ws = self.w_q[:, a:b].astype(np.float64) * self.w_scale[:, g : g + 1]
+            y += xs @ ws.T
+        return y
+
+
+@dataclass(frozen=True, eq=False)
+class MacQuantized:
+    """A layer quantized for a MAC-array design."""
+
+    name: str
+    op: str
+    design: str
+    tokens: int
+    k: int
+    n: int
+    passes: tuple[GemmPass, ...]
+    floating: bool
+    """True for fp16 (FP16 MACs), False for integer MACs."""
+    salient_ratio: float
+    """Fraction of activation elements kept at the wider precision."""
+    act_bits_per_token: int
+    """Bits one token's activations occupy in the activation SRAM."""
+    weight_bits: int
+    output_bits: int
+
+    def output(self) -> NDArray[np.float64]:
+        """Dequantized output Σ_pass (x̄ s_x)(w̄ s_w)^T, [M, N]."""
+        return np.sum([p.output() for p in self.passes], axis=0)
+
+
+def _group_bounds(k: int, groups: int) -> list[tuple[int, int]]:
+    size = -(-k // groups) if groups else k
+    return [(g * size, min(k, (g + 1) * size)) for g in range(groups)]
+
+
+def _sym_quant(
+    x: NDArray[np.float32], bits: int, groups: int, clip: float = 1.0
+) -> tuple[NDArray[np.signedinteger], NDArray[np.float32]]:
+    """Symmetric per-row (per group of columns) quantization: returns (q, scale[rows, groups])."""
+    rows, k = x.shape
+    q = np.zeros((rows, k), dtype=int_dtype(bits))
+    scale = np.ones((rows, max(groups, 1)), dtype=np.float32)
+    qm = qmax(bits)
+    for g, (a, b) in enumerate(_group_bounds(k, max(groups, 1))):
+        if b <= a:
+            continue
+        step = np.max(np.abs(x[:, a:b]), axis=1) * np.float32(clip) / np.float32(qm)
+        s = np.where(step > 0, step, np.float32(1.0)).astype(np.float32)
+        scale[:, g] = s
+        q[:, a:b] = np.clip(np.rint(x[:, a:b] / s[:, None]), -qm, qm)
+    return q, scale
+
+
+def _weights(w: NDArray[np.float32], bits: int, channels: NDArray[np.int64], groups: int
+             ) -> tuple[NDArray[np.signedinteger], NDArray[np.float32]]:
+    sub = np.ascontiguousarray(w[:, channels])
+    if groups <= 1:
+        w_q, s = rtn_weights(sub, bits)
+        return w_q, s[:, None]
+    return _sym_quant(sub, bits, groups)
+
+
+def _n_groups(k: int, group_size: int | None) -> int:
+    return 1 if group_size is None or k == 0 else -(-k // group_size)
+
+
+def quantize_w4a4(name: str, op: str, x: NDArray[np.float32], w: NDArray[np.float32],
+                  cfg: QuantConfig) -> MacQuantized:
+    """Plain RTN W4A4 (``mac-w4a4``)."""
+    m, k = x.shape
+    ch = np.arange(k)
+    x_q, x_s = _sym_quant(x, cfg.act_bits, 1)
+    w_q, w_s = _weights(w, cfg.weight_bits, ch, 1)
+    p = GemmPass("int4", ch, x_q, x_s, w_q, w_s, cfg.act_bits, cfg.weight_bits)
+    return MacQuantized(name, op, "mac-w4a4", m, k, w.shape[0], (p,), False, 0.0,
+                        k * cfg.act_bits, cfg.weight_bits, cfg.output_bits)
+
+
+def quantize_atom(name: str, op: str, x: NDArray[np.float32], w: NDArray[np.float32],
+                  cfg: QuantConfig) -> MacQuantized:
+    """Atom: static INT8 keepers by Σx² on calibration tokens, the rest INT4 (``atom``)."""
+    a = cfg.atom
+    m, k = x.shape
+    keep = min(a.keepers, k)
+    energy = np.sum(np.square(x[: cfg.calibration_tokens], dtype=np.float64), axis=0)
+    order = np.argsort(-energy, kind="stable")
+    keepers = np.sort(order[:keep])
+    normal = np.sort(order[keep:])
+    passes = []
+    if normal.size:
+        groups = _n_groups(normal.size, a.group_size)
+        x_q, x_s = _sym_quant(np.ascontiguousarray(x[:, normal]), cfg.act_bits, groups,
+                              a.clip_ratio)
+        w_q, w_s = _weights(w, cfg.weight_bits, normal, groups)
+        passes.append(GemmPass("int4", normal, x_q, x_s, w_q, w_s, cfg.act_bits, cfg.weight_bits))
+    if keepers.size:
+        x_q, x_s = _sym_quant(np.ascontiguousarray(x[:, keepers]), a.keeper_bits, 1)
+        w_q, w_s = _weights(w, cfg.weight_bits, keepers, 1)
+        passes.append(GemmPass("int8 keepers", keepers, x_q, x_s, w_q, w_s, a.keeper_bits,
+                               cfg.weight_bits))
+    bits = normal.size * cfg.act_bits + keepers.size * a.keeper_bits
+    return MacQuantized(name, op, "atom", m, k, w.shape[0], tuple(passes), False,
+                        keep / k if k else 0.0, bits, cfg.weight_bits, cfg.output_bits)
+
+
+def spikellm_channels(x: NDArray[np.float32], w: NDArray[np.float32], count: int
+                      ) -> NDArray[np.int64]:
+    """The ``count`` input channels with the largest |mean_t((x W^T W) ⊙ x)| (sorted)."""
+    xf = x.astype(np.float32)
+    proxy = np.abs(np.mean(((xf @ w.T) @ w) * xf, axis=0, dtype=np.float64))
+    return np.sort(np.argsort(-proxy, kind="stable")[:count]).astype(np.int64)
+
+
+def quantize_spikellm(name: str, op: str, x: NDArray[np.float32], w: NDArray[np.float32],
+                      cfg: QuantConfig) -> MacQuantized:
+    """SpikeLLM: salient channels at b+extra bits, spread over 2^extra steps (``spikellm``)."""
+    s = cfg.spikellm
+    m, k = x.shape
+    count = round(s.salient_fraction * k)
+    salient = spikellm_channels(x[: cfg.calibration_tokens], w, count)
+    normal = np.setdiff1d(np.arange(k), salient)
+    passes = []
+    if normal.size:
+        x_q, x_s = _sym_quant(np.ascontiguousarray(x[:, normal]), cfg.act_bits, 1)
+        w_q, w_s = _weights(w, cfg.weight_bits, normal, 1)
+        passes.append(GemmPass("int4", normal, x_q, x_s, w_q, w_s, cfg.act_bits, cfg.weight_bits))
+    if salient.size:
+        wide = cfg.act_bits + s.extra_bits
+        x_q, x_s = _sym_quant(np.ascontiguousarray(x[:, salient]), wide, 1)
+        w_q, w_s = _weights(w, cfg.weight_bits, salient, 1)
+        remaining = x_q.astype(np.int32)
+        lim = qmax(cfg.act_bits)
+        for step in range(2**s.extra_bits):
+            spike = np.clip(remaining, -lim, lim)
+            remaining = remaining - spike
+            passes.append(GemmPass(f"salient step {step + 1}", salient,
+                                   spike.astype(int_dtype(cfg.act_bits)), x_s, w_q, w_s,
+                                   cfg.act_bits, cfg.weight_bits, dequantized=step == 0))
+    bits = normal.size * cfg.act_bits + salient.size * (cfg.act_bits + s.extra_bits)
+    return MacQuantized(name, op, "spikellm", m, k, w.shape[0], tuple(passes), False,
+                        salient.size / k if k else 0.0, bits, cfg.weight_bits, cfg.output_bits)
+
+
+def quantize_fp16(name: str, op: str, x: NDArray[np.float32], w: NDArray[np.float32],
+                  cfg: QuantConfig) -> MacQuantized:
+    """FP16 weights and activations (``fp16``): no quantization, FP16 MACs."""
+    m, k = x.shape
+    ch = np.arange(k)
+    one_x = np.ones((m, 1), np.float32)
+    one_w = np.ones((w.shape[0], 1), np.float32)
+    p = GemmPass("fp16", ch, x.astype(np.float16), one_x, w.astype(np.float16), one_w, 16, 16)
+    return MacQuantized(name, op, "fp16", m, k, w.shape[0], (p,), True, 0.0, k * 16, 16, 16)
+
+
+MAC_QUANTIZERS = {
+    "mac-w4a4": quantize_w4a4,
+    "atom": quantize_atom,
+    "spikellm": quantize_spikellm,
+    "fp16": quantize_fp16,
+}
+"""Design name → quantizer."""
