@@ -26,7 +26,7 @@ from pathlib import Path
 TOKENS = (256, 512, 1024, 2048)
 
 
-def measure(trace_dir: str, tokens: int) -> dict[str, float]:
+def measure(trace_dir: str, tokens: int, baselines: bool) -> dict[str, object]:
     """One measurement in this process (called in a subprocess by main)."""
     import numpy as np
 
@@ -79,6 +79,17 @@ def measure(trace_dir: str, tokens: int) -> dict[str, float]:
         np.abs(q, dtype=np.int32).sum(axis=1)
         stages["floor_s"] += time.perf_counter() - f0
     total = stages["read_s"] + stages["quantize_s"] + stages["engine_s"] + stages["price_s"]
+    # the four MAC baselines on the same layers (read + quantize + simulate + price)
+    from spikesim.api import DESIGNS
+
+    baseline_s: dict[str, float] = {}
+    if baselines:
+        for design in ("mac-w4a4", "atom", "spikellm", "fp16"):
+            t0 = time.perf_counter()
+            for layer in trace.layers:
+                res = DESIGNS[design](_Prefix(layer, tokens), hw)
+                price_actions(res.actions.to_frame(), hw, table)
+            baseline_s[design] = time.perf_counter() - t0
     return {
         "tokens": tokens,
         **stages,
@@ -88,7 +99,22 @@ def measure(trace_dir: str, tokens: int) -> dict[str, float]:
         "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
         "total_cycles": cycles,
         "spikes": spikes,
+        "baseline_s": baseline_s,
     }
+
+
+class _Prefix:
+    """A trace layer restricted to its first ``tokens`` tokens (same interface for designs)."""
+
+    def __init__(self, layer: object, tokens: int):
+        self._layer = layer
+        self._tokens = tokens
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._layer, name)
+
+    def activations(self) -> object:
+        return self._layer.activations()[: self._tokens]  # type: ignore[attr-defined]
 
 
 def main() -> None:
@@ -97,7 +123,7 @@ def main() -> None:
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.trace, args.one)))
+        print(json.dumps(measure(args.trace, args.one, args.one == max(TOKENS))))
         return
     trace = args.trace
     tmp = None
@@ -133,6 +159,11 @@ def main() -> None:
     print(f"affine fit: {intercept:.2f} s per layer set (weights: read, quantize) + "
           f"{slope * 1e3:.2f} ms per token; largest deviation from the line {worst:.0%}")
     print(f"numba warm-up (compile or cache load) outside the timings: {rows[0]['warmup_s']:.2f} s")
+    last = rows[-1]
+    print(f"baselines at {last['tokens']} tokens (read + quantize + simulate + price), "
+          f"against SpikeQuant's {last['simulate_s']:.2f} s:")
+    for design, seconds in last["baseline_s"].items():
+        print(f"  {design:<9} {seconds:6.2f} s  ({seconds / last['simulate_s']:.2f} x SpikeQuant)")
     if tmp is not None:
         tmp.cleanup()
 

@@ -151,3 +151,12 @@ def test_error_ordering_on_outlier_channels() -> None:
     assert errs["fp16"] < 1e-5
     assert errs["spikellm"] < errs["mac-w4a4"]
     assert errs["atom"] < errs["mac-w4a4"]
+
+
+def test_wide_weights_use_narrower_tiles() -> None:
+    """FP16 weights of a long-K layer do not fit a full tile twice: the MAC mapping narrows."""
+    hw = toy_hw(**{"sram.weights.capacity_bytes": 1024, "mac.cols": 16})
+    x, w = toy_tensors(m=4, k=64, n=20)  # 64 x 16 x 16 bits = 2 KiB per full tile
+    res = simulate_mac_layer(MAC_QUANTIZERS["fp16"]("l", "op", x, w, hw.quant), hw)
+    # widest tile fitting twice in 1 KiB: 1024 * 8 / (2 * 64 * 16) = 4 columns -> 5 tiles
+    assert res.actions.get("sram.weights", "write") == 5 * (64 * 4 * 16 // 256)

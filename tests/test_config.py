@@ -94,3 +94,11 @@ def test_config_is_frozen() -> None:
     hw = load_hardware(ROOT / "hw_configs" / "spikequant-45nm.yaml")
     with pytest.raises(Exception, match="frozen"):
         hw.if_array.lanes = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.name)
+def test_presets_are_matched(path: Path) -> None:
+    """Matched by construction: one file describes both arrays over the same clock, SRAMs, DRAM
+    and energy table, with as many MAC units as IF accumulators (rows·cols = lanes·columns)."""
+    hw = load_hardware(path)
+    assert hw.mac.rows * hw.mac.cols == hw.if_array.lanes * hw.if_array.columns

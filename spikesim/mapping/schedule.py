@@ -123,9 +123,18 @@ def plan_steps(
     output_bits: int,
     tile_cols: int,
     hw: HardwareConfig,
+    shrink_tiles: bool = False,
 ) -> Schedule:
-    """Token blocks × weight tiles for any design (see the module docstring for the rules)."""
+    """Token blocks × weight tiles for any design (see the module docstring for the rules).
+
+    ``shrink_tiles``: when a tile of ``tile_cols`` output channels does not fit twice in the
+    weight SRAM, use the widest tile that does (MAC designs, whose compute timing does not
+    depend on the memory tiles); otherwise that is an error naming the SRAM's capacity.
+    """
     cols = tile_cols
+    _, wbank_cfg = hw.sram_for(BankRole.WEIGHTS)
+    if shrink_tiles and 2 * ceil_div(k * cols * weight_bits, 8) > wbank_cfg.capacity_bytes:
+        cols = max(1, min(cols, 8 * wbank_cfg.capacity_bytes // (2 * k * weight_bits)))
     tile_columns = tuple(min(cols, n - j0) for j0 in range(0, n, cols))
     wname, wbank = hw.sram_for(BankRole.WEIGHTS)
     aname, abank = hw.sram_for(BankRole.ACTIVATIONS)

@@ -5,7 +5,7 @@ Compute: each GEMM pass takes :func:`spikesim.baseline.systolic.systolic_gemm` c
 SCALE-Sim reports for that GEMM, array and dataflow); ``compute_cycles`` is their sum, so a user
 can check it against SCALE-Sim. Memory: the layer is mapped like the spiking design (token blocks
 sized to half the activation SRAM at the design's storage bits per token, double-buffered tiles of
-``mac.cols`` output channels); each step's share of the compute cycles is proportional to its
+``mac.cols`` output channels, narrower when such a tile does not fit twice); each step's share of the compute cycles is proportional to its
 MACs (integer apportionment), and simpy runs the same DRAM/double-buffer transactions, so
 ``stall_dram_cycles`` comes from the same model. The MAC array has no encoder or bank-conflict
 stalls (SCALE-Sim's CALC bandwidth mode: operands always delivered).
@@ -53,6 +53,7 @@ def simulate_mac_layer(q: MacQuantized, hw: HardwareConfig) -> LayerSim:
         output_bits=q.output_bits,
         tile_cols=mac.cols,
         hw=hw,
+        shrink_tiles=True,
     )
     shares = apportion(
         compute,
