@@ -28,7 +28,7 @@ EXIT_INTERRUPTED = 130
 DEMO_OUT = "runs/demo"
 DEMO_PRESET = "spikequant-45nm"
 DEMO_TRACE = "smollm2-135m"
-DEMO_DESIGNS = ("spikequant",)
+DEMO_DESIGNS = ("spikequant", "mac-w4a4", "atom", "spikellm", "fp16")
 EVAL_METHODS = "fp32,fp16,rtn,spikequant"
 
 _SHAPE_CHOICES = ("llama2-7b", "smollm2-135m")

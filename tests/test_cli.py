@@ -687,6 +687,13 @@ def test_trace_inside_run_dir_survives_replacement(
 # --------------------------------------------------------------------------------------------
 
 
+def summary_comparison(run_dir: Path) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = json.loads((run_dir / "summary.json").read_text())[
+        "comparison"
+    ]["rows"]
+    return rows
+
+
 def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "demo"
     code, stdout, err = run(capsys, "demo", "--out", out)
@@ -695,9 +702,11 @@ def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         assert (out / name).is_file(), name
     assert (out / "trace" / "manifest.json").is_file()
     layers = pd.read_csv(out / "layers.csv")
-    assert list(layers["layer"]) == DEMO_LAYERS
-    assert list(layers["op"]) == ["down_proj", *SMOLLM2_OPS]
-    assert set(layers["design"]) == {"spikequant"}
+    designs = ["spikequant", "mac-w4a4", "atom", "spikellm", "fp16"]
+    assert list(layers["layer"]) == [name for name in DEMO_LAYERS for _ in designs]
+    assert list(layers["op"]) == [op for op in ["down_proj", *SMOLLM2_OPS] for _ in designs]
+    assert list(layers["design"]) == designs * len(DEMO_LAYERS)
+    assert {row["design"] for row in summary_comparison(out)} == set(designs)
     assert (layers["tokens"] == 256).all()
     summary = json.loads((out / "summary.json").read_text())
     source = summary["trace"]["source"]
@@ -711,7 +720,9 @@ def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     # the copy is the shipped trace, byte for byte
     assert snapshot(out / "trace") == snapshot(shipped_trace_path("smollm2-135m"))
     # the run directory's trace is usable as is
-    code, _, err = run(capsys, *simulate_args(out / "trace", tmp_path / "again"))
+    code, _, err = run(
+        capsys, *simulate_args(out / "trace", tmp_path / "again", "--designs", ",".join(designs))
+    )
     assert code == 0, err
     again = pd.read_csv(tmp_path / "again" / "layers.csv")
     pd.testing.assert_frame_equal(again, layers)
