@@ -169,6 +169,17 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         table = load_energy_table(path)
         print(f"ok: {args.file}: valid energy table '{table.name}'")
         return EXIT_OK
+    if "axes" in data:
+        from spikesim.dse.spec import load_sweep
+
+        sweep = load_sweep(path)
+        spec = sweep.spec
+        n = spec.grid_size if spec.samples is None else min(spec.samples, spec.grid_size)
+        print(
+            f"ok: {args.file}: valid sweep spec ({n} point(s) × {len(spec.designs)} design(s), "
+            f"base {sweep.base_path})"
+        )
+        return EXIT_OK
     hw = load_hardware(path)
     try:
         load_energy_table(hw.energy.table)
@@ -406,6 +417,18 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from spikesim.dse.commands import sweep_main
+
+    return sweep_main(args)
+
+
+def _cmd_pareto(args: argparse.Namespace) -> int:
+    from spikesim.dse.commands import pareto_main
+
+    return pareto_main(args)
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from spikesim.report.rundir import write_report
 
@@ -437,11 +460,14 @@ def build_parser() -> argparse.ArgumentParser:
         "validate",
         help="check a hardware YAML (or an energy-table YAML) and print one line",
         description=(
-            "Validate a hardware configuration YAML, or an energy-table YAML (recognised by its "
-            "top-level 'operations' key). A bare name refers to a shipped preset in hw_configs/."
+            "Validate a hardware configuration YAML, an energy-table YAML (recognised by its "
+            "top-level 'operations' key) or a sweep spec (top-level 'axes' key). A bare name "
+            "refers to a shipped preset in hw_configs/."
         ),
     )
-    p.add_argument("file", metavar="FILE", help="hardware or energy-table YAML (or preset name)")
+    p.add_argument(
+        "file", metavar="FILE", help="hardware, energy-table or sweep YAML (or preset name)"
+    )
     p.set_defaults(handler=_cmd_validate)
 
     p = sub.add_parser(
@@ -673,6 +699,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by simulate/demo")
     p.set_defaults(handler=_cmd_report)
+
+    from spikesim.dse.commands import add_pareto_arguments, add_sweep_arguments
+
+    p = sub.add_parser(
+        "sweep",
+        help="simulate many hardware points × designs into a Parquet dataset, then Pareto",
+        description=(
+            "Run every point of a sweep spec (base hardware YAML + axes, grid or random "
+            "sampling, designs, constraints) on a trace, in parallel (local processes, or a Dask "
+            "scheduler), into a Parquet dataset directory: one part per finished (point, "
+            "design), written atomically, so an interrupted sweep resumes where it stopped. A "
+            "failing point is recorded with its error. Ends with the Pareto front."
+        ),
+    )
+    add_sweep_arguments(p)
+    p.set_defaults(handler=_cmd_sweep)
+
+    p = sub.add_parser(
+        "pareto",
+        help="print the Pareto-optimal points of a sweep and draw the front",
+        description=(
+            "Print the Pareto-optimal points (energy_pj, total_cycles, area_mm2 of the TOTAL "
+            "rows, across designs) of a sweep's results and draw the front (PNG and PDF next "
+            "to the results: RESULTS-pareto.png/.pdf)."
+        ),
+    )
+    add_pareto_arguments(p)
+    p.set_defaults(handler=_cmd_pareto)
     return parser
 
 

@@ -34,6 +34,17 @@ A table prices three kinds of thing, each with its own section:
 ``dram``
     One energy per bit moved; an access of ``bits`` costs ``bits · energy_pj_per_bit``.
 
+``area`` (optional)
+    Silicon area of the hardware's parts, for design-space exploration (not an energy). Logic
+    ``components`` (``int_add``, ``int_mult``, ``register``, ``comparator``, ``counter``) each have
+    one reference ``{ref_bits, area_um2, source}`` and a width rule: ``linear`` (area = A · b /
+    ref_bits) or ``product`` (a two-operand multiplier: area = A · a · b / ref_bits², each operand
+    width linear). Every logic area is multiplied by ``node_scale`` (rows measured at another node,
+    scaled to this table's node; stated as an assumption). SRAM area is capacity × 8 bits × one
+    bit's macro area, ``cell_area_f2 · feature_nm² / array_efficiency``; it does not depend on the
+    bank count, ports or word width (assumption, stated in the note). Composition of a whole
+    design from these parts lives in :mod:`spikesim.dse.area`.
+
 ``leakage``
     Static power in watts: ``sram_w_per_byte`` (times each SRAM's capacity, component
     ``sram.<name>``) and ``components`` (watts per component name; an ``sram.<name>`` entry
@@ -217,6 +228,78 @@ class LeakageModel(FrozenModel):
         return components
 
 
+class AreaScaling(StrEnum):
+    """How a logic component's area depends on its width (see the module docstring)."""
+
+    LINEAR = "linear"
+    PRODUCT = "product"
+
+
+class AreaComponent(FrozenModel):
+    """Area of one logic component at a reference width, with its width rule and citation."""
+
+    ref_bits: int = Field(gt=0, le=4096)
+    """Reference width of ``area_um2`` (bits; both operands for ``product``)."""
+
+    area_um2: float = Field(gt=0, allow_inf_nan=False)
+    """Area at ``ref_bits`` at the source's node (µm², before ``node_scale``)."""
+
+    scaling: AreaScaling
+    """``linear`` in the width, or ``product`` of the two operand widths (multipliers)."""
+
+    source: str = Field(min_length=1)
+    """Citation for the number."""
+
+    note: str = ""
+
+
+class SRAMArea(FrozenModel):
+    """SRAM macro area per bit: bit-cell area in F² at ``feature_nm``, over the array efficiency."""
+
+    cell_area_f2: float = Field(gt=0, allow_inf_nan=False)
+    """6T bit-cell area in units of F² (F = ``feature_nm``)."""
+
+    feature_nm: float = Field(gt=0, allow_inf_nan=False)
+    """Feature size F (nm)."""
+
+    array_efficiency: float = Field(gt=0, le=1, allow_inf_nan=False)
+    """Fraction of the macro area that is bit cells (the rest: decoders, sense amplifiers, I/O)."""
+
+    source: str = Field(min_length=1)
+    note: str = ""
+
+    @property
+    def bit_area_um2(self) -> float:
+        """Macro area of one bit (µm²)."""
+        return self.cell_area_f2 * (self.feature_nm * 1e-3) ** 2 / self.array_efficiency
+
+
+class AreaModel(FrozenModel):
+    """Silicon area of logic components and SRAM (the ``area:`` section of a table)."""
+
+    node_scale: float = Field(1.0, gt=0, allow_inf_nan=False)
+    """Factor applied to every logic component's area (rows from another technology node)."""
+
+    node_scale_note: str = ""
+    """Why ``node_scale`` has its value (an assumption printed with every logic area)."""
+
+    components: dict[str, AreaComponent]
+    """Logic components by name (``int_add``, ``int_mult``, ``register``, ``comparator``, ...)."""
+
+    sram: SRAMArea
+
+
+@dataclass(frozen=True, slots=True)
+class PricedArea:
+    """The area of one instance of a part and where it came from."""
+
+    area_um2: float
+    """Area of one instance (µm²)."""
+
+    source: str
+    """Table, entry, width rule applied and citation, printable as is."""
+
+
 @dataclass(frozen=True, slots=True)
 class PricedAction:
     """The energy of one action and where it came from."""
@@ -252,6 +335,8 @@ class EnergyTable(FrozenModel):
     sram: SRAMModel
     dram: DRAMModel
     leakage: LeakageModel
+    area: AreaModel | None = None
+    """Silicon area of parts (optional; needed for ``area_mm2`` in sweeps)."""
 
     _origin: str | None = PrivateAttr(default=None)
 
@@ -400,6 +485,55 @@ class EnergyTable(FrozenModel):
             energy,
             f"{self.name} dram: {bits} bits × {_fmt(per_bit)} pJ/bit = {_fmt(energy)} pJ "
             f"[{self.dram.source}]",
+        )
+
+    def _area_model(self) -> AreaModel:
+        if self.area is None:
+            raise InputError(
+                f"energy table '{self.name}' has no area section", file=self._origin, field="area"
+            )
+        return self.area
+
+    def logic_area(self, component: str, bits: int, bits_b: int | None = None) -> PricedArea:
+        """Area of one ``component`` of width ``bits`` (``bits × bits_b`` for a multiplier)."""
+        model = self._area_model()
+        if component not in model.components:
+            raise InputError(
+                f"energy table '{self.name}' has no area for '{component}'",
+                file=self._origin,
+                field=f"area.components.{component}",
+            )
+        _check_bits(bits)
+        entry = model.components[component]
+        ref = entry.ref_bits
+        if entry.scaling is AreaScaling.PRODUCT:
+            other = bits if bits_b is None else bits_b
+            _check_bits(other)
+            factor = bits * other / ref**2
+            rule = f"× ({bits}·{other})/{ref}² (each operand width linear)"
+        else:
+            factor = bits / ref
+            rule = f"× {bits}/{ref} (linear in width)"
+        area = entry.area_um2 * factor * model.node_scale
+        scale = "" if model.node_scale == 1 else f" × node_scale {_fmt(model.node_scale)}"
+        return PricedArea(
+            area,
+            f"{self.name} area {component}: {ref}-bit row ({_fmt(entry.area_um2)} µm²) {rule}"
+            f"{scale} = {_fmt(area)} µm² [{entry.source}]",
+        )
+
+    def sram_area(self, capacity_bytes: int) -> PricedArea:
+        """Macro area of an SRAM of ``capacity_bytes`` (µm²): bits × one bit's macro area."""
+        if capacity_bytes <= 0:
+            raise ValueError(f"SRAM capacity must be > 0 bytes, got {capacity_bytes}")
+        cell = self._area_model().sram
+        per_bit = cell.bit_area_um2
+        area = capacity_bytes * 8 * per_bit
+        return PricedArea(
+            area,
+            f"{self.name} area sram: {capacity_bytes} B × 8 bits × {_fmt(cell.cell_area_f2)} F² "
+            f"at F={_fmt(cell.feature_nm)} nm / efficiency {_fmt(cell.array_efficiency)} "
+            f"(= {_fmt(per_bit)} µm²/bit) = {_fmt(area)} µm² [{cell.source}]",
         )
 
     def leakage_power_w(self, hw: HardwareConfig) -> dict[str, float]:

@@ -3,10 +3,11 @@ spiking design.
 
 Compute: each GEMM pass takes :func:`spikesim.baseline.systolic.systolic_gemm` cycles (what
 SCALE-Sim reports for that GEMM, array and dataflow); ``compute_cycles`` is their sum, so a user
-can check it against SCALE-Sim. Memory: the layer is mapped like the spiking design (token blocks
-sized to half the activation SRAM at the design's storage bits per token, double-buffered tiles of
-``mac.cols`` output channels, narrower when such a tile does not fit twice); each step's share of the compute cycles is proportional to its
-MACs (integer apportionment), and simpy runs the same DRAM/double-buffer transactions, so
+can check it against SCALE-Sim. Memory: the layer is mapped like the spiking design (token
+blocks sized to half the activation SRAM at the design's storage bits per token,
+double-buffered tiles of ``mac.cols`` output channels, narrower when such a tile does not fit
+twice); each step's share of the compute cycles is proportional to its MACs (integer
+apportionment), and simpy runs the same DRAM/double-buffer transactions, so
 ``stall_dram_cycles`` comes from the same model. The MAC array has no encoder or bank-conflict
 stalls (SCALE-Sim's CALC bandwidth mode: operands always delivered).
 """

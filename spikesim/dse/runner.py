@@ -1,0 +1,583 @@
+"""Run a sweep: every sampled hardware point × design, in parallel, into a Parquet dataset.
+
+One *task* is one (hardware point, design). Its ``point_id`` is
+``sha256(canonical JSON of the resolved HardwareConfig + the trace's manifest sha256 + design)``
+(first 32 hex digits), so the same configuration on the same trace always has the same id:
+a rerun skips the tasks whose part file exists and never duplicates one.
+
+Execution: a local :class:`~concurrent.futures.ProcessPoolExecutor` (``spawn`` start method,
+``workers`` processes, one thread each: OMP/OPENBLAS/MKL/NUMBA threads set to 1 in the workers),
+or, with ``scheduler="tcp://HOST:PORT"``, a Dask distributed cluster (the optional extra
+``spikesim[dist]``, imported only then). Both run the same function, :func:`run_task`, on the same
+tasks, so they produce identical rows. The trace travels by path: each worker memory-maps it
+(the path must be visible to the workers, e.g. a shared file system for a remote cluster).
+
+The parent process owns all writing: each finished task becomes one part file, written atomically
+(:mod:`spikesim.dse.store`). A task that raises (an :class:`InputError` such as a weight tile that
+does not fit, or an invalid combination of axis values) is recorded as one ``TOTAL`` row with its
+``error`` and the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import pandas as pd
+
+from spikesim.config.hardware import HardwareConfig
+from spikesim.dse.area import area_mm2
+from spikesim.dse.spec import LoadedSweep, load_sweep, lookup
+from spikesim.dse.store import (
+    done_point_ids,
+    open_dataset,
+    write_part,
+)
+from spikesim.errors import InputError
+
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+"""Thread-count variables set to 1 in every worker process."""
+
+TOTAL = "TOTAL"
+"""``layer`` value of the per-point total rows."""
+
+_LAYER_METRICS = ("total_cycles", "compute_cycles", "stall_cycles", "energy_pj")
+
+
+@dataclass(frozen=True)
+class PointTask:
+    """One (hardware point, design) to simulate: everything a worker needs except the trace."""
+
+    index: int
+    """Position of the hardware point in the sweep (grid or sampling order)."""
+    point_id: str
+    design: str
+    axis_values: dict[str, Any]
+    """Swept field → value, as resolved in the configuration (JSON types)."""
+    config: dict[str, Any] | None
+    """The resolved HardwareConfig (``model_dump(mode="json")``); None if invalid."""
+    area_mm2: float
+    area_by_component: dict[str, float] = field(default_factory=dict)
+    error: str = ""
+    """Non-empty: the point failed before simulation (recorded as is)."""
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """What a worker returns: the rows of one task and how long the simulation took."""
+
+    point_id: str
+    rows: pd.DataFrame
+    failed: bool
+    sim_seconds: float
+    """Time inside :func:`spikesim.simulate` (the simulation itself)."""
+    task_seconds: float
+    """Time of the whole task in the worker (config, trace, simulate, rows)."""
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """The tasks of a sweep and what was dropped by constraints."""
+
+    sweep: LoadedSweep
+    tasks: tuple[PointTask, ...]
+    points: int
+    """Sampled hardware points (before constraints)."""
+    dropped_relation: int
+    """Hardware points dropped by a field relation (each × every design)."""
+    dropped_area: int
+    """(point, design) pairs dropped by ``max_area_mm2``."""
+    trace_sha256: str
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    out: Path
+    points: int
+    tasks: int
+    dropped_relation: int
+    dropped_area: int
+    skipped_done: int
+    ran: int
+    failed: int
+    wall_seconds: float
+    sim_seconds: float
+    task_seconds: float
+    workers: int
+    scheduler: str | None
+
+    def text(self) -> str:
+        parts = [
+            f"{self.points} point(s) × designs = {self.tasks} task(s)",
+            f"ran {self.ran} ({self.failed} failed)",
+            f"{self.skipped_done} already done",
+        ]
+        if self.dropped_relation or self.dropped_area:
+            parts.append(
+                f"dropped {self.dropped_relation} point(s) by relations, "
+                f"{self.dropped_area} task(s) by max_area_mm2"
+            )
+        rate = 60 * self.ran / self.wall_seconds if self.wall_seconds > 0 else 0.0
+        where = self.scheduler or f"{self.workers} local worker(s)"
+        return (
+            "; ".join(parts)
+            + f"; {self.wall_seconds:.1f} s on {where} ({rate:.1f} tasks/min) → {self.out}"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Planning (parent process)
+# --------------------------------------------------------------------------------------------
+
+
+def manifest_sha256(trace_path: str | Path) -> str:
+    """sha256 of the trace's ``manifest.json`` (which holds every layer file's sha256)."""
+    from spikesim.trace.format import MANIFEST_NAME
+
+    path = Path(trace_path) / MANIFEST_NAME
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise InputError(f"cannot read the trace manifest ({exc.strerror})", file=path) from None
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def point_id(config_json: str, trace_sha256: str, design: str) -> str:
+    """The key of one (configuration, trace, design): 32 hex digits of a sha256."""
+    digest = hashlib.sha256()
+    for part in (config_json, trace_sha256, design):
+        digest.update(part.encode("utf-8"))
+        digest.update(b"\0")
+    return digest.hexdigest()[:32]
+
+
+def plan_sweep(sweep: LoadedSweep, trace_path: str | Path) -> SweepPlan:
+    """Resolve every sampled point, apply the constraints, and list the tasks."""
+    from spikesim.config.loader import read_yaml_mapping
+    from spikesim.dse.spec import resolve_point
+    from spikesim.energy.table import load_energy_table
+
+    spec = sweep.spec
+    base_data = read_yaml_mapping(sweep.base_path)
+    trace_sha = manifest_sha256(trace_path)
+    relations = spec.constraints.parsed_relations()
+    max_area = spec.constraints.max_area_mm2
+    tasks: list[PointTask] = []
+    points = dropped_relation = dropped_area = 0
+    tables: dict[str, Any] = {}
+    for index, overrides in enumerate(spec.points()):
+        points += 1
+        try:
+            hw = resolve_point(sweep.base_path, base_data, overrides)
+        except InputError as exc:
+            raw = canonical_json({"base": str(sweep.base_path), "overrides": overrides})
+            for design in spec.designs:
+                tasks.append(
+                    PointTask(
+                        index=index,
+                        point_id=point_id(raw, trace_sha, design),
+                        design=design,
+                        axis_values=dict(overrides),
+                        config=None,
+                        area_mm2=math.nan,
+                        error=f"InputError: {exc.one_line()}",
+                    )
+                )
+            continue
+        config = hw.model_dump(mode="json")
+        if not all(rel.holds(config) for rel in relations):
+            dropped_relation += 1
+            continue
+        axis_values = {axis: lookup(config, axis) for axis in spec.axes}
+        text = canonical_json(config)
+        if hw.energy.table not in tables:
+            tables[hw.energy.table] = load_energy_table(hw.energy.table)
+        table = tables[hw.energy.table]
+        for design in spec.designs:
+            total, by_component = area_mm2(hw, table, design)
+            if max_area is not None and total > max_area:
+                dropped_area += 1
+                continue
+            tasks.append(
+                PointTask(
+                    index=index,
+                    point_id=point_id(text, trace_sha, design),
+                    design=design,
+                    axis_values=axis_values,
+                    config=config,
+                    area_mm2=total,
+                    area_by_component=by_component,
+                )
+            )
+    return SweepPlan(
+        sweep=sweep,
+        tasks=tuple(tasks),
+        points=points,
+        dropped_relation=dropped_relation,
+        dropped_area=dropped_area,
+        trace_sha256=trace_sha,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The task (worker process)
+# --------------------------------------------------------------------------------------------
+
+_trace_cache: dict[tuple[str, str], Any] = {}
+"""Per worker process: the opened (memory-mapped) trace, keyed by (path, manifest sha256)."""
+
+
+def _open_trace(trace_path: str, trace_sha: str) -> Any:
+    from spikesim.trace import load_trace
+
+    key = (trace_path, trace_sha)
+    trace = _trace_cache.get(key)
+    if trace is None:
+        _trace_cache.clear()
+        trace = load_trace(trace_path)
+        _trace_cache[key] = trace
+    return trace
+
+
+def area_column(component: str) -> str:
+    """``sram.weights`` → ``area_sram_weights_mm2``."""
+    return f"area_{component.replace('.', '_')}_mm2"
+
+
+def _rows_frame(task: PointTask, columns: dict[str, list[Any]], n: int) -> pd.DataFrame:
+    """One DataFrame in the dataset's column order (built once: this runs for every point)."""
+    out: dict[str, Any] = {
+        "point_index": [task.index] * n,
+        "point_id": [task.point_id] * n,
+        "design": [task.design] * n,
+        "layer": columns.pop("layer"),
+    }
+    for axis, value in task.axis_values.items():
+        out[axis] = [value] * n
+    for metric in _LAYER_METRICS:
+        out[metric] = columns.pop(metric)
+    out["area_mm2"] = [task.area_mm2] * n
+    out["error"] = columns.pop("error")
+    rest = {area_column(c): [v] * n for c, v in task.area_by_component.items()}
+    rest.update(columns)
+    for name in sorted(rest):
+        out[name] = rest[name]
+    return pd.DataFrame(out)
+
+
+def _error_rows(task: PointTask, error: str) -> pd.DataFrame:
+    columns: dict[str, list[Any]] = {m: [math.nan] for m in _LAYER_METRICS}
+    columns.update(layer=[TOTAL], error=[error])
+    return _rows_frame(task, columns, 1)
+
+
+def _result_rows(task: PointTask, layers: pd.DataFrame) -> pd.DataFrame:
+    energy_cols = [c for c in layers.columns if c.startswith("energy_") and c != "energy_pj"]
+    keep = ["layer", *_LAYER_METRICS, "utilization", *energy_cols]
+    columns: dict[str, list[Any]] = {c: layers[c].tolist() for c in keep}
+    cycles = sum(columns["total_cycles"])
+    weighted = sum(u * c for u, c in zip(columns["utilization"], columns["total_cycles"],
+                                         strict=True))
+    for name in keep[1:]:
+        if name == "utilization":  # cycle-weighted mean over the layers
+            columns[name].append(weighted / cycles if cycles else 0.0)
+        else:
+            columns[name].append(sum(columns[name]))
+    columns["layer"].append(TOTAL)
+    n = len(columns["layer"])
+    columns["error"] = [""] * n
+    return _rows_frame(task, columns, n)
+
+
+def run_task(task: PointTask, trace_path: str, trace_sha: str) -> TaskOutcome:
+    """Simulate one (point, design) on the trace; never raises for a bad point.
+
+    Runs in a worker (local process or Dask); any exception of the simulation becomes the
+    ``error`` of the point's ``TOTAL`` row.
+    """
+    from spikesim.api import simulate
+
+    start = time.perf_counter()
+    sim_seconds = 0.0
+    if task.error or task.config is None:
+        rows, failed = _error_rows(task, task.error or "invalid configuration"), True
+    else:
+        try:
+            hw = HardwareConfig.model_validate(task.config)
+            trace = _open_trace(trace_path, trace_sha)
+            t0 = time.perf_counter()
+            result = simulate(hw, trace, [task.design])
+            sim_seconds = time.perf_counter() - t0
+            rows, failed = _result_rows(task, result.layers), False
+        except InputError as exc:
+            rows, failed = _error_rows(task, f"InputError: {exc.one_line()}"), True
+        except Exception as exc:  # a bad point must not stop the sweep; the row says what
+            rows, failed = _error_rows(task, f"{type(exc).__name__}: {exc}"), True
+    return TaskOutcome(task.point_id, rows, failed, sim_seconds, time.perf_counter() - start)
+
+
+def init_worker() -> None:
+    """Worker initializer: one thread per worker."""
+    for var in THREAD_VARS:
+        os.environ[var] = "1"
+    try:
+        import numba
+
+        numba.set_num_threads(1)
+    except (ImportError, ValueError):  # pragma: no cover - numba missing or already 1
+        pass
+
+
+@contextmanager
+def _single_thread_env() -> Iterator[None]:
+    """Set THREAD_VARS to 1 while worker processes are spawned (they inherit it), then restore."""
+    saved = {var: os.environ.get(var) for var in THREAD_VARS}
+    os.environ.update(dict.fromkeys(THREAD_VARS, "1"))
+    try:
+        yield
+    finally:
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+
+
+# --------------------------------------------------------------------------------------------
+# Progress (only on a terminal)
+# --------------------------------------------------------------------------------------------
+
+
+class Progress:
+    """Points done, rate and ETA on stderr: a rich bar if rich is importable, else plain lines."""
+
+    def __init__(self, total: int, *, enabled: bool, stream: TextIO | None = None) -> None:
+        self.total = total
+        self.done = 0
+        self.failed = 0
+        self.enabled = enabled and total > 0
+        self.stream = stream or sys.stderr
+        self.start = time.perf_counter()
+        self._last_line = 0.0
+        self._rich: Any = None
+        self._task: Any = None
+        if not self.enabled:
+            return
+        try:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+            from rich.progress import Progress as RichProgress
+        except ImportError:
+            return
+        self._rich = RichProgress(
+            TextColumn("sweep"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(file=self.stream),
+            transient=False,
+        )
+        self._rich.start()
+        self._task = self._rich.add_task("sweep", total=total, rate="")
+
+    def _rate(self) -> tuple[float, float]:
+        elapsed = time.perf_counter() - self.start
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        eta = (self.total - self.done) / rate if rate > 0 else math.inf
+        return rate, eta
+
+    def advance(self, failed: bool) -> None:
+        self.done += 1
+        self.failed += int(failed)
+        if not self.enabled:
+            return
+        rate, eta = self._rate()
+        text = f"{60 * rate:.1f} pts/min" + (f", {self.failed} failed" if self.failed else "")
+        if self._rich is not None:
+            self._rich.update(self._task, advance=1, rate=text)
+            return
+        now = time.perf_counter()
+        if now - self._last_line >= 2.0 or self.done == self.total:
+            self._last_line = now
+            eta_text = f"{eta:.0f} s" if math.isfinite(eta) else "?"
+            print(f"[{self.done}/{self.total}] {text}, ETA {eta_text}", file=self.stream,
+                  flush=True)
+
+    def close(self) -> None:
+        if self._rich is not None:
+            self._rich.stop()
+
+
+# --------------------------------------------------------------------------------------------
+# Executors
+# --------------------------------------------------------------------------------------------
+
+
+OnOutcome = Callable[[TaskOutcome], None]
+
+
+def _run_local(
+    tasks: list[PointTask], trace_path: str, trace_sha: str, workers: int, on_outcome: OnOutcome
+) -> None:
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker) as pool:
+        pending: set[Future[TaskOutcome]] = set()
+        queue = iter(tasks)
+        window = 4 * workers  # bounded in-flight work: results are written as they finish
+        with _single_thread_env():  # spawned workers inherit one-thread settings
+            for task in queue:
+                pending.add(pool.submit(run_task, task, trace_path, trace_sha))
+                if len(pending) >= window:
+                    break
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                on_outcome(fut.result())
+                following = next(queue, None)
+                if following is not None:
+                    pending.add(pool.submit(run_task, following, trace_path, trace_sha))
+
+
+def _run_dask(
+    tasks: list[PointTask], trace_path: str, trace_sha: str, address: str, on_outcome: OnOutcome
+) -> None:
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise InputError(
+            "needs the optional Dask extra: pip install 'spikesim[dist]' "
+            "(or pip install 'dask[distributed]')",
+            field="--scheduler",
+        ) from None
+    try:
+        client = Client(address, timeout="20s", set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise InputError(
+            f"cannot connect to the Dask scheduler at {address} ({exc})", field="--scheduler"
+        ) from None
+    try:
+        client.run(init_worker)
+        futures = client.map(
+            run_task, tasks, trace_path=trace_path, trace_sha=trace_sha, pure=False
+        )
+        with client.as_current():  # scoped: as_completed needs a current client
+            for fut in as_completed(futures):
+                on_outcome(fut.result())
+                fut.release()
+    finally:
+        client.close()
+
+
+def run_sweep(
+    spec: str | Path | LoadedSweep,
+    trace: str | Path,
+    out: str | Path,
+    *,
+    workers: int = 1,
+    scheduler: str | None = None,
+    progress: bool = False,
+    on_outcome: OnOutcome | None = None,
+) -> SweepSummary:
+    """Run (or resume) a sweep into the Parquet dataset ``out``.
+
+    Parameters
+    ----------
+    spec:
+        The sweep YAML (or an already loaded one).
+    trace:
+        The trace directory (opened by path in each worker).
+    out:
+        The results directory (``results.parquet/``); finished points found there are skipped.
+    workers:
+        Local worker processes (ignored with ``scheduler``).
+    scheduler:
+        ``tcp://HOST:PORT`` of a Dask distributed scheduler, or None for the local pool.
+    progress:
+        Show a progress bar on stderr (callers pass ``stderr.isatty()``).
+    on_outcome:
+        Called after each task's part is written (tests, benchmarks).
+    """
+    if workers < 1:
+        raise InputError(f"must be at least 1, got {workers}", field="--workers")
+    sweep = spec if isinstance(spec, LoadedSweep) else load_sweep(spec)
+    trace_dir = Path(trace).resolve()
+    from spikesim.trace import load_trace
+
+    try:
+        load_trace(trace_dir)  # validate the manifest up front (one clear error)
+    except InputError as exc:
+        if exc.field:
+            raise
+        raise InputError(exc.message, file=exc.file, field="--trace") from None
+    plan = plan_sweep(sweep, trace_dir)
+    meta = {
+        "spec": sweep.spec.model_dump(mode="json"),
+        "base_sha256": hashlib.sha256(sweep.base_path.read_bytes()).hexdigest(),
+        "trace_sha256": plan.trace_sha256,
+        "axes": list(sweep.spec.axes),
+        "designs": list(sweep.spec.designs),
+    }
+    root = open_dataset(out, meta)
+    done = done_point_ids(root)
+    todo = [t for t in plan.tasks if t.point_id not in done]
+    counters = {"ran": 0, "failed": 0, "sim": 0.0, "task": 0.0}
+    bar = Progress(len(todo), enabled=progress)
+
+    def finished(outcome: TaskOutcome) -> None:
+        write_part(root, outcome.point_id, outcome.rows)
+        counters["ran"] += 1
+        counters["failed"] += int(outcome.failed)
+        counters["sim"] += outcome.sim_seconds
+        counters["task"] += outcome.task_seconds
+        bar.advance(outcome.failed)
+        if on_outcome is not None:
+            on_outcome(outcome)
+
+    start = time.perf_counter()
+    try:
+        if todo:
+            if scheduler:
+                _run_dask(todo, str(trace_dir), plan.trace_sha256, scheduler, finished)
+            else:
+                _run_local(todo, str(trace_dir), plan.trace_sha256, workers, finished)
+    finally:
+        bar.close()
+    return SweepSummary(
+        out=root,
+        points=plan.points,
+        tasks=len(plan.tasks),
+        dropped_relation=plan.dropped_relation,
+        dropped_area=plan.dropped_area,
+        skipped_done=len(plan.tasks) - len(todo),
+        ran=int(counters["ran"]),
+        failed=int(counters["failed"]),
+        wall_seconds=time.perf_counter() - start,
+        sim_seconds=float(counters["sim"]),
+        task_seconds=float(counters["task"]),
+        workers=workers,
+        scheduler=scheduler,
+    )

@@ -1,0 +1,276 @@
+"""The sweep specification (``SWEEP.yaml``): base hardware, axes, sampling, designs, constraints.
+
+Example::
+
+    base: ../hw_configs/spikequant-45nm.yaml   # relative to this file
+    axes:
+      if_array.lanes: [8, 16, 32]
+      if_array.columns: [32, 64]
+      quant.normal_coding: [count, bitserial]
+    sampling: grid          # grid: every combination; random: `samples` distinct combinations
+    seed: 0
+    designs: [spikequant, mac-w4a4]
+    constraints:
+      max_area_mm2: 8.0
+      relations: ["if_array.lanes <= if_array.columns"]
+
+A file is a sweep spec when its top level has an ``axes`` key. Every axis path is checked
+against the base configuration when the spec is loaded: each value is applied alone to the base
+and validated, so an unknown path or an out-of-range value is an :class:`InputError` naming
+``axes.<path>`` in the sweep file. Combinations that are invalid together (``salient_bits`` below
+``act_bits``) are recorded as failed points, not rejected up front.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import operator
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import Field, field_validator, model_validator
+
+from spikesim.config._base import FrozenModel
+from spikesim.config.hardware import HardwareConfig
+from spikesim.config.loader import apply_overrides, read_yaml_mapping, validate_mapping
+from spikesim.errors import InputError
+
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "<=": operator.le,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    ">": operator.gt,
+}
+_RELATION = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(<=|>=|==|!=|<|>)\s*(\S+)\s*$")
+_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+
+
+class Sampling(StrEnum):
+    """grid: every combination of the axes; random: ``samples`` distinct combinations."""
+
+    GRID = "grid"
+    RANDOM = "random"
+
+
+class Relation(FrozenModel):
+    """A parsed field relation: ``left op right`` (right: a field path or a number)."""
+
+    left: str
+    op: str
+    right: str | float
+
+    def holds(self, config: Mapping[str, Any]) -> bool:
+        lhs = lookup(config, self.left)
+        rhs = lookup(config, self.right) if isinstance(self.right, str) else self.right
+        try:
+            return bool(_OPS[self.op](lhs, rhs))
+        except TypeError:
+            return False
+
+    def text(self) -> str:
+        right = self.right if isinstance(self.right, str) else f"{self.right:g}"
+        return f"{self.left} {self.op} {right}"
+
+
+class Constraints(FrozenModel):
+    """Points (or point × design) violating a constraint are dropped before simulation, counted."""
+
+    max_area_mm2: float | None = Field(None, gt=0)
+    """Largest area of a design on a point (mm², from the energy table's area section)."""
+
+    relations: tuple[str, ...] = ()
+    """Field relations every point must satisfy, ``path op path`` or ``path op number``
+    (op: <, <=, >, >=, ==, !=), e.g. ``if_array.lanes <= if_array.columns``."""
+
+    @field_validator("relations")
+    @classmethod
+    def _parse(cls, relations: tuple[str, ...]) -> tuple[str, ...]:
+        for text in relations:
+            parse_relation(text)
+        return relations
+
+    def parsed_relations(self) -> tuple[Relation, ...]:
+        return tuple(parse_relation(t) for t in self.relations)
+
+
+def parse_relation(text: str) -> Relation:
+    match = _RELATION.match(text)
+    if match is None:
+        raise ValueError(f"relation '{text}' is not 'field.path OP field.path|number'")
+    left, op, right = match.groups()
+    value: str | float
+    try:
+        value = float(right)
+    except ValueError:
+        if not _PATH.match(right):
+            raise ValueError(
+                f"relation '{text}': '{right}' is neither a number nor a path"
+            ) from None
+        value = right
+    return Relation(left=left, op=op, right=value)
+
+
+class SweepSpec(FrozenModel):
+    """A sweep: hardware points (base + axis values) × designs, simulated on one trace."""
+
+    base: str = Field(min_length=1)
+    """The base hardware YAML, relative to the sweep file."""
+
+    axes: dict[str, tuple[Any, ...]] = Field(min_length=1)
+    """Dotted field path → the values it takes (any HardwareConfig field)."""
+
+    sampling: Sampling = Sampling.GRID
+    samples: int | None = Field(None, gt=0)
+    """Number of distinct random combinations (``sampling: random`` only)."""
+
+    seed: int = 0
+    """Seed of the random sampling (numpy Generator)."""
+
+    designs: tuple[str, ...] = Field(("spikequant",), min_length=1)
+    """Designs simulated at every point (``spikequant``, ``mac-w4a4``, ``atom``, ...)."""
+
+    constraints: Constraints = Constraints()
+
+    @field_validator("axes")
+    @classmethod
+    def _axes(cls, axes: dict[str, tuple[Any, ...]]) -> dict[str, tuple[Any, ...]]:
+        for path, values in axes.items():
+            if not _PATH.match(path):
+                raise ValueError(f"axis '{path}' is not a dotted field path")
+            if not values:
+                raise ValueError(f"axis '{path}' has no values")
+        return axes
+
+    @field_validator("designs")
+    @classmethod
+    def _designs(cls, designs: tuple[str, ...]) -> tuple[str, ...]:
+        from spikesim.api import DESIGNS
+
+        for d in designs:
+            if d not in DESIGNS:
+                raise ValueError(f"unknown design '{d}' (known: {', '.join(sorted(DESIGNS))})")
+        if len(set(designs)) != len(designs):
+            raise ValueError("a design is listed twice")
+        return designs
+
+    @model_validator(mode="after")
+    def _samples(self) -> SweepSpec:
+        if self.sampling is Sampling.RANDOM and self.samples is None:
+            raise ValueError("sampling 'random' needs 'samples'")
+        if self.sampling is Sampling.GRID and self.samples is not None:
+            raise ValueError("'samples' is only used with sampling 'random'")
+        return self
+
+    @property
+    def grid_size(self) -> int:
+        return math.prod(len(v) for v in self.axes.values())
+
+    def points(self) -> Iterator[dict[str, Any]]:
+        """The sampled points as ``{axis path: value}``, in a deterministic order."""
+        names = list(self.axes)
+        sizes = [len(self.axes[n]) for n in names]
+        if self.sampling is Sampling.GRID:
+            for combo in itertools.product(*(self.axes[n] for n in names)):
+                yield dict(zip(names, combo, strict=True))
+            return
+        assert self.samples is not None
+        rng = np.random.default_rng(self.seed)
+        total = self.grid_size
+        want = min(self.samples, total)
+        if total <= 4 * want or total <= 1_000_000:
+            flat = rng.choice(total, size=want, replace=False)
+        else:  # huge grid: draw with rejection of duplicates
+            seen: dict[int, None] = {}
+            while len(seen) < want:
+                seen.setdefault(int(rng.integers(total)), None)
+            flat = np.fromiter(seen, dtype=np.int64)
+        for index in flat:
+            digits = np.unravel_index(int(index), sizes)
+            yield {n: self.axes[n][int(d)] for n, d in zip(names, digits, strict=True)}
+
+
+@dataclass(frozen=True)
+class LoadedSweep:
+    """A validated sweep spec with its files resolved."""
+
+    spec: SweepSpec
+    path: Path
+    """The sweep YAML."""
+    base_path: Path
+    """The base hardware YAML (resolved against the sweep file's folder)."""
+    base: HardwareConfig
+    """The base configuration."""
+
+
+_MISSING = object()
+
+
+def lookup(config: Mapping[str, Any], path: str, default: Any = None) -> Any:
+    """The value at dotted ``path`` in a nested mapping (``default`` if absent)."""
+    node: Any = config
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def resolve_point(
+    base_path: Path, base_data: Mapping[str, Any], overrides: Mapping[str, Any]
+) -> HardwareConfig:
+    """The hardware of one point: the parsed base YAML with ``overrides`` applied, validated.
+
+    Same result as ``load_hardware(base_path, overrides)`` without re-reading the file (the
+    energy-table path is resolved against the base file's folder the same way).
+    """
+    hw = validate_mapping(HardwareConfig, apply_overrides(dict(base_data), overrides),
+                          file=base_path)
+    table = Path(hw.energy.table)
+    if table.suffix in (".yaml", ".yml") and not table.is_absolute():
+        resolved = (base_path.parent / table).resolve()
+        hw = hw.model_copy(update={"energy": hw.energy.model_copy(update={"table": str(resolved)})})
+    return hw
+
+
+def load_sweep(path: str | Path) -> LoadedSweep:
+    """Read and validate a sweep YAML; check every axis value against the base hardware."""
+    from spikesim.config.loader import load_hardware
+
+    path = Path(path)
+    data = read_yaml_mapping(path)
+    spec = validate_mapping(SweepSpec, data, file=path)
+    base_path = Path(spec.base)
+    if not base_path.is_absolute():
+        base_path = path.parent / base_path
+    if not base_path.is_file():
+        raise InputError(f"base hardware file '{base_path}' not found", file=path, field="base")
+    base = load_hardware(base_path)
+    base_data = read_yaml_mapping(base_path)
+    for axis, values in spec.axes.items():
+        for value in values:
+            try:
+                data = apply_overrides(base_data, {axis: value})
+                validate_mapping(HardwareConfig, data, file=path)
+            except InputError as exc:
+                where = f" (at '{exc.field}')" if exc.field and exc.field != axis else ""
+                raise InputError(
+                    f"value {value!r}: {exc.message}{where}", file=path, field=f"axes.{axis}"
+                ) from None
+    dumped = base.model_dump(mode="json")
+    for rel in spec.constraints.parsed_relations():
+        for side in (rel.left, rel.right):
+            if isinstance(side, str) and lookup(dumped, side, _MISSING) is _MISSING:
+                raise InputError(
+                    f"relation '{rel.text()}' names '{side}', not a field of the hardware",
+                    file=path,
+                    field="constraints.relations",
+                )
+    return LoadedSweep(spec=spec, path=path, base_path=base_path, base=base)

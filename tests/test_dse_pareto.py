@@ -1,0 +1,68 @@
+"""Pareto extraction equals brute force; the front table and figure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from spikesim.dse.pareto import draw_front, pareto_front, pareto_mask
+
+
+def brute_force(v: np.ndarray) -> np.ndarray:
+    n = len(v)
+    out = np.ones(n, dtype=bool)
+    for i in range(n):
+        for j in range(n):
+            if all(v[j] <= v[i]) and any(v[j] < v[i]):
+                out[i] = False
+                break
+    return out
+
+
+@given(
+    st.integers(1, 4).flatmap(
+        lambda k: arrays(np.float64, st.tuples(st.integers(0, 60), st.just(k)),
+                         elements=st.integers(0, 6).map(float))
+    )
+)
+def test_pareto_mask_equals_brute_force(v: np.ndarray) -> None:
+    np.testing.assert_array_equal(pareto_mask(v), brute_force(v))
+
+
+def test_pareto_mask_blocks_and_ties() -> None:
+    rng = np.random.default_rng(0)
+    v = rng.integers(0, 30, size=(1300, 3)).astype(float)  # several blocks of 512
+    np.testing.assert_array_equal(pareto_mask(v), brute_force(v))
+    same = np.ones((3, 2))
+    assert pareto_mask(same).all()  # equal points do not dominate each other
+
+
+def _results() -> pd.DataFrame:
+    rows = []
+    for i, (e, c, a, d) in enumerate([(1, 5, 1, "spikequant"), (2, 2, 2, "spikequant"),
+                                      (3, 3, 3, "spikequant"), (4, 1, 4, "mac-w4a4"),
+                                      (5, 2, 5, "mac-w4a4"), (9, 9, 9, "fp16")]):
+        rows.append({"point_index": i, "design": d, "layer": "TOTAL", "energy_pj": e,
+                     "total_cycles": c, "area_mm2": a, "error": ""})
+        rows.append({"point_index": i, "design": d, "layer": "q_proj", "energy_pj": e,
+                     "total_cycles": c, "area_mm2": a, "error": ""})
+    rows.append({"point_index": 9, "design": "spikequant", "layer": "TOTAL", "energy_pj": np.nan,
+                 "total_cycles": np.nan, "area_mm2": 1.0, "error": "InputError: no fit"})
+    return pd.DataFrame(rows)
+
+
+def test_pareto_front_across_and_within_designs(tmp_path: Path) -> None:
+    front = pareto_front(_results())
+    assert len(front) == 6  # TOTAL rows of successful points only
+    across = dict(zip(front["point_index"], front["pareto"], strict=True))
+    assert across == {0: True, 1: True, 2: False, 3: True, 4: False, 5: False}
+    within = dict(zip(front["point_index"], front["pareto_design"], strict=True))
+    assert within == {0: True, 1: True, 2: False, 3: True, 4: False, 5: True}
+    paths = draw_front(front, tmp_path / "fig" / "r-pareto")
+    assert [p.suffix for p in paths] == [".png", ".pdf"]
+    assert all(p.stat().st_size > 0 for p in paths)

@@ -1,0 +1,175 @@
+"""Sweeps: identical rows with 1 worker, 2 workers and Dask; failures recorded; kill and resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from spikesim.dse import read_results, run_sweep
+from spikesim.dse.store import META_NAME, done_point_ids, part_files
+from spikesim.errors import InputError
+from spikesim.trace import synth_trace
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = ROOT / "hw_configs" / "spikequant-45nm.yaml"
+
+
+def write_spec(path: Path, axes: dict[str, list[object]], **fields: object) -> Path:
+    data: dict[str, object] = {"base": str(BASE), "axes": axes}
+    data.update(fields)
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("trace") / "tiny"
+    synth_trace(path, gemm=(16, 64, 48))
+    return path
+
+
+@pytest.fixture(scope="module")
+def small_spec(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("spec")
+    axes = {"if_array.lanes": [8, 16], "quant.normal_coding": ["count", "bitserial"],
+            "sram.weights.capacity_bytes": [1048576, 1024]}
+    return write_spec(folder / "sweep.yaml", axes, designs=["spikequant", "mac-w4a4"])
+
+
+@pytest.fixture(scope="module")
+def one_worker(small_spec: Path, tiny_trace: Path, tmp_path_factory: pytest.TempPathFactory
+               ) -> pd.DataFrame:
+    out = tmp_path_factory.mktemp("w1") / "results.parquet"
+    summary = run_sweep(small_spec, tiny_trace, out, workers=1)
+    assert summary.tasks == 16
+    assert summary.ran == 16
+    return read_results(out)
+
+
+def test_rows_columns_and_failures(one_worker: pd.DataFrame) -> None:
+    df = one_worker
+    for col in ["point_id", "layer", "design", "if_array.lanes", "quant.normal_coding",
+                "sram.weights.capacity_bytes", "total_cycles", "energy_pj", "area_mm2", "error"]:
+        assert col in df.columns
+    total = df[df["layer"] == "TOTAL"]
+    assert len(total) == 16
+    assert total["point_id"].is_unique
+    assert not df.duplicated(["point_id", "layer"]).any()
+    # the 1 KiB weight SRAM cannot hold a spiking weight tile: recorded, sweep went on
+    failed = total[total["error"] != ""]
+    assert len(failed) == 4
+    assert set(failed["design"]) == {"spikequant"}
+    assert (failed["sram.weights.capacity_bytes"] == 1024).all()
+    assert failed["error"].str.contains("InputError").all()
+    assert failed["total_cycles"].isna().all()
+    assert failed["area_mm2"].notna().all()
+    ok = total[total["error"] == ""]
+    assert (ok["total_cycles"] > 0).all()
+    # the TOTAL row sums the layer rows
+    layer_rows = df[(df["layer"] != "TOTAL") & (df["error"] == "")]
+    sums = layer_rows.groupby("point_id")["energy_pj"].sum()
+    assert ok.set_index("point_id")["energy_pj"].to_dict() == pytest.approx(sums.to_dict())
+
+
+def test_two_workers_same_rows(
+    one_worker: pd.DataFrame, small_spec: Path, tiny_trace: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "results.parquet"
+    run_sweep(small_spec, tiny_trace, out, workers=2)
+    pd.testing.assert_frame_equal(read_results(out), one_worker)
+    # a rerun finds everything done and adds nothing
+    again = run_sweep(small_spec, tiny_trace, out, workers=2)
+    assert again.ran == 0
+    assert again.skipped_done == 16
+    assert len(part_files(out)) == 16
+
+
+def test_dask_local_cluster_same_rows(
+    one_worker: pd.DataFrame, small_spec: Path, tiny_trace: Path, tmp_path: Path
+) -> None:
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        host="127.0.0.1",
+    ) as cluster:
+        out = tmp_path / "results.parquet"
+        summary = run_sweep(small_spec, tiny_trace, out, scheduler=cluster.scheduler_address)
+    assert summary.ran == 16
+    pd.testing.assert_frame_equal(read_results(out), one_worker)
+
+
+def test_constraints_drop_and_count(tiny_trace: Path, tmp_path: Path) -> None:
+    spec = write_spec(
+        tmp_path / "s.yaml",
+        {"if_array.lanes": [8, 64], "if_array.columns": [32, 64]},
+        designs=["spikequant"],
+        constraints={"relations": ["if_array.lanes <= if_array.columns"], "max_area_mm2": 5.2},
+    )
+    summary = run_sweep(spec, tiny_trace, tmp_path / "r.parquet")
+    assert summary.points == 4
+    assert summary.dropped_relation == 1  # lanes 64 > columns 32
+    assert summary.dropped_area == 1  # 64 × 64 adders of 24 bits push the area above 5.2 mm²
+    assert summary.tasks == summary.ran == 2
+    totals = read_results(tmp_path / "r.parquet").query("layer == 'TOTAL'")
+    assert (totals["area_mm2"] <= 5.2).all()
+
+
+def test_other_sweep_into_same_out_is_refused(
+    small_spec: Path, tiny_trace: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "r.parquet"
+    spec = write_spec(tmp_path / "s.yaml", {"if_array.lanes": [8]})
+    run_sweep(spec, tiny_trace, out)
+    with pytest.raises(InputError, match="different sweep") as info:
+        run_sweep(small_spec, tiny_trace, out)
+    assert info.value.field == "--out"
+
+
+def test_missing_dask_or_bad_workers(small_spec: Path, tiny_trace: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError) as info:
+        run_sweep(small_spec, tiny_trace, tmp_path / "r.parquet", workers=0)
+    assert info.value.field == "--workers"
+
+
+def test_kill_and_resume(tmp_path: Path) -> None:
+    trace = tmp_path / "trace"
+    synth_trace(trace, gemm=(96, 256, 256))
+    spec = write_spec(
+        tmp_path / "s.yaml",
+        {"if_array.lanes": [4, 8, 16, 32, 64], "if_array.columns": [16, 32, 64, 128],
+         "encoder.count": [2, 4]},
+        designs=["spikequant"],
+    )
+    out = tmp_path / "r.parquet"
+    cmd = [sys.executable, "-m", "spikesim.dse", str(spec), "--trace", str(trace),
+           "--out", str(out), "--workers", "1", "--quiet"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    try:
+        while len(part_files(out)) < 3 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its worker, mid-run
+        proc.wait()
+    before = done_point_ids(out)
+    assert 3 <= len(before) < 40, "the sweep finished before it could be killed"
+    assert (out / META_NAME).exists()
+    summary = run_sweep(spec, trace, out, workers=2)
+    assert summary.skipped_done == len(before)
+    assert summary.ran == 40 - len(before)
+    df = read_results(out)
+    totals = df[df["layer"] == "TOTAL"]
+    assert len(totals) == 40
+    assert totals["point_id"].is_unique
+    assert not df.duplicated(["point_id", "layer"]).any()
+    assert sorted(totals["point_index"]) == list(range(40))
+    assert not [p for p in out.iterdir() if p.name.startswith(".tmp-")]
