@@ -855,3 +855,35 @@ def test_subprocess_simulate_error_exit_code(tmp_path: Path) -> None:
     assert lines[0].startswith("error: ")
     assert str(tmp_path / "missing") in lines[0]
     assert proc.stdout == ""
+
+
+def test_sweep_and_pareto_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    trace = tmp_path / "trace"
+    code, _, err = run(capsys, "synth", "--gemm", "8,64,40", "--out", trace)
+    assert code == 0, err
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text(
+        f"base: {HW}\n"
+        "axes:\n  if_array.lanes: [8, 16]\n  encoder.count: [2, 4]\n"
+        "sampling: grid\nseed: 0\ndesigns: [spikequant, mac-w4a4]\n"
+    )
+    code, out, err = run(capsys, "validate", spec)
+    assert code == 0, err
+    assert "valid sweep spec (4 point(s)" in out
+    results = tmp_path / "results.parquet"
+    code, out, err = run(
+        capsys, "sweep", spec, "--trace", trace, "--out", results, "--workers", "1", "--quiet"
+    )
+    assert code == 0, err
+    frame = pd.read_parquet(results)
+    totals = frame[frame["layer"] == "TOTAL"]
+    assert len(totals) == 4 * 2
+    assert (totals["error"] == "").all()
+    assert {"if_array.lanes", "encoder.count", "area_mm2", "point_id"} <= set(frame.columns)
+    code, out, err = run(capsys, "pareto", results)
+    assert code == 0, err
+    assert "pareto" in out.lower()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"base: {HW}\naxes:\n  if_array.lanez: [1]\ndesigns: [spikequant]\n")
+    code, _, err = run(capsys, "validate", bad)
+    assert_one_error(code, err, "if_array.lanez")
