@@ -40,7 +40,12 @@ def test_spiking_area_hand_computed(default_hw_path: Path) -> None:
     assert parts["if_array.adders"] == pytest.approx(a.lanes * a.columns * add * 1e-6)
     membranes = a.columns * 5.98 * a.acc_bits * SCALE * 1e-6
     assert parts["if_array.membranes"] == pytest.approx(membranes)
-    assert "if_array.slopes" in parts  # salient coding is TTFS in the preset
+    assert "if_array.partials" in parts  # salient coding is bit-serial in the preset
+    assert parts["if_array.partials"] == pytest.approx(membranes)
+    assert "if_array.slopes" not in parts
+    ttfs = load_hardware(default_hw_path, {"quant.salient_coding": "ttfs",
+                                           "quant.salient_bits": 8})
+    assert "if_array.slopes" in area_mm2(ttfs, t, "spikequant")[1]
     enc = hw.encoder.count * hw.encoder.values_per_cycle * 495.5 * hw.quant.salient_bits / 32
     assert parts["encoder"] == pytest.approx(enc * SCALE * 1e-6)
     sram = sum(b.capacity_bytes for b in hw.sram.values()) * 8 * 140 * 0.045**2 / 0.7 * 1e-6

@@ -13,6 +13,8 @@ spikequant (integrate-and-fire array)
     ``if_array.membranes``  columns registers of ``acc_bits``
     ``if_array.slopes``     columns registers of ``acc_bits`` when either coding is TTFS (ramp
                             neuron slope register)
+    ``if_array.partials``   columns registers of ``acc_bits`` when either coding is bit-serial
+                            (the shifted partial sum P)
     ``if_array.fire``       columns comparators of ``acc_bits`` (membrane against θ)
     ``threshold``           one ``threshold_bits`` × ``threshold_bits`` multiplier (θ = c_j · r_t)
     ``encoder``             count × values_per_cycle down-counters of ``salient_bits`` (the widest
@@ -75,6 +77,8 @@ def area_parts(hw: HardwareConfig, table: EnergyTable, design: str) -> list[Area
         add("if_array.membranes", a.columns, logic("register", a.acc_bits))
         if Coding.TTFS in (q.normal_coding, q.salient_coding):
             add("if_array.slopes", a.columns, logic("register", a.acc_bits))
+        if Coding.BITSERIAL in (q.normal_coding, q.salient_coding):
+            add("if_array.partials", a.columns, logic("register", a.acc_bits))
         add("if_array.fire", a.columns, logic("comparator", a.acc_bits))
         add("threshold", 1, logic("int_mult", a.threshold_bits, a.threshold_bits))
         e = hw.encoder
