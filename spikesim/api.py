@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from spikesim.config.hardware import HardwareConfig
@@ -46,6 +47,8 @@ ACTION_COLUMNS = [
     "energy_per_action_pj", "energy_pj", "source",
 ]
 TRANSACTION_COLUMNS = ["layer", "design", "unit", "kind", "step", "start_cycle", "end_cycle"]
+SPIKE_STATS_COLUMNS = ["layer", "abs_q", "normal_count", "salient_count"]
+"""Columns of :func:`spike_stats` (``spike_stats.csv`` of a run directory)."""
 
 DesignFn = Callable[[TraceLayer, HardwareConfig], LayerSim]
 
@@ -193,3 +196,42 @@ def simulate(
         designs=names,
     )
 
+
+def spike_stats(
+    hw: HardwareConfig, trace: Trace, *, layers: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Histogram of |q| of the SpikeQuant-quantized activations, per layer.
+
+    One row per (layer, |q|) that occurs (ascending |q|): ``normal_count`` and ``salient_count``
+    are how many activations (tokens × k) have that magnitude, split by the salient mask. Under
+    count coding |q| is the number of spikes a value emits. Quantization as in :func:`simulate`
+    (``hw.quant``, method ``spikequant``); ``layers`` selects layers by name.
+    """
+    wanted = None if layers is None else set(layers)
+    frames: list[pd.DataFrame] = []
+    for layer in trace.layers:
+        if wanted is not None and layer.name not in wanted:
+            continue
+        ql = quantize_layer(
+            layer.name, layer.op, layer.activations(), layer.weights(), hw.quant,
+            Method.SPIKEQUANT,
+        )
+        mag = np.abs(ql.x_q.astype(np.int64)).ravel()
+        sal = ql.salient.ravel()
+        size = int(mag.max(initial=0)) + 1
+        salient_count = np.bincount(mag[sal], minlength=size)
+        normal_count = np.bincount(mag, minlength=size) - salient_count
+        present = np.flatnonzero(normal_count + salient_count)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "layer": layer.name,
+                    "abs_q": present.astype(np.int64),
+                    "normal_count": normal_count[present].astype(np.int64),
+                    "salient_count": salient_count[present].astype(np.int64),
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(columns=SPIKE_STATS_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[SPIKE_STATS_COLUMNS]

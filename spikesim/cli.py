@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from spikesim.errors import InputError
+from spikesim.report.timeline import timeline_file_name
 
 if TYPE_CHECKING:
     from spikesim.api import SimResult
@@ -111,17 +112,45 @@ def _load_trace(path: str) -> Trace:
         raise _with_field(exc, "--trace") from None
 
 
-def _progress(enabled: bool, total: int) -> Callable[[str, str], None] | None:
-    """A per-layer progress callback printing to stderr, or None when disabled."""
-    if not enabled:
-        return None
-    done = [0]
+class _Progress:
+    """Per-(layer, design) progress on stderr: a tqdm bar on a terminal, nothing otherwise.
 
-    def report(layer: str, design: str) -> None:
-        done[0] += 1
-        print(f"[{done[0]}/{total}] {layer} ({design})", file=sys.stderr, flush=True)
+    Without tqdm installed it falls back to one ``[i/n] layer (design)`` line per step. Use as
+    a context manager; :attr:`callback` is the ``on_layer`` argument of ``simulate`` (None when
+    disabled, so logs and CI stay quiet).
+    """
 
-    return report
+    def __init__(self, enabled: bool, total: int) -> None:
+        self._bar: Any = None
+        self._done = 0
+        self._total = total
+        self.callback: Callable[[str, str], None] | None = None
+        if not enabled:
+            return
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            self.callback = self._line
+            return
+        self._bar = tqdm(
+            total=total, unit="layer", file=sys.stderr, leave=False, dynamic_ncols=True
+        )
+        self.callback = self._tick
+
+    def _line(self, layer: str, design: str) -> None:
+        self._done += 1
+        print(f"[{self._done}/{self._total}] {layer} ({design})", file=sys.stderr, flush=True)
+
+    def _tick(self, layer: str, design: str) -> None:
+        self._bar.set_postfix_str(f"{layer} ({design})", refresh=False)
+        self._bar.update(1)
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.close()
 
 
 def _show_progress(quiet: bool) -> bool:
@@ -216,8 +245,22 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_timeline(timeline: str | None, names: Sequence[str]) -> tuple[str, ...]:
+    """The ``--timeline`` layers (comma-separated), each one of the simulated ``names``."""
+    if timeline is None:
+        return ()
+    wanted = _split_list(timeline, "--timeline")
+    unknown = [name for name in wanted if name not in names]
+    if unknown:
+        raise InputError(
+            f"no such simulated layer(s): {', '.join(unknown)} (layers: {', '.join(names)})",
+            field="--timeline",
+        )
+    return tuple(wanted)
+
+
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from spikesim.api import parse_designs, simulate
+    from spikesim.api import parse_designs, simulate, spike_stats
     from spikesim.report.rundir import check_run_dir_target, write_run_dir
 
     overrides = _parse_sets(args.set)
@@ -227,14 +270,10 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     hw_path = _hardware_path(args.hw, "--hw")
     hw = _load_hardware(hw_path, overrides)
     trace = _load_trace(args.trace)
-    n_layers = len(layers) if layers is not None else len(trace.layers)
-    result = simulate(
-        hw,
-        trace,
-        designs,
-        layers=layers,
-        on_layer=_progress(_show_progress(args.quiet), n_layers * len(designs)),
-    )
+    names = layers if layers is not None else [layer.name for layer in trace.layers]
+    timeline = _check_timeline(args.timeline, names)
+    with _Progress(_show_progress(args.quiet), len(names) * len(designs)) as progress:
+        result = simulate(hw, trace, designs, layers=layers, on_layer=progress.callback)
     write_run_dir(
         out,
         result,
@@ -242,8 +281,13 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         overrides=overrides,
         keep=_trace_inside(Path(trace.path), out),
         command=["spikesim", *args.argv],
+        spike_stats=spike_stats(hw, trace, layers=layers),
+        timeline_layers=timeline,
+        figures=not args.no_figures,
     )
     _print_totals(result, out)
+    for name in timeline:
+        print(f"timeline of {name}: {out / timeline_file_name(name)} (open in ui.perfetto.dev)")
     return EXIT_OK
 
 
@@ -276,7 +320,7 @@ def _demo_trace(stage: Path, args: argparse.Namespace) -> Trace:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from spikesim.api import simulate
+    from spikesim.api import simulate, spike_stats
     from spikesim.config.presets import preset_path
     from spikesim.report.rundir import staged_run_dir, write_run_files
 
@@ -286,9 +330,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     with staged_run_dir(out) as stage:
         trace = _demo_trace(stage, args)
         total = len(trace.layers) * len(DEMO_DESIGNS)
-        result = simulate(
-            hw, trace, DEMO_DESIGNS, on_layer=_progress(_show_progress(args.quiet), total)
-        )
+        with _Progress(_show_progress(args.quiet), total) as progress:
+            result = simulate(hw, trace, DEMO_DESIGNS, on_layer=progress.callback)
         write_run_files(
             stage,
             result,
@@ -296,6 +339,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             overrides={},
             trace_path=out / "trace",
             command=["spikesim", *args.argv],
+            spike_stats=spike_stats(hw, trace),
         )
     _print_totals(result, out)
     return EXIT_OK
@@ -430,10 +474,19 @@ def _cmd_pareto(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from spikesim.report.rundir import write_report
+    from spikesim.report.rundir import check_compare_target, write_comparison, write_report
 
-    path = write_report(args.run_dir)
-    print(f"wrote {path}")
+    run_dirs = [Path(d) for d in dict.fromkeys(args.run_dir)]
+    if args.out is not None and len(run_dirs) < 2:
+        raise InputError("--out is for comparing several run directories", field="--out")
+    out = None
+    if len(run_dirs) > 1:
+        out = check_compare_target(args.out if args.out is not None else run_dirs[0] / "compare")
+    for run_dir in run_dirs:
+        path = write_report(run_dir)
+        print(f"wrote {path} and {run_dir / 'figures'}/")
+    if out is not None:
+        print(f"wrote {write_comparison(run_dirs, out)} and {out / 'figures'}/")
     return EXIT_OK
 
 
@@ -512,7 +565,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Simulate every layer of a trace under each design, price the action counts, and "
             "write the run directory (config.yaml, layers.csv, actions.csv, transactions.csv, "
-            "summary.json, report.md). Prints the per-design totals."
+            "spike_stats.csv, summary.json, report.md, figures/). Prints the per-design totals."
         ),
     )
     p.add_argument(
@@ -547,7 +600,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME,...",
         help="simulate only these layers of the trace (comma-separated names)",
     )
-    p.add_argument("--quiet", action="store_true", help="no per-layer progress on stderr")
+    p.add_argument(
+        "--timeline",
+        default=None,
+        metavar="LAYER,...",
+        help="also write RUN_DIR/timeline-LAYER.json: the layer's DRAM/array transactions as a "
+        "Chrome/Perfetto trace (open in ui.perfetto.dev)",
+    )
+    p.add_argument(
+        "--no-figures",
+        action="store_true",
+        help="skip drawing figures/ (about a second); 'spikesim report RUN_DIR' draws them later",
+    )
+    p.add_argument(
+        "--quiet", action="store_true", help="no progress bar on stderr (shown on a terminal only)"
+    )
     p.set_defaults(handler=_cmd_simulate)
 
     p = sub.add_parser(
@@ -626,7 +693,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="re-extract the trace from the model first instead of using the shipped copy",
     )
-    p.add_argument("--quiet", action="store_true", help="no per-layer progress on stderr")
+    p.add_argument(
+        "--quiet", action="store_true", help="no progress bar on stderr (shown on a terminal only)"
+    )
     p.set_defaults(handler=_cmd_demo)
 
     p = sub.add_parser(
@@ -691,13 +760,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "report",
-        help="regenerate report.md of a run directory from its tables",
+        help="redraw report.md and figures of run directories; compare several",
         description=(
-            "Regenerate RUN_DIR/report.md from RUN_DIR's layers.csv, actions.csv and summary.json "
-            "only."
+            "Regenerate RUN_DIR/report.md and RUN_DIR/figures/ (PNG and PDF) from RUN_DIR's "
+            "tables only (layers.csv, actions.csv, spike_stats.csv, summary.json). With several "
+            "run directories (e.g. two hardware configs), also write a combined comparison "
+            "(compare.md, compare.json, figures/) into --out."
         ),
     )
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by simulate/demo")
+    p.add_argument(
+        "run_dir",
+        metavar="RUN_DIR",
+        nargs="+",
+        help="run directories written by simulate/demo",
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="where the comparison of several run directories goes (default FIRST_RUN_DIR/compare;"
+        " replaced atomically if it is a comparison already)",
+    )
     p.set_defaults(handler=_cmd_report)
 
     from spikesim.dse.commands import add_pareto_arguments, add_sweep_arguments

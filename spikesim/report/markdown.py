@@ -3,7 +3,11 @@
 Everything here is a pure function of ``layers.csv``, ``actions.csv`` (as DataFrames) and
 ``summary.json`` (as a dict), so ``spikesim report RUN_DIR`` regenerates the very same text from a
 run directory (or a copy of it). Numbers are formatted with fixed rules (no locale, no timestamps
-of their own) so the text is deterministic. No figures are drawn here.
+of their own) so the text is deterministic. No figures are drawn here: the report links the files
+that :mod:`spikesim.report.figures` names for the same tables (``figures/<name>.png`` and
+``.pdf``), which :mod:`spikesim.report.rundir` draws from the same tables.
+
+:func:`render_comparison` renders the combined report of several run directories.
 """
 
 from __future__ import annotations
@@ -16,15 +20,23 @@ from typing import Any
 import pandas as pd
 
 from spikesim.report.compare import REFERENCE_DESIGN, compare_designs
+from spikesim.report.figures import FigureSpec, compare_specs, run_figure_specs
 
 __all__ = [
     "TOTALS_COLUMNS",
     "design_totals",
     "fmt_number",
     "markdown_table",
+    "provenance_rows",
+    "render_comparison",
     "render_report",
+    "run_labels",
+    "split_source",
     "text_table",
 ]
+
+FIGURES_DIR = "figures"
+"""Folder of the figures, relative to the report."""
 
 TOTALS_COLUMNS = ["design", "total_cycles", "seconds", "energy_pj", "energy_per_token_pj"]
 """Columns of :func:`design_totals`."""
@@ -199,7 +211,14 @@ def _source_summary(source: Mapping[str, Any]) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def render_report(layers: pd.DataFrame, actions: pd.DataFrame, summary: Mapping[str, Any]) -> str:
+def render_report(
+    layers: pd.DataFrame,
+    actions: pd.DataFrame,
+    summary: Mapping[str, Any],
+    spike_stats: pd.DataFrame | None = None,
+    *,
+    figures: bool = True,
+) -> str:
     """The text of ``report.md`` for one run.
 
     Parameters
@@ -210,6 +229,10 @@ def render_report(layers: pd.DataFrame, actions: pd.DataFrame, summary: Mapping[
         ``actions.csv`` of the run (priced action counts with their sources).
     summary:
         ``summary.json`` of the run (trace, hardware, designs, versions).
+    spike_stats:
+        ``spike_stats.csv`` of the run (histogram of |q| per layer), if it has one.
+    figures:
+        Whether ``figures/`` is drawn with the report (else the report says how to draw it).
     """
     trace = summary.get("trace", {})
     hardware = summary.get("hardware", {})
@@ -253,7 +276,9 @@ def render_report(layers: pd.DataFrame, actions: pd.DataFrame, summary: Mapping[
     out.append(
         "\nConfiguration as simulated: `config.yaml`; per-layer numbers: `layers.csv`; priced "
         "action counts: `actions.csv`; timeline: `transactions.csv`; versions and input hashes: "
-        "`summary.json`.\n"
+        "`summary.json`"
+        + ("; |q| histogram: `spike_stats.csv`" if spike_stats is not None else "")
+        + f"; figures (PNG and PDF): `{FIGURES_DIR}/`.\n"
     )
 
     # ---- totals
@@ -272,6 +297,7 @@ def render_report(layers: pd.DataFrame, actions: pd.DataFrame, summary: Mapping[
     for r in layers.to_dict("records"):
         activations = int(r["tokens"]) * int(r["k"])
         per_act = float(r["spikes"]) / activations if activations else float("nan")
+        per_token = float(r["energy_pj"]) / int(r["tokens"]) if int(r["tokens"]) else float("nan")
         layer_rows.append(
             [
                 r["layer"],
@@ -283,6 +309,7 @@ def render_report(layers: pd.DataFrame, actions: pd.DataFrame, summary: Mapping[
                 fmt_int(r["stall_dram_cycles"]),
                 fmt_number(r["utilization"], 3),
                 fmt_number(float(r["energy_pj"]) / _PJ_PER_UJ),
+                fmt_number(per_token / _PJ_PER_NJ),
                 fmt_number(r["salient_ratio"], 3),
                 fmt_number(per_act, 3),
             ]
@@ -299,16 +326,17 @@ def render_report(layers: pd.DataFrame, actions: pd.DataFrame, summary: Mapping[
                 "stall: DRAM",
                 "utilization",
                 "energy (µJ)",
+                "energy per token (nJ)",
                 "salient ratio",
                 "spikes per activation",
             ],
             layer_rows,
-            "llrrrrrrrrr",
+            "llrrrrrrrrrr",
         )
     )
     out.append(
-        "\nStall columns add up to total − compute cycles; spikes per activation = "
-        "spikes / (tokens · k).\n"
+        "\nStall columns add up to total − compute cycles; energy per token = energy / the "
+        "layer's tokens; spikes per activation = spikes / (tokens · k).\n"
     )
 
     # ---- comparison against SpikeQuant, per layer
@@ -335,6 +363,24 @@ def render_report(layers: pd.DataFrame, actions: pd.DataFrame, summary: Mapping[
             )
         out.append(markdown_table(headers, cmp_rows, "l" + "r" * (2 * len(others))))
 
+    # ---- |q| statistics
+    if spike_stats is not None and len(spike_stats):
+        out.append("\n## Activation magnitudes |q| (SpikeQuant quantization)\n\n")
+        out.append(_spike_stats_table(spike_stats))
+        out.append(
+            "\nFrom `spike_stats.csv` (per layer, how many activations have each |q|); under "
+            "count coding a value emits |q| spikes.\n"
+        )
+
+    # ---- figures
+    if figures:
+        out.append(_figures_section(run_figure_specs(layers)))
+    else:
+        out.append(
+            "\n## Figures\n\nNot drawn (`--no-figures`): `spikesim report RUN_DIR` draws them "
+            "from the tables.\n"
+        )
+
     # ---- energy by component
     out.append("\n## Energy by component\n\n")
     names = _component_names(actions)
@@ -351,26 +397,246 @@ def render_report(layers: pd.DataFrame, actions: pd.DataFrame, summary: Mapping[
     out.append(markdown_table(["design", "component", "energy (µJ)", "share"], comp_rows, "llrr"))
 
     # ---- provenance
-    out.append("\n## Energy provenance\n\n")
-    out.append(
-        "Every distinct price used: energy = count × energy per action (see `actions.csv` "
-        "for the counts).\n\n"
+    out.append(_provenance_section(actions))
+    return "".join(out)
+
+
+def _figures_section(specs: Sequence[FigureSpec]) -> str:
+    out = ["\n## Figures\n\n"]
+    for n, spec in enumerate(specs, start=1):
+        out.append(
+            f"**Figure {n}.** {spec.caption} "
+            f"([PDF]({FIGURES_DIR}/{spec.name}.pdf))\n\n"
+            f"![Figure {n}: {spec.name}]({FIGURES_DIR}/{spec.name}.png)\n\n"
+        )
+    return "".join(out)
+
+
+def _spike_stats_table(spike_stats: pd.DataFrame) -> str:
+    rows = []
+    for layer, part in spike_stats.groupby("layer", sort=False):
+        q = part["abs_q"].to_numpy(dtype=float)
+        normal = part["normal_count"].to_numpy(dtype=float)
+        sal = part["salient_count"].to_numpy(dtype=float)
+        count = normal + sal
+        n = float(count.sum())
+        nonzero = q[count > 0]
+        rows.append(
+            [
+                str(layer),
+                fmt_int(n),
+                fmt_number(float((q * count).sum()) / n if n else float("nan"), 3),
+                fmt_percent(float(count[q == 0].sum()), n),
+                fmt_percent(float(sal.sum()), n),
+                fmt_int(nonzero.max() if nonzero.size else 0),
+            ]
+        )
+    return markdown_table(
+        ["layer", "activations", "mean |q|", "|q| = 0", "salient", "max |q|"], rows, "lrrrrr"
     )
+
+
+_SOURCE_RE = re.compile(r"^(?P<row>[^:\[]+):\s*(?P<how>.*?)\s*\[(?P<cite>[^\[\]]*)\]\s*$", re.S)
+
+
+def split_source(source: str) -> tuple[str, str, list[str]]:
+    """``(table row, derivation, citations)`` of an ``actions.csv`` source string.
+
+    The built-in pricing writes ``"<table> <row>: <derivation and scaling> [<cite>; <cite>]"``;
+    a source of another shape is returned whole as the derivation, with no citations.
+    """
+    match = _SOURCE_RE.match(str(source))
+    if match is None:
+        return "", " ".join(str(source).split()), []
+    cites = [c.strip() for c in match.group("cite").split(";") if c.strip()]
+    return match.group("row").strip(), " ".join(match.group("how").split()), cites
+
+
+def provenance_rows(actions: pd.DataFrame) -> tuple[list[list[str]], list[str]]:
+    """Rows of the provenance table (one per distinct price) and the numbered citation list.
+
+    Every distinct (component, action, bits, energy per action, source) of ``actions`` gets one
+    row: the table row it came from, the scaling applied, citation numbers, the designs that
+    used it and the energy it accounts for (µJ, all layers and designs).
+    """
     keys = ["component", "action", "bits", "energy_per_action_pj", "source"]
-    prov = actions[keys].drop_duplicates().sort_values(keys[:4], kind="stable")
-    prov_rows = [
-        [
-            r["component"],
-            r["action"],
-            fmt_int(r["bits"]),
-            fmt_number(float(r["energy_per_action_pj"]), 6),
-            r["source"],
-        ]
-        for r in prov.to_dict("records")
-    ]
+    grouped = actions.groupby(keys, sort=False, dropna=False)
+    used = grouped["design"].agg(lambda d: ", ".join(dict.fromkeys(str(x) for x in d)))
+    energy = grouped["energy_pj"].sum()
+    prov = used.reset_index().rename(columns={"design": "designs"})
+    prov["energy_pj"] = energy.to_numpy()
+    prov = prov.sort_values(keys[:4], kind="stable")
+    citations: list[str] = []
+    rows = []
+    for r in prov.to_dict("records"):
+        row, how, cites = split_source(r["source"])
+        refs = []
+        for cite in cites:
+            if cite not in citations:
+                citations.append(cite)
+            refs.append(f"[{citations.index(cite) + 1}]")
+        rows.append(
+            [
+                str(r["component"]),
+                str(r["action"]),
+                fmt_int(r["bits"]),
+                fmt_number(float(r["energy_per_action_pj"]), 6),
+                row or "-",
+                how,
+                " ".join(refs) or "-",
+                str(r["designs"]),
+                fmt_number(float(r["energy_pj"]) / _PJ_PER_UJ),
+            ]
+        )
+    return rows, citations
+
+
+def _provenance_section(actions: pd.DataFrame) -> str:
+    rows, citations = provenance_rows(actions)
+    out = ["\n## Energy provenance\n\n"]
+    out.append(
+        "Every distinct price used: energy = count × energy per action (the counts are in "
+        "`actions.csv`). *Table row* is the energy-table entry, *derivation* the bit-width or "
+        "capacity scaling applied to it (an assumption of the table, stated here), *refs* the "
+        "citations below, *energy* what the price accounts for over all layers and designs.\n\n"
+    )
     out.append(
         markdown_table(
-            ["component", "action", "bits", "energy per action (pJ)", "source"], prov_rows, "llrrl"
+            [
+                "component",
+                "action",
+                "bits",
+                "pJ per action",
+                "table row",
+                "derivation",
+                "refs",
+                "designs",
+                "energy (µJ)",
+            ],
+            rows,
+            "llrrllllr",
         )
+    )
+    if citations:
+        out.append("\nReferences:\n\n")
+        out.extend(f"{n}. {cite}\n" for n, cite in enumerate(citations, start=1))
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------------------------
+# Several run directories
+# --------------------------------------------------------------------------------------------
+
+
+def run_labels(names: Sequence[str], dirs: Sequence[str]) -> list[str]:
+    """A short unique label per run: its hardware name, else its directory name, else both
+    with the run's position (``#2``)."""
+    if len(set(names)) == len(names) and all(names):
+        return list(names)
+    bases = [str(d).rstrip("/").rsplit("/", 1)[-1] or str(d) for d in dirs]
+    if len(set(bases)) == len(bases):
+        return bases
+    return [f"{b} #{i + 1}" for i, b in enumerate(bases)]
+
+
+def render_comparison(
+    runs: Sequence[tuple[str, str, pd.DataFrame, Mapping[str, Any]]],
+) -> str:
+    """The text of the combined report of several runs.
+
+    ``runs`` holds, per run, ``(label, run directory as given, layers.csv, summary.json)``.
+    Totals are per run and design; ratios against SpikeQuant are within the same run, and
+    ``÷ first run`` compares each design with the same design of the first run.
+    """
+    out = ["# spikesim comparison of runs\n\n", "## Runs\n\n"]
+    facts = []
+    for label, where, layers, summary in runs:
+        trace = summary.get("trace", {})
+        hardware = summary.get("hardware", {})
+        overrides = summary.get("overrides") or {}
+        facts.append(
+            [
+                label,
+                f"`{where}`",
+                f"`{hardware.get('name', '?')}`",
+                ", ".join(f"`{k}={v}`" for k, v in overrides.items()) or "none",
+                f"`{trace.get('name', '?')}`",
+                fmt_int(int(trace.get("tokens") or 0)),
+                str(len(dict.fromkeys(layers["layer"]))),
+                f"{fmt_number(float(hardware.get('clock_hz') or 0) / 1e6)} MHz",
+                f"`{hardware.get('energy_table', '?')}`",
+            ]
+        )
+    out.append(
+        markdown_table(
+            ["run", "directory", "hardware", "overrides", "trace", "tokens", "layers", "clock",
+             "energy table"],
+            facts,
+            "lllllrrrl",
+        )
+    )
+    traces = {str(s.get("trace", {}).get("manifest_sha256")) for _, _, _, s in runs}
+    if len(traces) > 1:
+        out.append(
+            "\n**Note:** the runs simulated different traces; compare energy per token and "
+            "ratios rather than totals.\n"
+        )
+
+    out.append("\n## Totals per run and design\n\n")
+    first: dict[str, tuple[float, float]] = {}
+    rows = []
+    for index, (label, _, layers, summary) in enumerate(runs):
+        clock_hz = float(summary.get("hardware", {}).get("clock_hz") or 0.0)
+        tokens = int(summary.get("trace", {}).get("tokens") or 0)
+        totals = design_totals(layers, clock_hz if clock_hz > 0 else 1.0, tokens)
+        records = totals.to_dict("records")
+        ref = next((r for r in records if r["design"] == REFERENCE_DESIGN), None)
+        for r in records:
+            design = str(r["design"])
+            seconds = float(r["seconds"])
+            energy = float(r["energy_pj"])
+            if index == 0:
+                first[design] = (energy, seconds)
+            base = first.get(design)
+            rows.append(
+                [
+                    label,
+                    design,
+                    fmt_int(r["total_cycles"]),
+                    fmt_number(seconds * 1e3),
+                    fmt_number(energy / _PJ_PER_UJ),
+                    fmt_number(float(r["energy_per_token_pj"]) / _PJ_PER_NJ),
+                    fmt_number(_ratio(energy, ref["energy_pj"]), 3) if ref else "",
+                    fmt_number(_ratio(r["total_cycles"], ref["total_cycles"]), 3) if ref else "",
+                    fmt_number(_ratio(energy, base[0]), 3) if base else "",
+                    fmt_number(_ratio(seconds, base[1]), 3) if base else "",
+                ]
+            )
+    out.append(
+        markdown_table(
+            [
+                "run",
+                "design",
+                "cycles",
+                "latency (ms)",
+                "energy (µJ)",
+                "energy per token (nJ)",
+                "energy ÷ spikequant",
+                "cycles ÷ spikequant",
+                "energy ÷ first run",
+                "latency ÷ first run",
+            ],
+            rows,
+            "llrrrrrrrr",
+        )
+    )
+    out.append(
+        f"\nLatency = cycles / the run's clock; ÷ spikequant: within the same run; ÷ first run: "
+        f"the same design in run `{runs[0][0]}`.\n"
+    )
+    out.append(_figures_section(compare_specs()))
+    out.append(
+        "Each run's own report (per layer, energy by component, provenance) is its "
+        "`report.md`.\n"
     )
     return "".join(out)

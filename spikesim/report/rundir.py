@@ -8,7 +8,13 @@ A run directory is self-describing::
         actions.csv        SimResult.actions: priced action counts with their sources
         transactions.csv   SimResult.transactions: the transaction timeline
         summary.json       versions, git revision, inputs and their SHA-256, overrides, totals
+        spike_stats.csv    optional: histogram of |q| per layer (``spikesim.api.spike_stats``)
         report.md          rendered from the files above only (:mod:`spikesim.report.markdown`)
+        figures/*.png,pdf  drawn from the files above only (:mod:`spikesim.report.figures`)
+        timeline-L.json    optional: layer L's transactions as a Chrome/Perfetto trace
+
+Tables are always read back from the written files before the report and the figures are made,
+so a report regenerated from a copy of the directory (``spikesim report``) is the same.
 
 Writing is atomic: everything goes into a hidden temporary sibling directory, which replaces
 ``RUN_DIR`` only once complete (the old directory is moved aside, the new one moved in, the old
@@ -40,22 +46,39 @@ import pandas as pd
 from spikesim.config.loader import hardware_to_yaml
 from spikesim.errors import InputError
 from spikesim.report.compare import REFERENCE_DESIGN, compare_designs
-from spikesim.report.markdown import design_totals, render_report
+from spikesim.report.figures import RunTables, compare_figures, run_figures
+from spikesim.report.markdown import (
+    FIGURES_DIR,
+    design_totals,
+    render_comparison,
+    render_report,
+    run_labels,
+)
+from spikesim.report.timeline import chrome_trace, timeline_file_name
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from spikesim.api import SimResult
 
 __all__ = [
+    "COMPARE_MARKER",
+    "FIGURE_DPI",
     "RUN_FILES",
+    "SPIKE_STATS_NAME",
     "SUMMARY_NAME",
     "build_summary",
     "check_run_dir_target",
     "git_revision",
+    "read_figure_tables",
     "read_run_tables",
+    "save_figures",
     "staged_run_dir",
+    "write_comparison",
     "write_report",
     "write_run_dir",
     "write_run_files",
+    "write_timeline",
 ]
 
 SUMMARY_NAME = "summary.json"
@@ -87,6 +110,16 @@ _LAYERS_REQUIRED = (
     "salient_ratio",
 )
 _ACTIONS_REQUIRED = ("component", "action", "bits", "energy_per_action_pj", "source")
+_SPIKE_STATS_REQUIRED = ("layer", "abs_q", "normal_count", "salient_count")
+_TRANSACTIONS_REQUIRED = ("layer", "design", "unit", "kind", "step", "start_cycle", "end_cycle")
+
+SPIKE_STATS_NAME = "spike_stats.csv"
+"""Optional table of a run directory: per layer, how many activations have each |q|."""
+COMPARE_MARKER = "compare.json"
+"""The file marking a directory as a comparison written by :func:`write_comparison`."""
+FIGURE_DPI = 200
+"""Resolution of the PNG figures (the PDFs are vector)."""
+_PDF_METADATA = {"CreationDate": None}  # no timestamp: same tables, same bytes
 _GIT_TIMEOUT_S = 5.0
 
 
@@ -377,10 +410,18 @@ def write_run_files(
     overrides: Mapping[str, Any] | None = None,
     trace_path: str | Path | None = None,
     command: Sequence[str] | None = None,
+    spike_stats: pd.DataFrame | None = None,
+    timeline_layers: Sequence[str] = (),
+    figures: bool = True,
+    figure_dpi: int = FIGURE_DPI,
 ) -> None:
     """Write every run file of ``result`` into ``directory`` (normally a staged directory).
 
-    ``report.md`` is rendered from the written tables, exactly as ``spikesim report`` does.
+    ``report.md`` and ``figures/`` are made from the written tables as read back, exactly as
+    ``spikesim report`` does. ``spike_stats`` (``spikesim.api.spike_stats``) is written as
+    ``spike_stats.csv`` when given; each of ``timeline_layers`` gets a Chrome/Perfetto trace
+    (``timeline-<layer>.json``) made from ``transactions.csv``. ``figures=False`` skips drawing
+    (about a second per run; ``report.md`` then says so, and :func:`write_report` draws them).
     """
     directory = Path(directory)
     config_text = hardware_to_yaml(result.hardware)
@@ -400,8 +441,11 @@ def write_run_files(
         directory / SUMMARY_NAME,
         json.dumps(summary, indent=2, ensure_ascii=False, allow_nan=False) + "\n",
     )
-    layers, actions, summary_read = read_run_tables(directory)
-    _write_text(directory / "report.md", render_report(layers, actions, summary_read))
+    if spike_stats is not None:
+        _write_csv(spike_stats, directory / SPIKE_STATS_NAME)
+    _render_into(directory, directory, figure_dpi if figures else None)
+    for layer in timeline_layers:
+        write_timeline(directory, layer)
 
 
 def write_run_dir(
@@ -412,8 +456,15 @@ def write_run_dir(
     overrides: Mapping[str, Any] | None = None,
     keep: Sequence[str] = (),
     command: Sequence[str] | None = None,
+    spike_stats: pd.DataFrame | None = None,
+    timeline_layers: Sequence[str] = (),
+    figures: bool = True,
+    figure_dpi: int = FIGURE_DPI,
 ) -> Path:
     """Write the run directory of ``result`` at ``target`` atomically; return ``target``.
+
+    ``spike_stats``, ``timeline_layers``, ``figures`` and ``figure_dpi`` as in
+    :func:`write_run_files`.
 
     Raises
     ------
@@ -430,6 +481,10 @@ def write_run_dir(
             overrides=overrides,
             trace_path=trace_path,
             command=command,
+            spike_stats=spike_stats,
+            timeline_layers=timeline_layers,
+            figures=figures,
+            figure_dpi=figure_dpi,
         )
     return target
 
@@ -478,27 +533,213 @@ def read_run_tables(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, di
     return layers, actions, summary
 
 
-def write_report(run_dir: str | Path) -> Path:
-    """Regenerate ``report.md`` of a run directory from its tables (atomic replace).
+def read_figure_tables(run_dir: str | Path, label: str = "") -> RunTables:
+    """The tables figures are drawn from: ``layers.csv``, ``actions.csv``, ``spike_stats.csv``
+    (if present), with the clock and token count of ``summary.json``.
 
     Raises
     ------
     InputError
-        The run directory's tables cannot be read, or ``report.md`` cannot be written.
+        As :func:`read_run_tables`; also a malformed ``spike_stats.csv``.
     """
     run_dir = Path(run_dir)
     layers, actions, summary = read_run_tables(run_dir)
-    text = render_report(layers, actions, summary)
-    path = run_dir / "report.md"
-    tmp = run_dir / f".report.md.tmp-{secrets.token_hex(4)}"
+    stats_path = run_dir / SPIKE_STATS_NAME
+    stats = _read_csv(stats_path, _SPIKE_STATS_REQUIRED) if stats_path.is_file() else None
+    return RunTables(
+        layers=layers,
+        actions=actions,
+        spike_stats=stats,
+        label=label or str(summary.get("hardware", {}).get("name") or run_dir.name),
+        clock_hz=float(summary.get("hardware", {}).get("clock_hz") or 0.0),
+        tokens=int(summary.get("trace", {}).get("tokens") or 0),
+    )
+
+
+def save_figures(figures: Mapping[str, Figure], directory: str | Path, dpi: int) -> list[Path]:
+    """Save each figure as ``<name>.png`` (``dpi``) and ``<name>.pdf`` (vector) in ``directory``
+    (created); PDFs carry no timestamp and embed TrueType fonts. Returns the paths written."""
+    import matplotlib
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    with matplotlib.rc_context({"pdf.fonttype": 42, "ps.fonttype": 42}):
+        for name, fig in figures.items():
+            png, pdf = directory / f"{name}.png", directory / f"{name}.pdf"
+            fig.savefig(png, dpi=dpi, metadata={"Software": None})
+            fig.savefig(pdf, metadata=_PDF_METADATA)
+            paths += [png, pdf]
+    return paths
+
+
+def _render_into(run_dir: Path, out: Path, dpi: int | None) -> None:
+    """``report.md`` and (unless ``dpi`` is None) ``figures/`` of ``run_dir``'s tables, written
+    into ``out``."""
+    tables = read_figure_tables(run_dir)
+    _, _, summary = read_run_tables(run_dir)
+    text = render_report(
+        tables.layers, tables.actions, summary, tables.spike_stats, figures=dpi is not None
+    )
+    _write_text(out / "report.md", text)
+    if dpi is not None:
+        save_figures(run_figures(tables), out / FIGURES_DIR, dpi)
+
+
+def _replace_file(tmp: Path, path: Path) -> None:
+    os.replace(tmp, path)
+
+
+def _replace_dir(new: Path, path: Path) -> None:
+    """Put directory ``new`` at ``path`` (an existing directory there is replaced)."""
+    if not path.exists():
+        os.replace(new, path)
+        return
+    old = _make_sibling(path, "old")
+    os.replace(path, old)
     try:
-        _write_text(tmp, text)
+        os.replace(new, path)
+    except BaseException:
+        os.replace(old, path)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def write_report(run_dir: str | Path, *, figure_dpi: int = FIGURE_DPI) -> Path:
+    """Regenerate ``report.md`` and ``figures/`` of a run directory from its tables.
+
+    Both are made in a hidden staging folder inside ``run_dir`` first; the figures folder and
+    then ``report.md`` replace the old ones only once everything was drawn.
+
+    Raises
+    ------
+    InputError
+        The run directory's tables cannot be read, or the report cannot be written.
+    """
+    run_dir = Path(run_dir)
+    read_run_tables(run_dir)  # fail early, before creating anything
+    path = run_dir / "report.md"
+    stage: Path | None = None
+    try:
+        stage = _make_sibling(run_dir / "report", "tmp")
+        _render_into(run_dir, stage, figure_dpi)
+        _replace_dir(stage / FIGURES_DIR, run_dir / FIGURES_DIR)
+        _replace_file(stage / "report.md", path)
+    except OSError as exc:
+        where = exc.filename if exc.filename is not None else path
+        raise InputError(f"cannot write report: {exc.strerror or exc}", file=where) from None
+    finally:
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)
+    return path
+
+
+def write_timeline(run_dir: str | Path, layer: str) -> Path:
+    """Write ``timeline-<layer>.json`` (Chrome/Perfetto trace of ``layer``) into ``run_dir``
+    from its ``transactions.csv`` and the clock in ``summary.json``; return its path.
+
+    Raises
+    ------
+    InputError
+        The tables cannot be read, ``layer`` has no transactions, or writing failed.
+    """
+    run_dir = Path(run_dir)
+    _, _, summary = read_run_tables(run_dir)
+    transactions = _read_csv(run_dir / "transactions.csv", _TRANSACTIONS_REQUIRED)
+    clock_hz = float(summary.get("hardware", {}).get("clock_hz") or 0.0)
+    try:
+        trace = chrome_trace(transactions, layer, clock_hz)
+    except InputError as exc:
+        raise InputError(exc.message, file=run_dir / "transactions.csv", field=exc.field) from None
+    path = run_dir / timeline_file_name(layer)
+    tmp = run_dir / f".{path.name}.tmp-{secrets.token_hex(4)}"
+    try:
+        _write_text(tmp, json.dumps(trace, allow_nan=False) + "\n")
         os.replace(tmp, path)
-    except BaseException as exc:
+    except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            where = exc.filename if exc.filename is not None else path
-            raise InputError(f"cannot write report: {exc.strerror or exc}", file=where) from None
-        raise
+        where = exc.filename if exc.filename is not None else path
+        raise InputError(f"cannot write timeline: {exc.strerror or exc}", file=where) from None
     return path
+
+
+def check_compare_target(target: str | Path) -> Path:
+    """Check that ``target`` may become a comparison directory (absent, empty, or one already).
+
+    Raises
+    ------
+    InputError
+        ``field="--out"`` otherwise (it is never replaced then).
+    """
+    target = Path(target)
+    if target.is_symlink() or (target.exists() and not target.is_dir()):
+        raise InputError("exists and is not a directory; refusing to replace it", file=target,
+                         field="--out")
+    if target.is_dir() and any(target.iterdir()) and not (target / COMPARE_MARKER).is_file():
+        raise InputError(
+            f"exists, is not empty and is not a spikesim comparison (no {COMPARE_MARKER}); "
+            "refusing to replace it",
+            file=target,
+            field="--out",
+        )
+    return target
+
+
+def write_comparison(
+    run_dirs: Sequence[str | Path], out: str | Path, *, figure_dpi: int = FIGURE_DPI
+) -> Path:
+    """Write the combined report of several run directories into ``out`` (atomically).
+
+    ``out`` receives ``compare.md`` (runs, totals per run and design, figures),
+    ``compare.json`` (the run directories and their ``summary.json`` SHA-256, marking the
+    folder) and ``figures/compare_*.png|pdf``, all drawn from the runs' tables only.
+
+    Raises
+    ------
+    InputError
+        A run directory cannot be read, ``out`` may not be replaced, or writing failed.
+    """
+    if len(run_dirs) < 2:
+        raise InputError("a comparison needs at least two run directories", field="RUN_DIR")
+    dirs = [Path(d) for d in run_dirs]
+    summaries = [read_run_tables(d)[2] for d in dirs]
+    labels = run_labels(
+        [str(s.get("hardware", {}).get("name") or "") for s in summaries], [str(d) for d in dirs]
+    )
+    tables = [read_figure_tables(d, label) for d, label in zip(dirs, labels, strict=True)]
+    text = render_comparison(
+        [
+            (label, str(d), t.layers, s)
+            for label, d, t, s in zip(labels, dirs, tables, summaries, strict=True)
+        ]
+    )
+    marker = {
+        "runs": [
+            {
+                "label": label,
+                "run_dir": str(d),
+                "summary_sha256": _sha256_file(d / SUMMARY_NAME),
+            }
+            for label, d in zip(labels, dirs, strict=True)
+        ]
+    }
+    target = check_compare_target(out)
+    tmp: Path | None = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _make_sibling(target, "tmp")
+        _write_text(tmp / "compare.md", text)
+        _write_text(tmp / COMPARE_MARKER, json.dumps(marker, indent=2) + "\n")
+        save_figures(compare_figures(tables), tmp / FIGURES_DIR, figure_dpi)
+        _swap_into_place(tmp, target)
+        tmp = None
+    except OSError as exc:
+        where = exc.filename if exc.filename is not None else target
+        raise InputError(
+            f"cannot write comparison: {exc.strerror or exc}", file=where, field="--out"
+        ) from None
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target / "compare.md"

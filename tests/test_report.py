@@ -1,0 +1,242 @@
+"""Reports from run directories: numbers equal the tables, every figure is written (PNG and PDF),
+regeneration from a copy is identical, comparisons of several runs, timelines, the CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import spikesim
+from spikesim.api import spike_stats
+from spikesim.cli import main
+from spikesim.errors import InputError
+from spikesim.report.figures import compare_specs, run_figure_specs
+from spikesim.report.rundir import (
+    SPIKE_STATS_NAME,
+    write_comparison,
+    write_report,
+    write_run_dir,
+    write_timeline,
+)
+from spikesim.trace import synth_trace
+
+ROOT = Path(__file__).resolve().parents[1]
+HW = ROOT / "hw_configs" / "spikequant-45nm.yaml"
+DESIGNS = ("spikequant", "mac-w4a4", "fp16")
+DPI = 40  # low resolution keeps the suite fast; the content is the same
+
+
+@pytest.fixture(scope="module")
+def trace_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("trace") / "two"
+    synth_trace(out, shape="smollm2-135m", layers=1, tokens=8, seed=1)
+    return out
+
+
+def _run(trace_dir: Path, out: Path, overrides: dict[str, object] | None = None) -> Path:
+    hw = spikesim.load_hardware(HW, overrides)
+    trace = spikesim.load_trace(trace_dir)
+    layers = [layer.name for layer in trace.layers][:2]
+    result = spikesim.simulate(hw, trace, DESIGNS, layers=layers)
+    return write_run_dir(
+        out,
+        result,
+        hardware_file=HW,
+        overrides=overrides,
+        spike_stats=spike_stats(hw, trace, layers=layers),
+        timeline_layers=layers[:1],
+        figure_dpi=DPI,
+    )
+
+
+@pytest.fixture(scope="module")
+def run_dir(trace_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _run(trace_dir, tmp_path_factory.mktemp("runs") / "a")
+
+
+@pytest.fixture(scope="module")
+def run_dir_b(trace_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _run(trace_dir, tmp_path_factory.mktemp("runs") / "b", {"if_array.lanes": 32})
+
+
+def _section(text: str, heading: str) -> list[list[str]]:
+    """Cells of the first markdown table after ``heading``."""
+    part = text.split(heading, 1)[1]
+    rows = []
+    for line in part.splitlines():
+        if line.startswith("| ") and not line.startswith("| ---"):
+            rows.append([c.strip() for c in line.strip("|").split(" | ")])
+        elif rows and not line.startswith("|"):
+            break
+    return rows
+
+
+def _num(cell: str) -> float:
+    return float(cell.replace(",", ""))
+
+
+def test_every_figure_is_written(run_dir: Path) -> None:
+    layers = pd.read_csv(run_dir / "layers.csv")
+    names = [spec.name for spec in run_figure_specs(layers)]
+    assert names == [
+        "energy_by_component", "ratios_vs_spikequant", "cycle_breakdown", "spike_statistics"
+    ]
+    for name in names:
+        png = (run_dir / "figures" / f"{name}.png").read_bytes()
+        pdf = (run_dir / "figures" / f"{name}.pdf").read_bytes()
+        assert png.startswith(b"\x89PNG\r\n\x1a\n"), name
+        assert len(png) > 1000, name
+        assert pdf.startswith(b"%PDF"), name
+        assert len(pdf) > 1000, name
+        assert b"CreationDate" not in pdf  # reproducible bytes
+
+
+def test_report_totals_equal_tables(run_dir: Path) -> None:
+    text = (run_dir / "report.md").read_text()
+    layers = pd.read_csv(run_dir / "layers.csv")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    tokens = summary["trace"]["tokens"]
+    rows = _section(text, "## Totals per design")
+    header, body = rows[0], rows[1:]
+    assert [r[0] for r in body] == list(DESIGNS)
+    tot = layers.groupby("design")[["total_cycles", "energy_pj"]].sum()
+    for r in body:
+        cells = dict(zip(header, r, strict=True))
+        design = cells["design"]
+        assert _num(cells["cycles"]) == tot.loc[design, "total_cycles"]
+        assert _num(cells["energy (µJ)"]) == pytest.approx(tot.loc[design, "energy_pj"] / 1e6,
+                                                           rel=1e-3)
+        assert _num(cells["energy per token (nJ)"]) == pytest.approx(
+            tot.loc[design, "energy_pj"] / tokens / 1e3, rel=1e-3
+        )
+        ratio = tot.loc[design, "energy_pj"] / tot.loc["spikequant", "energy_pj"]
+        assert _num(cells["energy ÷ spikequant"]) == pytest.approx(ratio, rel=2e-3)
+
+
+def test_report_per_layer_rows_equal_tables(run_dir: Path) -> None:
+    text = (run_dir / "report.md").read_text()
+    layers = pd.read_csv(run_dir / "layers.csv")
+    rows = _section(text, "## Per layer")
+    header, body = rows[0], rows[1:]
+    assert len(body) == len(layers)
+    for r, (_, row) in zip(body, layers.iterrows(), strict=True):
+        cells = dict(zip(header, r, strict=True))
+        assert (cells["layer"], cells["design"]) == (row["layer"], row["design"])
+        assert _num(cells["total cycles"]) == row["total_cycles"]
+        assert _num(cells["stall: bank"]) == row["stall_bank_cycles"]
+        assert _num(cells["energy per token (nJ)"]) == pytest.approx(
+            row["energy_pj"] / row["tokens"] / 1e3, rel=1e-3
+        )
+
+
+def test_provenance_lists_every_price(run_dir: Path) -> None:
+    text = (run_dir / "report.md").read_text()
+    actions = pd.read_csv(run_dir / "actions.csv")
+    rows = _section(text, "## Energy provenance")
+    distinct = actions[["component", "action", "bits", "energy_per_action_pj", "source"]]
+    assert len(rows) - 1 == len(distinct.drop_duplicates())
+    refs = re.findall(r"^(\d+)\. ", text.split("References:", 1)[1], flags=re.M)
+    assert refs
+    assert refs == [str(i) for i in range(1, len(refs) + 1)]
+    energy = sum(_num(r[-1]) for r in rows[1:])
+    assert energy == pytest.approx(actions["energy_pj"].sum() / 1e6, rel=1e-2)
+
+
+def test_spike_stats_table(run_dir: Path) -> None:
+    stats = pd.read_csv(run_dir / SPIKE_STATS_NAME)
+    layers = pd.read_csv(run_dir / "layers.csv")
+    sq = layers[layers["design"] == "spikequant"].set_index("layer")
+    counts = stats.groupby("layer")[["normal_count", "salient_count"]].sum()
+    for layer, r in counts.iterrows():
+        activations = sq.loc[layer, "tokens"] * sq.loc[layer, "k"]
+        assert r["normal_count"] + r["salient_count"] == activations
+        assert r["salient_count"] / activations == pytest.approx(sq.loc[layer, "salient_ratio"])
+    # count coding: one spike per unit of |q|
+    total_q = (stats["abs_q"] * (stats["normal_count"] + stats["salient_count"])).sum()
+    assert total_q > 0
+
+
+def test_regeneration_from_a_copy_is_identical(run_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    shutil.rmtree(copy / "figures")
+    (copy / "report.md").unlink()
+    write_report(copy, figure_dpi=DPI)
+    assert (copy / "report.md").read_bytes() == (run_dir / "report.md").read_bytes()
+    for path in sorted((run_dir / "figures").iterdir()):
+        assert (copy / "figures" / path.name).read_bytes() == path.read_bytes(), path.name
+    assert sorted(p.name for p in copy.iterdir() if p.name.startswith(".")) == []
+
+
+def test_report_of_a_foreign_directory(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"summary\.json"):
+        write_report(tmp_path)
+
+
+def test_timeline_in_run_dir(run_dir: Path) -> None:
+    files = sorted(run_dir.glob("timeline-*.json"))
+    assert len(files) == 1
+    trace = json.loads(files[0].read_text())
+    assert {e["ph"] for e in trace["traceEvents"]} == {"X", "M"}
+    designs = {e["args"]["name"] for e in trace["traceEvents"] if e["name"] == "process_name"}
+    assert designs == set(DESIGNS)
+    with pytest.raises(InputError, match="no transactions for layer 'nope'"):
+        write_timeline(run_dir, "nope")
+
+
+def test_comparison_of_two_runs(run_dir: Path, run_dir_b: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cmp"
+    md = write_comparison([run_dir, run_dir_b], out, figure_dpi=DPI)
+    text = md.read_text()
+    for spec in compare_specs():
+        assert (out / "figures" / f"{spec.name}.png").stat().st_size > 1000
+        assert (out / "figures" / f"{spec.name}.pdf").stat().st_size > 1000
+        assert f"(figures/{spec.name}.png)" in text
+    rows = _section(text, "## Totals per run and design")
+    header, body = rows[0], rows[1:]
+    assert len(body) == 2 * len(DESIGNS)
+    b_layers = pd.read_csv(run_dir_b / "layers.csv")
+    cells = dict(zip(header, body[len(DESIGNS)], strict=True))  # run b, spikequant
+    assert cells["design"] == "spikequant"
+    b_sq = b_layers[b_layers["design"] == "spikequant"]
+    assert _num(cells["cycles"]) == b_sq["total_cycles"].sum()
+    # both runs use the same hardware name, so the labels are the directory names
+    assert [r[0] for r in _section(text, "## Runs")[1:]] == ["a", "b"]
+    marker = json.loads((out / "compare.json").read_text())
+    assert [r["label"] for r in marker["runs"]] == ["a", "b"]
+    # rewriting replaces the comparison; a foreign directory is refused
+    write_comparison([run_dir, run_dir_b], out, figure_dpi=DPI)
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match=r"compare\.json"):
+        write_comparison([run_dir, run_dir_b], foreign, figure_dpi=DPI)
+    assert (foreign / "notes.txt").read_text() == "mine"
+    with pytest.raises(InputError, match="at least two"):
+        write_comparison([run_dir], tmp_path / "one")
+
+
+def test_cli_simulate_timeline_and_report_several(
+    trace_dir: Path, run_dir_b: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "cli"
+    layer = spikesim.load_trace(trace_dir).layers[0].name
+    args = ["simulate", "--hw", str(HW), "--trace", str(trace_dir), "--out", str(out),
+            "--designs", "spikequant,mac-w4a4", "--layers", layer, "--quiet"]
+    assert main([*args, "--timeline", "nope"]) == 2
+    assert "--timeline" in capsys.readouterr().err
+    assert not out.exists()
+    assert main([*args, "--timeline", layer]) == 0
+    assert (out / f"timeline-{layer}.json").is_file()
+    assert (out / SPIKE_STATS_NAME).is_file()
+    assert (out / "figures" / "ratios_vs_spikequant.pdf").is_file()
+    capsys.readouterr()
+    assert main(["report", str(out), str(run_dir_b), "--out", str(tmp_path / "c")]) == 0
+    assert (tmp_path / "c" / "compare.md").is_file()
+    assert main(["report", str(out), "--out", str(tmp_path / "d")]) == 2
+    assert "--out" in capsys.readouterr().err
