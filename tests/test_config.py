@@ -102,3 +102,11 @@ def test_presets_are_matched(path: Path) -> None:
     and energy table, with as many MAC units as IF accumulators (rows·cols = lanes·columns)."""
     hw = load_hardware(path)
     assert hw.mac.rows * hw.mac.cols == hw.if_array.lanes * hw.if_array.columns
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "sweeps").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_sweeps_validate(path: Path) -> None:
+    from spikesim.dse.spec import load_sweep
+
+    sweep = load_sweep(path)
+    assert sweep.spec.designs
