@@ -72,3 +72,36 @@ def test_overflow_is_counted_and_wraps() -> None:
     assert ovf.all()  # 4900 does not fit 8 bits
     # 4900 mod 256 = 36 -> fires min(36 * 2^8 / 1, 7) = 7 spikes on the wrapped value
     np.testing.assert_array_equal(y, [[7, 7]])
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    limit=st.sampled_from([2**8, 2**10, 2**12, 2**24]),
+    m=st.integers(1, 12),
+    k=st.integers(1, 48),
+    n=st.integers(1, 12),
+)
+def test_exact_matmul(seed: int, limit: int, m: int, k: int, n: int) -> None:
+    """Small float32 limits force the float64 fallback for some tokens."""
+    from spikesim.hw.functional import exact_matmul
+
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-32767, 32768, (m, k)).astype(np.int16)
+    x[rng.random((m, k)) < 0.7] = rng.integers(-7, 8)
+    w = rng.integers(-7, 8, (n, k)).astype(np.int8)
+    got = exact_matmul(x, w, w.astype(np.float32), limit)
+    np.testing.assert_array_equal(got, x.astype(np.int64) @ w.astype(np.int64).T)
+
+
+def test_functional_split_path_equals_twin() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.standard_t(2, (40, 64)).astype(np.float32)
+    w = rng.normal(0, 0.1, (24, 64)).astype(np.float32)
+    layer = quantize_layer("l", "op", x, w, QuantConfig(mad_k=3.0, salient_bits=16))
+    ap = params(30, False, True)
+    want, ovf = reference_outputs(layer.x_q, layer.w_q, layer.threshold_fx(ap.frac_bits), ap)
+    for limit in (2**9, 2**24):
+        fast = functional_outputs(layer, ap, keep_outputs=True, exact_limit=limit)
+        assert fast.outputs is not None
+        np.testing.assert_array_equal(fast.outputs, want)
+        assert fast.overflow_events == int(ovf.sum())

@@ -62,18 +62,37 @@ def reference_outputs(
     return fire(wrap(exact, ap.acc_bits), theta_fx, ap), overflowed(exact, ap.acc_bits)
 
 
-def exact_dtype(
-    x_q: NDArray[np.integer], w_q: NDArray[np.integer]
-) -> type[np.floating] | None:
-    """A float dtype in which BLAS computes x_q @ w_q.T exactly: float32 when every partial sum
-    stays below 2^24 (bound Σ_i |x||w| <= max|x| · max|w| · K), float64 below 2^53, else None."""
-    k = x_q.shape[1]
-    bound = float(np.abs(x_q).max(initial=0)) * float(np.abs(w_q).max(initial=0)) * k
-    if bound < 2.0**24:
-        return np.float32
-    if bound < 2.0**53:
-        return np.float64
-    return None  # pragma: no cover - needs >2^53 sums
+FLOAT32_EXACT = 2**24
+"""Integers below this magnitude, and every partial sum of them, are exact in float32."""
+
+
+def exact_matmul(
+    x_q: NDArray[np.integer],
+    w_q: NDArray[np.integer],
+    w_f32: NDArray[np.float32],
+    exact_limit: int = FLOAT32_EXACT,
+) -> NDArray[np.int64]:
+    """x_q @ w_q.T exactly, through float32 BLAS.
+
+    Every partial sum of token t's dot products is bounded by max|w| · Σ_i |x_t,i| (its L1
+    norm), so float32 is exact for every token whose bound stays below 2^24 — in practice all
+    of them, even with 16-bit salient values. The rare token beyond it is recomputed in float64
+    (exact below 2^53) or, beyond that, in int64. ``w_f32`` is ``w_q`` as float32 ([N, K],
+    converted once per layer); ``exact_limit`` exists for tests (a small one forces the
+    fallback paths).
+    """
+    x = np.asarray(x_q)
+    w_max = int(np.abs(w_q).max(initial=0))
+    bound = np.abs(x, dtype=np.int64).sum(axis=1) * w_max
+    y = (x.astype(np.float32) @ w_f32.T).astype(np.int64)
+    wide = np.flatnonzero(bound >= exact_limit)
+    if wide.size:
+        if int(bound[wide].max()) < 2**53:
+            part = x[wide].astype(np.float64) @ np.asarray(w_q, np.float64).T
+            y[wide] = part.astype(np.int64)
+        else:  # pragma: no cover - needs sums beyond 2^53
+            y[wide] = x[wide].astype(np.int64) @ np.asarray(w_q, np.int64).T
+    return y
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,23 +156,19 @@ def functional_outputs(
     *,
     chunk_tokens: int = 512,
     keep_outputs: bool = False,
+    exact_limit: int = FLOAT32_EXACT,
 ) -> FunctionalTotals:
-    """Fast path: exact BLAS matmul over token chunks (bounded memory), then one fused numba
-    pass (wrap, overflow, θ, fire). Twin: :func:`reference_outputs` with ``threshold_fx``."""
+    """Fast path: exact matmul over token chunks (bounded memory; float32 BLAS, see
+    :func:`exact_matmul`), then one fused numba pass (wrap, overflow, θ, fire). Twin:
+    :func:`reference_outputs` with ``threshold_fx``. ``exact_limit``: see exact_matmul."""
     m = layer.tokens
     spikes = 0
     overflow = 0
     outs = np.zeros((m, layer.n), np.int64) if keep_outputs else np.zeros((1, 1), np.int64)
-    w_f = None
-    dtype = exact_dtype(layer.x_q, layer.w_q)
-    if dtype is not None:
-        w_f = np.asarray(layer.w_q, dtype).T
+    w_f32 = np.asarray(layer.w_q, np.float32)
     for t0 in range(0, m, chunk_tokens):
         t1 = min(m, t0 + chunk_tokens)
-        if w_f is not None:
-            y = np.asarray(layer.x_q[t0:t1], w_f.dtype) @ w_f
-        else:  # pragma: no cover - sums beyond 2^53
-            y = np.asarray(layer.x_q[t0:t1], np.int64) @ np.asarray(layer.w_q, np.int64).T
+        y = exact_matmul(layer.x_q[t0:t1], layer.w_q, w_f32, exact_limit)
         s, o = _fire_block(
             y, layer.x_scale[t0:t1], layer.w_scale, float(layer.output_scale), ap.frac_bits,
             ap.acc_bits, ap.fire_cycles, ap.reset_zero, ap.half_init,
