@@ -19,3 +19,24 @@ def njit(func: F) -> F:
         return cast(F, numba.njit(cache=True, nogil=True)(func))
     except RuntimeError:
         return cast(F, numba.njit(cache=False, nogil=True)(func))
+
+
+def worker_threads() -> int:
+    """Threads to spread nogil kernels over: numba's configured thread count (NUMBA_NUM_THREADS,
+    1 in tests and sweep workers, the core count otherwise)."""
+    return max(1, int(getattr(numba.config, "NUMBA_NUM_THREADS", 1)))
+
+
+T = TypeVar("T")
+
+
+def map_threads(fn: Callable[[Any], T], items: list[Any]) -> list[T]:
+    """``[fn(item) for item in items]``, on up to :func:`worker_threads` threads (the kernels
+    release the GIL); results in input order, identical to the serial loop."""
+    threads = min(worker_threads(), len(items))
+    if threads <= 1:
+        return [fn(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(fn, items))

@@ -7,10 +7,12 @@ round half to even), so the integers are identical to the twins'.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from numpy.typing import NDArray
 
-from spikesim.hw._jit import njit
+from spikesim.hw._jit import map_threads, njit, worker_threads
 
 
 @njit
@@ -37,8 +39,14 @@ def _rtn_rows(w: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def rtn_weights(w: NDArray[np.float32], bits: int) -> tuple[NDArray[np.int8], NDArray[np.float32]]:
-    """Fast twin of ``quantize_weights(w, bits)`` (per output channel, no groups)."""
-    return _rtn_rows(np.ascontiguousarray(w, dtype=np.float32), (1 << (bits - 1)) - 1)
+    """Fast twin of ``quantize_weights(w, bits)`` (per output channel, no groups); rows spread
+    over :func:`~spikesim.hw._jit.worker_threads` threads."""
+    ws = np.ascontiguousarray(w, dtype=np.float32)
+    q = (1 << (bits - 1)) - 1
+    parts = map_threads(lambda rows: _rtn_rows(ws[rows], q), _row_slices(ws.shape[0]))
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 @njit
@@ -131,10 +139,23 @@ def _spikequant_rows(
 def spikequant_rows(
     x: NDArray[np.float32], act_bits: int, salient_bits: int, mad_k: float
 ) -> tuple[NDArray[np.int16], NDArray[np.float32], NDArray[np.bool_]]:
-    """Fast twin of ``spikequant_activations`` (x_q as int16)."""
-    return _spikequant_rows(
-        np.ascontiguousarray(x, dtype=np.float32),
-        (1 << (act_bits - 1)) - 1,
-        (1 << (salient_bits - 1)) - 1,
-        np.float32(mad_k),
+    """Fast twin of ``spikequant_activations`` (x_q as int16); rows are independent, so they
+    are spread over :func:`~spikesim.hw._jit.worker_threads` threads."""
+    xs = np.ascontiguousarray(x, dtype=np.float32)
+    q_a, q_s, k = (1 << (act_bits - 1)) - 1, (1 << (salient_bits - 1)) - 1, np.float32(mad_k)
+    parts = map_threads(
+        lambda rows: _spikequant_rows(xs[rows], q_a, q_s, k), _row_slices(xs.shape[0])
     )
+    if len(parts) == 1:
+        return parts[0]
+    return (
+        np.concatenate([p[0] for p in parts]),
+        np.concatenate([p[1] for p in parts]),
+        np.concatenate([p[2] for p in parts]),
+    )
+
+
+def _row_slices(rows: int) -> list[slice]:
+    n = max(1, min(worker_threads(), rows))
+    bounds = np.linspace(0, rows, n + 1).astype(int)
+    return [slice(int(a), int(b)) for a, b in itertools.pairwise(bounds)]

@@ -22,6 +22,7 @@ from spikesim.actions import ActionCounter
 from spikesim.config.hardware import BankRole, HardwareConfig
 from spikesim.hw import kernels
 from spikesim.hw import stats as S
+from spikesim.hw._jit import map_threads
 from spikesim.hw.functional import functional_outputs
 from spikesim.hw.params import ArrayParams, array_params
 from spikesim.mapping.schedule import Schedule, ceil_div, map_layer
@@ -87,7 +88,10 @@ def simulate_layer(
     sched = map_layer(layer, hw)
     x_q = np.ascontiguousarray(layer.x_q, dtype=np.int16)
     sal = np.ascontiguousarray(layer.salient)
-    block_stats = [kernels.block_timing(x_q[t0:t1], sal[t0:t1], ap) for t0, t1 in sched.blocks]
+    block_stats = map_threads(
+        lambda block: kernels.block_timing(x_q[block[0]:block[1]], sal[block[0]:block[1]], ap),
+        list(sched.blocks),
+    )
     compute = [int(block_stats[s.block][S.TOTAL]) for s in sched.steps]
     loads = [sched.load_cycles(s.load_bytes) for s in sched.steps]
     times = run_steps(loads, compute)
