@@ -92,3 +92,38 @@ def test_issue_cycles_hand_example() -> None:
     steps = np.zeros(5, np.int64)
     # cycle 1: b0 ok, b0 blocked -> 1 event; cycle 2: b0, b1, b1 blocked -> 2; cycle 3: b1, b0 -> 2
     assert twins.issue_cycles(banks, steps, 4, 1, True) == (3, 2)
+
+
+def test_threaded_kernels_equal_serial(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two threads (as on a user's machine) give exactly what one thread (tests, sweeps) gives."""
+    from spikesim.config import load_hardware
+    from spikesim.config.quant import QuantConfig
+    from spikesim.hw import _jit
+    from spikesim.quant import kernels as qk
+    from spikesim.quant.layer import quantize_layer
+    from spikesim.sim.engine import simulate_layer
+    from tests.test_engine_reference import ROOT, SMALL
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_t(3, (37, 96)).astype(np.float32)
+    w = rng.normal(0, 0.1, (40, 96)).astype(np.float32)
+    hw = load_hardware(
+        ROOT / "hw_configs" / "spikequant-45nm.yaml",
+        {**SMALL, "sram.activations.capacity_bytes": 256},  # several token blocks
+    )
+
+    def run() -> tuple[object, ...]:
+        q = qk.spikequant_rows(x, 4, 16, 6.0)
+        r = qk.rtn_weights(w, 4)
+        sim = simulate_layer(quantize_layer("l", "op", x, w, QuantConfig()), hw)
+        return (*q, *r, sim.total_cycles, sim.stall_bank_cycles, sim.actions.items())
+
+    serial = run()
+    monkeypatch.setattr(_jit, "worker_threads", lambda: 2)
+    monkeypatch.setattr(qk, "worker_threads", lambda: 2)
+    threaded = run()
+    for a, b in zip(serial, threaded, strict=True):
+        if isinstance(a, np.ndarray):
+            np.testing.assert_array_equal(a, b)
+        else:
+            assert a == b
