@@ -495,6 +495,30 @@ def _cmd_report(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------
 
 
+def _add_text_arguments(
+    p: argparse.ArgumentParser, text_help: str, tokens_default: int, tokens_verb: str
+) -> None:
+    """--text, --tokens, --seq-len and --batch: the text a model is run on (extract, eval)."""
+    p.add_argument("--text", default=None, metavar="FILE", help=text_help)
+    p.add_argument(
+        "--tokens",
+        type=int,
+        default=tokens_default,
+        metavar="N",
+        help=f"tokens {tokens_verb} (default {tokens_default})",
+    )
+    p.add_argument(
+        "--seq-len",
+        type=int,
+        default=None,
+        metavar="L",
+        help="tokens per sequence (default min(tokens, 256, context length))",
+    )
+    p.add_argument(
+        "--batch", type=int, default=1, metavar="B", help="sequences per forward pass (default 1)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``spikesim`` (its errors raise :class:`UsageError`)."""
     from spikesim import __version__
@@ -632,15 +656,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--model", required=True, metavar="PATH_OR_ID", help="model directory or id")
     p.add_argument("--out", required=True, metavar="DIR", help="trace directory to write")
-    p.add_argument(
-        "--text",
-        default=None,
-        metavar="FILE",
-        help="UTF-8 calibration text (default: the built-in sample)",
-    )
-    p.add_argument(
-        "--tokens", type=int, default=256, metavar="N", help="tokens to trace (default 256)"
-    )
+    _add_text_arguments(p, "UTF-8 calibration text (default: the built-in sample)", 256, "traced")
     p.add_argument(
         "--layers",
         default=None,
@@ -650,16 +666,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--exclude", default=None, metavar="PATTERNS", help="comma-separated globs to skip"
-    )
-    p.add_argument(
-        "--batch", type=int, default=1, metavar="B", help="sequences per forward pass (default 1)"
-    )
-    p.add_argument(
-        "--seq-len",
-        type=int,
-        default=None,
-        metavar="L",
-        help="tokens per sequence (default min(tokens, 256, context length))",
     )
     p.add_argument(
         "--dtype",
@@ -717,22 +723,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME,...",
         help=f"comma-separated methods (default {EVAL_METHODS})",
     )
-    p.add_argument(
-        "--text", default=None, metavar="FILE", help="UTF-8 held-out text (default built-in)"
-    )
-    p.add_argument(
-        "--tokens", type=int, default=512, metavar="N", help="tokens scored (default 512)"
-    )
-    p.add_argument(
-        "--seq-len",
-        type=int,
-        default=None,
-        metavar="L",
-        help="tokens per sequence (default min(tokens, 256, context length))",
-    )
-    p.add_argument(
-        "--batch", type=int, default=1, metavar="B", help="sequences per forward pass (default 1)"
-    )
+    _add_text_arguments(p, "UTF-8 held-out text (default built-in)", 512, "scored")
     p.add_argument(
         "--set",
         action="append",
