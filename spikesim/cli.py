@@ -223,6 +223,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_synth(args: argparse.Namespace) -> int:
     from spikesim.trace import parse_gemm, synth_trace
 
+    extra, note = _stored_methods(args)
     try:
         gemm = parse_gemm(args.gemm) if args.gemm is not None else None
         trace = synth_trace(
@@ -233,6 +234,8 @@ def _cmd_synth(args: argparse.Namespace) -> int:
             tokens=args.tokens,
             seed=args.seed,
             dtype=args.dtype,
+            extra=extra,
+            source_extra=note,
         )
     except InputError as exc:
         if exc.file is None and exc.field in _SYNTH_FIELDS:
@@ -352,6 +355,7 @@ def _patterns(text: str | None, flag: str) -> list[str] | None:
 def _cmd_extract(args: argparse.Namespace) -> int:
     from spikesim.trace.extract import extract_model_trace
 
+    extra, note = _stored_methods(args)
     trace = extract_model_trace(
         args.model,
         args.out,
@@ -364,6 +368,8 @@ def _cmd_extract(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         command=["spikesim", *args.argv],
         progress=_show_progress(args.quiet),
+        extra=extra,
+        source_extra=note,
     )
     size = sum(layer.size_bytes for layer in trace.layers)
     print(
@@ -372,6 +378,32 @@ def _cmd_extract(args: argparse.Namespace) -> int:
         f"({args.dtype}, {size / 1e6:.1f} MB)"
     )
     return EXIT_OK
+
+
+def _stored_methods(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """``--method``/``--set`` of synth and extract: the extra-tensor function and its note."""
+    if not args.method:
+        if args.set:
+            raise InputError("--set only applies with --method", field="--set")
+        return None, {}
+    from spikesim.quant.layer import Method
+    from spikesim.quant.stored import stored_tensors_fn
+
+    names = _split_list(args.method, "--method")
+    known = [m.value for m in Method]
+    for name in names:
+        if name not in known:
+            raise InputError(f"unknown method '{name}' (known: {', '.join(known)})",
+                             field="--method")
+    cfg = _quant_config(None, _parse_sets(args.set))
+    methods = [Method(n) for n in dict.fromkeys(names)]
+    note = {
+        "quantized": {
+            "methods": [m.value for m in methods],
+            "quant": cfg.model_dump(mode="json"),
+        }
+    }
+    return stored_tensors_fn(methods, cfg), note
 
 
 def _quant_config(hw_file: str | None, overrides: dict[str, Any]) -> Any:
@@ -519,6 +551,24 @@ def _add_text_arguments(
     )
 
 
+def _add_method_arguments(p: argparse.ArgumentParser) -> None:
+    """--method and --set of synth and extract: store a method's integers in the trace."""
+    p.add_argument(
+        "--method",
+        default=None,
+        metavar="NAME,...",
+        help="also store these methods' quantized tensors beside x and w (spikequant, rtn): "
+        "<method>.x_q, .x_scale, .salient, .w_q, .w_scale, .output_scale",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="quant.FIELD=VALUE",
+        help="quantization knob for --method, e.g. quant.mad_k=6 (repeatable)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``spikesim`` (its errors raise :class:`UsageError`)."""
     from spikesim import __version__
@@ -581,6 +631,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="dtype of x and w on disk (default float16)",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="trace directory to write")
+    _add_method_arguments(p)
     p.set_defaults(handler=_cmd_synth)
 
     p = sub.add_parser(
@@ -674,6 +725,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="dtype of x and w on disk (default float16)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars on stderr")
+    _add_method_arguments(p)
     p.set_defaults(handler=_cmd_extract)
 
     p = sub.add_parser(

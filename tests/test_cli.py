@@ -894,3 +894,30 @@ def test_sweep_and_pareto_commands(tmp_path: Path, capsys: pytest.CaptureFixture
     bad.write_text(f"base: {HW}\naxes:\n  if_array.lanez: [1]\ndesigns: [spikequant]\n")
     code, _, err = run(capsys, "validate", bad)
     assert_one_error(code, err, "if_array.lanez")
+
+
+def test_synth_stores_method_integers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--method stores each method's integers; they equal quantizing the stored floats."""
+    from spikesim.config.quant import QuantConfig
+    from spikesim.quant import Method, quantize_layer
+    from spikesim.trace import load_trace
+
+    out = tmp_path / "t"
+    code, _, err = run(capsys, "synth", "--gemm", "16,96,40", "--out", out,
+                       "--method", "spikequant,rtn", "--set", "quant.mad_k=4")
+    assert code == 0, err
+    trace = load_trace(out)
+    assert trace.source["quantized"]["methods"] == ["spikequant", "rtn"]
+    layer = trace.layers[0]
+    for method in (Method.SPIKEQUANT, Method.RTN):
+        want = quantize_layer("l", "op", layer.activations(), layer.weights(),
+                              QuantConfig(mad_k=4.0), method)
+        p = method.value
+        np.testing.assert_array_equal(layer.tensor(f"{p}.x_q"), want.x_q)
+        np.testing.assert_array_equal(layer.tensor(f"{p}.salient"), want.salient)
+        np.testing.assert_array_equal(layer.tensor(f"{p}.w_q"), want.w_q)
+        np.testing.assert_array_equal(layer.tensor(f"{p}.x_scale"), want.x_scale)
+        assert float(layer.tensor(f"{p}.output_scale")[0]) == pytest.approx(want.output_scale)
+    code, _, err = run(capsys, "synth", "--gemm", "4,8,8", "--out", tmp_path / "u",
+                       "--method", "nope")
+    assert_one_error(code, err, "--method")

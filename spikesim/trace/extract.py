@@ -43,7 +43,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from spikesim.errors import InputError
-from spikesim.trace.format import LayerTensors, Trace, write_trace
+from spikesim.trace.format import (
+    ExtraTensors,
+    LayerTensors,
+    Trace,
+    with_extra_tensors,
+    write_trace,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -236,6 +242,7 @@ def extract_trace(
     dtype: str = "float16",
     source: Mapping[str, Any] | None = None,
     progress: bool | None = None,
+    extra: ExtraTensors | None = None,
 ) -> Trace:
     """Run ``model`` on ``token_batches`` and write the trace of its linear layers to ``out``.
 
@@ -261,6 +268,9 @@ def extract_trace(
         Extra provenance merged into the manifest's ``source`` (model id, text, command …).
     progress:
         Show tqdm bars on stderr; None (default) shows them only when stderr is a terminal.
+    extra:
+        Tensors computed from each layer's ``x`` and ``w`` and stored beside them (see
+        :func:`~spikesim.trace.format.with_extra_tensors`), e.g. a method's integers.
 
     Returns
     -------
@@ -385,7 +395,9 @@ def extract_trace(
             bar.close()
 
     target = Path(out)
-    return write_trace(target, name=name or target.name, source=meta, layers=generate())
+    return write_trace(
+        target, name=name or target.name, source=meta, layers=with_extra_tensors(generate(), extra)
+    )
 
 
 def token_batches(ids: Sequence[int], *, tokens: int, seq_len: int, batch: int) -> list[Any]:
@@ -457,6 +469,8 @@ def extract_model_trace(
     name: str | None = None,
     command: Sequence[str] | None = None,
     progress: bool | None = None,
+    extra: ExtraTensors | None = None,
+    source_extra: Mapping[str, Any] | None = None,
 ) -> Trace:
     """Extract a trace from a Hugging Face causal LM (``spikesim extract``).
 
@@ -484,6 +498,8 @@ def extract_model_trace(
         The command line, recorded in the manifest.
     progress:
         tqdm bars on stderr (None: only on a terminal).
+    extra, source_extra:
+        Tensors stored beside ``x`` and ``w`` (``--method``) and their manifest note.
 
     Raises
     ------
@@ -512,6 +528,7 @@ def extract_model_trace(
         "batch": batch,
         "seq_len": length,
         "command": shlex.join(command) if command is not None else None,
+        **dict(source_extra or {}),
     }
     return extract_trace(
         loaded.model,
@@ -523,4 +540,5 @@ def extract_model_trace(
         dtype=dtype,
         source=source,
         progress=progress,
+        extra=extra,
     )

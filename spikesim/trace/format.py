@@ -45,7 +45,7 @@ import shutil
 import struct
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -916,3 +916,26 @@ def load_trace(path: str | os.PathLike[str]) -> Trace:
         schema_version=version,
         layers=tuple(layers),
     )
+
+
+ExtraTensors = Callable[[np.ndarray, np.ndarray], Mapping[str, np.ndarray]]
+"""``extra(x, w) -> {name: array}``: tensors computed from a layer's float ``x`` and ``w`` and
+stored beside them (e.g. a quantization method's integers; see ``spikesim.quant.stored``)."""
+
+
+def with_extra_tensors(
+    layers: Iterable[LayerTensors], extra: ExtraTensors | None
+) -> Iterator[LayerTensors]:
+    """The layer stream with ``extra(x, w)`` added to each layer's tensors (streaming)."""
+    for layer in layers:
+        if extra is None:
+            yield layer
+            continue
+        tensors = dict(layer.tensors)
+        added = extra(np.asarray(tensors["x"]), np.asarray(tensors["w"]))
+        clash = set(added) & set(tensors)
+        if clash:
+            raise ValueError(f"extra tensors would overwrite {sorted(clash)}")
+        tensors.update(added)
+        yield LayerTensors(name=layer.name, op=layer.op, tensors=tensors)
+

@@ -55,7 +55,7 @@ llama2-7b block at 2048 tokens peaks well under 1 GB).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -63,7 +63,13 @@ from typing import Any
 import numpy as np
 
 from spikesim.errors import InputError
-from spikesim.trace.format import LayerTensors, Trace, write_trace
+from spikesim.trace.format import (
+    ExtraTensors,
+    LayerTensors,
+    Trace,
+    with_extra_tensors,
+    write_trace,
+)
 
 __all__ = [
     "ACTIVATION_STATS",
@@ -442,6 +448,8 @@ def synth_trace(
     seed: int = 0,
     dtype: str = "float16",
     name: str | None = None,
+    extra: ExtraTensors | None = None,
+    source_extra: Mapping[str, Any] | None = None,
 ) -> Trace:
     """Write a synthetic trace with LLM-like statistics and return it loaded.
 
@@ -466,6 +474,9 @@ def synth_trace(
         ``"float16"`` (default) or ``"float32"`` for ``x`` and ``w``.
     name:
         Trace name recorded in the manifest (default: the directory's name).
+    extra, source_extra:
+        Tensors to store beside ``x`` and ``w`` (see :func:`with_extra_tensors`) and what to add
+        to the manifest's ``source`` about them.
 
     Returns
     -------
@@ -503,6 +514,6 @@ def synth_trace(
     return write_trace(
         target,
         name=name or target.name,
-        source=source,
-        layers=_generate(m, plan, shape, seed, dtype),
+        source={**source, **dict(source_extra or {})},
+        layers=with_extra_tensors(_generate(m, plan, shape, seed, dtype), extra),
     )
