@@ -217,7 +217,24 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             raise
         raise InputError(exc.message, file=path, field=exc.field or "energy.table") from None
     print(f"ok: {args.file}: valid hardware config '{hw.name}'")
+    for line in hardware_notes(hw):
+        print(f"note: {line}")
     return EXIT_OK
+
+
+def hardware_notes(hw: HardwareConfig) -> list[str]:
+    """Valid but wasteful combinations a user probably did not mean (printed by validate)."""
+    from spikesim.config.hardware import BankRole
+
+    notes = []
+    name, wbank = hw.sram_for(BankRole.WEIGHTS)
+    reads = wbank.banks * wbank.ports
+    if hw.if_array.lanes > reads:
+        notes.append(
+            f"if_array.lanes ({hw.if_array.lanes}) exceeds sram.{name}.banks x ports ({reads}): "
+            f"at most {reads} spike events can issue per cycle, the other lanes stay idle"
+        )
+    return notes
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:

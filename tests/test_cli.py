@@ -921,3 +921,17 @@ def test_synth_stores_method_integers(tmp_path: Path, capsys: pytest.CaptureFixt
     code, _, err = run(capsys, "synth", "--gemm", "4,8,8", "--out", tmp_path / "u",
                        "--method", "nope")
     assert_one_error(code, err, "--method")
+
+
+def test_validate_notes_idle_lanes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    text = HW.read_text().replace("lanes: 16", "lanes: 32")
+    path = tmp_path / "hw.yaml"
+    path.write_text(text)
+    code, out, err = run(capsys, "validate", path)
+    assert code == 0, err
+    assert out.splitlines()[1] == (
+        "note: if_array.lanes (32) exceeds sram.weights.banks x ports (16): at most 16 spike "
+        "events can issue per cycle, the other lanes stay idle"
+    )
+    code, out, _ = run(capsys, "validate", HW)
+    assert "note:" not in out
