@@ -45,6 +45,7 @@ import pandas as pd
 
 from spikesim.config.loader import hardware_to_yaml
 from spikesim.errors import InputError
+from spikesim.fsutil import make_sibling_dir, replace_dir
 from spikesim.report.compare import REFERENCE_DESIGN, compare_designs
 from spikesim.report.figures import RunTables, compare_figures, run_figures
 from spikesim.report.markdown import (
@@ -311,42 +312,12 @@ def check_run_dir_target(target: str | Path) -> Path:
     return target
 
 
-def _make_sibling(target: Path, tag: str) -> Path:
-    """Create a fresh hidden sibling directory of ``target`` (permissions from the umask, unlike
-    ``tempfile.mkdtemp``'s 0700, so the final run directory is as readable as any other)."""
-    for _ in range(100):
-        path = target.parent / f".{target.name}.{tag}-{secrets.token_hex(4)}"
-        try:
-            path.mkdir()
-        except FileExistsError:
-            continue
-        return path
-    raise FileExistsError(f"could not create a temporary directory next to {target}")
-
-
 def _link_or_copy(src: str, dst: str) -> object:
     try:
         os.link(src, dst)
     except OSError:
         shutil.copy2(src, dst)
     return dst
-
-
-def _swap_into_place(tmp: Path, target: Path) -> None:
-    if not target.exists():
-        os.replace(tmp, target)
-        return
-    if not any(target.iterdir()):  # empty directory: a rename replaces it
-        os.replace(tmp, target)
-        return
-    old = _make_sibling(target, "old")
-    os.replace(target, old)  # onto the empty placeholder
-    try:
-        os.replace(tmp, target)
-    except BaseException:
-        os.replace(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -367,7 +338,7 @@ def staged_run_dir(target: str | Path, *, keep: Sequence[str] = ()) -> Iterator[
     tmp: Path | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _make_sibling(target, "tmp")
+        tmp = make_sibling_dir(target, "tmp")
         for rel in keep:
             src = target / rel
             if src.is_dir():
@@ -376,7 +347,7 @@ def staged_run_dir(target: str | Path, *, keep: Sequence[str] = ()) -> Iterator[
                 (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
                 _link_or_copy(str(src), str(tmp / rel))
         yield tmp
-        _swap_into_place(tmp, target)
+        replace_dir(tmp, target)
         tmp = None
     except OSError as exc:
         where = exc.filename if exc.filename is not None else target
@@ -586,25 +557,6 @@ def _render_into(run_dir: Path, out: Path, dpi: int | None) -> None:
         save_figures(run_figures(tables), out / FIGURES_DIR, dpi)
 
 
-def _replace_file(tmp: Path, path: Path) -> None:
-    os.replace(tmp, path)
-
-
-def _replace_dir(new: Path, path: Path) -> None:
-    """Put directory ``new`` at ``path`` (an existing directory there is replaced)."""
-    if not path.exists():
-        os.replace(new, path)
-        return
-    old = _make_sibling(path, "old")
-    os.replace(path, old)
-    try:
-        os.replace(new, path)
-    except BaseException:
-        os.replace(old, path)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def write_report(run_dir: str | Path, *, figure_dpi: int = FIGURE_DPI) -> Path:
     """Regenerate ``report.md`` and ``figures/`` of a run directory from its tables.
 
@@ -621,10 +573,10 @@ def write_report(run_dir: str | Path, *, figure_dpi: int = FIGURE_DPI) -> Path:
     path = run_dir / "report.md"
     stage: Path | None = None
     try:
-        stage = _make_sibling(run_dir / "report", "tmp")
+        stage = make_sibling_dir(run_dir / "report", "tmp")
         _render_into(run_dir, stage, figure_dpi)
-        _replace_dir(stage / FIGURES_DIR, run_dir / FIGURES_DIR)
-        _replace_file(stage / "report.md", path)
+        replace_dir(stage / FIGURES_DIR, run_dir / FIGURES_DIR)
+        os.replace(stage / "report.md", path)
     except OSError as exc:
         where = exc.filename if exc.filename is not None else path
         raise InputError(f"cannot write report: {exc.strerror or exc}", file=where) from None
@@ -728,11 +680,11 @@ def write_comparison(
     tmp: Path | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _make_sibling(target, "tmp")
+        tmp = make_sibling_dir(target, "tmp")
         _write_text(tmp / "compare.md", text)
         _write_text(tmp / COMPARE_MARKER, json.dumps(marker, indent=2) + "\n")
         save_figures(compare_figures(tables), tmp / FIGURES_DIR, figure_dpi)
-        _swap_into_place(tmp, target)
+        replace_dir(tmp, target)
         tmp = None
     except OSError as exc:
         where = exc.filename if exc.filename is not None else target

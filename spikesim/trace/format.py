@@ -43,7 +43,6 @@ import os
 import re
 import shutil
 import struct
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -54,6 +53,7 @@ import numpy as np
 from safetensors.numpy import save_file
 
 from spikesim.errors import InputError
+from spikesim.fsutil import make_sibling_dir, replace_dir
 
 __all__ = [
     "MANIFEST_NAME",
@@ -465,15 +465,6 @@ def _is_trace_dir(path: Path) -> bool:
     return path.is_dir() and (path / MANIFEST_NAME).is_file()
 
 
-def _umask_permissions(directory: Path) -> None:
-    """Give a directory the permissions a plain ``mkdir`` would (0777 minus the umask)."""
-    probe = directory / ".mode-probe"
-    probe.mkdir()  # mkdir applies the process umask without our touching it
-    mode = probe.stat().st_mode & 0o777
-    probe.rmdir()
-    directory.chmod(mode)
-
-
 def write_trace(
     path: str | os.PathLike[str],
     *,
@@ -528,8 +519,7 @@ def write_trace(
         )
     target.parent.mkdir(parents=True, exist_ok=True)
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    _umask_permissions(tmp)  # mkdtemp makes 0700; a trace is meant to be shared and read
+    tmp = make_sibling_dir(target, "tmp")
     try:
         entries: list[dict[str, Any]] = []
         seen: set[str] = set()
@@ -573,30 +563,11 @@ def write_trace(
         with open(tmp / MANIFEST_NAME, "w", encoding="utf-8") as fh:
             json.dump(manifest, fh, indent=2)
             fh.write("\n")
-        _swap_into_place(tmp, target)
+        replace_dir(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return load_trace(target)
-
-
-def _swap_into_place(tmp: Path, target: Path) -> None:
-    """Move the finished ``tmp`` directory to ``target``, replacing an old trace last."""
-    if not target.exists():
-        os.replace(tmp, target)
-        return
-    if not any(target.iterdir()):  # empty directory: POSIX rename replaces it atomically
-        os.replace(tmp, target)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-    old.rmdir()
-    os.replace(target, old)
-    try:
-        os.replace(tmp, target)
-    except BaseException:
-        os.replace(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------------------------
