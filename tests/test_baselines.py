@@ -160,3 +160,21 @@ def test_wide_weights_use_narrower_tiles() -> None:
     res = simulate_mac_layer(MAC_QUANTIZERS["fp16"]("l", "op", x, w, hw.quant), hw)
     # widest tile fitting twice in 1 KiB: 1024 * 8 / (2 * 64 * 16) = 4 columns -> 5 tiles
     assert res.actions.get("sram.weights", "write") == 5 * (64 * 4 * 16 // 256)
+
+
+def test_atom_groups_honour_group_size() -> None:
+    """9 normal channels in groups of 4 are groups of 4, 4 and 1 (not 3 groups of 3)."""
+    hw = toy_hw(**{"quant.atom.keepers": 2, "quant.atom.group_size": 4})
+    x, w = toy_tensors(m=4, k=11, n=6)
+    q = quantize_atom("l", "op", x, w, hw.quant)
+    normal = q.passes[0]
+    assert normal.k == 9
+    assert normal.groups == 3
+    for g, (a, b) in enumerate([(0, 4), (4, 8), (8, 9)]):
+        cols = x[:, normal.channels[a:b]]
+        step = np.max(np.abs(cols), axis=1) * np.float32(0.9) / np.float32(7)
+        np.testing.assert_array_equal(normal.x_scale[:, g], step)
+    c = counts(simulate_mac_layer(q, hw))
+    # 3 scale groups in the INT4 pass + 1 in the keepers: 2 multiplies each, 3 adds to combine
+    assert c[("dequant", "fp_multiply", 16)] == 2 * 24 * 4
+    assert c[("dequant", "fp_add", 16)] == 3 * 24

@@ -121,3 +121,14 @@ def test_rtn_weight_kernel_equals_numpy_twin(w: np.ndarray, bits: int) -> None:
     got = rtn_weights(w, bits)
     np.testing.assert_array_equal(got[0], want[0])
     np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_group_weights_equal_per_block_quantization() -> None:
+    rng = np.random.default_rng(1)
+    w = rng.normal(size=(5, 10)).astype(np.float32)
+    w_q, s = quantize_weights(w, 4, group_size=4)
+    assert s.shape == (5, 3)
+    for g, (a, b) in enumerate([(0, 4), (4, 8), (8, 10)]):
+        block_q, block_s = quantize_weights(w[:, a:b], 4)
+        np.testing.assert_array_equal(w_q[:, a:b], block_q)
+        np.testing.assert_array_equal(s[:, g], block_s)

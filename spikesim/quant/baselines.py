@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 
 from spikesim.config.quant import QuantConfig
 from spikesim.quant.kernels import rtn_weights
-from spikesim.quant.rtn import int_dtype, qmax
+from spikesim.quant.rtn import group_bounds, int_dtype, qmax, quantize_rows
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,6 +51,8 @@ class GemmPass:
     act_bits: int
     weight_bits: int
     dequantized: bool = True
+    group_size: int | None = None
+    """Scale groups of ``group_size`` consecutive channels of the pass (None: one scale)."""
 
     @property
     def k(self) -> int:
@@ -64,8 +66,7 @@ class GemmPass:
         """This pass's dequantized contribution to y = x W^T ([M, N], float64)."""
         m, n = self.x_q.shape[0], self.w_q.shape[0]
         y = np.zeros((m, n))
-        bounds = _group_bounds(self.k, self.groups)
-        for g, (a, b) in enumerate(bounds):
+        for g, (a, b) in enumerate(group_bounds(self.k, self.group_size)):
             xs = self.x_q[:, a:b].astype(np.float64) * self.x_scale[:, g : g + 1]
             ws = self.w_q[:, a:b].astype(np.float64) * self.w_scale[:, g : g + 1]
             y += xs @ ws.T
@@ -97,40 +98,14 @@ class MacQuantized:
         return np.sum([p.output() for p in self.passes], axis=0)
 
 
-def _group_bounds(k: int, groups: int) -> list[tuple[int, int]]:
-    size = -(-k // groups) if groups else k
-    return [(g * size, min(k, (g + 1) * size)) for g in range(groups)]
-
-
-def _sym_quant(
-    x: NDArray[np.float32], bits: int, groups: int, clip: float = 1.0
+def _weights(
+    w: NDArray[np.float32], bits: int, channels: NDArray[np.int64], group_size: int | None
 ) -> tuple[NDArray[np.signedinteger], NDArray[np.float32]]:
-    """Symmetric per-row (per group of columns) quantization: returns (q, scale[rows, groups])."""
-    rows, k = x.shape
-    q = np.zeros((rows, k), dtype=int_dtype(bits))
-    scale = np.ones((rows, max(groups, 1)), dtype=np.float32)
-    qm = qmax(bits)
-    for g, (a, b) in enumerate(_group_bounds(k, max(groups, 1))):
-        if b <= a:
-            continue
-        step = np.max(np.abs(x[:, a:b]), axis=1) * np.float32(clip) / np.float32(qm)
-        s = np.where(step > 0, step, np.float32(1.0)).astype(np.float32)
-        scale[:, g] = s
-        q[:, a:b] = np.clip(np.rint(x[:, a:b] / s[:, None]), -qm, qm)
-    return q, scale
-
-
-def _weights(w: NDArray[np.float32], bits: int, channels: NDArray[np.int64], groups: int
-             ) -> tuple[NDArray[np.signedinteger], NDArray[np.float32]]:
     sub = np.ascontiguousarray(w[:, channels])
-    if groups <= 1:
+    if group_size is None:
         w_q, s = rtn_weights(sub, bits)
         return w_q, s[:, None]
-    return _sym_quant(sub, bits, groups)
-
-
-def _n_groups(k: int, group_size: int | None) -> int:
-    return 1 if group_size is None or k == 0 else -(-k // group_size)
+    return quantize_rows(sub, bits, group_size)
 
 
 def quantize_w4a4(name: str, op: str, x: NDArray[np.float32], w: NDArray[np.float32],
@@ -138,8 +113,8 @@ def quantize_w4a4(name: str, op: str, x: NDArray[np.float32], w: NDArray[np.floa
     """Plain RTN W4A4 (``mac-w4a4``)."""
     m, k = x.shape
     ch = np.arange(k)
-    x_q, x_s = _sym_quant(x, cfg.act_bits, 1)
-    w_q, w_s = _weights(w, cfg.weight_bits, ch, 1)
+    x_q, x_s = quantize_rows(x, cfg.act_bits)
+    w_q, w_s = _weights(w, cfg.weight_bits, ch, None)
     p = GemmPass("int4", ch, x_q, x_s, w_q, w_s, cfg.act_bits, cfg.weight_bits)
     return MacQuantized(name, op, "mac-w4a4", m, k, w.shape[0], (p,), False, 0.0,
                         k * cfg.act_bits, cfg.weight_bits, cfg.output_bits)
@@ -157,14 +132,13 @@ def quantize_atom(name: str, op: str, x: NDArray[np.float32], w: NDArray[np.floa
     normal = np.sort(order[keep:])
     passes = []
     if normal.size:
-        groups = _n_groups(normal.size, a.group_size)
-        x_q, x_s = _sym_quant(np.ascontiguousarray(x[:, normal]), cfg.act_bits, groups,
-                              a.clip_ratio)
-        w_q, w_s = _weights(w, cfg.weight_bits, normal, groups)
-        passes.append(GemmPass("int4", normal, x_q, x_s, w_q, w_s, cfg.act_bits, cfg.weight_bits))
+        x_q, x_s = quantize_rows(x[:, normal], cfg.act_bits, a.group_size, a.clip_ratio)
+        w_q, w_s = _weights(w, cfg.weight_bits, normal, a.group_size)
+        passes.append(GemmPass("int4", normal, x_q, x_s, w_q, w_s, cfg.act_bits, cfg.weight_bits,
+                               group_size=a.group_size))
     if keepers.size:
-        x_q, x_s = _sym_quant(np.ascontiguousarray(x[:, keepers]), a.keeper_bits, 1)
-        w_q, w_s = _weights(w, cfg.weight_bits, keepers, 1)
+        x_q, x_s = quantize_rows(x[:, keepers], a.keeper_bits)
+        w_q, w_s = _weights(w, cfg.weight_bits, keepers, None)
         passes.append(GemmPass("int8 keepers", keepers, x_q, x_s, w_q, w_s, a.keeper_bits,
                                cfg.weight_bits))
     bits = normal.size * cfg.act_bits + keepers.size * a.keeper_bits
@@ -190,13 +164,13 @@ def quantize_spikellm(name: str, op: str, x: NDArray[np.float32], w: NDArray[np.
     normal = np.setdiff1d(np.arange(k), salient)
     passes = []
     if normal.size:
-        x_q, x_s = _sym_quant(np.ascontiguousarray(x[:, normal]), cfg.act_bits, 1)
-        w_q, w_s = _weights(w, cfg.weight_bits, normal, 1)
+        x_q, x_s = quantize_rows(x[:, normal], cfg.act_bits)
+        w_q, w_s = _weights(w, cfg.weight_bits, normal, None)
         passes.append(GemmPass("int4", normal, x_q, x_s, w_q, w_s, cfg.act_bits, cfg.weight_bits))
     if salient.size:
         wide = cfg.act_bits + s.extra_bits
-        x_q, x_s = _sym_quant(np.ascontiguousarray(x[:, salient]), wide, 1)
-        w_q, w_s = _weights(w, cfg.weight_bits, salient, 1)
+        x_q, x_s = quantize_rows(x[:, salient], wide)
+        w_q, w_s = _weights(w, cfg.weight_bits, salient, None)
         remaining = x_q.astype(np.int32)
         lim = qmax(cfg.act_bits)
         for step in range(2**s.extra_bits):

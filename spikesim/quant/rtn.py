@@ -24,6 +24,38 @@ def int_dtype(bits: int) -> type[np.signedinteger]:
     return np.int32
 
 
+def group_bounds(k: int, group_size: int | None) -> list[tuple[int, int]]:
+    """Column ranges [a, b) of consecutive groups of ``group_size`` (one group when None)."""
+    if group_size is None or k == 0:
+        return [(0, k)]
+    return [(a, min(k, a + group_size)) for a in range(0, k, group_size)]
+
+
+def quantize_rows(
+    x: NDArray[np.floating], bits: int, group_size: int | None = None, clip: float = 1.0
+) -> tuple[NDArray[np.signedinteger], NDArray[np.float32]]:
+    """Symmetric RTN per row, or per group of ``group_size`` columns of a row.
+
+    Returns ``(q, scale)``: ``q`` [R, K], ``scale`` float32 [R, groups] with
+    s = clip · max|x| / (2^(b-1)-1) over the row or group; an s that would be zero (all zeros,
+    or a float32 underflow) is 1.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    rows, k = x.shape
+    bounds = group_bounds(k, group_size)
+    q = np.zeros((rows, k), dtype=int_dtype(bits))
+    scale = np.ones((rows, len(bounds)), dtype=np.float32)
+    qm = qmax(bits)
+    for g, (a, b) in enumerate(bounds):
+        if b <= a:
+            continue
+        step = np.max(np.abs(x[:, a:b]), axis=1) * np.float32(clip) / np.float32(qm)
+        s = np.where(step > 0, step, np.float32(1.0)).astype(np.float32)
+        scale[:, g] = s
+        q[:, a:b] = np.clip(np.rint(x[:, a:b] / s[:, None]), -qm, qm)
+    return q, scale
+
+
 def quantize_weights(
     w: NDArray[np.floating], bits: int, group_size: int | None = None
 ) -> tuple[NDArray[np.int8], NDArray[np.float32]]:
@@ -36,21 +68,8 @@ def quantize_weights(
     """
     if bits > 8:
         raise ValueError("weights wider than 8 bits are not supported")
-    w = np.asarray(w, dtype=np.float32)
-    n, k = w.shape
-    q = qmax(bits)
-    if group_size is None:
-        step = np.max(np.abs(w), axis=1) / np.float32(q)
-        scale = np.where(step > 0, step, np.float32(1.0)).astype(np.float32)
-        w_q = np.clip(np.rint(w / scale[:, None]), -q, q).astype(np.int8)
-        return w_q, scale
-    groups = -(-k // group_size)
-    pad = groups * group_size - k
-    wp = np.pad(w, ((0, 0), (0, pad))).reshape(n, groups, group_size)
-    step = np.max(np.abs(wp), axis=2) / np.float32(q)
-    scale = np.where(step > 0, step, np.float32(1.0)).astype(np.float32)
-    w_q = np.clip(np.rint(wp / scale[:, :, None]), -q, q).astype(np.int8)
-    return w_q.reshape(n, groups * group_size)[:, :k], scale
+    w_q, scale = quantize_rows(w, bits, group_size)
+    return w_q.astype(np.int8), (scale[:, 0] if group_size is None else scale)
 
 
 def quantize_activations(
@@ -60,9 +79,5 @@ def quantize_activations(
 
     s_t = max_i |x_t,i| / (2^(b-1)-1); a token whose s_t would be zero gets s_t = 1.
     """
-    x = np.asarray(x, dtype=np.float32)
-    q = qmax(bits)
-    step = np.max(np.abs(x), axis=1) / np.float32(q)
-    scale = np.where(step > 0, step, np.float32(1.0)).astype(np.float32)
-    x_q = np.clip(np.rint(x / scale[:, None]), -q, q).astype(int_dtype(bits))
-    return x_q, scale
+    x_q, scale = quantize_rows(x, bits)
+    return x_q, scale[:, 0]
