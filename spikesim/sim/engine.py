@@ -16,6 +16,8 @@ machine; tests show both give identical cycles and action counts.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 from spikesim.actions import ActionCounter
@@ -53,26 +55,29 @@ def count_actions(
     oname, obank = hw.sram_for(BankRole.OUTPUT)
     acc_bits = ap.acc_bits
     sal_counts = np.count_nonzero(layer.salient, axis=1)
+    # every tile of a block repeats the same work; tiles differ only in width (the last one)
+    widths = Counter(sched.tile_columns)
     for b, (t0, t1) in enumerate(sched.blocks):
         st = block_stats[b]
         tokens = t1 - t0
         events = int(st[S.EVENTS_NORMAL] + st[S.EVENTS_SALIENT])
         sal_words = salient_read_words(sal_counts[t0:t1], sched.record_bits, sbank.word_bits)
         act_words = tokens * ceil_div(layer.k * layer.act_bits, abank.word_bits)
-        for cols in sched.tile_columns:
-            counter.add("if_array", "acc", (events + int(st[S.EXTRA_ACC])) * cols, acc_bits)
-            counter.add("if_array", "shift", int(st[S.SHIFTS]) * cols, acc_bits)
-            counter.add("if_array", "compare", int(st[S.FIRE_CYCLES]) * cols, acc_bits)
-            counter.add("threshold", "multiply", tokens * cols, hw.if_array.threshold_bits)
-            counter.add("encoder", "convert", int(st[S.SCANNED_NORMAL]), layer.act_bits)
-            counter.add("encoder", "convert", int(st[S.SCANNED_SALIENT]), layer.salient_bits)
-            counter.add("encoder", "emit", int(st[S.EVENTS_NORMAL]), layer.act_bits)
-            counter.add("encoder", "emit", int(st[S.EVENTS_SALIENT]), layer.salient_bits)
+        for cols, n in widths.items():
+            acc = (events + int(st[S.EXTRA_ACC])) * cols
+            counter.add("if_array", "acc", n * acc, acc_bits)
+            counter.add("if_array", "shift", n * int(st[S.SHIFTS]) * cols, acc_bits)
+            counter.add("if_array", "compare", n * int(st[S.FIRE_CYCLES]) * cols, acc_bits)
+            counter.add("threshold", "multiply", n * tokens * cols, hw.if_array.threshold_bits)
+            counter.add("encoder", "convert", n * int(st[S.SCANNED_NORMAL]), layer.act_bits)
+            counter.add("encoder", "convert", n * int(st[S.SCANNED_SALIENT]), layer.salient_bits)
+            counter.add("encoder", "emit", n * int(st[S.EVENTS_NORMAL]), layer.act_bits)
+            counter.add("encoder", "emit", n * int(st[S.EVENTS_SALIENT]), layer.salient_bits)
             row_words = ceil_div(cols * layer.weight_bits, wbank.word_bits)
-            counter.add(f"sram.{wname}", "read", events * row_words, wbank.word_bits)
-            counter.add(f"sram.{aname}", "read", act_words, abank.word_bits)
-            counter.add(f"sram.{sname}", "read", sal_words, sbank.word_bits)
-            out_words = tokens * ceil_div(cols * layer.output_bits, obank.word_bits)
+            counter.add(f"sram.{wname}", "read", n * events * row_words, wbank.word_bits)
+            counter.add(f"sram.{aname}", "read", n * act_words, abank.word_bits)
+            counter.add(f"sram.{sname}", "read", n * sal_words, sbank.word_bits)
+            out_words = n * tokens * ceil_div(cols * layer.output_bits, obank.word_bits)
             counter.add(f"sram.{oname}", "write", out_words, obank.word_bits)
             counter.add(f"sram.{oname}", "read", out_words, obank.word_bits)  # write-back
     counter.add("if_array", "fire", output_spikes, acc_bits)
