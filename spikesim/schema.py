@@ -1,0 +1,74 @@
+"""The output schema: the columns of every table spikesim writes, and their naming rules.
+
+One place for the contract of ``layers.csv``, ``actions.csv``, ``transactions.csv`` and
+``spike_stats.csv`` (DESIGN.md, "Contracts"). Producers select these columns in this order;
+readers check for them. Units are in the names (``_cycles``, ``_pj``, ``_mm2``).
+
+``layers.csv`` is::
+
+    LAYER_COLUMNS, then one energy_<component>_pj per component (sorted), then COUNT_COLUMNS
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+LAYER_KEYS = ["layer", "design"]
+"""The key of a row of ``layers.csv`` (and of the per-layer groups of ``actions.csv``)."""
+
+STALL_COLUMNS = ["stall_encoder_cycles", "stall_bank_cycles", "stall_dram_cycles"]
+"""Stall cycles by cause; ``stall_cycles`` is their sum."""
+
+LAYER_COLUMNS = [
+    "layer", "op", "tokens", "k", "n", "design",
+    "total_cycles", "compute_cycles", "stall_cycles", *STALL_COLUMNS,
+    "utilization", "energy_pj",
+]
+"""Leading columns of ``layers.csv``; ``energy_<component>_pj`` columns follow, then
+:data:`COUNT_COLUMNS`."""
+
+COUNT_COLUMNS = ["spikes", "acc_ops", "mac_ops", "salient_ratio", "overflow_events"]
+"""Trailing columns of ``layers.csv``: activity counts of the layer."""
+
+COUNTED_ACTION_COLUMNS = ["component", "action", "count", "bits"]
+"""An action count as the simulator emits it (no energy: the energy model prices it)."""
+
+PRICE_COLUMNS = ["energy_per_action_pj", "energy_pj", "source"]
+"""What pricing adds to an action count: per-action energy, total, and its provenance."""
+
+ACTION_COLUMNS = [*LAYER_KEYS, *COUNTED_ACTION_COLUMNS, *PRICE_COLUMNS]
+"""Columns of ``actions.csv``: one row per (layer, design, component, action, bits)."""
+
+TRANSACTION_COLUMNS = ["layer", "design", "unit", "kind", "step", "start_cycle", "end_cycle"]
+"""Columns of ``transactions.csv``: the timeline of DRAM loads and array computes."""
+
+SPIKE_STATS_COLUMNS = ["layer", "abs_q", "normal_count", "salient_count"]
+"""Columns of ``spike_stats.csv``: the |q| histogram of each layer's activations."""
+
+COMPARISON_COLUMNS = [
+    "layer", "design", "total_cycles", "energy_pj", "cycles_ratio", "energy_ratio",
+]
+"""Columns of a design comparison (each design against the reference design)."""
+
+TOTAL_LAYER = "TOTAL"
+"""The ``layer`` value of whole-model rows (sums over layers)."""
+
+
+def energy_column(component: str) -> str:
+    """Column of a component's energy in wide tables: ``sram.weights`` → ``energy_sram_weights_pj``."""
+    return f"energy_{component.replace('.', '_')}_pj"
+
+
+def area_column(component: str) -> str:
+    """Column of a component's area in wide tables: ``sram.weights`` → ``area_sram_weights_mm2``."""
+    return f"area_{component.replace('.', '_')}_mm2"
+
+
+def is_energy_component_column(column: str) -> bool:
+    """True for an ``energy_<component>_pj`` column (not the total ``energy_pj``)."""
+    return column.startswith("energy_") and column.endswith("_pj") and column != "energy_pj"
+
+
+def energy_component_columns(columns: Iterable[object]) -> list[str]:
+    """The ``energy_<component>_pj`` columns among ``columns``, in their order."""
+    return [c for c in columns if isinstance(c, str) and is_energy_component_column(c)]
