@@ -31,10 +31,11 @@ def measure(trace_dir: str, tokens: int, baselines: bool) -> dict[str, object]:
     import numpy as np
 
     import spikesim
+    from spikesim.dataflows import get_design
+    from spikesim.dataflows.if_token_serial.engine import simulate_layer
     from spikesim.energy import component_energy, load_energy_table, price_actions
     from spikesim.quant import Method, quantize_layer
     from spikesim.quant.rtn import quantize_activations
-    from spikesim.sim.engine import simulate_layer
 
     root = Path(__file__).resolve().parents[1]
     hw = spikesim.load_hardware(root / "hw_configs" / "spikequant-45nm.yaml")
@@ -46,7 +47,7 @@ def measure(trace_dir: str, tokens: int, baselines: bool) -> dict[str, object]:
     rng = np.random.default_rng(0)
     tiny = quantize_layer("w", "w", rng.normal(size=(4, 64)), rng.normal(size=(64, 64)), hw.quant)
     t = time.perf_counter()
-    simulate_layer(tiny, hw)
+    simulate_layer(tiny, hw, "spikequant")
     warmup = time.perf_counter() - t
 
     table = load_energy_table(hw.energy.table)
@@ -60,7 +61,7 @@ def measure(trace_dir: str, tokens: int, baselines: bool) -> dict[str, object]:
         t1 = time.perf_counter()
         ql = quantize_layer(layer.name, layer.op, x, w, hw.quant, Method.SPIKEQUANT)
         t2 = time.perf_counter()
-        res = simulate_layer(ql, hw)
+        res = simulate_layer(ql, hw, "spikequant")
         t3 = time.perf_counter()
         priced = price_actions(res.actions.to_frame(), hw, table)
         component_energy(priced, [])
@@ -80,14 +81,12 @@ def measure(trace_dir: str, tokens: int, baselines: bool) -> dict[str, object]:
         stages["floor_s"] += time.perf_counter() - f0
     total = stages["read_s"] + stages["quantize_s"] + stages["engine_s"] + stages["price_s"]
     # the four MAC baselines on the same layers (read + quantize + simulate + price)
-    from spikesim.api import DESIGNS
-
     baseline_s: dict[str, float] = {}
     if baselines:
         for design in ("mac-w4a4", "atom", "spikellm", "fp16"):
             t0 = time.perf_counter()
             for layer in trace.layers:
-                res = DESIGNS[design](_Prefix(layer, tokens), hw)
+                res = get_design(design).simulate(_Prefix(layer, tokens), hw)
                 price_actions(res.actions.to_frame(), hw, table)
             baseline_s[design] = time.perf_counter() - t0
     return {

@@ -8,17 +8,48 @@ The Python API (the CLI is a thin layer over it)::
     result = spikesim.simulate(hw, trace, designs=["spikequant"])
     result.layers    # one row per (layer, design): cycles, stalls, energy per component
     result.actions   # one row per (layer, design, component, action, bits): counts and pJ
+
+The package face is lazy: ``import spikesim`` (or any low layer, such as ``spikesim.errors``)
+loads nothing else until an API name is used.
 """
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = version("spikesim")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0.0.0+unknown"
+from spikesim.version import __version__
 
-from spikesim.api import SimResult, load_hardware, load_trace, simulate
+if TYPE_CHECKING:
+    from spikesim.api import (
+        SimResult,
+        design_names,
+        load_hardware,
+        load_trace,
+        run,
+        simulate,
+        spike_stats,
+    )
 
-__all__ = ["SimResult", "__version__", "load_hardware", "load_trace", "simulate"]
+__all__ = [
+    "SimResult",
+    "__version__",
+    "design_names",
+    "load_hardware",
+    "load_trace",
+    "run",
+    "simulate",
+    "spike_stats",
+]
+_API_NAMES = frozenset(__all__) - {"__version__"}
+
+
+def __getattr__(name: str) -> Any:
+    """Import :mod:`spikesim.api` on first use of one of its names (PEP 562)."""
+    if name in _API_NAMES:
+        return getattr(import_module("spikesim.api"), name)
+    raise AttributeError(f"module 'spikesim' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_API_NAMES])

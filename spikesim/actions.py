@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-ACTION_COLUMNS = ["component", "action", "count", "bits"]
+from spikesim.schema import COUNTED_ACTION_COLUMNS
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,5 +82,5 @@ class ActionCounter:
 def actions_frame(items: Iterable[ActionCount]) -> pd.DataFrame:
     """A tidy DataFrame with columns component, action, count (int64), bits (int64)."""
     rows = [(a.component, a.action, a.count, a.bits) for a in items]
-    frame = pd.DataFrame(rows, columns=ACTION_COLUMNS)
+    frame = pd.DataFrame(rows, columns=COUNTED_ACTION_COLUMNS)
     return frame.astype({"count": "int64", "bits": "int64"})

@@ -1,119 +1,39 @@
 """The Python API: load a hardware config and a trace, simulate designs, get priced tables.
 
-``simulate`` is a plain pipeline of typed artifacts per layer::
+``simulate`` is a plain pipeline of typed artifacts per layer (:mod:`spikesim.pipeline`)::
 
-    TraceLayer --quantize_layer--> QuantizedLayer --simulate_layer--> LayerSim
-        --price_actions / component_energy--> rows of SimResult.layers and SimResult.actions
+    TraceLayer --design.quantize--> quantized layer --design's dataflow--> LayerSim
+        --energy pricing--> rows of SimResult.layers and SimResult.actions
+
+Designs come from the registry (:mod:`spikesim.dataflows`): ``design_names()`` lists them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from spikesim.config.hardware import HardwareConfig
 from spikesim.config.loader import load_hardware as _load_hardware
-from spikesim.energy import (
-    component_energy,
-    load_energy_table,
-    price_actions,
-    price_leakage,
-)
-from spikesim.errors import InputError
-from spikesim.quant.baselines import MAC_QUANTIZERS
-from spikesim.quant.layer import Method, quantize_layer
-from spikesim.report.compare import REFERENCE_DESIGN, compare_designs
-from spikesim.sim.engine import simulate_layer
-from spikesim.sim.mac_engine import simulate_mac_layer
-from spikesim.sim.result import LayerSim
-from spikesim.trace import Trace, TraceLayer
+from spikesim.dataflows import design_names, get_design, parse_designs
+from spikesim.pipeline import simulate
+from spikesim.sim.result import SimResult
+from spikesim.sim.stats import spike_stats
+from spikesim.trace import Trace
 from spikesim.trace import load_trace as _load_trace
 
-LAYER_COLUMNS = [
-    "layer", "op", "tokens", "k", "n", "design",
-    "total_cycles", "compute_cycles", "stall_cycles",
-    "stall_encoder_cycles", "stall_bank_cycles", "stall_dram_cycles",
-    "utilization", "energy_pj",
+__all__ = [
+    "SimResult",
+    "design_names",
+    "get_design",
+    "load_hardware",
+    "load_trace",
+    "parse_designs",
+    "run",
+    "simulate",
+    "spike_stats",
 ]
-"""Leading columns of layers.csv; ``energy_<component>_pj`` columns follow, then COUNT_COLUMNS."""
-COUNT_COLUMNS = ["spikes", "acc_ops", "mac_ops", "salient_ratio", "overflow_events"]
-ACTION_COLUMNS = [
-    "layer", "design", "component", "action", "count", "bits",
-    "energy_per_action_pj", "energy_pj", "source",
-]
-TRANSACTION_COLUMNS = ["layer", "design", "unit", "kind", "step", "start_cycle", "end_cycle"]
-SPIKE_STATS_COLUMNS = ["layer", "abs_q", "normal_count", "salient_count"]
-"""Columns of :func:`spike_stats` (``spike_stats.csv`` of a run directory)."""
-
-DesignFn = Callable[[TraceLayer, HardwareConfig], LayerSim]
-
-
-def _spikequant(layer: TraceLayer, hw: HardwareConfig) -> LayerSim:
-    ql = quantize_layer(
-        layer.name, layer.op, layer.activations(), layer.weights(), hw.quant, Method.SPIKEQUANT
-    )
-    return simulate_layer(ql, hw, design="spikequant")
-
-
-def _mac_design(name: str) -> DesignFn:
-    quantizer = MAC_QUANTIZERS[name]
-
-    def run(layer: TraceLayer, hw: HardwareConfig) -> LayerSim:
-        q = quantizer(layer.name, layer.op, layer.activations(), layer.weights(), hw.quant)
-        return simulate_mac_layer(q, hw)
-
-    return run
-
-
-DESIGNS: dict[str, DesignFn] = {
-    "spikequant": _spikequant,
-    **{name: _mac_design(name) for name in MAC_QUANTIZERS},
-}
-"""Design name → function simulating one trace layer: the spiking design and the MAC-array
-baselines (``mac-w4a4``, ``atom``, ``spikellm``, ``fp16``)."""
-
-
-
-def register_design(name: str, fn: DesignFn) -> None:
-    """Add a design; registering a name twice is an error."""
-    if name in DESIGNS:
-        raise ValueError(f"design '{name}' is already registered")
-    DESIGNS[name] = fn
-
-
-@dataclass(frozen=True, eq=False)
-class SimResult:
-    """Tables of one simulation run (tidy, units in column names)."""
-
-    layers: pd.DataFrame
-    """One row per (layer, design): cycles, stalls, utilisation, energy per component, counts."""
-    actions: pd.DataFrame
-    """One row per (layer, design, component, action, bits): count and priced energy."""
-    transactions: pd.DataFrame
-    """The transaction timeline (DRAM loads, array computes) of every layer and design."""
-    hardware: HardwareConfig
-    trace: Trace
-    designs: tuple[str, ...]
-    extras: dict[str, Any] = field(default_factory=dict)
-
-    def totals(self) -> pd.DataFrame:
-        """Per design: total cycles and energy over all layers."""
-        cols = ["total_cycles", "energy_pj", "spikes", "acc_ops", "mac_ops", "overflow_events"]
-        return self.layers.groupby("design", sort=False)[cols].sum().reset_index()
-
-    def comparison(self) -> pd.DataFrame:
-        """Ratios of every design against SpikeQuant, per layer and for the whole model.
-
-        One row per (layer, design), plus rows with ``layer == "TOTAL"``; ``energy_ratio`` and
-        ``cycles_ratio`` are the design's value divided by SpikeQuant's (> 1: SpikeQuant is
-        better). Empty when SpikeQuant was not simulated.
-        """
-        return compare_designs(self.layers, REFERENCE_DESIGN)
 
 
 def load_hardware(path: str | Path, overrides: dict[str, Any] | None = None) -> HardwareConfig:
@@ -126,112 +46,108 @@ def load_trace(path: str | Path) -> Trace:
     return _load_trace(path)
 
 
-def parse_designs(designs: str | Iterable[str]) -> tuple[str, ...]:
-    names = [d.strip() for d in designs.split(",")] if isinstance(designs, str) else list(designs)
-    names = [d for d in names if d]
-    if not names:
-        raise InputError("no design given", field="--designs")
-    for d in names:
-        if d not in DESIGNS:
-            raise InputError(
-                f"unknown design '{d}' (known: {', '.join(sorted(DESIGNS))})", field="--designs"
-            )
-    return tuple(dict.fromkeys(names))
 
-
-def simulate(
-    hw: HardwareConfig,
-    trace: Trace,
-    designs: str | Sequence[str] = ("spikequant",),
+def run(
+    hardware: HardwareConfig | str | Path,
+    trace: Trace | str | Path,
+    out: str | Path,
     *,
+    designs: str | Sequence[str] | None = None,
     layers: Sequence[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    timeline_layers: Sequence[str] = (),
+    figures: bool = True,
     on_layer: Callable[[str, str], None] | None = None,
+    command: Sequence[str] | None = None,
 ) -> SimResult:
-    """Simulate every layer of ``trace`` (or the named ``layers``) under each design and price it.
+    """Simulate ``trace`` on ``hardware`` and write the run directory ``out``; return the result.
 
-    ``on_layer(layer, design)`` is called after each layer (progress reporting).
+    This is ``spikesim simulate``: :func:`simulate`, :func:`spike_stats` and
+    :func:`spikesim.report.rundir.write_run_dir`. ``out`` is written atomically and replaced
+    only if it is absent, empty or a run directory already; a trace that lives inside ``out``
+    is carried over. Bad inputs are reported before anything is simulated, in the order
+    designs, out, hardware, trace, timeline layers.
+
+    Parameters
+    ----------
+    hardware:
+        A :class:`HardwareConfig`, or a hardware YAML (path) or the name of a preset.
+    trace:
+        A :class:`Trace`, or its directory.
+    out:
+        The run directory to write.
+    designs, layers, on_layer:
+        As in :func:`simulate` (default design: the reference design).
+    overrides:
+        ``{dotted.path: value}`` applied to the hardware config before validation (recorded in
+        ``summary.json``).
+    timeline_layers:
+        Simulated layers that also get ``timeline-<layer>.json`` (Chrome/Perfetto trace).
+    figures:
+        Draw ``figures/`` (about a second); ``spikesim report`` draws them later otherwise.
+    command:
+        The command line recorded in ``summary.json``.
+
+    Raises
+    ------
+    InputError
+        Naming the parameter at fault (``designs``, ``out``, ``hardware``, ``trace``,
+        ``timeline_layers``, ``layers``) or the config field path (``if_array.lanes``).
     """
+    from spikesim.config.loader import apply_overrides, validate_mapping
+    from spikesim.config.presets import resolve_hardware
+    from spikesim.errors import InputError
+    from spikesim.report.rundir import check_run_dir_target, write_run_dir
+
+    def naming(exc: InputError, param: str) -> InputError:
+        """``exc`` naming ``param`` when it names no field (a missing or malformed file)."""
+        return exc if exc.field else InputError(exc.message, file=exc.file, field=param)
+
     names = parse_designs(designs)
-    table = load_energy_table(hw.energy.table)
-    chosen = list(trace.layers)
-    if layers is not None:
-        wanted = set(layers)
-        unknown = wanted - {layer.name for layer in chosen}
-        if unknown:
-            raise InputError(f"no such layer(s): {', '.join(sorted(unknown))}", field="--layers")
-        chosen = [layer for layer in chosen if layer.name in wanted]
-    rows: list[dict[str, object]] = []
-    action_frames: list[pd.DataFrame] = []
-    tx_rows: list[tuple[object, ...]] = []
-    for layer in chosen:
-        for design in names:
-            res = DESIGNS[design](layer, hw)
-            rows.append(res.row())
-            frame = res.actions.to_frame()
-            frame.insert(0, "design", design)
-            frame.insert(0, "layer", layer.name)
-            action_frames.append(frame)
-            tx_rows.extend(
-                (layer.name, design, t.unit, t.kind, t.step, t.start, t.end)
-                for t in res.transactions
-            )
-            if on_layer is not None:
-                on_layer(layer.name, design)
-    layer_df = pd.DataFrame(rows)
-    keys = ["layer", "design"]
-    priced = price_actions(pd.concat(action_frames, ignore_index=True), hw, table)
-    leak = price_leakage(layer_df, hw, table, keys=keys)
-    if len(leak):
-        priced = pd.concat([priced, leak[priced.columns]], ignore_index=True)
-    energy = component_energy(priced, keys)
-    layer_df = layer_df.merge(energy, on=keys, how="left", sort=False)
-    comp_cols = [c for c in energy.columns if c.startswith("energy_") and c != "energy_pj"]
-    layer_df = layer_df[[*LAYER_COLUMNS, *comp_cols, *COUNT_COLUMNS]]
-    return SimResult(
-        layers=layer_df,
-        actions=priced[ACTION_COLUMNS],
-        transactions=pd.DataFrame(tx_rows, columns=TRANSACTION_COLUMNS),
-        hardware=hw,
-        trace=trace,
-        designs=names,
+    target = check_run_dir_target(out)
+    changes = dict(overrides or {})
+    hardware_file: Path | None = None
+    if isinstance(hardware, HardwareConfig):
+        hw = hardware
+        if changes:
+            data = apply_overrides(hw.model_dump(mode="json"), changes)
+            hw = validate_mapping(HardwareConfig, data, file=None)
+    else:
+        hardware_file = resolve_hardware(str(hardware))
+        try:
+            hw = load_hardware(hardware_file, changes or None)
+        except InputError as exc:
+            raise naming(exc, "hardware") from None
+    if isinstance(trace, Trace):
+        loaded = trace
+    else:
+        try:
+            loaded = load_trace(trace)
+        except InputError as exc:
+            raise naming(exc, "trace") from None
+    simulated = list(layers) if layers is not None else [layer.name for layer in loaded.layers]
+    timeline = tuple(dict.fromkeys(timeline_layers))
+    unknown = [name for name in timeline if name not in simulated]
+    if unknown:
+        raise InputError(
+            f"no such simulated layer(s): {', '.join(unknown)} (layers: {', '.join(simulated)})",
+            field="timeline_layers",
+        )
+    result = simulate(hw, loaded, names, layers=layers, on_layer=on_layer)
+    try:
+        inside = Path(loaded.path).resolve().relative_to(target.resolve())
+        keep = () if inside == Path(".") else (inside.as_posix(),)
+    except ValueError:  # the trace lives elsewhere
+        keep = ()
+    write_run_dir(
+        target,
+        result,
+        hardware_file=hardware_file,
+        overrides=changes,
+        keep=keep,
+        command=command,
+        spike_stats=spike_stats(hw, loaded, layers=layers),
+        timeline_layers=timeline,
+        figures=figures,
     )
-
-
-def spike_stats(
-    hw: HardwareConfig, trace: Trace, *, layers: Sequence[str] | None = None
-) -> pd.DataFrame:
-    """Histogram of |q| of the SpikeQuant-quantized activations, per layer.
-
-    One row per (layer, |q|) that occurs (ascending |q|): ``normal_count`` and ``salient_count``
-    are how many activations (tokens × k) have that magnitude, split by the salient mask. Under
-    count coding |q| is the number of spikes a value emits. Quantization as in :func:`simulate`
-    (``hw.quant``, method ``spikequant``); ``layers`` selects layers by name.
-    """
-    wanted = None if layers is None else set(layers)
-    frames: list[pd.DataFrame] = []
-    for layer in trace.layers:
-        if wanted is not None and layer.name not in wanted:
-            continue
-        ql = quantize_layer(
-            layer.name, layer.op, layer.activations(), layer.weights(), hw.quant,
-            Method.SPIKEQUANT,
-        )
-        mag = np.abs(ql.x_q.astype(np.int64)).ravel()
-        sal = ql.salient.ravel()
-        size = int(mag.max(initial=0)) + 1
-        salient_count = np.bincount(mag[sal], minlength=size)
-        normal_count = np.bincount(mag, minlength=size) - salient_count
-        present = np.flatnonzero(normal_count + salient_count)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "layer": layer.name,
-                    "abs_q": present.astype(np.int64),
-                    "normal_count": normal_count[present].astype(np.int64),
-                    "salient_count": salient_count[present].astype(np.int64),
-                }
-            )
-        )
-    if not frames:
-        return pd.DataFrame(columns=SPIKE_STATS_COLUMNS)
-    return pd.concat(frames, ignore_index=True)[SPIKE_STATS_COLUMNS]
+    return result

@@ -1,4 +1,5 @@
-"""Atomic replacement of directories, shared by every writer of traces and run directories.
+"""Files on disk: atomic replacement of directories (shared by every writer of traces and run
+directories) and the folders that hold the shipped data.
 
 A writer builds its output in a fresh hidden sibling of the target, then swaps it into place,
 so a failure at any point leaves the previous contents untouched.
@@ -9,7 +10,23 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import sys
 from pathlib import Path
+
+
+def shared_data_dirs(name: str) -> list[Path]:
+    """Existing folders holding the shipped ``name`` data (``hw_configs``, ``traces``), in search
+    order: beside the package in a source checkout or editable install, then the wheel's data
+    files under ``<prefix>/share/spikesim/``."""
+    candidates = [
+        Path(__file__).resolve().parents[1] / name,
+        Path(sys.prefix) / "share" / "spikesim" / name,
+    ]
+    found: list[Path] = []
+    for folder in candidates:
+        if folder.is_dir() and folder not in found:
+            found.append(folder)
+    return found
 
 
 def make_sibling_dir(target: Path, tag: str) -> Path:

@@ -33,8 +33,28 @@ COUNT_COLUMNS = ["spikes", "acc_ops", "mac_ops", "salient_ratio", "overflow_even
 COUNTED_ACTION_COLUMNS = ["component", "action", "count", "bits"]
 """An action count as the simulator emits it (no energy: the energy model prices it)."""
 
-PRICE_COLUMNS = ["energy_per_action_pj", "energy_pj", "source"]
-"""What pricing adds to an action count: per-action energy, total, and its provenance."""
+PROVENANCE_COLUMNS = ["energy_table", "energy_entry", "energy_scaling", "energy_citation"]
+"""Where a per-action energy came from, as structured columns (the ``source`` text says the
+same in one sentence, with the arithmetic):
+
+``energy_table``
+    Name of the energy table (``horowitz-45nm``).
+``energy_entry``
+    The table entry or entries used, with their reference values: ``int_add 8-bit row (0.03 pJ)``,
+    ``sram 32768 B point (20 pJ/64-bit)``, ``dram (20.3125 pJ/bit)``, ``leakage (0.002 W)``.
+``energy_scaling``
+    The scaling rule applied to the entry (bit width, capacity, bank basis, per cycle), or empty
+    when the entry's value is used as is.
+``energy_citation``
+    The citation(s) of the entry, several joined by :data:`CITATION_SEPARATOR`.
+"""
+
+CITATION_SEPARATOR = "; "
+"""Joins the citations of an ``energy_citation`` cell that cites several rows."""
+
+PRICE_COLUMNS = ["energy_per_action_pj", "energy_pj", "source", *PROVENANCE_COLUMNS]
+"""What pricing adds to an action count: per-action energy, total, and its provenance (the
+``source`` sentence, then :data:`PROVENANCE_COLUMNS`)."""
 
 ACTION_COLUMNS = [*LAYER_KEYS, *COUNTED_ACTION_COLUMNS, *PRICE_COLUMNS]
 """Columns of ``actions.csv``: one row per (layer, design, component, action, bits)."""
@@ -55,7 +75,7 @@ TOTAL_LAYER = "TOTAL"
 
 
 def energy_column(component: str) -> str:
-    """Column of a component's energy in wide tables: ``sram.weights`` → ``energy_sram_weights_pj``."""
+    """A component's energy column in wide tables: ``sram.weights`` → ``energy_sram_weights_pj``."""
     return f"energy_{component.replace('.', '_')}_pj"
 
 

@@ -1,4 +1,5 @@
-"""Test-wide settings: one thread per worker, a writable numba cache, offline hubs."""
+"""Test-wide settings: one thread per worker, a writable numba cache, offline hubs, and the
+hypothesis profiles of the default and the slow run."""
 
 from __future__ import annotations
 
@@ -17,8 +18,30 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 from hypothesis import settings  # noqa: E402
 
-settings.register_profile("default", deadline=None, print_blob=True)
+# Property tests: a quick pass in the default run, hypothesis' full 100 examples in the slow run
+# (`python -m pytest -m slow`), which runs every property test again (see the hooks below).
+settings.register_profile("default", deadline=None, print_blob=True, max_examples=30)
+settings.register_profile("full", deadline=None, print_blob=True, max_examples=100)
 settings.load_profile("default")
+
+
+def _slow_run(config: pytest.Config) -> bool:
+    return str(config.getoption("markexpr", "")).strip() == "slow"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if _slow_run(config):  # before the test modules are imported: their tests take this profile
+        settings.load_profile("full")
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In the slow run, every property test is selected too (with the full profile)."""
+    if _slow_run(config):
+        for item in items:
+            if hasattr(getattr(item, "obj", None), "hypothesis"):
+                item.add_marker(pytest.mark.slow)
+
 
 ROOT = Path(__file__).resolve().parents[1]
 

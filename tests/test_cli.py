@@ -59,6 +59,10 @@ ACTION_COLUMNS = [
     "energy_per_action_pj",
     "energy_pj",
     "source",
+    "energy_table",
+    "energy_entry",
+    "energy_scaling",
+    "energy_citation",
 ]
 RUN_FILES = [
     "config.yaml",
@@ -279,6 +283,7 @@ def test_deterministic_tables(
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
+@pytest.mark.slow  # draws the figures twice at full resolution
 def test_report_regenerates_identical_text(
     gemm_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -307,12 +312,10 @@ def test_report_md_content(gemm_run: Path) -> None:
         assert heading in text
     assert "spikequant-45nm" in text
     assert "synthetic" in text
-    from spikesim.report.markdown import split_source
-
-    actions = pd.read_csv(gemm_run / "actions.csv")
-    for source in actions["source"].unique():
-        row, derivation, citations = split_source(source)
-        for part in (row, derivation, *citations):
+    actions = pd.read_csv(gemm_run / "actions.csv", keep_default_na=False)
+    for r in actions.to_dict("records"):
+        for part in (f"{r['energy_table']} {r['energy_entry']}", r["energy_scaling"] or "as is",
+                     *r["energy_citation"].split("; ")):
             assert part.replace("|", "\\|") in text
     assert "![Figure 1: energy_by_component](figures/energy_by_component.png)" in text
 
@@ -365,6 +368,7 @@ def test_hw_accepts_a_preset_name(
         "--out",
         tmp_path / "r",
         "--quiet",
+        "--no-figures",
     )
     assert code == 0, err
     code, _, err = run(
@@ -701,6 +705,7 @@ def summary_comparison(run_dir: Path) -> list[dict[str, object]]:
     return rows
 
 
+@pytest.mark.slow  # 8 layers x 5 designs x 256 tokens twice, and the figures
 def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "demo"
     code, stdout, err = run(capsys, "demo", "--out", out)
@@ -750,6 +755,7 @@ def test_shipped_trace_is_small_and_real() -> None:
         layer.verify()
 
 
+@pytest.mark.slow  # a subprocess importing the CLI
 def test_demo_extract_without_torch_is_one_line(tmp_path: Path) -> None:
     code = (
         "import sys; sys.modules['torch'] = None; from spikesim.cli import main; "
@@ -851,6 +857,7 @@ def test_subprocess_help() -> None:
     assert proc.stderr == ""
 
 
+@pytest.mark.slow  # a subprocess importing the whole CLI
 def test_subprocess_simulate_error_exit_code(tmp_path: Path) -> None:
     proc = _subprocess(
         "simulate", "--hw", HW, "--trace", tmp_path / "missing", "--out", tmp_path / "r"
@@ -864,6 +871,7 @@ def test_subprocess_simulate_error_exit_code(tmp_path: Path) -> None:
     assert proc.stdout == ""
 
 
+@pytest.mark.slow  # a sweep of 8 tasks in a worker process
 def test_sweep_and_pareto_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     trace = tmp_path / "trace"
     code, _, err = run(capsys, "synth", "--gemm", "8,64,40", "--out", trace)
@@ -935,3 +943,124 @@ def test_validate_notes_idle_lanes(capsys: pytest.CaptureFixture[str], tmp_path:
     )
     code, out, _ = run(capsys, "validate", HW)
     assert "note:" not in out
+
+
+# --------------------------------------------------------------------------------------------
+# validate: the schema decides, not a sniffed key
+# --------------------------------------------------------------------------------------------
+
+
+def _schema_error(load: Callable[[Path], object], path: Path) -> str:
+    """The one line ``validate`` must print: the error of loading ``path`` as that kind."""
+    with pytest.raises(InputError) as info:
+        load(path)
+    return f"error: {info.value.one_line()}"
+
+
+def test_validate_valid_under_no_schema_reports_the_closest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from spikesim.config.loader import load_hardware
+    from spikesim.dse.spec import load_sweep
+    from spikesim.energy import load_energy_table
+
+    hw = yaml.safe_load(HW.read_text())
+    table = yaml.safe_load(ENERGY_TABLE.read_text())
+    cases: list[tuple[str, dict[str, Any], Callable[[Path], object], str]] = [
+        # a hardware config with a sweep's key: still a (bad) hardware config
+        ("hw-with-axes.yaml", {**hw, "axes": {"if_array.lanes": [8]}}, load_hardware, "axes"),
+        # an energy table without operations: not taken for a hardware config
+        ("table.yaml", {k: v for k, v in table.items() if k != "operations"}, load_energy_table,
+         "operations"),
+        # a sweep whose base is missing
+        ("sweep.yaml", {"axes": {"if_array.lanes": [8]}, "designs": ["spikequant"]}, load_sweep,
+         "base"),
+    ]
+    for name, data, load, field in cases:
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(data))
+        code, out, err = run(capsys, "validate", path)
+        line = assert_one_error(code, err, path, f"field '{field}")
+        assert line == _schema_error(load, path), name
+        assert out == ""
+
+
+def test_validate_unrelated_yaml_is_one_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "other.yaml"
+    path.write_text("title: not a spikesim file\nitems: [1, 2]\n")
+    code, out, err = run(capsys, "validate", path)
+    assert_one_error(code, err, path, "field '")
+    assert out == ""
+
+
+def test_validate_schemas_closest_first() -> None:
+    from spikesim.cli.validate import closest_first
+
+    def kinds(keys: list[str]) -> list[str]:
+        return [schema.kind for schema in closest_first(keys)]
+
+    assert kinds([]) == ["hardware config", "sweep spec", "energy table"]
+    assert kinds(["base", "axes"])[0] == "sweep spec"
+    assert kinds(["name", "operations", "technology_nm"])[0] == "energy table"
+    assert kinds(["name", "if_array", "axes"])[0] == "hardware config"
+
+
+def test_library_errors_name_parameters_and_the_cli_names_flags() -> None:
+    """The library says ``designs``; ``simulate`` prints ``--designs``; a field inside a file
+    (a sweep spec's ``designs``) and a flag the subcommand lacks keep their names."""
+    import argparse
+
+    from spikesim.api import parse_designs
+    from spikesim.cli import COMMANDS
+    from spikesim.cli.flags import PARAMETER_FLAGS, parser_flags, with_flag
+
+    flags = {}
+    for command in COMMANDS:
+        parser = argparse.ArgumentParser()
+        command.add_arguments(parser)
+        flags[command.NAME] = parser_flags(parser)
+    with pytest.raises(InputError) as info:
+        parse_designs("nope")
+    assert info.value.field == "designs"
+    simulate_flags, demo_flags = flags["simulate"], flags["demo"]
+    assert with_flag(info.value, simulate_flags).field == "--designs"
+    assert with_flag(info.value, demo_flags).field == "designs"
+    in_file = InputError("unknown design", file="sweep.yaml", field="designs")
+    assert with_flag(in_file, simulate_flags) is in_file
+    out = InputError("refusing", file="runs/r", field="out")
+    assert with_flag(out, simulate_flags).field == "--out"
+    path = InputError("too small", field="sram.weights.capacity_bytes")
+    assert with_flag(path, simulate_flags) is path
+    assert set(PARAMETER_FLAGS.values()) <= set().union(*flags.values())  # each flag exists
+
+
+def test_api_run_writes_the_run_directory_simulate_writes(
+    gemm_trace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``spikesim simulate`` is a thin call to ``spikesim.run``: same tables, same summary."""
+    import spikesim
+
+    args = simulate_args(gemm_trace, tmp_path / "cli", "--set", "if_array.lanes=8")
+    code, _, err = run(capsys, *args)
+    assert code == 0, err
+    result = spikesim.run(
+        "spikequant-45nm",
+        gemm_trace,
+        tmp_path / "api",
+        overrides={"if_array.lanes": 8},
+        figures=False,
+    )
+    assert result.hardware.if_array.lanes == 8
+    for name in ("layers.csv", "actions.csv", "transactions.csv", "config.yaml"):
+        assert (tmp_path / "api" / name).read_bytes() == (tmp_path / "cli" / name).read_bytes()
+    summary = json.loads((tmp_path / "api" / "summary.json").read_text())
+    assert summary["hardware"]["file_sha256"] == hashlib.sha256(HW.read_bytes()).hexdigest()
+    assert summary["overrides"] == {"if_array.lanes": 8}
+    hw = spikesim.load_hardware(HW)
+    again = spikesim.run(hw, load_trace(gemm_trace), tmp_path / "obj", figures=False)
+    assert again.layers.equals(spikesim.simulate(hw, load_trace(gemm_trace), ["spikequant"]).layers)
+    with pytest.raises(InputError) as info:
+        spikesim.run(hw, gemm_trace, tmp_path / "t", timeline_layers=["nope"])
+    assert info.value.field == "timeline_layers"

@@ -54,6 +54,7 @@ def one_worker(small_spec: Path, tiny_trace: Path, tmp_path_factory: pytest.Temp
     return read_results(out)
 
 
+@pytest.mark.slow  # a 16-task sweep in a worker process
 def test_rows_columns_and_failures(one_worker: pd.DataFrame) -> None:
     df = one_worker
     for col in ["point_id", "layer", "design", "if_array.lanes", "quant.normal_coding",
@@ -79,6 +80,7 @@ def test_rows_columns_and_failures(one_worker: pd.DataFrame) -> None:
     assert ok.set_index("point_id")["energy_pj"].to_dict() == pytest.approx(sums.to_dict())
 
 
+@pytest.mark.slow  # two worker processes, run twice
 def test_two_workers_same_rows(
     one_worker: pd.DataFrame, small_spec: Path, tiny_trace: Path, tmp_path: Path
 ) -> None:
@@ -92,6 +94,7 @@ def test_two_workers_same_rows(
     assert len(part_files(out)) == 16
 
 
+@pytest.mark.slow  # starts a Dask cluster of two processes
 def test_dask_local_cluster_same_rows(
     one_worker: pd.DataFrame, small_spec: Path, tiny_trace: Path, tmp_path: Path
 ) -> None:
@@ -106,6 +109,7 @@ def test_dask_local_cluster_same_rows(
     pd.testing.assert_frame_equal(read_results(out), one_worker)
 
 
+@pytest.mark.slow  # another sweep in a worker process
 def test_constraints_drop_and_count(tiny_trace: Path, tmp_path: Path) -> None:
     spec = write_spec(
         tmp_path / "s.yaml",
@@ -122,6 +126,7 @@ def test_constraints_drop_and_count(tiny_trace: Path, tmp_path: Path) -> None:
     assert (totals["area_mm2"] <= 5.2).all()
 
 
+@pytest.mark.slow  # another sweep in a worker process
 def test_other_sweep_into_same_out_is_refused(
     small_spec: Path, tiny_trace: Path, tmp_path: Path
 ) -> None:
@@ -130,15 +135,16 @@ def test_other_sweep_into_same_out_is_refused(
     run_sweep(spec, tiny_trace, out)
     with pytest.raises(InputError, match="different sweep") as info:
         run_sweep(small_spec, tiny_trace, out)
-    assert info.value.field == "--out"
+    assert info.value.field == "out"
 
 
 def test_missing_dask_or_bad_workers(small_spec: Path, tiny_trace: Path, tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         run_sweep(small_spec, tiny_trace, tmp_path / "r.parquet", workers=0)
-    assert info.value.field == "--workers"
+    assert info.value.field == "workers"
 
 
+@pytest.mark.slow  # a 40-point sweep in a subprocess, killed and resumed
 def test_kill_and_resume(tmp_path: Path) -> None:
     trace = tmp_path / "trace"
     synth_trace(trace, gemm=(96, 256, 256))
@@ -149,7 +155,7 @@ def test_kill_and_resume(tmp_path: Path) -> None:
         designs=["spikequant"],
     )
     out = tmp_path / "r.parquet"
-    cmd = [sys.executable, "-m", "spikesim.dse", str(spec), "--trace", str(trace),
+    cmd = [sys.executable, "-m", "spikesim", "sweep", str(spec), "--trace", str(trace),
            "--out", str(out), "--workers", "1", "--quiet"]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)

@@ -20,6 +20,7 @@ from spikesim.energy import (
     UnpricedActionError,
     builtin_tables,
     component_energy,
+    energy_per_action,
     leakage_energy_pj,
     load_energy_table,
     price_actions,
@@ -27,6 +28,7 @@ from spikesim.energy import (
     register_action,
 )
 from spikesim.errors import InputError
+from spikesim.schema import CITATION_SEPARATOR, PRICE_COLUMNS, PROVENANCE_COLUMNS
 
 MIB = 1 << 20
 
@@ -197,7 +199,7 @@ def test_sram_loglog_extrapolation_and_bank_basis(tmp_path: Path, hw: HardwareCo
     assert table.sram_access_energy(4 * MIB, 64).energy_pj == pytest.approx(expected, rel=1e-12)
     assert "extrapolated" in table.sram_access_energy(4 * MIB, 64).source
     # bank basis: 1 MiB over 4 banks is looked up at 256 KiB
-    priced = table.energy_per_action("sram.weights", "read", 256, hw)
+    priced = energy_per_action(table, "sram.weights", "read", 256, hw)
     assert priced.energy_pj == pytest.approx(
         4 * table.sram_access_energy(MIB // 4, 64).energy_pj, rel=1e-12
     )
@@ -209,7 +211,7 @@ def test_sram_loglog_extrapolation_and_bank_basis(tmp_path: Path, hw: HardwareCo
 
 def test_mapping_of_components(horowitz: EnergyTable, hw: HardwareConfig) -> None:
     def e(component: str, action: str, bits: int) -> float:
-        return horowitz.energy_per_action(component, action, bits, hw).energy_pj
+        return energy_per_action(horowitz, component, action, bits, hw).energy_pj
 
     for action in ("acc", "shift", "compare", "fire"):
         assert e("if_array", action, 24) == horowitz.operation_energy("int_add", 24).energy_pj
@@ -232,11 +234,11 @@ def test_mapping_of_components(horowitz: EnergyTable, hw: HardwareConfig) -> Non
 
 def test_unknown_action_is_a_programming_error(horowitz: EnergyTable, hw: HardwareConfig) -> None:
     with pytest.raises(UnpricedActionError, match="'if_array' action 'teleport'"):
-        horowitz.energy_per_action("if_array", "teleport", 8, hw)
+        energy_per_action(horowitz, "if_array", "teleport", 8, hw)
     with pytest.raises(UnpricedActionError, match="'warp_core'"):
-        horowitz.energy_per_action("warp_core", "acc", 8, hw)
+        energy_per_action(horowitz, "warp_core", "acc", 8, hw)
     with pytest.raises(UnpricedActionError, match=r"sram\.nowhere"):
-        horowitz.energy_per_action("sram.nowhere", "read", 64, hw)
+        energy_per_action(horowitz, "sram.nowhere", "read", 64, hw)
     assert not issubclass(UnpricedActionError, InputError)
 
 
@@ -252,9 +254,9 @@ def test_table_missing_operation_is_input_error(tmp_path: Path, hw: HardwareConf
     del data["operations"]["int_mult"]
     path = write_table(tmp_path, data)
     table = load_energy_table(path)
-    assert table.energy_per_action("if_array", "acc", 8, hw).energy_pj == 0.03
+    assert energy_per_action(table, "if_array", "acc", 8, hw).energy_pj == 0.03
     with pytest.raises(InputError) as info:
-        table.energy_per_action("threshold", "multiply", 16, hw)
+        energy_per_action(table, "threshold", "multiply", 16, hw)
     assert info.value.field == "operations.int_mult"
     assert info.value.file == str(path)
 
@@ -412,6 +414,114 @@ def test_component_energy_wide_groups(horowitz: EnergyTable, hw: HardwareConfig)
     assert overall["energy_pj"].iloc[0] == pytest.approx(priced["energy_pj"].sum(), rel=1e-12)
 
 
+# ----------------------------------------------------------------------------- provenance
+
+
+@pytest.mark.parametrize(
+    ("component", "action", "bits", "entry", "scaling", "cites"),
+    [
+        ("if_array", "acc", 8, "int_add 8-bit row (0.03 pJ)", "", 1),
+        ("if_array", "acc", 4, "int_add 8-bit row (0.03 pJ)", "linear: × (4/8)^1 to 4 bits", 1),
+        (
+            "threshold",
+            "multiply",
+            16,
+            "int_mult 8-bit row (0.2 pJ) and 32-bit row (3.1 pJ)",
+            "quadratic: interpolated in bits² to 16 bits",
+            2,
+        ),
+        (
+            "mac_array",
+            "fp_add",
+            24,
+            "fp_add 32-bit row (0.9 pJ)",
+            "none: the 32-bit row used for 24 bits",
+            1,
+        ),
+        ("sram.salient", "read", 64, "sram 8192 B point (10 pJ/64-bit)", "", 1),
+        (
+            "sram.activations",
+            "write",
+            128,
+            "sram 32768 B point (20 pJ/64-bit)",
+            "linear in bits: 128-bit access",
+            1,
+        ),
+        (
+            "sram.weights",
+            "read",
+            256,
+            "sram 32768 B point (20 pJ/64-bit) and 1048576 B point (100 pJ/64-bit)",
+            "capacity_basis bank: one of 4 banks, 262144 B; "
+            "log-log in capacity: interpolated to 262144 B; linear in bits: 256-bit access",
+            2,
+        ),
+        ("dram", "read", 8, "dram (20.3125 pJ/bit)", "linear in bits: × 8 bits", 1),
+    ],
+)
+def test_structured_provenance(
+    horowitz: EnergyTable,
+    hw: HardwareConfig,
+    component: str,
+    action: str,
+    bits: int,
+    entry: str,
+    scaling: str,
+    cites: int,
+) -> None:
+    priced = energy_per_action(horowitz, component, action, bits, hw)
+    table, got_entry, got_scaling, citation = priced.provenance()
+    assert (table, got_entry, got_scaling) == ("horowitz-45nm", entry, scaling)
+    assert len(citation.split(CITATION_SEPARATOR)) == cites
+    assert all(c.startswith("Horowitz, ISSCC 2014") for c in citation.split(CITATION_SEPARATOR))
+    # the one-sentence source says the same: table first, citations last
+    assert priced.source.startswith("horowitz-45nm ")
+    assert priced.source.endswith(f"[{citation}]")
+
+
+def test_sram_clamp_and_extrapolation_provenance(tmp_path: Path, horowitz: EnergyTable) -> None:
+    clamped = horowitz.sram_access_energy(1024, 64)
+    assert clamped.entry == "sram 8192 B point (10 pJ/64-bit)"
+    assert clamped.scaling == "clamp: 1024 B is outside the 8192–1048576 B range"
+    data = builtin_mapping()
+    data["sram"]["extrapolation"] = "loglog"
+    table = load_energy_table(write_table(tmp_path, data))
+    far = table.sram_access_energy(4 * MIB, 64)
+    assert far.entry == "sram 32768 B point (20 pJ/64-bit) and 1048576 B point (100 pJ/64-bit)"
+    assert far.scaling == "log-log in capacity: extrapolated to 4194304 B"
+
+
+def test_priced_tables_carry_provenance_columns(tmp_path: Path, hw: HardwareConfig) -> None:
+    table = load_energy_table(write_table(tmp_path, toy_user_table()))
+    priced = price_actions(toy_counts(), hw, table)
+    prov = priced.set_index("component")[PROVENANCE_COLUMNS]
+    assert set(prov["energy_table"]) == {"toy-table"}
+    assert prov.loc["if_array", "energy_entry"] == "int_add 8-bit row (0.04 pJ)"
+    assert prov.loc["if_array", "energy_scaling"] == "linear: × (24/8)^1 to 24 bits"
+    assert prov.loc["dram", "energy_entry"] == "dram (10 pJ/bit)"
+    assert set(prov["energy_citation"]) == {"made up for a test", "made up"}
+    layers = pd.DataFrame({"layer": ["L0"], "design": ["spikequant"], "total_cycles": [5000]})
+    leak = price_leakage(layers, hw, table)  # keys default to layer, design
+    assert list(leak.columns) == list(priced.columns)
+    row = leak.set_index("component").loc["if_array"]
+    assert (row["energy_table"], row["energy_entry"]) == ("toy-table", "leakage (0.002 W)")
+    assert row["energy_scaling"] == "per cycle: / 5e+08 Hz"
+    assert row["energy_citation"] == "made up"
+
+
+def test_table_does_not_import_pricing() -> None:
+    """table.py is the lower module: pricing imports it, never the other way round."""
+    import ast
+
+    import spikesim.energy.table as table_module
+
+    tree = ast.parse(Path(table_module.__file__).read_text(encoding="utf-8"))
+    nodes = list(ast.walk(tree))
+    modules = [n.module or "" for n in nodes if isinstance(n, ast.ImportFrom)]
+    modules += [a.name for n in nodes if isinstance(n, ast.Import) for a in n.names]
+    assert not [m for m in modules if m.startswith("spikesim.energy")]
+
+
 # ----------------------------------------------------------------------------- swapping tables
 
 
@@ -428,13 +538,13 @@ def test_changing_table_changes_energy_not_counts(
     assert a["energy_pj"].sum() != b["energy_pj"].sum()
     assert all(s.startswith("horowitz-45nm") for s in a["source"])
     assert all(s.startswith("toy-table") for s in b["source"])
-    assert list(a.columns) == [*before.columns, "energy_per_action_pj", "energy_pj", "source"]
+    assert list(a.columns) == [*before.columns, *PRICE_COLUMNS]
 
 
 def test_price_empty_frame(horowitz: EnergyTable, hw: HardwareConfig) -> None:
     priced = price_actions(ActionCounter().to_frame(), hw, horowitz)
     assert priced.empty
-    assert {"energy_per_action_pj", "energy_pj", "source"} <= set(priced.columns)
+    assert list(priced.columns) == [*ActionCounter().to_frame().columns, *PRICE_COLUMNS]
 
 
 # ----------------------------------------------------------------------------- loading errors

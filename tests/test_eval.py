@@ -12,10 +12,10 @@ import pytest
 
 from spikesim.cli import main
 from spikesim.config.quant import QuantConfig
+from spikesim.dataflows import DesignKind, design_names, get_design
 from spikesim.errors import InputError
 from spikesim.eval import available_methods, fake_quant_linear, parse_methods
 from spikesim.quant import Method, dequantized_output, quantize_layer
-from spikesim.quant.baselines import MAC_QUANTIZERS
 
 CFG = QuantConfig()
 
@@ -45,7 +45,7 @@ def test_methods_include_every_quant_method_and_the_mac_baselines() -> None:
     assert parse_methods("rtn, spikequant,rtn") == ("rtn", "spikequant")
     with pytest.raises(InputError, match="unknown method"):
         parse_methods("rtn,int3")
-    with pytest.raises(InputError, match="--methods"):
+    with pytest.raises(InputError, match="field 'methods'"):
         parse_methods(" , ")
 
 
@@ -62,7 +62,7 @@ def test_fake_quant_equals_integer_path(method: Method, seed: int) -> None:
 @pytest.mark.parametrize("method", ["atom", "spikellm", "mac-w4a4"])
 def test_mac_baselines_go_through_their_integer_path(method: str) -> None:
     x, w = outlier_layer(m=40)
-    reference = MAC_QUANTIZERS[method]("l", "op", x, w, CFG).output()
+    reference = get_design(method).quantize("l", "op", x, w, CFG).output()
     np.testing.assert_allclose(fake_quant_linear(x, w, method, CFG), reference, rtol=1e-5,
                                atol=1e-5 * np.abs(reference).max())  # fmt: skip
 
@@ -70,7 +70,7 @@ def test_mac_baselines_go_through_their_integer_path(method: str) -> None:
 def test_rtn_equals_the_mac_w4a4_baseline() -> None:
     x, w = outlier_layer()
     a = fake_quant_linear(x, w, "rtn", CFG)
-    b = MAC_QUANTIZERS["mac-w4a4"]("l", "op", x, w, CFG).output()
+    b = get_design("mac-w4a4").quantize("l", "op", x, w, CFG).output()
     np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * np.abs(b).max())
 
 
@@ -93,6 +93,7 @@ def torch_mod() -> Any:
     return torch
 
 
+@pytest.mark.slow  # imports torch (seconds) and builds a model
 @pytest.mark.parametrize("method", ["rtn", "spikequant", "fp16", "atom", "spikellm"])
 def test_fake_quantized_linear_module(method: str, torch_mod: Any) -> None:
     from spikesim.eval import fake_quantized
@@ -109,8 +110,8 @@ def test_fake_quantized_linear_module(method: str, torch_mod: Any) -> None:
     xt = torch.from_numpy(x).reshape(2, 15, -1)  # [batch, seq, K]: quantized per token
     with fake_quantized(model, method, CFG) as stats, torch.no_grad():
         y = model(xt).reshape(30, -1).numpy()
-    if method in MAC_QUANTIZERS and method != "fp16":
-        mq = MAC_QUANTIZERS[method]("0", "0", x, w, CFG)
+    if method in design_names(DesignKind.MAC) and method != "fp16":
+        mq = get_design(method).quantize("0", "0", x, w, CFG)
         reference = mq.output() + b
         ratio = mq.salient_ratio
     elif method == "fp16":
@@ -129,6 +130,7 @@ def test_fake_quantized_linear_module(method: str, torch_mod: Any) -> None:
         assert 0 < stats.salient_ratio < 0.2
 
 
+@pytest.mark.slow  # imports torch (seconds) and builds a model
 def test_static_calibration_prefix(torch_mod: Any) -> None:
     """With calibration rows, atom picks channels on them and scores only the real tokens."""
     from spikesim.eval import fake_quantized
@@ -143,10 +145,11 @@ def test_static_calibration_prefix(torch_mod: Any) -> None:
     with fake_quantized(model, "atom", CFG, calibration={"0": calib}), torch.no_grad():
         y = model(torch.from_numpy(x)).numpy()
     both = np.concatenate([calib, x])
-    reference = MAC_QUANTIZERS["atom"]("0", "0", both, w, CFG).output()[16:]
+    reference = get_design("atom").quantize("0", "0", both, w, CFG).output()[16:]
     np.testing.assert_allclose(y, reference, rtol=0, atol=1e-5 * np.abs(reference).max())
 
 
+@pytest.mark.slow  # imports torch (seconds) and builds a model
 def test_weights_restored_after_an_exception(torch_mod: Any) -> None:
     from spikesim.eval import fake_quantized
 
@@ -167,6 +170,7 @@ def test_weights_restored_after_an_exception(torch_mod: Any) -> None:
     assert not model[0]._forward_pre_hooks
 
 
+@pytest.mark.slow  # imports torch (seconds) and builds a model
 def test_gpt2_conv1d_fake_quant(torch_mod: Any) -> None:
     from spikesim.eval import fake_quantized
 
@@ -204,6 +208,7 @@ def llama_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_tiny_llama(tmp_path_factory.mktemp("models") / "tiny-llama")
 
 
+@pytest.mark.slow  # imports torch (seconds) and builds a model
 def test_eval_cli_table_and_csv(
     llama_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -227,6 +232,7 @@ def test_eval_cli_table_and_csv(
     assert 0 < float(rows[3]["salient_ratio"]) < 0.2
 
 
+@pytest.mark.slow  # imports torch (seconds) and builds a model
 def test_eval_set_changes_the_salient_ratio(llama_dir: Path) -> None:
     from spikesim.eval import evaluate
 
@@ -236,6 +242,7 @@ def test_eval_set_changes_the_salient_ratio(llama_dir: Path) -> None:
     assert low.info["quant"]["mad_k"] == 3.0
 
 
+@pytest.mark.slow  # imports torch (seconds) and builds a model
 @pytest.mark.parametrize(
     ("extra", "needles"),
     [
@@ -259,6 +266,7 @@ def test_eval_cli_errors(
         assert needle in lines[0]
 
 
+@pytest.mark.slow  # imports torch (seconds)
 def test_eval_bad_model(capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("transformers")

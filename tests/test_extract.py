@@ -12,20 +12,27 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _models import VOCAB, save_tiny_llama, tiny_gpt2, tiny_llama, tiny_opt
 
 from spikesim.cli import main
 from spikesim.errors import InputError
-
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
-torch.set_num_threads(1)
-
-from _models import VOCAB, save_tiny_llama, tiny_gpt2, tiny_llama, tiny_opt  # noqa: E402
-
-from spikesim.trace import load_trace  # noqa: E402
-from spikesim.trace.extract import extract_trace, find_linears, token_batches  # noqa: E402
+from spikesim.trace import load_trace
+from spikesim.trace.extract import extract_trace, find_linears, token_batches
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Extraction needs torch, which takes seconds to import: this file runs with `-m slow`, and torch
+# is imported by the fixture below, not at collection (which the default run pays for too).
+pytestmark = pytest.mark.slow
+torch: Any = None
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _torch() -> None:
+    global torch
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")

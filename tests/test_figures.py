@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from spikesim.dataflows import get_design
 from spikesim.report import figures as F
-from spikesim.report.markdown import render_report, split_source
+from spikesim.report.markdown import provenance_rows, render_report
 from spikesim.report.timeline import chrome_trace, timeline_file_name
 
 DESIGNS = ["spikequant", "mac-w4a4", "fp16"]
@@ -49,11 +50,16 @@ def toy_tables(layers: list[str] = LAYERS) -> tuple[pd.DataFrame, pd.DataFrame, 
                     actions.append({"layer": layer, "design": design, "component": comp,
                                     "action": "read", "count": 10, "bits": 8,
                                     "energy_per_action_pj": pj / 10, "energy_pj": pj,
-                                    "source": f"toy {comp}: as is [Toy, 2024]"})
+                                    "source": f"toy {comp}: as is [Toy, 2024]",
+                                    "energy_table": "toy", "energy_entry": comp,
+                                    "energy_scaling": "", "energy_citation": "Toy, 2024"})
             actions.append({"layer": layer, "design": design, "component": "sram.weights",
                             "action": "leak", "count": 100, "bits": 0,
                             "energy_per_action_pj": leak / 100, "energy_pj": leak,
-                            "source": "toy leakage: 1 W [Toy, 2024]"})
+                            "source": "toy leakage: 1 W [Toy, 2024]",
+                            "energy_table": "toy", "energy_entry": "leakage (1 W)",
+                            "energy_scaling": "per cycle: / 1e+09 Hz",
+                            "energy_citation": "Toy, 2024"})
         for q in range(10):
             stats.append({"layer": layer, "abs_q": q, "normal_count": 100 // (q + 1) if q < 8
                           else 0, "salient_count": 3 if q >= 6 else 0})
@@ -119,7 +125,7 @@ def test_stacked_bars_equal_the_tables() -> None:
 
 
 def test_fixed_colours_do_not_depend_on_the_run() -> None:
-    assert F.design_color("spikequant") == F.DESIGN_COLORS["spikequant"]
+    assert F.design_color("spikequant") == get_design("spikequant").color
     assert F.design_color("my-design") == F.design_color("my-design")
     assert F.component_color("sram.extra").startswith("#")
     assert F.component_color(F.LEAKAGE) == F.COMPONENT_COLORS[F.LEAKAGE]
@@ -127,7 +133,7 @@ def test_fixed_colours_do_not_depend_on_the_run() -> None:
     layers, _, _ = toy_tables()
     fig = F.ratios_vs_spikequant(layers)
     colors = {matplotlib.colors.to_hex(p.get_facecolor()) for p in fig.axes[0].patches}
-    assert colors == {F.DESIGN_COLORS["mac-w4a4"].lower(), F.DESIGN_COLORS["fp16"].lower()}
+    assert colors == {get_design(d).color.lower() for d in ("mac-w4a4", "fp16")}
 
 
 def test_ratio_bars_equal_compare_table() -> None:
@@ -215,15 +221,43 @@ def test_report_lists_figures_and_readable_provenance() -> None:
     assert "--no-figures" in no_figs
 
 
-def test_split_source() -> None:
-    row, how, cites = split_source(
-        "horowitz-45nm int_add: scaled from the 8-bit row (0.03 pJ) to 4 bits = 0.015 pJ "
-        "[Horowitz, ISSCC 2014, 8-bit add; Horowitz, ISSCC 2014, 32-bit add]"
-    )
-    assert row == "horowitz-45nm int_add"
-    assert how.startswith("scaled from the 8-bit row")
+def _priced(**provenance: str) -> pd.DataFrame:
+    row = {"layer": "L", "design": "spikequant", "component": "if_array", "action": "acc",
+           "count": 10, "bits": 4, "energy_per_action_pj": 0.015, "energy_pj": 0.15,
+           "source": "free text, never parsed"}
+    return pd.DataFrame([{**row, **provenance}])
+
+
+def test_provenance_rows_read_the_structured_columns() -> None:
+    rows, cites = provenance_rows(_priced(
+        energy_table="horowitz-45nm", energy_entry="int_add 8-bit row (0.03 pJ)",
+        energy_scaling="linear: × (4/8)^1 to 4 bits",
+        energy_citation="Horowitz, ISSCC 2014, 8-bit add; Horowitz, ISSCC 2014, 32-bit add",
+    ))
+    assert rows == [["if_array", "acc", "4", "0.015", "horowitz-45nm int_add 8-bit row (0.03 pJ)",
+                     "linear: × (4/8)^1 to 4 bits", "[1] [2]", "spikequant", "0.00000015"]]
     assert cites == ["Horowitz, ISSCC 2014, 8-bit add", "Horowitz, ISSCC 2014, 32-bit add"]
-    assert split_source("free text") == ("", "free text", [])
+    # an empty scaling (read back from CSV as NaN) is a row used as is
+    rows, _ = provenance_rows(_priced(energy_table="t", energy_entry="e",
+                                      energy_scaling=np.nan, energy_citation="c"))
+    assert rows[0][4:7] == ["t e", "as is", "[1]"]
+
+
+def test_provenance_of_an_older_run_shows_source_whole() -> None:
+    """actions.csv written before the provenance columns: the report still renders."""
+    layers, actions, stats = toy_tables()
+    old = actions.drop(columns=["energy_table", "energy_entry", "energy_scaling",
+                                "energy_citation"])
+    rows, cites = provenance_rows(old)
+    assert cites == []
+    assert {tuple(r[4:7]) for r in rows} == {
+        ("-", s, "-") for s in old["source"].unique()
+    }
+    summary = {"trace": {"name": "t", "tokens": 8}, "hardware": {"name": "h", "clock_hz": 1e9},
+               "designs": DESIGNS}
+    text = render_report(layers, old, summary, stats)
+    assert "predates the provenance columns" in text
+    assert "References:" not in text
 
 
 # --------------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ def test_notebook_is_stored_without_outputs(path: Path) -> None:
             assert cell.execution_count is None, path.name
 
 
+@pytest.mark.slow  # a fresh kernel per notebook, ~10 s each
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)

@@ -23,6 +23,7 @@ from spikesim.report.rundir import (
     write_run_dir,
     write_timeline,
 )
+from spikesim.schema import CITATION_SEPARATOR, PROVENANCE_COLUMNS
 from spikesim.trace import synth_trace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,13 +139,27 @@ def test_provenance_lists_every_price(run_dir: Path) -> None:
     text = (run_dir / "report.md").read_text()
     actions = pd.read_csv(run_dir / "actions.csv")
     rows = _section(text, "## Energy provenance")
-    distinct = actions[["component", "action", "bits", "energy_per_action_pj", "source"]]
-    assert len(rows) - 1 == len(distinct.drop_duplicates())
+    price = ["component", "action", "bits", "energy_per_action_pj"]
+    distinct = actions[[*price, "source"]].drop_duplicates()
+    assert len(rows) - 1 == len(distinct)
+    assert len(actions[[*price, *PROVENANCE_COLUMNS]].drop_duplicates()) == len(distinct)
     refs = re.findall(r"^(\d+)\. ", text.split("References:", 1)[1], flags=re.M)
     assert refs
     assert refs == [str(i) for i in range(1, len(refs) + 1)]
     energy = sum(_num(r[-1]) for r in rows[1:])
     assert energy == pytest.approx(actions["energy_pj"].sum() / 1e6, rel=1e-2)
+    # the cells come from the structured columns: table and entry, scaling, every citation
+    header = rows[0]
+    key = [header.index(h) for h in ("component", "action", "bits")]
+    cells = {tuple(r[i] for i in key): r for r in rows[1:]}
+    citations = set()
+    for r in actions.fillna("").to_dict("records"):
+        row = cells[(r["component"], r["action"], f"{int(r['bits']):,}")]
+        assert r["energy_table"] + " " + r["energy_entry"] in [c.replace("\\|", "|") for c in row]
+        assert (r["energy_scaling"] or "as is") in row
+        citations.update(r["energy_citation"].split(CITATION_SEPARATOR))
+    for cite in citations:
+        assert re.search(rf"^\d+\. {re.escape(cite)}$", text, flags=re.M), cite
 
 
 def test_spike_stats_table(run_dir: Path) -> None:
@@ -161,6 +176,7 @@ def test_spike_stats_table(run_dir: Path) -> None:
     assert total_q > 0
 
 
+@pytest.mark.slow  # draws every figure again
 def test_regeneration_from_a_copy_is_identical(run_dir: Path, tmp_path: Path) -> None:
     copy = tmp_path / "copy"
     shutil.copytree(run_dir, copy)
@@ -171,6 +187,27 @@ def test_regeneration_from_a_copy_is_identical(run_dir: Path, tmp_path: Path) ->
     for path in sorted((run_dir / "figures").iterdir()):
         assert (copy / "figures" / path.name).read_bytes() == path.read_bytes(), path.name
     assert sorted(p.name for p in copy.iterdir() if p.name.startswith(".")) == []
+
+
+@pytest.mark.slow  # draws the figures again at full resolution
+def test_report_of_an_older_run_dir(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``spikesim report`` on a run directory whose actions.csv predates the provenance columns
+    renders it, showing each ``source`` whole and saying so."""
+    old = tmp_path / "old"
+    shutil.copytree(run_dir, old)
+    actions = pd.read_csv(old / "actions.csv", keep_default_na=False)
+    actions.drop(columns=PROVENANCE_COLUMNS).to_csv(old / "actions.csv", index=False)
+    assert main(["report", str(old)]) == 0
+    assert capsys.readouterr().err == ""
+    text = (old / "report.md").read_text()
+    assert "predates the provenance columns" in text
+    rows = _section(text, "## Energy provenance")
+    derivations = {r[rows[0].index("derivation")] for r in rows[1:]}
+    assert derivations == {" ".join(s.split()).replace("|", "\\|") for s in actions["source"]}
+    new_text = (run_dir / "report.md").read_text()
+    assert text.split("## Energy provenance")[0] == new_text.split("## Energy provenance")[0]
 
 
 def test_report_of_a_foreign_directory(tmp_path: Path) -> None:
@@ -189,6 +226,7 @@ def test_timeline_in_run_dir(run_dir: Path) -> None:
         write_timeline(run_dir, "nope")
 
 
+@pytest.mark.slow  # a second run directory and the comparison figures, twice
 def test_comparison_of_two_runs(run_dir: Path, run_dir_b: Path, tmp_path: Path) -> None:
     out = tmp_path / "cmp"
     md = write_comparison([run_dir, run_dir_b], out, figure_dpi=DPI)
@@ -221,6 +259,7 @@ def test_comparison_of_two_runs(run_dir: Path, run_dir_b: Path, tmp_path: Path) 
         write_comparison([run_dir], tmp_path / "one")
 
 
+@pytest.mark.slow  # simulate and compare through the CLI: figures at full resolution
 def test_cli_simulate_timeline_and_report_several(
     trace_dir: Path, run_dir_b: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -28,6 +28,16 @@ class InitialMembrane(StrEnum):
     HALF_THRESHOLD = "half_threshold"
 
 
+class IFDataflow(StrEnum):
+    """How the integrate-and-fire array walks a layer (one folder of ``spikesim/dataflows`` each).
+
+    ``token_serial``: tokens go through the array one at a time; every input spike event reads
+    the weight-row slice W[i, tile] it adds from the weight SRAM.
+    """
+
+    TOKEN_SERIAL = "token_serial"
+
+
 class IFArrayConfig(FrozenModel):
     """Integrate-and-fire accumulator array: ``lanes`` input events per cycle × ``columns`` neurons.
 
@@ -56,6 +66,10 @@ class IFArrayConfig(FrozenModel):
 
     threshold_bits: int = Field(16, ge=4, le=32)
     """Width of the per-output threshold multiply θ = c_j · r_t (action ``threshold.multiply``)."""
+
+    dataflow: IFDataflow = IFDataflow.TOKEN_SERIAL
+    """The array's dataflow (see :class:`IFDataflow`); each is implemented in its own folder of
+    ``spikesim/dataflows`` and registered there."""
 
     @model_validator(mode="after")
     def _fits_int64(self) -> IFArrayConfig:
@@ -126,6 +140,9 @@ class DRAMConfig(FrozenModel):
 
 
 class Dataflow(StrEnum):
+    """Systolic dataflow of the MAC array (SCALE-Sim's names): output, weight or input
+    stationary."""
+
     OS = "os"
     WS = "ws"
     IS = "is"

@@ -72,11 +72,13 @@ def validate_mapping(model: type[M], data: Mapping[str, Any], *, file: str | Pat
 def parse_override(text: str) -> tuple[str, Any]:
     """Parse one ``dotted.path=value`` override; the value is read as a YAML scalar."""
     if "=" not in text:
-        raise InputError(f"override '{text}' is not of the form dotted.path=value", field="--set")
+        raise InputError(
+            f"override '{text}' is not of the form dotted.path=value", field="overrides"
+        )
     key, _, raw = text.partition("=")
     key = key.strip()
     if not key or any(not part for part in key.split(".")):
-        raise InputError(f"override '{text}' has an empty field path", field="--set")
+        raise InputError(f"override '{text}' has an empty field path", field="overrides")
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:

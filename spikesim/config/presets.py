@@ -7,30 +7,17 @@ to the package (``<repo>/hw_configs``); a wheel install carries a copy in
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from spikesim.errors import InputError
+from spikesim.fsutil import shared_data_dirs
 
 PRESET_SUFFIX = ".yaml"
 
 
 def preset_dirs() -> list[Path]:
     """Folders searched for presets, in order (only those that exist)."""
-    import spikesim
-
-    candidates: list[Path] = []
-    package_file = getattr(spikesim, "__file__", None)
-    if package_file:
-        candidates.append(Path(package_file).resolve().parents[1] / "hw_configs")
-    else:  # imported as a namespace package (stale editable install): use its search path
-        candidates.extend(Path(p).resolve().parent / "hw_configs" for p in spikesim.__path__)
-    candidates.append(Path(sys.prefix) / "share" / "spikesim" / "hw_configs")
-    seen: list[Path] = []
-    for folder in candidates:
-        if folder.is_dir() and folder not in seen:
-            seen.append(folder)
-    return seen
+    return shared_data_dirs("hw_configs")
 
 
 def list_presets() -> list[str]:
@@ -50,7 +37,7 @@ def preset_path(name: str) -> Path:
     Raises
     ------
     InputError
-        ``field="--hw"`` if no preset has that name.
+        ``field="hardware"`` if no preset has that name.
     """
     stem = name.removesuffix(PRESET_SUFFIX)
     if stem and "/" not in stem and "\\" not in stem:
@@ -59,7 +46,7 @@ def preset_path(name: str) -> Path:
             if path.is_file():
                 return path
     known = ", ".join(list_presets()) or "none installed"
-    raise InputError(f"no hardware preset named {name!r} (known: {known})", field="--hw")
+    raise InputError(f"no hardware preset named {name!r} (known: {known})", field="hardware")
 
 
 def resolve_hardware(text: str) -> Path:

@@ -44,11 +44,12 @@ from spikesim.dse.store import (
     write_part,
 )
 from spikesim.errors import InputError
+from spikesim.schema import TOTAL_LAYER, area_column, energy_component_columns
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 """Thread-count variables set to 1 in every worker process."""
 
-TOTAL = "TOTAL"
+TOTAL = TOTAL_LAYER
 """``layer`` value of the per-point total rows."""
 
 _LAYER_METRICS = ("total_cycles", "compute_cycles", "stall_cycles", "energy_pj")
@@ -252,11 +253,6 @@ def _open_trace(trace_path: str, trace_sha: str) -> Any:
     return trace
 
 
-def area_column(component: str) -> str:
-    """``sram.weights`` → ``area_sram_weights_mm2``."""
-    return f"area_{component.replace('.', '_')}_mm2"
-
-
 def _rows_frame(task: PointTask, columns: dict[str, list[Any]], n: int) -> pd.DataFrame:
     """One DataFrame in the dataset's column order (built once: this runs for every point)."""
     out: dict[str, Any] = {
@@ -285,7 +281,7 @@ def _error_rows(task: PointTask, error: str) -> pd.DataFrame:
 
 
 def _result_rows(task: PointTask, layers: pd.DataFrame) -> pd.DataFrame:
-    energy_cols = [c for c in layers.columns if c.startswith("energy_") and c != "energy_pj"]
+    energy_cols = energy_component_columns(layers.columns)
     keep = ["layer", *_LAYER_METRICS, "utilization", *energy_cols]
     columns: dict[str, list[Any]] = {c: layers[c].tolist() for c in keep}
     cycles = sum(columns["total_cycles"])
@@ -308,7 +304,7 @@ def run_task(task: PointTask, trace_path: str, trace_sha: str) -> TaskOutcome:
     Runs in a worker (local process or Dask); any exception of the simulation becomes the
     ``error`` of the point's ``TOTAL`` row.
     """
-    from spikesim.api import simulate
+    from spikesim.pipeline import simulate
 
     start = time.perf_counter()
     sim_seconds = 0.0
@@ -471,13 +467,13 @@ def _run_dask(
         raise InputError(
             "needs the optional Dask extra: pip install 'spikesim[dist]' "
             "(or pip install 'dask[distributed]')",
-            field="--scheduler",
+            field="scheduler",
         ) from None
     try:
         client = Client(address, timeout="20s", set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise InputError(
-            f"cannot connect to the Dask scheduler at {address} ({exc})", field="--scheduler"
+            f"cannot connect to the Dask scheduler at {address} ({exc})", field="scheduler"
         ) from None
     try:
         client.run(init_worker)
@@ -522,7 +518,7 @@ def run_sweep(
         Called after each task's part is written (tests, benchmarks).
     """
     if workers < 1:
-        raise InputError(f"must be at least 1, got {workers}", field="--workers")
+        raise InputError(f"must be at least 1, got {workers}", field="workers")
     sweep = spec if isinstance(spec, LoadedSweep) else load_sweep(spec)
     trace_dir = Path(trace).resolve()
     from spikesim.trace import load_trace
@@ -532,7 +528,7 @@ def run_sweep(
     except InputError as exc:
         if exc.field:
             raise
-        raise InputError(exc.message, file=exc.file, field="--trace") from None
+        raise InputError(exc.message, file=exc.file, field="trace") from None
     plan = plan_sweep(sweep, trace_dir)
     meta = {
         "spec": sweep.spec.model_dump(mode="json"),

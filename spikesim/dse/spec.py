@@ -39,6 +39,7 @@ from pydantic import Field, field_validator, model_validator
 from spikesim.config._base import FrozenModel
 from spikesim.config.hardware import HardwareConfig
 from spikesim.config.loader import apply_overrides, read_yaml_mapping, validate_mapping
+from spikesim.dataflows import DESIGNS, reference_design
 from spikesim.errors import InputError
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -134,8 +135,11 @@ class SweepSpec(FrozenModel):
     seed: int = 0
     """Seed of the random sampling (numpy Generator)."""
 
-    designs: tuple[str, ...] = Field(("spikequant",), min_length=1)
-    """Designs simulated at every point (``spikequant``, ``mac-w4a4``, ``atom``, ...)."""
+    designs: tuple[str, ...] = Field(
+        default_factory=lambda: (reference_design(),), min_length=1
+    )
+    """Designs simulated at every point (registered names: ``spikequant``, ``mac-w4a4``, ...;
+    default: the reference design)."""
 
     constraints: Constraints = Constraints()
 
@@ -152,11 +156,11 @@ class SweepSpec(FrozenModel):
     @field_validator("designs")
     @classmethod
     def _designs(cls, designs: tuple[str, ...]) -> tuple[str, ...]:
-        from spikesim.api import DESIGNS
-
         for d in designs:
             if d not in DESIGNS:
-                raise ValueError(f"unknown design '{d}' (known: {', '.join(sorted(DESIGNS))})")
+                raise ValueError(
+                    f"unknown design '{d}' (known: {', '.join(sorted(DESIGNS.names()))})"
+                )
         if len(set(designs)) != len(designs):
             raise ValueError("a design is listed twice")
         return designs

@@ -106,7 +106,7 @@ def open_dataset(root: str | Path, meta: dict[str, Any]) -> Path:
     """
     root = Path(root)
     if root.exists() and not root.is_dir():
-        raise InputError("exists and is not a results directory", file=root, field="--out")
+        raise InputError("exists and is not a results directory", file=root, field="out")
     root.mkdir(parents=True, exist_ok=True)
     meta_path = root / META_NAME
     if meta_path.exists():
@@ -119,11 +119,11 @@ def open_dataset(root: str | Path, meta: dict[str, Any]) -> Path:
                 "holds the results of a different sweep or trace; choose another --out "
                 "(or delete it)",
                 file=root,
-                field="--out",
+                field="out",
             )
     else:
         if part_files(root):
-            raise InputError("holds parts but no _sweep.json", file=root, field="--out")
+            raise InputError("holds parts but no _sweep.json", file=root, field="out")
         text = json.dumps(meta, indent=1, sort_keys=True)
         _atomic_write_bytes(meta_path, lambda f: f.write(text.encode("utf-8")))
     for p in root.iterdir():

@@ -8,12 +8,10 @@ table-entry mapping: :mod:`spikesim.energy.price`. ``hw/`` and ``sim/`` never im
 from spikesim.energy.price import (
     ACTION_PRICING,
     LEAK_ACTION,
-    PRICED_COLUMNS,
     Entry,
     PriceRule,
     UnpricedActionError,
     component_energy,
-    energy_column,
     energy_per_action,
     leakage_energy_pj,
     price_actions,
@@ -31,7 +29,6 @@ from spikesim.energy.table import (
 __all__ = [
     "ACTION_PRICING",
     "LEAK_ACTION",
-    "PRICED_COLUMNS",
     "EnergyTable",
     "Entry",
     "PriceRule",
@@ -40,7 +37,6 @@ __all__ = [
     "UnpricedActionError",
     "builtin_tables",
     "component_energy",
-    "energy_column",
     "energy_per_action",
     "leakage_energy_pj",
     "load_energy_table",

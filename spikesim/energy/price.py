@@ -32,6 +32,10 @@ programming error of whoever emitted the count and raises :class:`UnpricedAction
 lacking an operation that an action needs is a user-input problem and raises
 :class:`~spikesim.errors.InputError` naming ``operations.<op>`` in the table file. New components
 are added with :func:`register_action` (a duplicate registration is an error).
+
+Every priced row carries its provenance twice: ``source``, one printable sentence with the
+arithmetic, and the structured columns ``energy_table``, ``energy_entry``, ``energy_scaling``,
+``energy_citation`` (:data:`spikesim.schema.PROVENANCE_COLUMNS`), which reports read.
 """
 
 from __future__ import annotations
@@ -45,9 +49,13 @@ import pandas as pd
 
 from spikesim.config.hardware import HardwareConfig
 from spikesim.energy.table import EnergyTable, PricedAction
-
-PRICED_COLUMNS = ["energy_per_action_pj", "energy_pj", "source"]
-"""Columns :func:`price_actions` adds to an action-count table."""
+from spikesim.schema import (
+    COUNTED_ACTION_COLUMNS,
+    LAYER_KEYS,
+    PRICE_COLUMNS,
+    PROVENANCE_COLUMNS,
+    energy_column,
+)
 
 LEAK_ACTION = "leak"
 """Action name of leakage rows (count = cycles, energy per action = energy per cycle)."""
@@ -147,33 +155,37 @@ def energy_per_action(
 
 
 def price_actions(actions: pd.DataFrame, hw: HardwareConfig, table: EnergyTable) -> pd.DataFrame:
-    """A copy of ``actions`` with ``energy_per_action_pj``, ``energy_pj`` and ``source`` added.
+    """A copy of ``actions`` with the :data:`~spikesim.schema.PRICE_COLUMNS` added.
 
     ``actions`` needs columns ``component, action, count, bits``; any other column (``layer``,
     ``design``, ...) is kept. The input frame is not modified. ``energy_pj = count ×
-    energy_per_action_pj``.
+    energy_per_action_pj``; ``source`` is the provenance as one sentence and ``energy_table``,
+    ``energy_entry``, ``energy_scaling``, ``energy_citation`` the same as separate columns.
     """
-    missing = [c for c in ("component", "action", "count", "bits") if c not in actions.columns]
+    missing = [c for c in COUNTED_ACTION_COLUMNS if c not in actions.columns]
     if missing:
         raise ValueError(f"action table lacks column(s) {', '.join(missing)}")
-    clash = [c for c in PRICED_COLUMNS if c in actions.columns]
+    clash = [c for c in PRICE_COLUMNS if c in actions.columns]
     if clash:
         raise ValueError(f"action table is already priced (has {', '.join(clash)})")
     out = actions.copy()
     cache: dict[tuple[str, str, int], PricedAction] = {}
-    per_action: list[float] = []
-    sources: list[str] = []
+    prices: list[PricedAction] = []
     for component, action, bits in zip(out["component"], out["action"], out["bits"], strict=True):
         key = (str(component), str(action), int(bits))
         priced = cache.get(key)
         if priced is None:
             priced = energy_per_action(table, key[0], key[1], key[2], hw)
             cache[key] = priced
-        per_action.append(priced.energy_pj)
-        sources.append(priced.source)
-    out["energy_per_action_pj"] = pd.Series(per_action, index=out.index, dtype="float64")
+        prices.append(priced)
+    out["energy_per_action_pj"] = pd.Series(
+        [p.energy_pj for p in prices], index=out.index, dtype="float64"
+    )
     out["energy_pj"] = out["count"].astype("float64") * out["energy_per_action_pj"]
-    out["source"] = pd.Series(sources, index=out.index, dtype="object")
+    out["source"] = pd.Series([p.source for p in prices], index=out.index, dtype="object")
+    provenance = [p.provenance() for p in prices]
+    for i, column in enumerate(PROVENANCE_COLUMNS):
+        out[column] = pd.Series([row[i] for row in provenance], index=out.index, dtype="object")
     return out
 
 
@@ -194,18 +206,21 @@ def price_leakage(
     hw: HardwareConfig,
     table: EnergyTable,
     *,
-    keys: Sequence[str],
+    keys: Sequence[str] = LAYER_KEYS,
     cycles_column: str = "total_cycles",
 ) -> pd.DataFrame:
     """Leakage as priced rows, one per (key group, leaking component), for :func:`component_energy`.
 
-    Each row has ``action = "leak"``, ``count`` = the group's cycles, ``bits = 0``,
-    ``energy_per_action_pj`` = leakage energy per cycle (W / clock_hz × 1e12). Components with
+    ``layers`` has one row per key group (default keys: :data:`~spikesim.schema.LAYER_KEYS`) with
+    its cycles in ``cycles_column``. Each row has ``action = "leak"``, ``count`` = the group's
+    cycles, ``bits = 0``, ``energy_per_action_pj`` = leakage energy per cycle
+    (W / clock_hz × 1e12), and the provenance columns of :func:`price_actions`. Components with
     zero leakage power get no row, so a table without leakage adds nothing.
     """
     keys = list(keys)
     powers = {c: w for c, w in table.leakage_power_w(hw).items() if w > 0}
-    columns = [*keys, "component", "action", "count", "bits", *PRICED_COLUMNS]
+    columns = [*keys, *COUNTED_ACTION_COLUMNS, *PRICE_COLUMNS]
+    citation = table.leakage.source.strip()
     rows = []
     for record in layers[[*keys, cycles_column]].itertuples(index=False, name=None):
         cycles = int(record[-1])
@@ -213,7 +228,7 @@ def price_leakage(
             per_cycle = watts / hw.clock_hz * 1e12
             source = (
                 f"{table.name} leakage: {watts:.6g} W / {hw.clock_hz:.6g} Hz = "
-                f"{per_cycle:.6g} pJ per cycle [{table.leakage.source.strip()}]"
+                f"{per_cycle:.6g} pJ per cycle [{citation}]"
             )
             rows.append(
                 (
@@ -225,6 +240,10 @@ def price_leakage(
                     per_cycle,
                     cycles * per_cycle,
                     source,
+                    table.name,
+                    f"leakage ({watts:.6g} W)",
+                    f"per cycle: / {hw.clock_hz:.6g} Hz",
+                    citation,
                 )
             )
     frame = pd.DataFrame(rows, columns=columns)
@@ -238,14 +257,11 @@ def price_leakage(
     )
 
 
-def energy_column(component: str) -> str:
-    """Wide-table column of a component: ``sram.weights`` → ``energy_sram_weights_pj``."""
-    return f"energy_{component.replace('.', '_')}_pj"
-
-
-def component_energy(priced: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
-    """Energy per component, wide: one row per key group, ``energy_pj`` total first, then one
-    ``energy_<component>_pj`` column per component (sorted by name; 0 where a group has none).
+def component_energy(priced: pd.DataFrame, keys: Sequence[str] = LAYER_KEYS) -> pd.DataFrame:
+    """Energy per component, wide: one row per key group (default keys:
+    :data:`~spikesim.schema.LAYER_KEYS`), ``energy_pj`` total first, then one
+    ``energy_<component>_pj`` column per component (:func:`spikesim.schema.energy_column`;
+    sorted by component name; 0 where a group has none).
 
     With ``keys=[]`` the result is one row over the whole table.
     """

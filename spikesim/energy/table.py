@@ -60,7 +60,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
@@ -71,6 +72,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 from spikesim.config._base import FrozenModel
 from spikesim.config.loader import read_yaml_mapping, validate_mapping
 from spikesim.errors import InputError
+from spikesim.schema import CITATION_SEPARATOR
 
 if TYPE_CHECKING:
     from spikesim.config.hardware import HardwareConfig, SRAMBankConfig
@@ -302,7 +304,12 @@ class PricedArea:
 
 @dataclass(frozen=True, slots=True)
 class PricedAction:
-    """The energy of one action and where it came from."""
+    """The energy of one action and where it came from.
+
+    ``source`` is one printable sentence; ``table``, ``entry``, ``scaling`` and ``citation`` say
+    the same as separate fields (the ``energy_*`` provenance columns of ``actions.csv``, see
+    :data:`spikesim.schema.PROVENANCE_COLUMNS`).
+    """
 
     energy_pj: float
     """Energy of one action (pJ)."""
@@ -310,13 +317,34 @@ class PricedAction:
     source: str
     """Table, entry, scaling rule applied and citation, printable as is."""
 
+    table: str
+    """Name of the energy table."""
+
+    entry: str
+    """The table entry or entries used, with their reference values."""
+
+    scaling: str
+    """The scaling rule(s) applied to the entry, ``; ``-separated; empty when used as is."""
+
+    citation: str
+    """The citation(s) of the entry, joined by :data:`~spikesim.schema.CITATION_SEPARATOR`."""
+
+    def provenance(self) -> tuple[str, str, str, str]:
+        """``(table, entry, scaling, citation)``, in the order of ``PROVENANCE_COLUMNS``."""
+        return self.table, self.entry, self.scaling, self.citation
+
 
 def _fmt(x: float) -> str:
     return f"{x:.6g}"
 
 
 def _sources(*texts: str) -> str:
-    return "; ".join(dict.fromkeys(texts))
+    return CITATION_SEPARATOR.join(dict.fromkeys(texts))
+
+
+def _steps(*steps: str) -> str:
+    """Scaling steps applied one after another, the empty ones left out."""
+    return "; ".join(s for s in steps if s)
 
 
 class EnergyTable(FrozenModel):
@@ -367,41 +395,58 @@ class EnergyTable(FrozenModel):
         rows = entry.rows
         rule = entry.scaling
         head = f"{self.name} {op}"
+
+        def row_text(r: OperationRow) -> str:
+            return f"{r.bits}-bit row ({_fmt(r.energy_pj)} pJ)"
+
+        def priced(
+            energy: float, how: str, used: Sequence[OperationRow], scaling: str
+        ) -> PricedAction:
+            citation = _sources(*(r.source for r in used))
+            return PricedAction(
+                energy,
+                f"{head}: {how} [{citation}]",
+                table=self.name,
+                entry=f"{op} " + " and ".join(row_text(r) for r in used),
+                scaling=scaling,
+                citation=citation,
+            )
+
         exact = next((r for r in rows if r.bits == bits), None)
         if exact is not None:
-            return PricedAction(
-                exact.energy_pj,
-                f"{head}: {exact.bits}-bit row ({_fmt(exact.energy_pj)} pJ) as is [{exact.source}]",
-            )
+            return priced(exact.energy_pj, f"{row_text(exact)} as is", [exact], "")
         if rule is Scaling.NONE:
             above = [r for r in rows if r.bits > bits]
             row = above[0] if above else rows[-1]
-            return PricedAction(
+            return priced(
                 row.energy_pj,
-                f"{head}: {row.bits}-bit row ({_fmt(row.energy_pj)} pJ) used for {bits} bits, "
-                f"no width scaling [{row.source}]",
+                f"{row_text(row)} used for {bits} bits, no width scaling",
+                [row],
+                f"none: the {row.bits}-bit row used for {bits} bits",
             )
         power = 1 if rule is Scaling.LINEAR else 2
         word = "linearly" if rule is Scaling.LINEAR else "quadratically"
         if bits < rows[0].bits or bits > rows[-1].bits:
             row = rows[0] if bits < rows[0].bits else rows[-1]
             energy = row.energy_pj * (bits / row.bits) ** power
-            return PricedAction(
+            return priced(
                 energy,
-                f"{head}: scaled {word} from the {row.bits}-bit row ({_fmt(row.energy_pj)} pJ) "
-                f"to {bits} bits (× ({bits}/{row.bits})^{power}) = {_fmt(energy)} pJ "
-                f"[{row.source}]",
+                f"scaled {word} from the {row_text(row)} to {bits} bits "
+                f"(× ({bits}/{row.bits})^{power}) = {_fmt(energy)} pJ",
+                [row],
+                f"{rule.value}: × ({bits}/{row.bits})^{power} to {bits} bits",
             )
         hi_index = next(i for i, r in enumerate(rows) if r.bits > bits)
         lo, hi = rows[hi_index - 1], rows[hi_index]
         frac = (bits**power - lo.bits**power) / (hi.bits**power - lo.bits**power)
         energy = lo.energy_pj + (hi.energy_pj - lo.energy_pj) * frac
         unit = "bits" if power == 1 else "bits²"
-        return PricedAction(
+        return priced(
             energy,
-            f"{head}: interpolated linearly in {unit} between the {lo.bits}-bit row "
-            f"({_fmt(lo.energy_pj)} pJ) and the {hi.bits}-bit row ({_fmt(hi.energy_pj)} pJ) "
-            f"to {bits} bits = {_fmt(energy)} pJ [{_sources(lo.source, hi.source)}]",
+            f"interpolated linearly in {unit} between the {row_text(lo)} and the {row_text(hi)} "
+            f"to {bits} bits = {_fmt(energy)} pJ",
+            [lo, hi],
+            f"{rule.value}: interpolated in {unit} to {bits} bits",
         )
 
     def sram_access_energy(self, capacity_bytes: int, bits: int) -> PricedAction:
@@ -422,24 +467,34 @@ class EnergyTable(FrozenModel):
             energy = _fmt(p.energy_pj_per_access)
             return f"{p.capacity_bytes} B point ({energy} pJ/{p.access_bits}-bit)"
 
-        exact = next((p for p in points if p.capacity_bytes == capacity_bytes), None)
-        if exact is not None:
-            energy = at_width(exact)
+        def priced(
+            energy: float, how: str, used: Sequence[SRAMPoint], capacity_rule: str
+        ) -> PricedAction:
+            citation = _sources(*(p.source for p in used))
+            widened = any(p.access_bits != bits for p in used)
             return PricedAction(
                 energy,
-                f"{head}: {point_text(exact)}, {width} (linear in bits) = {_fmt(energy)} pJ "
-                f"[{exact.source}]",
+                f"{head}: {how}, {width} (linear in bits) = {_fmt(energy)} pJ [{citation}]",
+                table=self.name,
+                entry="sram " + " and ".join(point_text(p) for p in used),
+                scaling=_steps(capacity_rule, f"linear in bits: {width}" if widened else ""),
+                citation=citation,
             )
+
+        exact = next((p for p in points if p.capacity_bytes == capacity_bytes), None)
+        if exact is not None:
+            return priced(at_width(exact), point_text(exact), [exact], "")
         first, last = points[0], points[-1]
         outside = capacity_bytes < first.capacity_bytes or capacity_bytes > last.capacity_bytes
         if outside and (len(points) == 1 or self.sram.extrapolation is SRAMExtrapolation.CLAMP):
             end = first if capacity_bytes < first.capacity_bytes else last
-            energy = at_width(end)
-            return PricedAction(
-                energy,
-                f"{head}: {capacity_bytes} B is outside the table's "
-                f"{first.capacity_bytes}–{last.capacity_bytes} B range, clamped to the "
-                f"{point_text(end)}, {width} (linear in bits) = {_fmt(energy)} pJ [{end.source}]",
+            span = f"{first.capacity_bytes}–{last.capacity_bytes} B"
+            return priced(
+                at_width(end),
+                f"{capacity_bytes} B is outside the table's {span} range, clamped to the "
+                f"{point_text(end)}",
+                [end],
+                f"clamp: {capacity_bytes} B is outside the {span} range",
             )
         if capacity_bytes < first.capacity_bytes:
             lo, hi = points[0], points[1]
@@ -456,10 +511,12 @@ class EnergyTable(FrozenModel):
             hi.capacity_bytes / lo.capacity_bytes
         )
         energy = math.exp(math.log(e_lo) + (math.log(e_hi) - math.log(e_lo)) * t)
-        return PricedAction(
+        verb = how.split(" ", 1)[0]
+        return priced(
             energy,
-            f"{head}: {capacity_bytes} B {how} the {point_text(lo)} and the {point_text(hi)}, "
-            f"{width} (linear in bits) = {_fmt(energy)} pJ [{_sources(lo.source, hi.source)}]",
+            f"{capacity_bytes} B {how} the {point_text(lo)} and the {point_text(hi)}",
+            [lo, hi],
+            f"log-log in capacity: {verb} to {capacity_bytes} B",
         )
 
     def sram_bank_energy(self, name: str, bank: SRAMBankConfig, bits: int) -> PricedAction:
@@ -474,7 +531,16 @@ class EnergyTable(FrozenModel):
         width_note = "" if bits == bank.word_bits else f"; bank word_bits={bank.word_bits}"
         head = f"{self.name} sram: "
         detail = priced.source.removeprefix(head)
-        return PricedAction(priced.energy_pj, f"{head}{basis}{width_note}; {detail}")
+        per_bank = (
+            f"capacity_basis bank: one of {bank.banks} banks, {capacity} B"
+            if self.sram.capacity_basis is CapacityBasis.BANK and bank.banks > 1
+            else ""
+        )
+        return replace(
+            priced,
+            source=f"{head}{basis}{width_note}; {detail}",
+            scaling=_steps(per_bank, priced.scaling),
+        )
 
     def dram_energy(self, bits: int) -> PricedAction:
         """Energy of moving ``bits`` to or from DRAM (linear in bits)."""
@@ -485,6 +551,10 @@ class EnergyTable(FrozenModel):
             energy,
             f"{self.name} dram: {bits} bits × {_fmt(per_bit)} pJ/bit = {_fmt(energy)} pJ "
             f"[{self.dram.source}]",
+            table=self.name,
+            entry=f"dram ({_fmt(per_bit)} pJ/bit)",
+            scaling=f"linear in bits: × {bits} bits",
+            citation=self.dram.source,
         )
 
     def _area_model(self) -> AreaModel:
@@ -551,17 +621,6 @@ class EnergyTable(FrozenModel):
                 )
             powers[component] = watts
         return powers
-
-    def energy_per_action(
-        self, component: str, action: str, bits: int, hw: HardwareConfig
-    ) -> PricedAction:
-        """Energy of one ``action`` of ``component`` at ``bits`` on hardware ``hw``.
-
-        The (component, action) → entry mapping is :data:`spikesim.energy.price.ACTION_PRICING`.
-        """
-        from spikesim.energy.price import energy_per_action
-
-        return energy_per_action(self, component, action, bits, hw)
 
 
 def _check_bits(bits: int) -> None:

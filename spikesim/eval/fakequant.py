@@ -28,9 +28,9 @@ Reference methods (not members of :class:`spikesim.quant.Method`):
     weights and linear-layer inputs rounded to float16 (the FP16 baseline design), computed in
     float32.
 
-The MAC-array baselines of :data:`spikesim.quant.baselines.MAC_QUANTIZERS` other than ``fp16``
+The registered MAC designs (``design_names(DesignKind.MAC)``) other than ``fp16``
 (``atom``, ``spikellm``, ``mac-w4a4``) go through their integer path itself: the layer's output
-is replaced by ``MAC_QUANTIZERS[method](name, op, x, W, cfg).output()`` + b (float64, exact by
+is replaced by ``get_design(method).quantize(name, op, x, W, cfg).output()`` + b (float64, exact by
 construction, slower). Atom and SpikeLLM pick their wide channels on calibration tokens; pass
 ``calibration`` (layer name → calibration inputs ``[T, K]``, see :func:`record_inputs`) and those
 rows are put in front of every call's tokens, so the choice is static, made on the calibration
@@ -54,9 +54,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from spikesim.config.quant import QuantConfig
+from spikesim.dataflows import DesignKind, design_names, get_design
 from spikesim.errors import InputError
 from spikesim.quant import Method, dequantized_output, quantize_activations, quantize_layer
-from spikesim.quant.baselines import MAC_QUANTIZERS
 from spikesim.quant.kernels import rtn_weights, spikequant_rows
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ ACTIVATION_QUANTIZERS: dict[str, ActivationQuantizer] = {
 
 
 def _mac_methods() -> tuple[str, ...]:
-    return tuple(m for m in MAC_QUANTIZERS if m not in REFERENCE_METHODS)
+    return tuple(m for m in design_names(DesignKind.MAC) if m not in REFERENCE_METHODS)
 
 
 def available_methods() -> tuple[str, ...]:
@@ -111,8 +111,9 @@ def available_methods() -> tuple[str, ...]:
 
 
 def needs_calibration(method: str) -> bool:
-    """True for methods that choose channels on calibration tokens (atom, spikellm)."""
-    return method in ("atom", "spikellm")
+    """True for methods that choose channels on calibration tokens (the registered designs
+    that say so: atom, spikellm)."""
+    return method in design_names() and get_design(method).needs_calibration
 
 
 def _integer_output(
@@ -129,8 +130,8 @@ def _integer_output(
     if calib is not None:
         head = calib.shape[0]
         x = np.concatenate([calib, x], axis=0)
-    if method in MAC_QUANTIZERS:
-        mq = MAC_QUANTIZERS[method](name, op, x, w, cfg)
+    if method in _mac_methods():
+        mq = get_design(method).quantize(name, op, x, w, cfg)
         y = mq.output()
         wide = round(mq.salient_ratio * (x.shape[0] - head) * x.shape[1])
     else:
@@ -146,16 +147,16 @@ def parse_methods(text: str | Sequence[str]) -> tuple[str, ...]:
     Raises
     ------
     InputError
-        ``field="--methods"`` for an empty list or an unknown name.
+        ``field="methods"`` for an empty list or an unknown name.
     """
     items = text.split(",") if isinstance(text, str) else list(text)
     names = list(dict.fromkeys(i.strip() for i in items if i.strip()))
     if not names:
-        raise InputError("expected a comma-separated list of methods", field="--methods")
+        raise InputError("expected a comma-separated list of methods", field="methods")
     known = available_methods()
     for n in names:
         if n not in known:
-            raise InputError(f"unknown method {n!r} (known: {', '.join(known)})", field="--methods")
+            raise InputError(f"unknown method {n!r} (known: {', '.join(known)})", field="methods")
     return tuple(names)
 
 
@@ -249,7 +250,7 @@ def fake_quantized(
     from spikesim.trace.extract import find_linears
 
     if method not in available_methods():
-        raise InputError(f"unknown method {method!r}", field="--methods")
+        raise InputError(f"unknown method {method!r}", field="methods")
     stats = FakeQuantStats()
     if method == "fp32":
         yield stats

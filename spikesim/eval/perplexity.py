@@ -112,7 +112,7 @@ def perplexity(model: Any, batches: Sequence[Any]) -> tuple[float, int]:
             count += int(target.numel())
     if count == 0:
         raise InputError(
-            "nothing to score: every sequence is shorter than 2 tokens", field="--tokens"
+            "nothing to score: every sequence is shorter than 2 tokens", field="tokens"
         )
     return total / count, count
 
@@ -160,7 +160,7 @@ def evaluate(
     Raises
     ------
     InputError
-        Naming the flag at fault.
+        Naming the parameter at fault.
     """
     from spikesim.trace.extract import resolve_seq_len, token_batches, tokenize
     from spikesim.trace.models import load_causal_lm
@@ -168,16 +168,16 @@ def evaluate(
 
     names = parse_methods(methods)
     cfg = cfg or QuantConfig()
-    for flag, value in (("--tokens", tokens), ("--batch", batch)):
+    for param, value in (("tokens", tokens), ("batch", batch)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise InputError(f"must be a positive integer, got {value!r}", field=flag)
+            raise InputError(f"must be a positive integer, got {value!r}", field=param)
     src = read_text(text, builtin="heldout")
     loaded = load_causal_lm(model, progress=progress)
     ids = tokenize(loaded.tokenizer, src.text)
     if len(ids) < tokens:
         raise InputError(
             f"the text ({src.label}) has {len(ids)} tokens, fewer than the {tokens} asked for",
-            field="--tokens",
+            field="tokens",
         )
     length = resolve_seq_len(loaded.model, tokens, seq_len)
     batches = token_batches(ids, tokens=tokens, seq_len=length, batch=batch)

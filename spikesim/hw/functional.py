@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from spikesim.hw._jit import njit
+from spikesim._jit import njit
 from spikesim.hw.params import ArrayParams
 from spikesim.quant.layer import QuantizedLayer
 

@@ -1,5 +1,5 @@
-"""Mapping: from a QuantizedLayer and a HardwareConfig to a Schedule of steps."""
+"""Mapping: the step planner every design shares (token blocks × weight tiles, DRAM loads)."""
 
-from spikesim.mapping.schedule import Schedule, Step, dram_cycles, index_bits, map_layer
+from spikesim.mapping.schedule import Schedule, Step, dram_cycles, index_bits
 
-__all__ = ["Schedule", "Step", "dram_cycles", "index_bits", "map_layer"]
+__all__ = ["Schedule", "Step", "dram_cycles", "index_bits"]

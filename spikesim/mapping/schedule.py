@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
 from spikesim.config.hardware import BankRole, HardwareConfig
 from spikesim.errors import InputError
-from spikesim.quant.layer import QuantizedLayer
 
 
 def index_bits(k: int) -> int:
@@ -85,29 +85,12 @@ class Schedule:
 
 
 def dram_cycles(nbytes: int, latency_cycles: int, bytes_per_cycle: float) -> int:
+    """``latency_cycles + ceil(nbytes / bytes_per_cycle)`` (0 for nothing), the division exact
+    on the bandwidth's decimal value (0.7 bytes per cycle is 7/10, not the binary float just
+    above it, which would round 21 bytes up to 31 cycles instead of 30)."""
     if nbytes <= 0:
         return 0
-    return latency_cycles + math.ceil(nbytes / bytes_per_cycle)
-
-
-def map_layer(layer: QuantizedLayer, hw: HardwareConfig) -> Schedule:
-    """Schedule of a spiking layer: tiles of ``if_array.columns`` outputs, salient records in the
-    salient SRAM. Raises InputError naming the SRAM whose capacity is too small."""
-    rec_bits = index_bits(layer.k) + layer.salient_bits
-    sal_count = np.count_nonzero(layer.salient, axis=1).astype(np.int64)
-    return plan_steps(
-        name=layer.name,
-        m=layer.tokens,
-        k=layer.k,
-        n=layer.n,
-        normal_bits_per_token=layer.k * layer.act_bits,
-        salient_bits_per_token=sal_count * rec_bits,
-        record_bits=rec_bits,
-        weight_bits=layer.weight_bits,
-        output_bits=layer.output_bits,
-        tile_cols=hw.if_array.columns,
-        hw=hw,
-    )
+    return latency_cycles + math.ceil(Fraction(nbytes) / Fraction(repr(bytes_per_cycle)))
 
 
 def plan_steps(
@@ -134,7 +117,8 @@ def plan_steps(
     cols = tile_cols
     _, wbank_cfg = hw.sram_for(BankRole.WEIGHTS)
     if shrink_tiles and 2 * ceil_div(k * cols * weight_bits, 8) > wbank_cfg.capacity_bytes:
-        cols = max(1, min(cols, 8 * wbank_cfg.capacity_bytes // (2 * k * weight_bits)))
+        # widest c with 2 * ceil(K * c * b_w / 8) <= capacity, i.e. K * c * b_w <= 8 * (cap // 2)
+        cols = max(1, min(cols, 8 * (wbank_cfg.capacity_bytes // 2) // (k * weight_bits)))
     tile_columns = tuple(min(cols, n - j0) for j0 in range(0, n, cols))
     wname, wbank = hw.sram_for(BankRole.WEIGHTS)
     aname, abank = hw.sram_for(BankRole.ACTIVATIONS)
@@ -144,7 +128,7 @@ def plan_steps(
     tile_bytes = [ceil_div(k * c * weight_bits, 8) for c in tile_columns]
     if 2 * max(tile_bytes) > wbank.capacity_bytes:
         raise InputError(
-            f"a weight tile of {max(tile_bytes)} bytes (K={k} x {cols} columns x "
+            f"a weight tile of {max(tile_bytes)} bytes (K={k} x {max(tile_columns)} columns x "
             f"{weight_bits} bits, layer {name}) does not fit twice (double buffer) "
             f"in {wbank.capacity_bytes} bytes",
             field=f"sram.{wname}.capacity_bytes",

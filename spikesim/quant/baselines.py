@@ -79,7 +79,6 @@ class MacQuantized:
 
     name: str
     op: str
-    design: str
     tokens: int
     k: int
     n: int
@@ -116,7 +115,7 @@ def quantize_w4a4(name: str, op: str, x: NDArray[np.float32], w: NDArray[np.floa
     x_q, x_s = quantize_rows(x, cfg.act_bits)
     w_q, w_s = _weights(w, cfg.weight_bits, ch, None)
     p = GemmPass("int4", ch, x_q, x_s, w_q, w_s, cfg.act_bits, cfg.weight_bits)
-    return MacQuantized(name, op, "mac-w4a4", m, k, w.shape[0], (p,), False, 0.0,
+    return MacQuantized(name, op, m, k, w.shape[0], (p,), False, 0.0,
                         k * cfg.act_bits, cfg.weight_bits, cfg.output_bits)
 
 
@@ -142,7 +141,7 @@ def quantize_atom(name: str, op: str, x: NDArray[np.float32], w: NDArray[np.floa
         passes.append(GemmPass("int8 keepers", keepers, x_q, x_s, w_q, w_s, a.keeper_bits,
                                cfg.weight_bits))
     bits = normal.size * cfg.act_bits + keepers.size * a.keeper_bits
-    return MacQuantized(name, op, "atom", m, k, w.shape[0], tuple(passes), False,
+    return MacQuantized(name, op, m, k, w.shape[0], tuple(passes), False,
                         keep / k if k else 0.0, bits, cfg.weight_bits, cfg.output_bits)
 
 
@@ -180,7 +179,7 @@ def quantize_spikellm(name: str, op: str, x: NDArray[np.float32], w: NDArray[np.
                                    spike.astype(int_dtype(cfg.act_bits)), x_s, w_q, w_s,
                                    cfg.act_bits, cfg.weight_bits, dequantized=step == 0))
     bits = normal.size * cfg.act_bits + salient.size * (cfg.act_bits + s.extra_bits)
-    return MacQuantized(name, op, "spikellm", m, k, w.shape[0], tuple(passes), False,
+    return MacQuantized(name, op, m, k, w.shape[0], tuple(passes), False,
                         salient.size / k if k else 0.0, bits, cfg.weight_bits, cfg.output_bits)
 
 
@@ -192,13 +191,4 @@ def quantize_fp16(name: str, op: str, x: NDArray[np.float32], w: NDArray[np.floa
     one_x = np.ones((m, 1), np.float32)
     one_w = np.ones((w.shape[0], 1), np.float32)
     p = GemmPass("fp16", ch, x.astype(np.float16), one_x, w.astype(np.float16), one_w, 16, 16)
-    return MacQuantized(name, op, "fp16", m, k, w.shape[0], (p,), True, 0.0, k * 16, 16, 16)
-
-
-MAC_QUANTIZERS = {
-    "mac-w4a4": quantize_w4a4,
-    "atom": quantize_atom,
-    "spikellm": quantize_spikellm,
-    "fp16": quantize_fp16,
-}
-"""Design name → quantizer."""
+    return MacQuantized(name, op, m, k, w.shape[0], (p,), True, 0.0, k * 16, 16, 16)

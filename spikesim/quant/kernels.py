@@ -12,7 +12,7 @@ import itertools
 import numpy as np
 from numpy.typing import NDArray
 
-from spikesim.hw._jit import map_threads, njit, worker_threads
+from spikesim._jit import map_threads, njit, worker_threads
 
 
 @njit

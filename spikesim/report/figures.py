@@ -6,7 +6,7 @@ pyplot state is touched and no ``rcParams`` are changed: style is applied per fi
 :func:`matplotlib.rc_context`, so importing or calling this module leaves matplotlib as it was.
 Saving the figures is the job of :mod:`spikesim.report.rundir`.
 
-Colours are fixed per design (:data:`DESIGN_COLORS`), per energy component
+Colours are fixed per design (each registered design's ``color``), per energy component
 (:data:`COMPONENT_COLORS`) and per cycle category (:data:`CYCLE_COLORS`); a stall cause has the
 colour of the component causing it (encoder stall = encoder, bank stall = SRAM, DRAM stall = DRAM).
 Names not in the tables get a colour from a fallback palette chosen by a stable hash of the name,
@@ -38,7 +38,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from spikesim.report.compare import REFERENCE_DESIGN, compare_designs
+from spikesim.dataflows import design_color as registered_color
+from spikesim.dataflows import reference_design
+from spikesim.sim.compare import compare_designs
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -47,7 +49,6 @@ if TYPE_CHECKING:
 __all__ = [
     "COMPONENT_COLORS",
     "CYCLE_COLORS",
-    "DESIGN_COLORS",
     "LEAKAGE",
     "MAX_LAYER_GROUPS",
     "RunTables",
@@ -69,15 +70,6 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 # Palettes (fixed mappings; Okabe-Ito for designs, hue families for components)
 # --------------------------------------------------------------------------------------------
-
-DESIGN_COLORS: dict[str, str] = {
-    "spikequant": "#D55E00",  # vermillion: the design under study
-    "mac-w4a4": "#0072B2",  # blue
-    "atom": "#009E73",  # bluish green
-    "spikellm": "#CC79A7",  # reddish purple
-    "fp16": "#8C8C8C",  # grey: the full-precision reference
-}
-"""Colour of each design in every figure."""
 
 LEAKAGE = "leakage"
 """Pseudo-component of leakage energy (the ``leak`` rows of ``actions.csv``)."""
@@ -176,8 +168,9 @@ def _stable_pick(name: str, palette: Sequence[str]) -> str:
 
 
 def design_color(design: str) -> str:
-    """The colour of ``design`` (fixed for known designs, a stable fallback otherwise)."""
-    return DESIGN_COLORS.get(design) or _stable_pick(design, _FALLBACK)
+    """The colour of ``design``: the registered design's colour, a stable fallback for a name
+    the registry does not know (e.g. an older run directory)."""
+    return registered_color(design) or _stable_pick(design, _FALLBACK)
 
 
 def component_color(component: str) -> str:
@@ -358,7 +351,7 @@ def _ratio_axis(ax: Axes, values: np.ndarray) -> None:
     ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
-    ax.axhline(1.0, color=DESIGN_COLORS[REFERENCE_DESIGN], linewidth=1.0, linestyle="--")
+    ax.axhline(1.0, color=design_color(reference_design()), linewidth=1.0, linestyle="--")
 
 
 # --------------------------------------------------------------------------------------------
@@ -452,7 +445,7 @@ def ratios_vs_spikequant(layers: pd.DataFrame) -> Figure:
         .sum()
         .reset_index()
     )
-    others = [d for d in _ordered(layers["design"]) if d != REFERENCE_DESIGN]
+    others = [d for d in _ordered(layers["design"]) if d != reference_design()]
     if not len(cmp) or not others:
         raise ValueError("ratios need SpikeQuant and at least one other design")
     cols = [*groups, "TOTAL"]
@@ -483,7 +476,7 @@ def ratios_vs_spikequant(layers: pd.DataFrame) -> Figure:
         from matplotlib.lines import Line2D
 
         handles.append(
-            Line2D([], [], color=DESIGN_COLORS[REFERENCE_DESIGN], linestyle="--",
+            Line2D([], [], color=design_color(reference_design()), linestyle="--",
                    label="SpikeQuant (= 1)")
         )
         fig.legend(handles=handles, loc="outside upper center", ncol=len(handles))
@@ -549,10 +542,6 @@ def cycle_breakdown(layers: pd.DataFrame) -> Figure:
 # --------------------------------------------------------------------------------------------
 
 
-SPIKE_STATS_COLUMNS = ["layer", "abs_q", "normal_count", "salient_count"]
-"""Columns of ``spike_stats.csv``: per layer, how many activations have each |q|."""
-
-
 def spike_statistics(layers: pd.DataFrame, spike_stats: pd.DataFrame | None) -> Figure:
     """Spikes per activation and salient ratio per layer; histogram of |q| over all layers.
 
@@ -563,7 +552,8 @@ def spike_statistics(layers: pd.DataFrame, spike_stats: pd.DataFrame | None) -> 
         that emit spikes only); ``salient_ratio`` per design (SpikeQuant: MAD-salient values;
         Atom, SpikeLLM: the share of wider channels).
     spike_stats:
-        ``spike_stats.csv`` (:data:`SPIKE_STATS_COLUMNS`) of the SpikeQuant quantization, or
+        ``spike_stats.csv`` (:data:`~spikesim.schema.SPIKE_STATS_COLUMNS`) of the SpikeQuant
+        quantization, or
         ``None`` when the run directory has none (the histogram panel then says so).
     """
     table, groups, xlabel = _spike_table(layers)
@@ -646,7 +636,7 @@ def _histogram(ax: Axes, spike_stats: pd.DataFrame | None) -> None:
     ax.stairs(np.maximum(total, baseline), edges - 0.5, baseline=baseline, fill=True,
               color=COMPONENT_COLORS["sram.salient"], label="salient")
     ax.stairs(np.maximum(normal, baseline), edges - 0.5, baseline=baseline, fill=True,
-              color=DESIGN_COLORS[REFERENCE_DESIGN], label="normal")
+              color=design_color(reference_design()), label="normal")
     ax.set_yscale("log")
     ax.set_ylim(bottom=baseline)
     if edges[-1] > HISTOGRAM_LINEAR_MAX:
@@ -673,7 +663,7 @@ def _run_totals(runs: Sequence[RunTables]) -> pd.DataFrame:
     for run in runs:
         sums = run.layers.groupby("design", sort=False)[["total_cycles", "energy_pj"]].sum()
         tot = _cells(sums.reset_index(), ["design"], ["total_cycles", "energy_pj"])
-        ref = tot.get((REFERENCE_DESIGN,))
+        ref = tot.get((reference_design(),))
         for (design,), r in tot.items():
             rows.append(
                 {
@@ -802,7 +792,7 @@ def run_figure_specs(layers: pd.DataFrame) -> list[FigureSpec]:
             "Energy per layer by component (µJ), designs side by side; right: all layers.",
         )
     ]
-    if REFERENCE_DESIGN in designs and len(designs) > 1:
+    if reference_design() in designs and len(designs) > 1:
         specs.append(
             FigureSpec(
                 "ratios_vs_spikequant",

@@ -13,14 +13,20 @@ that :mod:`spikesim.report.figures` names for the same tables (``figures/<name>.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
-from spikesim.report.compare import REFERENCE_DESIGN, compare_designs
+from spikesim.dataflows import reference_design
 from spikesim.report.figures import FigureSpec, compare_specs, run_figure_specs
+from spikesim.schema import (
+    CITATION_SEPARATOR,
+    PROVENANCE_COLUMNS,
+    energy_column,
+    energy_component_columns,
+)
+from spikesim.sim.compare import compare_designs
 
 __all__ = [
     "TOTALS_COLUMNS",
@@ -31,7 +37,6 @@ __all__ = [
     "render_comparison",
     "render_report",
     "run_labels",
-    "split_source",
     "text_table",
 ]
 
@@ -41,7 +46,6 @@ FIGURES_DIR = "figures"
 TOTALS_COLUMNS = ["design", "total_cycles", "seconds", "energy_pj", "energy_per_token_pj"]
 """Columns of :func:`design_totals`."""
 
-_ENERGY_COLUMN_RE = re.compile(r"^energy_(.+)_pj$")
 _PJ_PER_UJ = 1e6
 _PJ_PER_NJ = 1e3
 
@@ -161,7 +165,7 @@ def totals_rows(totals: pd.DataFrame) -> tuple[list[str], list[list[str]], str]:
     among the designs, each design's energy and cycles relative to it (× SpikeQuant)."""
     headers = ["design", "cycles", "seconds", "energy (µJ)", "energy per token (nJ)"]
     records = totals.to_dict("records")
-    ref = next((r for r in records if r["design"] == REFERENCE_DESIGN), None)
+    ref = next((r for r in records if r["design"] == reference_design()), None)
     compare = ref is not None and len(records) > 1
     if compare:
         headers += ["energy ÷ spikequant", "cycles ÷ spikequant"]
@@ -187,17 +191,9 @@ def _ratio(value: Any, reference: Any) -> float:
     return float(value) / float(reference) if float(reference) else float("nan")
 
 
-def component_columns(layers: pd.DataFrame) -> list[str]:
-    """The ``energy_<component>_pj`` columns of a layers table, in table order."""
-    return [c for c in layers.columns if c != "energy_pj" and _ENERGY_COLUMN_RE.match(c)]
-
-
 def _component_names(actions: pd.DataFrame) -> dict[str, str]:
     """``energy_<x>_pj`` column → component name as written in actions.csv (``sram.weights``)."""
-    names: dict[str, str] = {}
-    for comp in sorted({str(c) for c in actions["component"]}):
-        names[f"energy_{comp.replace('.', '_')}_pj"] = comp
-    return names
+    return {energy_column(c): c for c in sorted({str(c) for c in actions["component"]})}
 
 
 def _source_summary(source: Mapping[str, Any]) -> str:
@@ -341,7 +337,7 @@ def render_report(
 
     # ---- comparison against SpikeQuant, per layer
     comparison = compare_designs(layers)
-    others = [d for d in dict.fromkeys(layers["design"]) if d != REFERENCE_DESIGN]
+    others = [d for d in dict.fromkeys(layers["design"]) if d != reference_design()]
     if len(comparison) and others:
         out.append("\n## Against SpikeQuant, per layer\n\n")
         out.append(
@@ -388,7 +384,7 @@ def render_report(
     for design in designs:
         part = layers[layers["design"] == design]
         total = float(part["energy_pj"].sum())
-        for col in component_columns(layers):
+        for col in energy_component_columns(layers.columns):
             energy = float(part[col].sum())
             label = names.get(col) or col.removeprefix("energy_").removesuffix("_pj")
             comp_rows.append(
@@ -436,31 +432,37 @@ def _spike_stats_table(spike_stats: pd.DataFrame) -> str:
     )
 
 
-_SOURCE_RE = re.compile(r"^(?P<row>[^:\[]+):\s*(?P<how>.*?)\s*\[(?P<cite>[^\[\]]*)\]\s*$", re.S)
+def _has_provenance_columns(actions: pd.DataFrame) -> bool:
+    """Whether ``actions`` has the columns of :data:`~spikesim.schema.PROVENANCE_COLUMNS`.
 
-
-def split_source(source: str) -> tuple[str, str, list[str]]:
-    """``(table row, derivation, citations)`` of an ``actions.csv`` source string.
-
-    The built-in pricing writes ``"<table> <row>: <derivation and scaling> [<cite>; <cite>]"``;
-    a source of another shape is returned whole as the derivation, with no citations.
+    Run directories written before they existed have only the one-sentence ``source``.
     """
-    match = _SOURCE_RE.match(str(source))
-    if match is None:
-        return "", " ".join(str(source).split()), []
-    cites = [c.strip() for c in match.group("cite").split(";") if c.strip()]
-    return match.group("row").strip(), " ".join(match.group("how").split()), cites
+    return all(c in actions.columns for c in PROVENANCE_COLUMNS)
+
+
+def _text(value: Any) -> str:
+    """A cell as one line of text; an empty CSV cell (read back as NaN) is ``""``."""
+    return "" if pd.isna(value) else " ".join(str(value).split())
 
 
 def provenance_rows(actions: pd.DataFrame) -> tuple[list[list[str]], list[str]]:
     """Rows of the provenance table (one per distinct price) and the numbered citation list.
 
-    Every distinct (component, action, bits, energy per action, source) of ``actions`` gets one
-    row: the table row it came from, the scaling applied, citation numbers, the designs that
-    used it and the energy it accounts for (µJ, all layers and designs).
+    Every distinct (component, action, bits, energy per action, provenance) of ``actions`` gets
+    one row: the table entry it came from (``energy_table`` and ``energy_entry``), the scaling
+    applied (``energy_scaling``; ``as is`` when empty), the numbers of its citations
+    (``energy_citation``), the designs that used it and the energy it accounts for (µJ, all layers
+    and designs).
+
+    An ``actions`` table without the provenance columns (a run directory written by an older
+    spikesim) gets one row per distinct ``source`` instead, shown whole as the derivation, with
+    no table entry and no citation numbers.
     """
-    keys = ["component", "action", "bits", "energy_per_action_pj", "source"]
-    grouped = actions.groupby(keys, sort=False, dropna=False)
+    structured = _has_provenance_columns(actions)
+    detail = list(PROVENANCE_COLUMNS) if structured else ["source"]
+    keys = ["component", "action", "bits", "energy_per_action_pj", *detail]
+    frame = actions.assign(**{c: actions[c].map(_text) for c in detail})
+    grouped = frame.groupby(keys, sort=False, dropna=False)
     used = grouped["design"].agg(lambda d: ", ".join(dict.fromkeys(str(x) for x in d)))
     energy = grouped["energy_pj"].sum()
     prov = used.reset_index().rename(columns={"design": "designs"})
@@ -469,9 +471,14 @@ def provenance_rows(actions: pd.DataFrame) -> tuple[list[list[str]], list[str]]:
     citations: list[str] = []
     rows = []
     for r in prov.to_dict("records"):
-        row, how, cites = split_source(r["source"])
+        if structured:
+            row = " ".join(t for t in (r["energy_table"], r["energy_entry"]) if t)
+            how = r["energy_scaling"] or "as is"
+            cites = [c.strip() for c in r["energy_citation"].split(CITATION_SEPARATOR)]
+        else:
+            row, how, cites = "", r["source"], []
         refs = []
-        for cite in cites:
+        for cite in filter(None, cites):
             if cite not in citations:
                 citations.append(cite)
             refs.append(f"[{citations.index(cite) + 1}]")
@@ -500,6 +507,13 @@ def _provenance_section(actions: pd.DataFrame) -> str:
         "capacity scaling applied to it (an assumption of the table, stated here), *refs* the "
         "citations below, *energy* what the price accounts for over all layers and designs.\n\n"
     )
+    if not _has_provenance_columns(actions):
+        out.append(
+            "This run's `actions.csv` predates the provenance columns ("
+            + ", ".join(f"`{c}`" for c in PROVENANCE_COLUMNS)
+            + "): each derivation is its `source` text as written. Simulate again for table "
+            "entries and numbered references.\n\n"
+        )
     out.append(
         markdown_table(
             [
@@ -590,7 +604,7 @@ def render_comparison(
         tokens = int(summary.get("trace", {}).get("tokens") or 0)
         totals = design_totals(layers, clock_hz if clock_hz > 0 else 1.0, tokens)
         records = totals.to_dict("records")
-        ref = next((r for r in records if r["design"] == REFERENCE_DESIGN), None)
+        ref = next((r for r in records if r["design"] == reference_design()), None)
         for r in records:
             design = str(r["design"])
             seconds = float(r["seconds"])

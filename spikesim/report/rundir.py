@@ -8,7 +8,7 @@ A run directory is self-describing::
         actions.csv        SimResult.actions: priced action counts with their sources
         transactions.csv   SimResult.transactions: the transaction timeline
         summary.json       versions, git revision, inputs and their SHA-256, overrides, totals
-        spike_stats.csv    optional: histogram of |q| per layer (``spikesim.api.spike_stats``)
+        spike_stats.csv    optional: histogram of |q| per layer (``spikesim.sim.stats.spike_stats``)
         report.md          rendered from the files above only (:mod:`spikesim.report.markdown`)
         figures/*.png,pdf  drawn from the files above only (:mod:`spikesim.report.figures`)
         timeline-L.json    optional: layer L's transactions as a Chrome/Perfetto trace
@@ -44,9 +44,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from spikesim.config.loader import hardware_to_yaml
+from spikesim.dataflows import reference_design
 from spikesim.errors import InputError
 from spikesim.fsutil import make_sibling_dir, replace_dir
-from spikesim.report.compare import REFERENCE_DESIGN, compare_designs
 from spikesim.report.figures import RunTables, compare_figures, run_figures
 from spikesim.report.markdown import (
     FIGURES_DIR,
@@ -56,11 +56,13 @@ from spikesim.report.markdown import (
     run_labels,
 )
 from spikesim.report.timeline import chrome_trace, timeline_file_name
+from spikesim.schema import LAYER_KEYS, SPIKE_STATS_COLUMNS, TRANSACTION_COLUMNS
+from spikesim.sim.compare import compare_designs
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from spikesim.api import SimResult
+    from spikesim.sim.result import SimResult
 
 __all__ = [
     "COMPARE_MARKER",
@@ -110,9 +112,17 @@ _LAYERS_REQUIRED = (
     "spikes",
     "salient_ratio",
 )
-_ACTIONS_REQUIRED = ("component", "action", "bits", "energy_per_action_pj", "source")
-_SPIKE_STATS_REQUIRED = ("layer", "abs_q", "normal_count", "salient_count")
-_TRANSACTIONS_REQUIRED = ("layer", "design", "unit", "kind", "step", "start_cycle", "end_cycle")
+_ACTIONS_REQUIRED = (
+    *LAYER_KEYS,
+    "component",
+    "action",
+    "bits",
+    "energy_per_action_pj",
+    "energy_pj",
+    "source",
+)
+"""Columns of ``actions.csv`` the report reads. The provenance columns (``energy_table``, ...)
+are optional: older run directories have ``source`` only, and the report shows it whole."""
 
 SPIKE_STATS_NAME = "spike_stats.csv"
 """Optional table of a run directory: per layer, how many activations have each |q|."""
@@ -263,7 +273,7 @@ def build_summary(
         "layers": list(dict.fromkeys(result.layers["layer"])),
         "totals": totals.to_dict("records"),
         "comparison": {
-            "reference": REFERENCE_DESIGN,
+            "reference": reference_design(),
             "rows": compare_designs(result.layers).to_dict("records"),
         },
     }
@@ -271,7 +281,7 @@ def build_summary(
 
 
 def _spikesim_version() -> str:
-    from spikesim import __version__
+    from spikesim.version import __version__
 
     return __version__
 
@@ -287,27 +297,27 @@ def check_run_dir_target(target: str | Path) -> Path:
     Raises
     ------
     InputError
-        ``field="--out"`` if ``target`` is a file or a non-empty directory without
+        ``field="out"`` if ``target`` is a file or a non-empty directory without
         ``summary.json`` (it is never replaced then).
     """
     target = Path(target)
     if target.is_symlink() or (target.exists() and not target.is_dir()):
         raise InputError(
-            "exists and is not a directory; refusing to replace it", file=target, field="--out"
+            "exists and is not a directory; refusing to replace it", file=target, field="out"
         )
     if target.is_dir():
         try:
             entries = list(target.iterdir())
         except OSError as exc:
             raise InputError(
-                f"cannot read directory: {exc.strerror or exc}", file=target, field="--out"
+                f"cannot read directory: {exc.strerror or exc}", file=target, field="out"
             ) from None
         if entries and not (target / SUMMARY_NAME).is_file():
             raise InputError(
                 "exists, is not empty and is not a spikesim run directory (no summary.json); "
                 "refusing to replace it",
                 file=target,
-                field="--out",
+                field="out",
             )
     return target
 
@@ -332,7 +342,7 @@ def staged_run_dir(target: str | Path, *, keep: Sequence[str] = ()) -> Iterator[
     ------
     InputError
         ``target`` may not be replaced (see :func:`check_run_dir_target`), or an ``OSError``
-        occurred while writing (the error names the path, ``field="--out"``).
+        occurred while writing (the error names the path, ``field="out"``).
     """
     target = check_run_dir_target(target)
     tmp: Path | None = None
@@ -352,7 +362,7 @@ def staged_run_dir(target: str | Path, *, keep: Sequence[str] = ()) -> Iterator[
     except OSError as exc:
         where = exc.filename if exc.filename is not None else target
         raise InputError(
-            f"cannot write run directory: {exc.strerror or exc}", file=where, field="--out"
+            f"cannot write run directory: {exc.strerror or exc}", file=where, field="out"
         ) from None
     finally:
         if tmp is not None:
@@ -389,7 +399,7 @@ def write_run_files(
     """Write every run file of ``result`` into ``directory`` (normally a staged directory).
 
     ``report.md`` and ``figures/`` are made from the written tables as read back, exactly as
-    ``spikesim report`` does. ``spike_stats`` (``spikesim.api.spike_stats``) is written as
+    ``spikesim report`` does. ``spike_stats`` (``spikesim.sim.stats.spike_stats``) is written as
     ``spike_stats.csv`` when given; each of ``timeline_layers`` gets a Chrome/Perfetto trace
     (``timeline-<layer>.json``) made from ``transactions.csv``. ``figures=False`` skips drawing
     (about a second per run; ``report.md`` then says so, and :func:`write_report` draws them).
@@ -516,7 +526,7 @@ def read_figure_tables(run_dir: str | Path, label: str = "") -> RunTables:
     run_dir = Path(run_dir)
     layers, actions, summary = read_run_tables(run_dir)
     stats_path = run_dir / SPIKE_STATS_NAME
-    stats = _read_csv(stats_path, _SPIKE_STATS_REQUIRED) if stats_path.is_file() else None
+    stats = _read_csv(stats_path, SPIKE_STATS_COLUMNS) if stats_path.is_file() else None
     return RunTables(
         layers=layers,
         actions=actions,
@@ -597,7 +607,7 @@ def write_timeline(run_dir: str | Path, layer: str) -> Path:
     """
     run_dir = Path(run_dir)
     _, _, summary = read_run_tables(run_dir)
-    transactions = _read_csv(run_dir / "transactions.csv", _TRANSACTIONS_REQUIRED)
+    transactions = _read_csv(run_dir / "transactions.csv", TRANSACTION_COLUMNS)
     clock_hz = float(summary.get("hardware", {}).get("clock_hz") or 0.0)
     try:
         trace = chrome_trace(transactions, layer, clock_hz)
@@ -622,18 +632,18 @@ def check_compare_target(target: str | Path) -> Path:
     Raises
     ------
     InputError
-        ``field="--out"`` otherwise (it is never replaced then).
+        ``field="out"`` otherwise (it is never replaced then).
     """
     target = Path(target)
     if target.is_symlink() or (target.exists() and not target.is_dir()):
         raise InputError("exists and is not a directory; refusing to replace it", file=target,
-                         field="--out")
+                         field="out")
     if target.is_dir() and any(target.iterdir()) and not (target / COMPARE_MARKER).is_file():
         raise InputError(
             f"exists, is not empty and is not a spikesim comparison (no {COMPARE_MARKER}); "
             "refusing to replace it",
             file=target,
-            field="--out",
+            field="out",
         )
     return target
 
@@ -653,7 +663,7 @@ def write_comparison(
         A run directory cannot be read, ``out`` may not be replaced, or writing failed.
     """
     if len(run_dirs) < 2:
-        raise InputError("a comparison needs at least two run directories", field="RUN_DIR")
+        raise InputError("a comparison needs at least two run directories", field="run_dirs")
     dirs = [Path(d) for d in run_dirs]
     summaries = [read_run_tables(d)[2] for d in dirs]
     labels = run_labels(
@@ -689,7 +699,7 @@ def write_comparison(
     except OSError as exc:
         where = exc.filename if exc.filename is not None else target
         raise InputError(
-            f"cannot write comparison: {exc.strerror or exc}", file=where, field="--out"
+            f"cannot write comparison: {exc.strerror or exc}", file=where, field="out"
         ) from None
     finally:
         if tmp is not None:

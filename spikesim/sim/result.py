@@ -1,66 +1,42 @@
-"""Per-layer simulation results (counts and cycles, no energy: the energy model prices them)."""
+"""The tables of one simulation run, priced (what ``spikesim.simulate`` returns)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from spikesim.actions import ActionCounter
-from spikesim.sim.steps import Transaction
+import pandas as pd
+
+from spikesim.config.hardware import HardwareConfig
+from spikesim.sim.compare import compare_designs
+from spikesim.trace import Trace
 
 
 @dataclass(frozen=True, eq=False)
-class LayerSim:
-    """Cycles and action counts of one layer under one design.
+class SimResult:
+    """Tables of one simulation run (tidy, units in column names; see :mod:`spikesim.schema`)."""
 
-    ``total_cycles = compute_cycles + stall_encoder_cycles + stall_bank_cycles
-    + stall_dram_cycles``.
-    ``spikes`` counts input spike events once per token (not once per output tile);
-    ``acc_ops`` counts every accumulate of the IF array (events × active columns, slope adds,
-    merges); ``utilization`` is issued events / (lanes × total_cycles).
-    """
+    layers: pd.DataFrame
+    """One row per (layer, design): cycles, stalls, utilisation, energy per component, counts."""
+    actions: pd.DataFrame
+    """One row per (layer, design, component, action, bits): count and priced energy."""
+    transactions: pd.DataFrame
+    """The transaction timeline (DRAM loads, array computes) of every layer and design."""
+    hardware: HardwareConfig
+    trace: Trace
+    designs: tuple[str, ...]
+    extras: dict[str, Any] = field(default_factory=dict)
 
-    layer: str
-    op: str
-    design: str
-    tokens: int
-    k: int
-    n: int
-    total_cycles: int
-    compute_cycles: int
-    stall_encoder_cycles: int
-    stall_bank_cycles: int
-    stall_dram_cycles: int
-    utilization: float
-    spikes: int
-    acc_ops: int
-    mac_ops: int
-    salient_ratio: float
-    overflow_events: int
-    output_spikes: int
-    actions: ActionCounter
-    transactions: tuple[Transaction, ...] = ()
+    def totals(self) -> pd.DataFrame:
+        """Per design: total cycles and energy over all layers."""
+        cols = ["total_cycles", "energy_pj", "spikes", "acc_ops", "mac_ops", "overflow_events"]
+        return self.layers.groupby("design", sort=False)[cols].sum().reset_index()
 
-    def row(self) -> dict[str, object]:
-        """The layer's fields for ``layers.csv`` (energy columns are added by the pricing step)."""
-        return {
-            "layer": self.layer,
-            "op": self.op,
-            "tokens": self.tokens,
-            "k": self.k,
-            "n": self.n,
-            "design": self.design,
-            "total_cycles": self.total_cycles,
-            "compute_cycles": self.compute_cycles,
-            "stall_cycles": self.stall_encoder_cycles
-            + self.stall_bank_cycles
-            + self.stall_dram_cycles,
-            "stall_encoder_cycles": self.stall_encoder_cycles,
-            "stall_bank_cycles": self.stall_bank_cycles,
-            "stall_dram_cycles": self.stall_dram_cycles,
-            "utilization": self.utilization,
-            "spikes": self.spikes,
-            "acc_ops": self.acc_ops,
-            "mac_ops": self.mac_ops,
-            "salient_ratio": self.salient_ratio,
-            "overflow_events": self.overflow_events,
-        }
+    def comparison(self) -> pd.DataFrame:
+        """Ratios of every design against the reference design, per layer and in total.
+
+        One row per (layer, design), plus rows with ``layer == "TOTAL"``; ``energy_ratio`` and
+        ``cycles_ratio`` are the design's value divided by the reference's (> 1: the reference
+        is better). Empty when the reference design was not simulated.
+        """
+        return compare_designs(self.layers)

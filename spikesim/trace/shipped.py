@@ -10,11 +10,11 @@ recipe's command) needs the ``[extract]`` and ``[real-model]`` extras.
 from __future__ import annotations
 
 import shlex
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from spikesim.errors import InputError
+from spikesim.fsutil import shared_data_dirs
 
 __all__ = ["SHIPPED_TRACES", "ExtractRecipe", "shipped_trace_path"]
 
@@ -81,14 +81,7 @@ SHIPPED_TRACES: dict[str, ExtractRecipe] = {
 
 
 def _trace_dirs() -> list[Path]:
-    import spikesim
-
-    candidates: list[Path] = []
-    package_file = getattr(spikesim, "__file__", None)
-    if package_file:
-        candidates.append(Path(package_file).resolve().parents[1] / "traces")
-    candidates.append(Path(sys.prefix) / "share" / "spikesim" / "traces")
-    return [c for c in candidates if c.is_dir()]
+    return shared_data_dirs("traces")
 
 
 def shipped_trace_path(name: str = "smollm2-135m") -> Path:

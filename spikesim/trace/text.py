@@ -43,14 +43,14 @@ class TextSource:
 
 
 def read_text(
-    path: str | os.PathLike[str] | None, *, builtin: str, flag: str = "--text"
+    path: str | os.PathLike[str] | None, *, builtin: str, field: str = "text"
 ) -> TextSource:
     """The text of ``path``, or the built-in sample ``builtin`` when ``path`` is None.
 
     Raises
     ------
     InputError
-        If the file cannot be read, is not UTF-8 or holds only whitespace (``field=flag``).
+        If the file cannot be read, is not UTF-8 or holds only whitespace (naming ``field``).
     """
     if path is None:
         if builtin not in BUILTIN_TEXTS:
@@ -64,15 +64,15 @@ def read_text(
         try:
             data = file.read_bytes()
         except FileNotFoundError:
-            raise InputError("file not found", file=file, field=flag) from None
+            raise InputError("file not found", file=file, field=field) from None
         except OSError as exc:
             raise InputError(
-                f"cannot read file: {exc.strerror or exc}", file=file, field=flag
+                f"cannot read file: {exc.strerror or exc}", file=file, field=field
             ) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise InputError("text is not UTF-8", file=file, field=flag) from None
+        raise InputError("text is not UTF-8", file=file, field=field) from None
     if not text.strip():
-        raise InputError("text is empty", file=file, field=flag)
+        raise InputError("text is empty", file=file, field=field)
     return TextSource(text=text, label=label, sha256=hashlib.sha256(data).hexdigest())

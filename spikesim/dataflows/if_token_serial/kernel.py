@@ -1,9 +1,10 @@
-"""numba kernels of the spiking array: spike-event generation, in-order issue with weight-bank
-conflicts, and the encoder→FIFO→array pipeline over a block of tokens.
+"""numba block kernel of the token-serial IF array: the encoder → FIFO → array pipeline over a
+block of tokens, composed from the shared units (spike coding :mod:`spikesim.hw.coding`,
+lane × bank-port issue :mod:`spikesim.hw.issue`).
 
-Each kernel computes exactly what its twin in :mod:`spikesim.hw.twins` defines (the definitions
-and the recurrences are documented there); property tests check bit-exact agreement. Kernels work
-on flat integer arrays and allocate their scratch once per call.
+It computes exactly what its twin :func:`spikesim.dataflows.if_token_serial.twin.block_timing`
+defines (the recurrences are documented there); property tests check bit-exact agreement. The
+kernel works on flat integer arrays and allocates its scratch once per call.
 """
 
 from __future__ import annotations
@@ -11,126 +12,12 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from spikesim._jit import njit
 from spikesim.hw import stats as S
-from spikesim.hw._jit import njit
+from spikesim.hw.coding import pass_events_kernel
+from spikesim.hw.issue import issue_kernel
 from spikesim.hw.params import ArrayParams
-
-
-@njit
-def _pass_events(
-    row: np.ndarray,
-    mask: np.ndarray,
-    want_salient: bool,
-    coding: int,
-    window: int,
-    planes: int,
-    qmax: int,
-    ev_idx: np.ndarray,
-    ev_step: np.ndarray,
-    nz_idx: np.ndarray,
-    nz_mag: np.ndarray,
-    bucket: np.ndarray,
-) -> int:
-    """Write the pass's events (index, step) in issue order into ev_idx/ev_step; return count."""
-    k = row.shape[0]
-    nnz = 0
-    for i in range(k):
-        v = row[i]
-        if v != 0 and (mask[i] != 0) == want_salient:
-            nz_idx[nnz] = i
-            nz_mag[nnz] = v if v > 0 else -v
-            nnz += 1
-    n = 0
-    if coding == 0:  # count: steps 1..|q|, ordered by (step, index); compact the active list
-        active = nnz
-        step = 1
-        while active > 0:
-            for a in range(active):
-                ev_idx[n] = nz_idx[a]
-                ev_step[n] = step
-                n += 1
-            keep = 0
-            for a in range(active):
-                if nz_mag[a] > step:
-                    nz_idx[keep] = nz_idx[a]
-                    nz_mag[keep] = nz_mag[a]
-                    keep += 1
-            active = keep
-            step += 1
-    elif coding == 1:  # bitserial: planes MSB first
-        for b in range(planes - 1, -1, -1):
-            for a in range(nnz):
-                if (nz_mag[a] >> b) & 1:
-                    ev_idx[n] = nz_idx[a]
-                    ev_step[n] = planes - b
-                    n += 1
-    else:  # ttfs: step = T + 1 - |q|; bucket by magnitude, largest first, index order inside
-        for m in range(qmax + 1):
-            bucket[m] = 0
-        for a in range(nnz):
-            bucket[nz_mag[a]] += 1
-        # start offsets, descending magnitude
-        pos = 0
-        for m in range(qmax, 0, -1):
-            c = bucket[m]
-            bucket[m] = pos
-            pos += c
-        for a in range(nnz):
-            m = nz_mag[a]
-            j = bucket[m]
-            ev_idx[j] = nz_idx[a]
-            ev_step[j] = window + 1 - m
-            bucket[m] = j + 1
-        n = nnz
-    return n
-
-
-@njit
-def _issue(
-    ev_idx: np.ndarray,
-    ev_step: np.ndarray,
-    n: int,
-    lanes: int,
-    banks: int,
-    ports: int,
-    one_stream: bool,
-    port_stamp: np.ndarray,
-    port_used: np.ndarray,
-) -> tuple[int, int]:
-    """(actual, ideal) issue cycles of n ordered events (see twins.issue_cycles)."""
-    if one_stream and n == 0:
-        return 1, 1
-    actual = 0
-    e = 0
-    while e < n:
-        actual += 1
-        issued = 0
-        first = ev_step[e]
-        while e < n and issued < lanes:
-            if not one_stream and ev_step[e] != first:
-                break
-            b = ev_idx[e] % banks
-            if port_stamp[b] != actual:
-                port_stamp[b] = actual
-                port_used[b] = 0
-            if port_used[b] >= ports:
-                break
-            port_used[b] += 1
-            issued += 1
-            e += 1
-    ideal = 0
-    if one_stream:
-        ideal = (n + lanes - 1) // lanes
-    else:
-        e = 0
-        while e < n:
-            s = ev_step[e]
-            c = 0
-            while e < n and ev_step[e] == s:
-                c += 1
-                e += 1
-            ideal += (c + lanes - 1) // lanes
-    return actual, ideal
+from spikesim.quant.rtn import qmax
 
 
 @njit
@@ -178,14 +65,14 @@ def _block_timing(
             rate = scan_rates[pi]
             scan_end = max(scan_end_prev, buffer_free) + (n_values + rate - 1) // rate
             scan_end_prev = scan_end
-            n = _pass_events(
+            n = pass_events_kernel(
                 row, mask, is_sal, c, windows[pi], planes[pi], qmaxes[pi],
                 ev_idx, ev_step, nz_idx, nz_mag, bucket,
             )
             # fresh port stamps per pass: cycle numbers restart at 1 inside _issue
             for b in range(banks):
                 port_stamp[b] = -1
-            actual, ideal = _issue(
+            actual, ideal = issue_kernel(
                 ev_idx, ev_step, n, lanes, banks, ports, c == 0, port_stamp, port_used
             )
             if c == 2:
@@ -223,9 +110,8 @@ def _block_timing(
 def block_timing(
     x_q: NDArray[np.integer], salient: NDArray[np.bool_], ap: ArrayParams
 ) -> NDArray[np.int64]:
-    """Fast twin of :func:`spikesim.hw.twins.block_timing` (same statistics, bit-exact)."""
-    from spikesim.quant.rtn import qmax
-
+    """Fast twin of :func:`spikesim.dataflows.if_token_serial.twin.block_timing` (same
+    statistics, bit-exact)."""
     x = np.ascontiguousarray(x_q, dtype=np.int16)
     m = np.ascontiguousarray(salient).view(np.uint8) if salient.dtype == np.bool_ else (
         np.ascontiguousarray(salient, dtype=np.uint8)

@@ -15,13 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from spikesim.config import load_hardware
+from spikesim.dataflows.if_token_serial.engine import simulate_layer
+from spikesim.dataflows.if_token_serial.reference import reference_simulate_layer
 from spikesim.hw.functional import reference_outputs
 from spikesim.hw.params import array_params
 from spikesim.quant.layer import quantize_layer
-from spikesim.sim.engine import simulate_layer
-from spikesim.sim.reference import reference_simulate_layer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 SMALL = {
     "if_array.columns": 8,
@@ -77,7 +77,7 @@ def small_layer(hw: Any, seed: int = 1, m: int = 6, k: int = 40, n: int = 20) ->
 
 
 def assert_same(layer: Any, hw: Any) -> tuple[Any, Any]:
-    fast = simulate_layer(layer, hw)
+    fast = simulate_layer(layer, hw, "spikequant")
     ref = reference_simulate_layer(layer, hw)
     assert (
         fast.total_cycles, fast.compute_cycles, fast.stall_encoder_cycles,
@@ -119,12 +119,13 @@ def test_dram_roofline_bound(repo_root: Any) -> None:
         repo_root / "hw_configs" / "spikequant-45nm.yaml",
         {**SMALL, "dram.bandwidth_bytes_per_cycle": 0.5},
     )
-    fast = simulate_layer(small_layer(hw), hw)
+    fast = simulate_layer(small_layer(hw), hw, "spikequant")
     read_bytes = fast.actions.get("dram", "read")
     assert fast.total_cycles >= read_bytes / 0.5
 
 
-@settings(max_examples=12, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow  # the reference steps every cycle in Python: ~1 s an example
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 10_000),
     normal=st.sampled_from(["count", "bitserial", "ttfs"]),

@@ -7,13 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spikesim.baseline.systolic import systolic_gemm
 from spikesim.config import load_hardware
 from spikesim.config.quant import AtomConfig, QuantConfig
-from spikesim.quant.baselines import MAC_QUANTIZERS, quantize_atom, quantize_w4a4
-from spikesim.sim.mac_engine import apportion, simulate_mac_layer
+from spikesim.dataflows import DesignKind, design_names, get_design
+from spikesim.dataflows.systolic.engine import apportion, simulate_mac_layer
+from spikesim.dataflows.systolic.timing import systolic_gemm
+from spikesim.quant.baselines import quantize_atom, quantize_w4a4
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def toy_hw(**extra: object):  # type: ignore[no-untyped-def]
@@ -37,7 +38,7 @@ def test_w4a4_toy_hand_count() -> None:
     """M=4, K=8, N=6 on a 4x4 output-stationary array, counted by hand."""
     hw = toy_hw()
     x, w = toy_tensors()
-    res = simulate_mac_layer(quantize_w4a4("l", "op", x, w, hw.quant), hw)
+    res = simulate_mac_layer(quantize_w4a4("l", "op", x, w, hw.quant), hw, "test")
     # SCALE-Sim os: Sr=M=4, Sc=N=6, T=K=8 -> 1 x 2 folds of R+C+T-2 = 14 cycles, minus 1
     assert res.compute_cycles == 2 * 14 - 1
     assert res.total_cycles == res.compute_cycles + res.stall_dram_cycles
@@ -68,7 +69,7 @@ def test_atom_toy_hand_count() -> None:
     assert [p.k for p in q.passes] == [6, 2]
     assert q.salient_ratio == pytest.approx(2 / 8)
     assert q.act_bits_per_token == 6 * 4 + 2 * 8
-    c = counts(simulate_mac_layer(q, hw))
+    c = counts(simulate_mac_layer(q, hw, "test"))
     assert c[("mac_array", "multiply", 4)] == 4 * 6 * 6
     assert c[("mac_array", "multiply", 8)] == 4 * 2 * 6     # INT8 keepers x INT4 weights
     assert c[("mac_array", "add", 32)] == 4 * 8 * 6
@@ -80,10 +81,10 @@ def test_atom_toy_hand_count() -> None:
 def test_spikellm_two_steps_share_one_dequant() -> None:
     hw = toy_hw(**{"quant.spikellm.salient_fraction": 0.25})
     x, w = toy_tensors()
-    q = MAC_QUANTIZERS["spikellm"]("l", "op", x, w, hw.quant)
+    q = get_design("spikellm").quantize("l", "op", x, w, hw.quant)
     assert [p.label for p in q.passes] == ["int4", "salient step 1", "salient step 2"]
     assert [p.dequantized for p in q.passes] == [True, True, False]
-    c = counts(simulate_mac_layer(q, hw))
+    c = counts(simulate_mac_layer(q, hw, "test"))
     assert c[("mac_array", "multiply", 4)] == 4 * 6 * 6 + 2 * (4 * 2 * 6)
     assert c[("dequant", "fp_multiply", 16)] == 2 * 24 * 2
     # the two steps reconstruct the 5-bit salient integers exactly
@@ -94,7 +95,8 @@ def test_spikellm_two_steps_share_one_dequant() -> None:
 def test_fp16_counts_fp_macs_and_no_dequant() -> None:
     hw = toy_hw()
     x, w = toy_tensors()
-    c = counts(simulate_mac_layer(MAC_QUANTIZERS["fp16"]("l", "op", x, w, hw.quant), hw))
+    q = get_design("fp16").quantize("l", "op", x, w, hw.quant)
+    c = counts(simulate_mac_layer(q, hw, "test"))
     assert c[("mac_array", "fp_multiply", 16)] == 4 * 8 * 6
     assert c[("mac_array", "fp_add", 16)] == 4 * 8 * 6
     assert not any(k[0] in ("dequant", "requant") for k in c)
@@ -105,7 +107,7 @@ def test_compute_cycles_are_scalesim_sum(dataflow: str) -> None:
     hw = toy_hw(**{"mac.dataflow": dataflow, "quant.atom.keepers": 3})
     x, w = toy_tensors(m=9, k=11, n=7)
     q = quantize_atom("l", "op", x, w, hw.quant)
-    res = simulate_mac_layer(q, hw)
+    res = simulate_mac_layer(q, hw, "test")
     want = sum(systolic_gemm(9, p.k, 7, 4, 4, dataflow).compute_cycles for p in q.passes)
     assert res.compute_cycles == want
     assert res.total_cycles == want + res.stall_dram_cycles
@@ -114,7 +116,7 @@ def test_compute_cycles_are_scalesim_sum(dataflow: str) -> None:
 def test_dram_bound_mac_layer_stalls() -> None:
     hw = toy_hw(**{"dram.bandwidth_bytes_per_cycle": 0.05})
     x, w = toy_tensors(m=16, k=64, n=32)
-    res = simulate_mac_layer(quantize_w4a4("l", "op", x, w, hw.quant), hw)
+    res = simulate_mac_layer(quantize_w4a4("l", "op", x, w, hw.quant), hw, "test")
     assert res.stall_dram_cycles > res.compute_cycles
     assert res.total_cycles >= res.actions.get("dram", "read") / 0.05
 
@@ -136,7 +138,7 @@ def outlier_trace(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 def rel_err(design: str, cfg: QuantConfig) -> float:
     x, w = outlier_trace()
     y = x @ w.T
-    out = MAC_QUANTIZERS[design]("l", "op", x, w, cfg).output()
+    out = get_design(design).quantize("l", "op", x, w, cfg).output()
     return float(np.mean((out - y) ** 2) / np.mean(y**2))
 
 
@@ -147,7 +149,7 @@ def test_atom_keepers_reduce_error_versus_rtn() -> None:
 
 def test_error_ordering_on_outlier_channels() -> None:
     cfg = QuantConfig()
-    errs = {d: rel_err(d, cfg) for d in MAC_QUANTIZERS}
+    errs = {d: rel_err(d, cfg) for d in design_names(DesignKind.MAC)}
     assert errs["fp16"] < 1e-5
     assert errs["spikellm"] < errs["mac-w4a4"]
     assert errs["atom"] < errs["mac-w4a4"]
@@ -157,7 +159,7 @@ def test_wide_weights_use_narrower_tiles() -> None:
     """FP16 weights of a long-K layer do not fit a full tile twice: the MAC mapping narrows."""
     hw = toy_hw(**{"sram.weights.capacity_bytes": 1024, "mac.cols": 16})
     x, w = toy_tensors(m=4, k=64, n=20)  # 64 x 16 x 16 bits = 2 KiB per full tile
-    res = simulate_mac_layer(MAC_QUANTIZERS["fp16"]("l", "op", x, w, hw.quant), hw)
+    res = simulate_mac_layer(get_design("fp16").quantize("l", "op", x, w, hw.quant), hw, "test")
     # widest tile fitting twice in 1 KiB: 1024 * 8 / (2 * 64 * 16) = 4 columns -> 5 tiles
     assert res.actions.get("sram.weights", "write") == 5 * (64 * 4 * 16 // 256)
 
@@ -174,7 +176,7 @@ def test_atom_groups_honour_group_size() -> None:
         cols = x[:, normal.channels[a:b]]
         step = np.max(np.abs(cols), axis=1) * np.float32(0.9) / np.float32(7)
         np.testing.assert_array_equal(normal.x_scale[:, g], step)
-    c = counts(simulate_mac_layer(q, hw))
+    c = counts(simulate_mac_layer(q, hw, "test"))
     # 3 scale groups in the INT4 pass + 1 in the keepers: 2 multiplies each, 3 adds to combine
     assert c[("dequant", "fp_multiply", 16)] == 2 * 24 * 4
     assert c[("dequant", "fp_add", 16)] == 3 * 24

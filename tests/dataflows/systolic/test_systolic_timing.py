@@ -78,8 +78,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spikesim.baseline import SystolicTiming, systolic_gemm
 from spikesim.config.hardware import Dataflow
+from spikesim.dataflows.systolic.timing import SystolicTiming, systolic_gemm
 
 # (M, K, N, R, C, dataflow, cycles, ifmap reads, filter reads, ofmap writes, map eff %, util %)
 GOLDEN_SCALESIM_3_0_0 = [

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spikesim.hw import kernels, twins
+from spikesim.dataflows.if_token_serial import kernel as kernels
+from spikesim.dataflows.if_token_serial import twin as twins
 from spikesim.hw import stats as S
 from spikesim.hw.params import ArrayParams, PassParams
 from spikesim.quant.rtn import qmax
@@ -68,41 +69,16 @@ def test_block_timing_accounts_every_cycle(
     assert s[S.SCANNED_SALIENT] == int(sal.sum())
 
 
-@pytest.mark.parametrize("coding", [0, 1, 2])
-def test_events_reconstruct_the_value(coding: int) -> None:
-    """Each coding's events, weighted by their step, add up to the integer (signed)."""
-    q = np.array([0, 3, -7, 1, 5, -2, 0, 7])
-    p = PassParams(coding, 4, 9 if coding == 2 else 7, 3, 16)
-    idx, step, sign = twins.pass_events(q, p)
-    recon = np.zeros_like(q)
-    if coding == 0:
-        weight = np.ones_like(step)
-    elif coding == 1:
-        weight = 1 << (p.planes - step)
-    else:
-        weight = p.window + 1 - step
-    np.add.at(recon, idx, sign * weight)
-    np.testing.assert_array_equal(recon, q)
-    assert (np.diff(step) >= 0).all()  # issue order: by step
-
-
-def test_issue_cycles_hand_example() -> None:
-    """Lanes 4, 2 banks of 1 port: banks 0,0 -> the 2nd event waits one cycle."""
-    banks = np.array([0, 0, 1, 1, 0])
-    steps = np.zeros(5, np.int64)
-    # cycle 1: b0 ok, b0 blocked -> 1 event; cycle 2: b0, b1, b1 blocked -> 2; cycle 3: b1, b0 -> 2
-    assert twins.issue_cycles(banks, steps, 4, 1, True) == (3, 2)
-
-
 def test_threaded_kernels_equal_serial(monkeypatch: pytest.MonkeyPatch) -> None:
     """Two threads (as on a user's machine) give exactly what one thread (tests, sweeps) gives."""
+    from test_engine_reference import ROOT, SMALL
+
+    from spikesim import _jit
     from spikesim.config import load_hardware
     from spikesim.config.quant import QuantConfig
-    from spikesim.hw import _jit
+    from spikesim.dataflows.if_token_serial.engine import simulate_layer
     from spikesim.quant import kernels as qk
     from spikesim.quant.layer import quantize_layer
-    from spikesim.sim.engine import simulate_layer
-    from tests.test_engine_reference import ROOT, SMALL
 
     rng = np.random.default_rng(0)
     x = rng.standard_t(3, (37, 96)).astype(np.float32)
@@ -115,7 +91,7 @@ def test_threaded_kernels_equal_serial(monkeypatch: pytest.MonkeyPatch) -> None:
     def run() -> tuple[object, ...]:
         q = qk.spikequant_rows(x, 4, 16, 6.0)
         r = qk.rtn_weights(w, 4)
-        sim = simulate_layer(quantize_layer("l", "op", x, w, QuantConfig()), hw)
+        sim = simulate_layer(quantize_layer("l", "op", x, w, QuantConfig()), hw, "spikequant")
         return (*q, *r, sim.total_cycles, sim.stall_bank_cycles, sim.actions.items())
 
     serial = run()

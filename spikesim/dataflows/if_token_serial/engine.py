@@ -1,7 +1,7 @@
-"""The fast engine: one layer on the spiking accelerator, cycle-exact, without stepping cycles.
+"""The fast engine of the token-serial IF array: one layer, cycle-exact, without stepping cycles.
 
-1. :func:`spikesim.mapping.map_layer` splits the layer into (token block, output tile) steps.
-2. For each token block the numba kernel :func:`spikesim.hw.kernels.block_timing` computes the
+1. :func:`.mapping.map_layer` splits the layer into (token block, output tile) steps.
+2. For each token block the numba kernel :func:`.kernel.block_timing` computes the
    array's cycles (issue with bank conflicts, encoder FIFO stalls, slope/shift/fire cycles) from
    the real integers. Weight rows live in bank i mod banks for every tile, so all tiles of a block
    take the same cycles: the kernel runs once per block.
@@ -10,8 +10,8 @@
 4. The functional path (exact integer matmul, wrap, fire) gives output spikes and overflow events.
 5. Action counts are assembled per step from the kernel's statistics.
 
-The cycle-by-cycle reference in :mod:`spikesim.sim.reference` steps every cycle of the same
-machine; tests show both give identical cycles and action counts.
+The cycle-by-cycle reference in :mod:`.reference` steps every cycle of the same machine;
+tests show both give identical cycles and action counts.
 """
 
 from __future__ import annotations
@@ -20,18 +20,19 @@ from collections import Counter
 
 import numpy as np
 
+from spikesim._jit import map_threads
 from spikesim.actions import ActionCounter
 from spikesim.config.hardware import BankRole, HardwareConfig
-from spikesim.hw import kernels
+from spikesim.dataflows.base import LayerSim
+from spikesim.dataflows.if_token_serial import kernel
+from spikesim.dataflows.if_token_serial.mapping import map_layer
 from spikesim.hw import stats as S
-from spikesim.hw._jit import map_threads
 from spikesim.hw.functional import functional_outputs
+from spikesim.hw.memory import count_load_actions
 from spikesim.hw.params import ArrayParams, array_params
-from spikesim.mapping.schedule import Schedule, ceil_div, map_layer
+from spikesim.hw.transfers import run_steps
+from spikesim.mapping.schedule import Schedule, ceil_div
 from spikesim.quant.layer import QuantizedLayer
-from spikesim.sim.memory import count_load_actions
-from spikesim.sim.result import LayerSim
-from spikesim.sim.steps import run_steps
 
 
 def salient_read_words(salient_counts: np.ndarray, record_bits: int, word_bits: int) -> int:
@@ -85,16 +86,14 @@ def count_actions(
     return counter
 
 
-def simulate_layer(
-    layer: QuantizedLayer, hw: HardwareConfig, design: str = "spikequant"
-) -> LayerSim:
+def simulate_layer(layer: QuantizedLayer, hw: HardwareConfig, design: str) -> LayerSim:
     """Simulate one quantized layer on the spiking accelerator ``hw``."""
     ap = array_params(hw, layer.act_bits, layer.salient_bits, layer.k)
     sched = map_layer(layer, hw)
     x_q = np.ascontiguousarray(layer.x_q, dtype=np.int16)
     sal = np.ascontiguousarray(layer.salient)
     block_stats = map_threads(
-        lambda block: kernels.block_timing(x_q[block[0]:block[1]], sal[block[0]:block[1]], ap),
+        lambda block: kernel.block_timing(x_q[block[0]:block[1]], sal[block[0]:block[1]], ap),
         list(sched.blocks),
     )
     compute = [int(block_stats[s.block][S.TOTAL]) for s in sched.steps]

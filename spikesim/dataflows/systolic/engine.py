@@ -1,7 +1,7 @@
 """A layer on a MAC-array baseline: SCALE-Sim compute timing, the same SRAM/DRAM model as the
 spiking design.
 
-Compute: each GEMM pass takes :func:`spikesim.baseline.systolic.systolic_gemm` cycles (what
+Compute: each GEMM pass takes :func:`spikesim.dataflows.systolic.timing.systolic_gemm` cycles (what
 SCALE-Sim reports for that GEMM, array and dataflow); ``compute_cycles`` is their sum, so a user
 can check it against SCALE-Sim. Memory: the layer is mapped like the spiking design (token
 blocks sized to half the activation SRAM at the design's storage bits per token,
@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from spikesim.baseline.mac import mac_actions
-from spikesim.baseline.systolic import systolic_gemm
 from spikesim.config.hardware import HardwareConfig
-from spikesim.mapping.schedule import plan_steps
+from spikesim.dataflows.base import LayerSim
+from spikesim.dataflows.systolic.actions import mac_actions
+from spikesim.dataflows.systolic.timing import systolic_gemm
+from spikesim.hw.memory import count_load_actions
+from spikesim.hw.transfers import run_steps
+from spikesim.mapping.schedule import Schedule, plan_steps
 from spikesim.quant.baselines import MacQuantized
-from spikesim.sim.memory import count_load_actions
-from spikesim.sim.result import LayerSim
-from spikesim.sim.steps import run_steps
 
 
 def apportion(total: int, weights: list[int]) -> list[int]:
@@ -36,13 +36,10 @@ def apportion(total: int, weights: list[int]) -> list[int]:
     return [int(v) for v in np.diff(np.concatenate([[0], bounds]))]
 
 
-def simulate_mac_layer(q: MacQuantized, hw: HardwareConfig) -> LayerSim:
-    """Simulate one layer of a MAC baseline design."""
-    mac = hw.mac
-    timings = [systolic_gemm(q.tokens, p.k, q.n, mac.rows, mac.cols, mac.dataflow)
-               for p in q.passes]
-    compute = sum(t.compute_cycles for t in timings)
-    sched = plan_steps(
+def map_mac_layer(q: MacQuantized, hw: HardwareConfig) -> Schedule:
+    """Memory steps of a MAC layer: token blocks at the design's storage bits per token, tiles
+    of ``mac.cols`` output channels, narrowed when such a tile does not fit twice."""
+    return plan_steps(
         name=q.name,
         m=q.tokens,
         k=q.k,
@@ -52,10 +49,19 @@ def simulate_mac_layer(q: MacQuantized, hw: HardwareConfig) -> LayerSim:
         record_bits=1,
         weight_bits=q.weight_bits,
         output_bits=q.output_bits,
-        tile_cols=mac.cols,
+        tile_cols=hw.mac.cols,
         hw=hw,
         shrink_tiles=True,
     )
+
+
+def simulate_mac_layer(q: MacQuantized, hw: HardwareConfig, design: str) -> LayerSim:
+    """Simulate one layer of the MAC baseline ``design``."""
+    mac = hw.mac
+    timings = [systolic_gemm(q.tokens, p.k, q.n, mac.rows, mac.cols, mac.dataflow)
+               for p in q.passes]
+    compute = sum(t.compute_cycles for t in timings)
+    sched = map_mac_layer(q, hw)
     shares = apportion(
         compute,
         [(sched.blocks[s.block][1] - sched.blocks[s.block][0]) * sched.tile_columns[s.tile]
@@ -69,7 +75,7 @@ def simulate_mac_layer(q: MacQuantized, hw: HardwareConfig) -> LayerSim:
     return LayerSim(
         layer=q.name,
         op=q.op,
-        design=q.design,
+        design=design,
         tokens=q.tokens,
         k=q.k,
         n=q.n,

@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from spikesim.actions import ActionCounter
-from spikesim.baseline.systolic import SystolicTiming
 from spikesim.config.hardware import BankRole, HardwareConfig
+from spikesim.dataflows.systolic.timing import SystolicTiming
 from spikesim.quant.baselines import MacQuantized
 
 

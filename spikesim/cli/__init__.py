@@ -1,0 +1,108 @@
+"""The ``spikesim`` command line: a thin layer over the Python API (:mod:`spikesim.api`).
+
+One module per subcommand (``validate``, ``synth``, ``simulate``, ``extract``, ``demo``,
+``eval``, ``report``, ``sweep``, ``pareto``) declares its flags (``add_arguments``) beside its
+handler (``run``); :mod:`spikesim.cli.common` holds what they share and
+:mod:`spikesim.cli.flags` turns the API parameters named in library errors into flags.
+
+Exit codes: 0 on success, 2 on bad input (one line ``error: ...`` on stderr naming the file and
+the field, never a traceback), 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Protocol
+
+from spikesim.cli import demo, extract, pareto, report, simulate, sweep, synth, validate
+from spikesim.cli import eval as eval_command
+from spikesim.cli.common import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, Parser, UsageError
+from spikesim.cli.flags import parser_flags, with_flag
+from spikesim.errors import InputError
+
+__all__ = ["COMMANDS", "Command", "build_parser", "main"]
+
+
+class Command(Protocol):
+    """What a subcommand module provides."""
+
+    NAME: str
+    HELP: str
+    """One line for ``spikesim --help``."""
+    DESCRIPTION: str
+    """The paragraph of ``spikesim NAME --help``."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Declare the subcommand's flags."""
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Do the subcommand's work; return the exit code (errors are raised)."""
+
+
+COMMANDS: tuple[Command, ...] = (
+    validate,
+    synth,
+    simulate,
+    extract,
+    demo,
+    eval_command,
+    report,
+    sweep,
+    pareto,
+)
+"""The subcommand modules, in the order ``spikesim --help`` lists them."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``spikesim`` (its errors raise :class:`UsageError`)."""
+    from spikesim.version import __version__
+
+    parser = Parser(
+        prog="spikesim",
+        description=(
+            "Cycle-level simulator of spiking (integrate-and-fire) accelerators for quantized "
+            "LLMs. Exit codes: 0 ok, 2 bad input (one 'error:' line), 130 interrupted."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"spikesim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        p = sub.add_parser(command.NAME, help=command.HELP, description=command.DESCRIPTION)
+        command.add_arguments(p)
+        p.set_defaults(handler=command.run, flags=parser_flags(p))
+    return parser
+
+
+def _error(message: str) -> None:
+    print(f"error: {' '.join(message.split())}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    flags: frozenset[str] = frozenset()
+    try:
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help / --version print and "exit" 0
+            return exc.code if isinstance(exc.code, int) else EXIT_OK
+        args.argv = argv
+        flags = args.flags
+        handler: Callable[[argparse.Namespace], int] = args.handler
+        return handler(args)
+    except UsageError as exc:
+        _error(str(exc))
+        return EXIT_INPUT
+    except InputError as exc:
+        _error(with_flag(exc, flags).one_line())
+        return EXIT_INPUT
+    except OSError as exc:
+        where = exc.filename if exc.filename is not None else "?"
+        _error(f"{where}: {exc.strerror or exc}")
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERRUPTED

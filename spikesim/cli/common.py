@@ -1,0 +1,279 @@
+"""What several subcommands share: the parser, exit codes, argument groups, progress, totals.
+
+Nothing here does a subcommand's work; the subcommand modules call :mod:`spikesim.api` (and the
+library modules under it) and use these helpers to read flags and print results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from spikesim.errors import InputError
+
+if TYPE_CHECKING:
+    from spikesim.config.hardware import HardwareConfig
+    from spikesim.config.quant import QuantConfig
+    from spikesim.sim.result import SimResult
+
+EXIT_OK = 0
+EXIT_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+DTYPE_CHOICES = ("float16", "float32")
+"""``--dtype`` of synth and extract: the dtype of x and w on disk."""
+
+
+class UsageError(Exception):
+    """A command-line usage error (argparse's), reported as one ``error:`` line."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises :class:`UsageError` instead of printing usage and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def command_line(args: argparse.Namespace) -> list[str]:
+    """The command line that is running (recorded in manifests and ``summary.json``)."""
+    return ["spikesim", *args.argv]
+
+
+# --------------------------------------------------------------------------------------------
+# Argument groups
+# --------------------------------------------------------------------------------------------
+
+
+def add_text_arguments(
+    p: argparse.ArgumentParser, text_help: str, tokens_default: int, tokens_verb: str
+) -> None:
+    """--text, --tokens, --seq-len and --batch: the text a model is run on (extract, eval)."""
+    p.add_argument("--text", default=None, metavar="FILE", help=text_help)
+    p.add_argument(
+        "--tokens",
+        type=int,
+        default=tokens_default,
+        metavar="N",
+        help=f"tokens {tokens_verb} (default {tokens_default})",
+    )
+    p.add_argument(
+        "--seq-len",
+        type=int,
+        default=None,
+        metavar="L",
+        help="tokens per sequence (default min(tokens, 256, context length))",
+    )
+    p.add_argument(
+        "--batch", type=int, default=1, metavar="B", help="sequences per forward pass (default 1)"
+    )
+
+
+def add_method_arguments(p: argparse.ArgumentParser) -> None:
+    """--method and --set of synth and extract: store a method's integers in the trace."""
+    p.add_argument(
+        "--method",
+        default=None,
+        metavar="NAME,...",
+        help="also store these methods' quantized tensors beside x and w (spikequant, rtn): "
+        "<method>.x_q, .x_scale, .salient, .w_q, .w_scale, .output_scale",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="quant.FIELD=VALUE",
+        help="quantization knob for --method, e.g. quant.mad_k=6 (repeatable)",
+    )
+
+
+def add_dtype_argument(p: argparse.ArgumentParser) -> None:
+    """--dtype of synth and extract."""
+    p.add_argument(
+        "--dtype",
+        choices=DTYPE_CHOICES,
+        default="float16",
+        help="dtype of x and w on disk (default float16)",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Reading flag values
+# --------------------------------------------------------------------------------------------
+
+
+def split_list(text: str, flag: str) -> list[str]:
+    """A comma-separated list (blanks dropped, duplicates removed in order); ``flag`` names it."""
+    items = [part.strip() for part in text.split(",")]
+    items = [part for part in items if part]
+    if not items:
+        raise InputError("expected a comma-separated list of names", field=flag)
+    return list(dict.fromkeys(items))
+
+
+def patterns(text: str | None, flag: str) -> list[str] | None:
+    """Optional comma-separated glob patterns (``--layers``, ``--exclude``)."""
+    return split_list(text, flag) if text is not None else None
+
+
+def parse_sets(texts: Sequence[str] | None) -> dict[str, Any]:
+    """The ``--set PATH=VALUE`` flags as ``{dotted.path: value}`` (later ones win)."""
+    from spikesim.config.loader import parse_override
+
+    overrides: dict[str, Any] = {}
+    for text in texts or ():
+        key, value = parse_override(text)
+        overrides[key] = value
+    return overrides
+
+
+def from_overrides(exc: InputError, overrides: Mapping[str, Any], hw: str) -> InputError:
+    """``exc`` saying ``(value given by --set)`` when it is about a field of the hardware
+    config ``hw`` (the ``--hw`` value) that an override set (or a part of one)."""
+    field = exc.field
+    if not field or not any(
+        field == key or field.startswith(f"{key}.") or key.startswith(f"{field}.")
+        for key in overrides
+    ):
+        return exc
+    if exc.file is not None and exc.file != str(hardware_file(hw)):
+        return exc  # a field of another file (the trace's, an energy table's)
+    return InputError(f"{exc.message} (value given by --set)", file=exc.file, field=field)
+
+
+def hardware_file(text: str) -> Path:
+    """A ``--hw`` value as a path: a file, or the file of the preset so named."""
+    from spikesim.config.presets import resolve_hardware
+
+    return resolve_hardware(text)
+
+
+def load_hardware_file(text: str) -> HardwareConfig:
+    """The hardware config of a ``--hw`` value (an error without a field names ``--hw``)."""
+    from spikesim.api import load_hardware
+
+    try:
+        return load_hardware(hardware_file(text))
+    except InputError as exc:
+        if exc.field:
+            raise
+        raise InputError(exc.message, file=exc.file, field="hardware") from None
+
+
+def quant_config(hw_file: str | None, overrides: Mapping[str, Any]) -> QuantConfig:
+    """QuantConfig: defaults (or the ``quant:`` section of ``--hw``) with ``--set quant.X=V``."""
+    from spikesim.config.loader import apply_overrides, validate_mapping
+    from spikesim.config.quant import QuantConfig
+
+    base: dict[str, Any] = {}
+    if hw_file is not None:
+        base = load_hardware_file(hw_file).quant.model_dump(mode="json")
+    local: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if not key.startswith("quant.") or key == "quant.":
+            raise InputError(f"eval takes only quant.* overrides, got '{key}'", field="--set")
+        local[key.removeprefix("quant.")] = value
+    data = apply_overrides(base, local)
+    try:
+        return validate_mapping(QuantConfig, data, file=None)
+    except InputError as exc:
+        raise InputError(
+            f"{exc.message} (value given by --set)", field=f"quant.{exc.field}"
+        ) from None
+
+
+def stored_methods(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """``--method``/``--set`` of synth and extract: the extra-tensor function and its note."""
+    if not args.method:
+        if args.set:
+            raise InputError("--set only applies with --method", field="--set")
+        return None, {}
+    from spikesim.quant.layer import Method
+    from spikesim.quant.stored import stored_tensors_fn
+
+    names = split_list(args.method, "--method")
+    known = [m.value for m in Method]
+    for name in names:
+        if name not in known:
+            raise InputError(
+                f"unknown method '{name}' (known: {', '.join(known)})", field="--method"
+            )
+    cfg = quant_config(None, parse_sets(args.set))
+    methods = [Method(n) for n in dict.fromkeys(names)]
+    note = {
+        "quantized": {
+            "methods": [m.value for m in methods],
+            "quant": cfg.model_dump(mode="json"),
+        }
+    }
+    return stored_tensors_fn(methods, cfg), note
+
+
+# --------------------------------------------------------------------------------------------
+# Output
+# --------------------------------------------------------------------------------------------
+
+
+def show_progress(quiet: bool) -> bool:
+    """Progress goes to stderr only on a terminal and without ``--quiet``."""
+    return not quiet and sys.stderr.isatty()
+
+
+class Progress:
+    """Per-(layer, design) progress on stderr: a tqdm bar on a terminal, nothing otherwise.
+
+    Without tqdm installed it falls back to one ``[i/n] layer (design)`` line per step. Use as
+    a context manager; :attr:`callback` is the ``on_layer`` argument of ``simulate`` and ``run``
+    (None when disabled, so logs and CI stay quiet). ``total`` may be None when unknown.
+    """
+
+    def __init__(self, enabled: bool, total: int | None) -> None:
+        self._bar: Any = None
+        self._done = 0
+        self._total = total
+        self.callback: Callable[[str, str], None] | None = None
+        if not enabled:
+            return
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            self.callback = self._line
+            return
+        self._bar = tqdm(
+            total=total, unit="layer", file=sys.stderr, leave=False, dynamic_ncols=True
+        )
+        self.callback = self._tick
+
+    def _line(self, layer: str, design: str) -> None:
+        self._done += 1
+        of = "?" if self._total is None else self._total
+        print(f"[{self._done}/{of}] {layer} ({design})", file=sys.stderr, flush=True)
+
+    def _tick(self, layer: str, design: str) -> None:
+        self._bar.set_postfix_str(f"{layer} ({design})", refresh=False)
+        self._bar.update(1)
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def print_totals(result: SimResult, run_dir: Path) -> None:
+    """The per-design totals of a run and where its run directory is, on stdout."""
+    from spikesim.report.markdown import design_totals, text_table, totals_rows
+
+    totals = design_totals(result.layers, result.hardware.clock_hz, result.trace.tokens)
+    headers, rows, align = totals_rows(totals)
+    n_layers = len(dict.fromkeys(result.layers["layer"]))
+    print(
+        f"trace '{result.trace.name}' ({n_layers} layer(s), {result.trace.tokens} tokens) on "
+        f"'{result.hardware.name}'"
+    )
+    print(text_table(headers, rows, align), end="")
+    print(f"run directory: {run_dir} (report: {run_dir / 'report.md'})")

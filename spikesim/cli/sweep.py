@@ -1,0 +1,55 @@
+"""``spikesim sweep``: run a sweep spec into a Parquet dataset, then print the Pareto front."""
+
+from __future__ import annotations
+
+import argparse
+
+from spikesim.cli.common import EXIT_OK, show_progress
+from spikesim.cli.pareto import show_front
+
+NAME = "sweep"
+HELP = "simulate many hardware points × designs into a Parquet dataset, then Pareto"
+DESCRIPTION = (
+    "Run every point of a sweep spec (base hardware YAML + axes, grid or random "
+    "sampling, designs, constraints) on a trace, in parallel (local processes, or a Dask "
+    "scheduler), into a Parquet dataset directory: one part per finished (point, "
+    "design), written atomically, so an interrupted sweep resumes where it stopped. A "
+    "failing point is recorded with its error. Ends with the Pareto front."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", metavar="SWEEP.yaml", help="sweep specification (top-level 'axes')")
+    p.add_argument("--trace", required=True, metavar="DIR", help="trace directory")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="RESULTS.parquet",
+        help="results dataset (a directory of Parquet parts); an interrupted sweep resumes",
+    )
+    p.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="local worker processes (default 1)"
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help="run on this Dask distributed scheduler instead (needs spikesim[dist])",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no Pareto table")
+
+
+def run(args: argparse.Namespace) -> int:
+    from spikesim.dse.runner import run_sweep
+
+    summary = run_sweep(
+        args.spec,
+        args.trace,
+        args.out,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        progress=show_progress(args.quiet),
+    )
+    print(summary.text())
+    show_front(summary.out, quiet=args.quiet)
+    return EXIT_OK

@@ -1,0 +1,72 @@
+"""The priced pipeline: the simulator counts (:mod:`spikesim.sim`), the energy model prices
+(:mod:`spikesim.energy`), and this module — the one place above both — joins them::
+
+    Trace × designs --sim.simulate_counts--> CountedRun (cycles, action counts)
+        --energy.price_actions / price_leakage / component_energy--> SimResult
+
+Changing a technology table changes only the second arrow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import pandas as pd
+
+from spikesim.config.hardware import HardwareConfig
+from spikesim.energy import (
+    EnergyTable,
+    component_energy,
+    load_energy_table,
+    price_actions,
+    price_leakage,
+)
+from spikesim.schema import (
+    ACTION_COLUMNS,
+    COUNT_COLUMNS,
+    LAYER_COLUMNS,
+    LAYER_KEYS,
+    energy_component_columns,
+)
+from spikesim.sim.counts import CountedRun, simulate_counts
+from spikesim.sim.result import SimResult
+from spikesim.trace import Trace
+
+
+def price_run(
+    counted: CountedRun, hw: HardwareConfig, table: EnergyTable
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``layers`` (with ``energy_pj`` and ``energy_<component>_pj``) and priced ``actions``
+    (leakage rows included) of a counted run."""
+    priced = price_actions(counted.actions, hw, table)
+    leak = price_leakage(counted.layers, hw, table, keys=LAYER_KEYS)
+    if len(leak):
+        priced = pd.concat([priced, leak[priced.columns]], ignore_index=True)
+    energy = component_energy(priced, LAYER_KEYS)
+    layers = counted.layers.merge(energy, on=LAYER_KEYS, how="left", sort=False)
+    comp_cols = energy_component_columns(energy.columns)
+    return layers[[*LAYER_COLUMNS, *comp_cols, *COUNT_COLUMNS]], priced[ACTION_COLUMNS]
+
+
+def simulate(
+    hw: HardwareConfig,
+    trace: Trace,
+    designs: str | Sequence[str] | None = None,
+    *,
+    layers: Sequence[str] | None = None,
+    on_layer: Callable[[str, str], None] | None = None,
+) -> SimResult:
+    """Simulate every layer of ``trace`` (or the named ``layers``) under each design (names or
+    a comma-separated string; default: the reference design) and price it.
+    ``on_layer(layer, design)`` is called after each layer (progress reporting)."""
+    table = load_energy_table(hw.energy.table)  # a bad table fails before any simulation
+    counted = simulate_counts(hw, trace, designs, layers=layers, on_layer=on_layer)
+    layer_table, action_table = price_run(counted, hw, table)
+    return SimResult(
+        layers=layer_table,
+        actions=action_table,
+        transactions=counted.transactions,
+        hardware=hw,
+        trace=trace,
+        designs=counted.designs,
+    )

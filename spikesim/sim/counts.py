@@ -1,0 +1,85 @@
+"""Simulate every (layer, design) of a trace: cycles and action counts, no energy.
+
+``TraceLayer --design.simulate--> LayerSim`` per (layer, design), collected into tidy tables
+(the columns of :mod:`spikesim.schema`). Pricing is :mod:`spikesim.energy`'s job; the two meet
+in :mod:`spikesim.pipeline`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from spikesim.config.hardware import HardwareConfig
+from spikesim.dataflows import get_design, parse_designs
+from spikesim.errors import InputError
+from spikesim.schema import LAYER_KEYS, TRANSACTION_COLUMNS
+from spikesim.trace import Trace, TraceLayer
+
+
+@dataclass(frozen=True, eq=False)
+class CountedRun:
+    """Unpriced tables of a run: layer rows (cycles, counts), action counts, transactions."""
+
+    layers: pd.DataFrame
+    """One row per (layer, design): :meth:`LayerSim.row` fields."""
+    actions: pd.DataFrame
+    """One row per (layer, design, component, action, bits): ``count``."""
+    transactions: pd.DataFrame
+    """Columns :data:`~spikesim.schema.TRANSACTION_COLUMNS`."""
+    designs: tuple[str, ...]
+
+
+def select_layers(trace: Trace, layers: Sequence[str] | None) -> list[TraceLayer]:
+    """The trace's layers (in trace order), or the named ones (InputError naming ``layers``)."""
+    chosen = list(trace.layers)
+    if layers is None:
+        return chosen
+    wanted = set(layers)
+    unknown = wanted - {layer.name for layer in chosen}
+    if unknown:
+        raise InputError(f"no such layer(s): {', '.join(sorted(unknown))}", field="layers")
+    return [layer for layer in chosen if layer.name in wanted]
+
+
+def simulate_counts(
+    hw: HardwareConfig,
+    trace: Trace,
+    designs: str | Sequence[str] | None,
+    *,
+    layers: Sequence[str] | None = None,
+    on_layer: Callable[[str, str], None] | None = None,
+) -> CountedRun:
+    """Simulate each chosen layer under each design (layers outer, designs inner; ``None``:
+    the reference design).
+
+    ``on_layer(layer, design)`` is called after each one (progress reporting).
+    """
+    names = parse_designs(designs)
+    chosen = select_layers(trace, layers)
+    rows: list[dict[str, object]] = []
+    action_frames: list[pd.DataFrame] = []
+    tx_rows: list[tuple[object, ...]] = []
+    for layer in chosen:
+        for name in names:
+            res = get_design(name).simulate(layer, hw)
+            rows.append(res.row())
+            frame = res.actions.to_frame()
+            for position, (key, value) in enumerate(zip(LAYER_KEYS, (layer.name, name),
+                                                         strict=True)):
+                frame.insert(position, key, value)
+            action_frames.append(frame)
+            tx_rows.extend(
+                (layer.name, name, t.unit, t.kind, t.step, t.start, t.end)
+                for t in res.transactions
+            )
+            if on_layer is not None:
+                on_layer(layer.name, name)
+    return CountedRun(
+        layers=pd.DataFrame(rows),
+        actions=pd.concat(action_frames, ignore_index=True),
+        transactions=pd.DataFrame(tx_rows, columns=TRANSACTION_COLUMNS),
+        designs=names,
+    )

@@ -1,0 +1,59 @@
+"""Spike statistics of a trace under a spiking design: the |q| histogram of each layer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from spikesim.config.hardware import HardwareConfig
+from spikesim.dataflows import DesignKind, get_design, reference_design
+from spikesim.errors import InputError
+from spikesim.schema import SPIKE_STATS_COLUMNS
+from spikesim.sim.counts import select_layers
+from spikesim.trace import Trace
+
+
+def spike_stats(
+    hw: HardwareConfig,
+    trace: Trace,
+    *,
+    layers: Sequence[str] | None = None,
+    design: str | None = None,
+) -> pd.DataFrame:
+    """Histogram of |q| of a spiking design's quantized activations, per layer.
+
+    One row per (layer, |q|) that occurs (ascending |q|): ``normal_count`` and ``salient_count``
+    are how many activations (tokens × k) have that magnitude, split by the salient mask. Under
+    count coding |q| is the number of spikes a value emits. ``design`` is a spiking design
+    (default: the reference design), quantized with ``hw.quant`` as in a simulation;
+    ``layers`` selects layers by name. Columns :data:`~spikesim.schema.SPIKE_STATS_COLUMNS`.
+    """
+    spiking = get_design(reference_design() if design is None else design)
+    if spiking.kind != DesignKind.SPIKING:
+        raise InputError(f"'{spiking.name}' is not a spiking design", field="design")
+    frames: list[pd.DataFrame] = []
+    for layer in select_layers(trace, layers):
+        ql = spiking.quantize(
+            layer.name, layer.op, layer.activations(), layer.weights(), hw.quant
+        )
+        mag = np.abs(ql.x_q.astype(np.int64)).ravel()
+        sal = ql.salient.ravel()
+        size = int(mag.max(initial=0)) + 1
+        salient_count = np.bincount(mag[sal], minlength=size)
+        normal_count = np.bincount(mag, minlength=size) - salient_count
+        present = np.flatnonzero(normal_count + salient_count)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "layer": layer.name,
+                    "abs_q": present.astype(np.int64),
+                    "normal_count": normal_count[present].astype(np.int64),
+                    "salient_count": salient_count[present].astype(np.int64),
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(columns=SPIKE_STATS_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[SPIKE_STATS_COLUMNS]
