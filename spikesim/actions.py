@@ -10,14 +10,19 @@ Component names used by the simulator and the baselines:
 ==================  ==========================================================================
 component           actions (``bits`` is the operand or access width)
 ==================  ==========================================================================
-``if_array``        ``acc`` (add ±w into a membrane or slope register), ``shift`` (bit-serial
-                    partial-sum shift), ``compare`` (fire-phase threshold compare), ``fire``
+``if_array``        ``acc`` (add ±w into a membrane or slope register), ``shift`` (a bit-serial
+                    partial-sum shift, or a latched weight shifted by its plane), ``compare``
+                    (fire-phase threshold compare), ``fire``
                     (subtract θ on an output spike)
 ``threshold``       ``multiply`` (θ = c_j · r_t, fixed point), one per output per token
+``latch``           ``write`` (one weight of a fetched row into a lane's row latch), ``read``
+                    (one latched weight used by an event); ``if_array.row_latch`` only
 ``encoder``         ``convert`` (one stored value scanned), ``emit`` (one spike event emitted)
 ``sram.<bank>``     ``read``, ``write`` (one word of ``word_bits``)
 ``dram``            ``read``, ``write`` (``count`` bytes, ``bits`` = 8)
-``mac_array``       ``multiply``, ``add`` (baselines)
+``mac_array``       ``multiply``, ``add`` (baselines); ``and`` (bit-serial operand gate of
+                    ``mac-bitserial``: the weight ANDed with one activation bit, sign XORed;
+                    ``bits`` = weight width), with one ``add`` per processed bit plane
 ``dequant``         ``multiply`` (baselines)
 ``requant``         ``multiply`` (baselines)
 ==================  ==========================================================================

@@ -27,8 +27,13 @@ LAYER_COLUMNS = [
 """Leading columns of ``layers.csv``; ``energy_<component>_pj`` columns follow, then
 :data:`COUNT_COLUMNS`."""
 
-COUNT_COLUMNS = ["spikes", "acc_ops", "mac_ops", "salient_ratio", "overflow_events"]
-"""Trailing columns of ``layers.csv``: activity counts of the layer."""
+COUNT_COLUMNS = [
+    "spikes", "acc_ops", "mac_ops", "salient_ratio", "overflow_events",
+    "dram_weight_bytes", "dram_activation_bytes", "dram_output_bytes",
+]
+"""Trailing columns of ``layers.csv``: activity counts of the layer, then its DRAM traffic per
+operand (bytes read for weights, for activations with their salient records, and written back
+for outputs; they depend on ``mapping.loop_order``)."""
 
 COUNTED_ACTION_COLUMNS = ["component", "action", "count", "bits"]
 """An action count as the simulator emits it (no energy: the energy model prices it)."""

@@ -714,7 +714,7 @@ def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         assert (out / name).is_file(), name
     assert (out / "trace" / "manifest.json").is_file()
     layers = pd.read_csv(out / "layers.csv")
-    designs = ["spikequant", "mac-w4a4", "atom", "spikellm", "fp16"]
+    designs = ["spikequant", "mac-w4a4", "atom", "spikellm", "fp16", "mac-bitserial"]
     assert list(layers["layer"]) == [name for name in DEMO_LAYERS for _ in designs]
     assert list(layers["op"]) == [op for op in ["down_proj", *SMOLLM2_OPS] for _ in designs]
     assert list(layers["design"]) == designs * len(DEMO_LAYERS)

@@ -10,15 +10,21 @@ straight from the rules of the module docstring and without calling the planner'
 - a token's normal values take K·b_a bits, its salient values one (index, value) record of
   ceil(log2 K) + b_s bits each; blocks are found with prefix sums (not a greedy loop) so that a
   block's normal bits, salient bits and output bits (B·columns·b_out) each fit half their SRAM;
-- weights are resident iff all tiles fit the weight SRAM; a tile is loaded in the first block
-  only if resident, in every block otherwise; a block's activations are loaded with its first
-  tile; DRAM read bytes = tile bytes × (1 or blocks) + activation bytes; output bytes
-  ceil(M·N·b_out / 8);
+- weights are resident iff all tiles fit the weight SRAM; activations are resident iff the
+  blocks' normal bytes all fit the activation SRAM and their salient bytes the salient SRAM;
+- ``tokens_outer`` (steps block-major): a tile is loaded in the first block only if weights are
+  resident, in every block otherwise; a block's activations are loaded with its first tile;
+  DRAM read bytes = tile bytes × (1 or blocks) + activation bytes;
+- ``weights_outer`` (steps tile-major): a tile is loaded with its first block; a block's
+  activations are loaded with the first tile only if activations are resident, with every tile
+  otherwise; DRAM read bytes = tile bytes + activation bytes × (1 or tiles);
+- ``auto``: both plans are built and the one with fewer read bytes wins (ties: tokens_outer);
+- output bytes ceil(M·N·b_out / 8) in every order;
 
 plus conservation checks on the planner's own output (blocks partition [0, M) in order and are
 maximal, tile columns sum to N, every step (b, j) appears once in loop order). Hypothesis drives
-it over shapes, SRAM capacities and word widths, salient masks and bit widths, with real
-HardwareConfig objects from ``hw_configs/spikequant-45nm.yaml``.
+it over shapes, SRAM capacities and word widths, salient masks and bit widths and the three loop
+orders, with real HardwareConfig objects from ``hw_configs/spikequant-45nm.yaml``.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from hypothesis import strategies as st
 
 from spikesim.config.hardware import HardwareConfig
 from spikesim.config.loader import load_hardware
+from spikesim.config.mapping import LoopOrder
 from spikesim.dataflows.if_token_serial.mapping import map_layer
 from spikesim.errors import InputError
 from spikesim.mapping.schedule import Schedule, dram_cycles, index_bits, plan_steps
@@ -115,9 +122,20 @@ class Expected:
     normal_bits: tuple[int, ...]
     salient_bits: tuple[int, ...]
     resident: bool
+    activations_resident: bool
+    order: LoopOrder
+    """The loop order of ``steps`` (never auto)."""
     steps: tuple[tuple[int, int, int, int], ...]
     """(block, tile, weight bytes, activation bytes) in loop order."""
     output_bytes: int
+
+    @property
+    def weight_bytes(self) -> int:
+        return sum(s[2] for s in self.steps)
+
+    @property
+    def activation_bytes(self) -> int:
+        return sum(s[3] for s in self.steps)
 
 
 def tile_bytes_of(case: Case, columns: int) -> int:
@@ -164,16 +182,30 @@ def oracle(case: Case) -> Expected | set[str]:
     salient_bits = tuple(int(prefix[t1] - prefix[t0]) for t0, t1 in blocks)
 
     resident = sum(tile_bytes) <= w_cap
-    steps = tuple(
-        (
-            b,
-            j,
-            tile_bytes[j] if b == 0 or not resident else 0,
-            bytes_of(normal_bits[b]) + bytes_of(salient_bits[b]) if j == 0 else 0,
-        )
-        for b in range(len(blocks))
-        for j in range(len(tile_columns))
+    acts_resident = (
+        sum(bytes_of(bits) for bits in normal_bits) <= case.cap("activations")
+        and sum(bytes_of(bits) for bits in salient_bits) <= case.cap("salient")
     )
+    block_bytes = [bytes_of(nb) + bytes_of(sb) for nb, sb in zip(normal_bits, salient_bits,
+                                                                 strict=True)]
+    pairs = [(b, j) for b in range(len(blocks)) for j in range(len(tile_columns))]
+    tokens_outer = tuple(
+        (b, j, tile_bytes[j] if b == 0 or not resident else 0, block_bytes[b] if j == 0 else 0)
+        for b, j in pairs
+    )
+    weights_outer = tuple(
+        (b, j, tile_bytes[j] if b == 0 else 0,
+         block_bytes[b] if j == 0 or not acts_resident else 0)
+        for b, j in sorted(pairs, key=lambda bj: (bj[1], bj[0]))
+    )
+
+    def read_bytes(steps: tuple[tuple[int, int, int, int], ...]) -> int:
+        return sum(s[2] + s[3] for s in steps)
+
+    order = case.hw.mapping.loop_order
+    if order == LoopOrder.AUTO:
+        better = read_bytes(weights_outer) < read_bytes(tokens_outer)
+        order = LoopOrder.WEIGHTS_OUTER if better else LoopOrder.TOKENS_OUTER
     return Expected(
         tile_width=width,
         tile_columns=tuple(tile_columns),
@@ -182,7 +214,9 @@ def oracle(case: Case) -> Expected | set[str]:
         normal_bits=normal_bits,
         salient_bits=salient_bits,
         resident=resident,
-        steps=steps,
+        activations_resident=acts_resident,
+        order=order,
+        steps=tokens_outer if order == LoopOrder.TOKENS_OUTER else weights_outer,
         output_bytes=bytes_of(case.m * n * q.output_bits),
     )
 
@@ -225,19 +259,45 @@ def check_conservation(case: Case, sched: Schedule, width: int) -> None:
 
     # steps: every (b, j) once, in loop order; loads only where the rules put them
     nb, nt = len(sched.blocks), len(sched.tile_columns)
-    assert [(s.block, s.tile) for s in sched.steps] == [
-        (b, j) for b in range(nb) for j in range(nt)
-    ]
+    requested = case.hw.mapping.loop_order
+    assert sched.loop_order != LoopOrder.AUTO
+    assert requested in (LoopOrder.AUTO, sched.loop_order)
+    tokens_outer = sched.loop_order == LoopOrder.TOKENS_OUTER
+    assert [(s.block, s.tile) for s in sched.steps] == (
+        [(b, j) for b in range(nb) for j in range(nt)]
+        if tokens_outer
+        else [(b, j) for j in range(nt) for b in range(nb)]
+    )
     weight_total = sum(tile_bytes_of(case, c) for c in sched.tile_columns)
     assert sched.weights_resident == (weight_total <= case.cap("weights"))
-    loads = 1 if sched.weights_resident else nb
-    assert sum(s.weight_bytes for s in sched.steps) == weight_total * loads
+    weight_loads = 1 if sched.weights_resident or not tokens_outer else nb
+    assert sched.dram_weight_bytes == sum(s.weight_bytes for s in sched.steps)
+    assert sched.dram_weight_bytes == weight_total * weight_loads
     assert weight_total >= bytes_of(case.k * case.n * q.weight_bits)
-    act = sum(s.activation_bytes for s in sched.steps)
+    act_loads = 1 if sched.activations_resident or tokens_outer else nt
+    act = sched.dram_activation_bytes
+    assert act == sum(s.activation_bytes for s in sched.steps)
+    assert act % act_loads == 0
     exact_act_bits = case.m * normal + int(salient.sum())
-    assert bytes_of(exact_act_bits) <= act <= bytes_of(exact_act_bits) + 2 * nb
-    assert all(s.activation_bytes == 0 for s in sched.steps if s.tile > 0)
-    assert sum(s.load_bytes for s in sched.steps) == weight_total * loads + act
+    assert bytes_of(exact_act_bits) <= act // act_loads <= bytes_of(exact_act_bits) + 2 * nb
+    if sched.activations_resident:  # the resident blocks fit their SRAMs together
+        assert bytes_of(case.m * normal) <= case.cap("activations")
+        assert bytes_of(int(salient.sum())) <= case.cap("salient")
+    if tokens_outer:  # a block's activations come with its first tile
+        assert all(s.activation_bytes == 0 for s in sched.steps if s.tile > 0)
+    else:  # a tile comes with its first block
+        assert all(s.weight_bytes == 0 for s in sched.steps if s.block > 0)
+    assert sched.dram_read_bytes == sum(s.load_bytes for s in sched.steps)
+    assert sched.dram_read_bytes == weight_total * weight_loads + act
+    # auto: the order chosen reads no more than the other one would
+    other_w = weight_total * (1 if sched.weights_resident else nb)
+    other_a = act // act_loads * (1 if sched.activations_resident else nt)
+    if requested == LoopOrder.AUTO:
+        to_bytes = other_w + act // act_loads
+        wo_bytes = weight_total + other_a
+        assert sched.dram_read_bytes == min(to_bytes, wo_bytes)
+        assert tokens_outer == (to_bytes <= wo_bytes)
+    assert sched.output_bytes == sched.dram_output_bytes
     assert sched.output_bytes == bytes_of(case.m * case.n * q.output_bits)
 
 
@@ -255,8 +315,11 @@ def assert_matches_oracle(case: Case) -> Schedule | None:
         sched.block_normal_bits,
         sched.block_salient_bits,
         sched.weights_resident,
+        sched.activations_resident,
+        sched.loop_order,
         tuple((s.block, s.tile, s.weight_bytes, s.activation_bytes) for s in sched.steps),
         sched.output_bytes,
+        (sched.dram_weight_bytes, sched.dram_activation_bytes, sched.dram_output_bytes),
     )
     assert got == (
         want.tile_columns,
@@ -264,8 +327,11 @@ def assert_matches_oracle(case: Case) -> Schedule | None:
         want.normal_bits,
         want.salient_bits,
         want.resident,
+        want.activations_resident,
+        want.order,
         want.steps,
         want.output_bytes,
+        (want.weight_bytes, want.activation_bytes, want.output_bytes),
     )
     assert (sched.tokens, sched.k, sched.n, sched.record_bits) == (
         case.m, case.k, case.n, case.rec_bits
@@ -325,6 +391,7 @@ def cases(draw: st.DrawFn, *, shrink: bool = False) -> Case:
         "sram.output.capacity_bytes": around(columns * output_bits),
         "dram.latency_cycles": draw(st.integers(0, 200)),
         "dram.bandwidth_bytes_per_cycle": draw(st.integers(1, 256)) / 2 ** draw(st.integers(0, 6)),
+        "mapping.loop_order": draw(st.sampled_from(list(LoopOrder))),
     }
     for name in SRAMS:
         overrides[f"sram.{name}.word_bits"] = draw(st.sampled_from([8, 16, 64, 100, 256, 4096]))
@@ -420,6 +487,81 @@ def test_hand_example(default_hw_path: Path) -> None:
         8, 0, 0,
     ]
     assert sched.output_bytes == 5 * 10 * 4 // 8
+
+
+def hand_case(default_hw_path: Path, order: str, weights: int, activations: int) -> Case:
+    """The layer of :func:`test_hand_example` (tiles of 32, 32, 16 bytes; blocks of 2, 2, 1
+    tokens carrying 16 + 8, 16 + 3 and 8 + 0 bytes of normal + salient activations)."""
+    hw = load_hardware(
+        default_hw_path,
+        {
+            "if_array.columns": 4,
+            "sram.weights.capacity_bytes": weights,
+            "sram.activations.capacity_bytes": activations,
+            "sram.salient.capacity_bytes": 16,
+            "sram.output.capacity_bytes": 64,
+            "mapping.loop_order": order,
+        },
+    )
+    mask = np.zeros((5, 16), dtype=bool)
+    mask[1, [0, 5, 9]] = True
+    mask[2, 3] = True
+    return Case(5, 16, 10, mask, hw)
+
+
+def test_hand_example_weights_outer(default_hw_path: Path) -> None:
+    """Tile-major steps; each tile loaded with its first block; 40 bytes of normal activations
+    do not fit the 32-byte activation SRAM, so every block is reloaded for every tile."""
+    sched = assert_matches_oracle(hand_case(default_hw_path, "weights_outer", 79, 32))
+    assert sched is not None
+    assert sched.loop_order == LoopOrder.WEIGHTS_OUTER
+    assert not sched.weights_resident
+    assert not sched.activations_resident
+    assert [(s.block, s.tile) for s in sched.steps] == [
+        (0, 0), (1, 0), (2, 0), (0, 1), (1, 1), (2, 1), (0, 2), (1, 2), (2, 2)
+    ]
+    assert [s.load_bytes for s in sched.steps] == [
+        32 + 24, 19, 8,
+        32 + 24, 19, 8,
+        16 + 24, 19, 8,
+    ]
+    assert (sched.dram_weight_bytes, sched.dram_activation_bytes) == (80, 3 * 51)
+    assert sched.dram_output_bytes == 5 * 10 * 4 // 8
+
+
+def test_hand_example_weights_outer_resident_activations(default_hw_path: Path) -> None:
+    """A 40-byte activation SRAM holds the three blocks' 40 normal bytes (and 16 bytes hold
+    their 11 salient bytes): activations are loaded once, with the first tile."""
+    sched = assert_matches_oracle(hand_case(default_hw_path, "weights_outer", 79, 40))
+    assert sched is not None
+    assert sched.activations_resident
+    assert sched.blocks == ((0, 2), (2, 4), (4, 5))
+    assert [s.load_bytes for s in sched.steps] == [
+        32 + 24, 19, 8,
+        32, 0, 0,
+        16, 0, 0,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("weights", "activations", "chosen", "read_bytes"),
+    [
+        (80, 32, "tokens_outer", 80 + 51),  # weights resident: 131 against 80 + 3 × 51
+        (79, 32, "weights_outer", 80 + 3 * 51),  # 233 against 3 × 80 + 51 = 291
+        (79, 40, "weights_outer", 80 + 51),  # activations resident: 131 against 291
+        (80, 40, "tokens_outer", 80 + 51),  # both resident: a tie goes to tokens_outer
+    ],
+)
+def test_auto_takes_the_order_with_fewer_read_bytes(
+    weights: int, activations: int, chosen: str, read_bytes: int, default_hw_path: Path
+) -> None:
+    sched = assert_matches_oracle(hand_case(default_hw_path, "auto", weights, activations))
+    assert sched is not None
+    assert sched.loop_order == chosen
+    assert sched.dram_read_bytes == read_bytes
+    others = [hand_case(default_hw_path, o, weights, activations).plan().dram_read_bytes
+              for o in ("tokens_outer", "weights_outer")]
+    assert sched.dram_read_bytes == min(others)
 
 
 def test_salient_records_limit_blocks(default_hw_path: Path) -> None:

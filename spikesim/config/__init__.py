@@ -10,6 +10,7 @@ from spikesim.config.hardware import (
     SRAMBankConfig,
 )
 from spikesim.config.loader import apply_overrides, load_hardware, parse_override
+from spikesim.config.mapping import LoopOrder, MappingConfig
 from spikesim.config.quant import Coding, QuantConfig
 
 __all__ = [
@@ -19,7 +20,9 @@ __all__ = [
     "EncoderConfig",
     "HardwareConfig",
     "IFArrayConfig",
+    "LoopOrder",
     "MACArrayConfig",
+    "MappingConfig",
     "QuantConfig",
     "SRAMBankConfig",
     "apply_overrides",

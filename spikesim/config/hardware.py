@@ -11,6 +11,7 @@ from enum import StrEnum
 from pydantic import Field, field_validator, model_validator
 
 from spikesim.config._base import FrozenModel
+from spikesim.config.mapping import MappingConfig
 from spikesim.config.quant import QuantConfig
 
 
@@ -70,6 +71,13 @@ class IFArrayConfig(FrozenModel):
     dataflow: IFDataflow = IFDataflow.TOKEN_SERIAL
     """The array's dataflow (see :class:`IFDataflow`); each is implemented in its own folder of
     ``spikesim/dataflows`` and registered there."""
+
+    row_latch: bool = False
+    """Input-major issue with a row latch per lane: one weight-row fetch per non-zero value
+    serves all its unit spikes (count coding) or set bit planes (bit-serial coding, added
+    shifted into the membrane); the latch's writes and reads are counted (``latch.write``,
+    ``latch.read``). TTFS values emit one spike each, so TTFS passes are unchanged. False:
+    every spike event reads its row from the weight SRAM."""
 
     @model_validator(mode="after")
     def _fits_int64(self) -> IFArrayConfig:
@@ -148,6 +156,18 @@ class Dataflow(StrEnum):
     IS = "is"
 
 
+class ZeroSkip(StrEnum):
+    """Activation zero-bit skipping of the bit-serial MAC array (``mac-bitserial``).
+
+    ``none`` (Stripes): every wavefront takes all act_bits - 1 magnitude bit planes.
+    ``activation_bits`` (Bit-Pragmatic): a wavefront takes as many bit-cycles as the most set
+    magnitude bits among its values (at least 1); idle PEs wait, clock-gated.
+    """
+
+    NONE = "none"
+    ACTIVATION_BITS = "activation_bits"
+
+
 class MACArrayConfig(FrozenModel):
     """Systolic MAC array of the baselines (rows × cols PEs)."""
 
@@ -156,6 +176,9 @@ class MACArrayConfig(FrozenModel):
     dataflow: Dataflow = Dataflow.OS
     acc_bits: int = Field(32, ge=8, le=64)
     """Accumulator width of each PE."""
+    zero_skip: ZeroSkip = ZeroSkip.NONE
+    """Bit-serial designs only (``mac-bitserial``): skip zero activation bits (see
+    :class:`ZeroSkip`); the bit-parallel MAC designs ignore it."""
 
 
 class EnergyRef(FrozenModel):
@@ -182,6 +205,9 @@ class HardwareConfig(FrozenModel):
     dram: DRAMConfig = DRAMConfig()
     quant: QuantConfig = QuantConfig()
     mac: MACArrayConfig = MACArrayConfig()
+    mapping: MappingConfig = MappingConfig()
+    """DRAM loop order of every design's steps (``mapping.loop_order``)."""
+
     energy: EnergyRef = EnergyRef()
 
     @field_validator("sram")

@@ -9,6 +9,7 @@ dataflow is one folder here, one value of :class:`spikesim.config.hardware.IFDat
 from __future__ import annotations
 
 from spikesim.dataflows.base import Design, DesignKind, IFArrayDataflow, LayerSim, ReferenceResult
+from spikesim.dataflows.bitserial_mac import MAC_BITSERIAL
 from spikesim.dataflows.if_token_serial import TOKEN_SERIAL
 from spikesim.dataflows.registry import (
     DESIGNS,
@@ -29,6 +30,7 @@ register_if_dataflow(TOKEN_SERIAL)
 register_design(SPIKEQUANT)
 for _design in MAC_DESIGNS:
     register_design(_design)
+register_design(MAC_BITSERIAL)
 
 __all__ = [
     "DESIGNS",

@@ -78,6 +78,12 @@ class LayerSim:
     overflow_events: int
     output_spikes: int
     actions: ActionCounter
+    dram_weight_bytes: int = 0
+    """DRAM bytes read for weights (:attr:`Schedule.dram_weight_bytes`; 0: no DRAM schedule)."""
+    dram_activation_bytes: int = 0
+    """DRAM bytes read for activations, salient records included."""
+    dram_output_bytes: int = 0
+    """DRAM bytes written back for the outputs."""
     transactions: tuple[Transaction, ...] = ()
 
     def row(self) -> dict[str, object]:
@@ -103,6 +109,9 @@ class LayerSim:
             "mac_ops": self.mac_ops,
             "salient_ratio": self.salient_ratio,
             "overflow_events": self.overflow_events,
+            "dram_weight_bytes": self.dram_weight_bytes,
+            "dram_activation_bytes": self.dram_activation_bytes,
+            "dram_output_bytes": self.dram_output_bytes,
         }
 
 

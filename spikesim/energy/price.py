@@ -15,9 +15,13 @@ component kind                     actions                        priced as
 ``if_array``                       ``acc``, ``shift``,            ``int_add`` at ``bits``
                                    ``compare``, ``fire``
 ``threshold``                      ``multiply``                   ``int_mult`` at ``bits``
+``latch``                          ``read`` / ``write``           ``register_read`` /
+                                                                  ``register_write`` at ``bits``
 ``encoder``                        ``convert``, ``emit``          ``int_add`` at ``bits``
 ``mac_array``, ``dequant``,        ``multiply`` / ``add``         ``int_mult`` / ``int_add`` at
 ``requant``                                                       ``bits``
+``mac_array``                      ``and`` (bit-serial operand    ``int_add`` at ``bits`` (upper
+                                   gate of ``mac-bitserial``)     bound: no gate row)
 ``mac_array``, ``dequant``,        ``fp_multiply`` / ``fp_add``   ``fp_mult`` / ``fp_add`` at
 ``requant``                                                       ``bits`` (16: FP16, 32: FP32)
 ``sram.<name>``                    ``read``, ``write``            SRAM access of ``bits`` to
@@ -93,6 +97,8 @@ def _op(name: str) -> PriceRule:
 _REGISTRY: dict[tuple[str, str], PriceRule] = {
     **{("if_array", a): _op("int_add") for a in ("acc", "shift", "compare", "fire")},
     ("threshold", "multiply"): _op("int_mult"),
+    ("latch", "read"): _op("register_read"),
+    ("latch", "write"): _op("register_write"),
     **{("encoder", a): _op("int_add") for a in ("convert", "emit")},
     **{
         (kind, action): _op(op)
@@ -104,6 +110,9 @@ _REGISTRY: dict[tuple[str, str], PriceRule] = {
             ("fp_add", "fp_add"),
         )
     },
+    # An n-bit operand gate (AND/XOR) priced as an n-bit integer add: an upper bound (a gate per
+    # bit against a full adder per bit); the table has no logic-gate row.
+    ("mac_array", "and"): _op("int_add"),
     ("sram", "read"): PriceRule(Entry.SRAM),
     ("sram", "write"): PriceRule(Entry.SRAM),
     ("dram", "read"): PriceRule(Entry.DRAM),

@@ -9,8 +9,15 @@ A pass is one token's normal values, or its salient values, as signed integers q
 - ttfs (2): value i emits one event at step T+1-|q_i| (larger values fire earlier); a cycle never
   mixes steps.
 
+With a row latch (``PassParams.latch``, count and bitserial only) the same events are issued
+input-major: ordered by (i, step), all of value i's events together, ONE stream (a cycle may mix
+values and steps). The first event of a value fetches its weight row into a latch; the others
+read the latch. A latched bit-serial event adds its weight shifted by its plane straight into
+the membrane, so the pass has no shift or merge cycles.
+
 Besides issuing its events, a pass costs the array (:func:`pass_overhead_cycles`): ttfs one slope
-cycle per window step (V += I), bitserial planes-1 shift cycles (P = 2P) and one merge (V += P).
+cycle per window step (V += I), bitserial planes-1 shift cycles (P = 2P) and one merge (V += P)
+unless latched.
 
 :func:`pass_events` is the definition (NumPy, for clarity); :func:`pass_events_kernel` is its
 numba twin used inside the dataflows' block kernels. Tests show they agree bit-exactly.
@@ -52,7 +59,7 @@ def pass_events(
         )
     else:
         idx, sgn, step = nz, sign, p.window + 1 - mag
-    order = np.lexsort((idx, step))
+    order = np.lexsort((step, idx)) if p.latch else np.lexsort((idx, step))
     return (
         np.asarray(idx, np.int64)[order],
         np.asarray(step, np.int64)[order],
@@ -64,12 +71,13 @@ def pass_overhead_cycles(p: PassParams) -> tuple[int, int, int]:
     """(cycles, extra per-column accumulates, per-column shifts) a pass adds besides issuing.
 
     ttfs: one slope cycle per window step (V += I), each a per-column accumulate.
-    bitserial: planes-1 shift cycles (P = 2P) and one merge cycle (V += P).
+    bitserial: planes-1 shift cycles (P = 2P) and one merge cycle (V += P); none when latched
+    (each event is added shifted into V).
     count: none.
     """
     if p.coding == 2:
         return p.window, p.window, 0
-    if p.coding == 1:
+    if p.coding == 1 and not p.latch:
         return p.planes, 1, p.planes - 1
     return 0, 0, 0
 
@@ -83,6 +91,7 @@ def pass_events_kernel(
     window: int,
     planes: int,
     qmax: int,
+    latch: bool,
     ev_idx: np.ndarray,
     ev_step: np.ndarray,
     nz_idx: np.ndarray,
@@ -99,7 +108,21 @@ def pass_events_kernel(
             nz_mag[nnz] = v if v > 0 else -v
             nnz += 1
     n = 0
-    if coding == 0:  # count: steps 1..|q|, ordered by (step, index); compact the active list
+    if latch and coding != 2:  # input-major: each value's events together, steps ascending
+        for a in range(nnz):
+            i, m = nz_idx[a], nz_mag[a]
+            if coding == 0:
+                for s in range(1, m + 1):
+                    ev_idx[n] = i
+                    ev_step[n] = s
+                    n += 1
+            else:
+                for b in range(planes - 1, -1, -1):
+                    if (m >> b) & 1:
+                        ev_idx[n] = i
+                        ev_step[n] = planes - b
+                        n += 1
+    elif coding == 0:  # count: steps 1..|q|, ordered by (step, index); compact the active list
         active = nnz
         step = 1
         while active > 0:

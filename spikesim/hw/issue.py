@@ -6,6 +6,10 @@ already served ``ports`` reads this cycle, or, except for count coding, at a ste
 count-coded pass without events still takes one cycle. The ideal count ignores bank ports; the
 difference is the bank-conflict stall.
 
+With a row latch the stream is input-major (one stream) and only an event that starts a new
+value (its index differs from the previous event's) fetches a row and needs a bank port; the
+value's other events read the latch.
+
 :func:`issue_cycles` is the definition (NumPy/Python); :func:`issue_kernel` its numba twin.
 """
 
@@ -23,8 +27,12 @@ def issue_cycles(
     lanes: int,
     ports: int,
     one_stream: bool,
+    fetches: NDArray[np.bool_] | None = None,
 ) -> tuple[int, int]:
-    """(actual, ideal) issue cycles of an ordered event stream; ideal ignores bank ports."""
+    """(actual, ideal) issue cycles of an ordered event stream; ideal ignores bank ports.
+
+    ``fetches``: which events read their row from the weight SRAM (all when None); the others
+    read a latch and need no bank port."""
     n = len(banks)
     if one_stream and n == 0:
         return 1, 1  # an empty count-coded pass still takes one cycle (the buffer is read)
@@ -37,9 +45,10 @@ def issue_cycles(
         while e < n and issued < lanes:
             if not one_stream and steps[e] != first_step:
                 break
-            if used.get(int(banks[e]), 0) >= ports:
-                break
-            used[int(banks[e])] = used.get(int(banks[e]), 0) + 1
+            if fetches is None or fetches[e]:
+                if used.get(int(banks[e]), 0) >= ports:
+                    break
+                used[int(banks[e])] = used.get(int(banks[e]), 0) + 1
             issued += 1
             e += 1
     if one_stream:
@@ -59,10 +68,12 @@ def issue_kernel(
     banks: int,
     ports: int,
     one_stream: bool,
+    latch: bool,
     port_stamp: np.ndarray,
     port_used: np.ndarray,
 ) -> tuple[int, int]:
-    """(actual, ideal) issue cycles of n ordered events (see :func:`issue_cycles`)."""
+    """(actual, ideal) issue cycles of n ordered events (see :func:`issue_cycles`); with
+    ``latch`` only the first event of each value (index differs from the previous) fetches."""
     if one_stream and n == 0:
         return 1, 1
     actual = 0
@@ -74,13 +85,14 @@ def issue_kernel(
         while e < n and issued < lanes:
             if not one_stream and ev_step[e] != first:
                 break
-            b = ev_idx[e] % banks
-            if port_stamp[b] != actual:
-                port_stamp[b] = actual
-                port_used[b] = 0
-            if port_used[b] >= ports:
-                break
-            port_used[b] += 1
+            if not latch or e == 0 or ev_idx[e] != ev_idx[e - 1]:
+                b = ev_idx[e] % banks
+                if port_stamp[b] != actual:
+                    port_stamp[b] = actual
+                    port_used[b] = 0
+                if port_used[b] >= ports:
+                    break
+                port_used[b] += 1
             issued += 1
             e += 1
     ideal = 0

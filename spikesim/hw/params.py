@@ -26,7 +26,8 @@ class PassParams:
     window: TTFS window T in steps (count/bitserial: the largest magnitude). planes: magnitude
     bit planes (bits - 1). scan_rate: values the encoders scan per cycle for this kind of pass:
     min(encoders × values_per_cycle, what its SRAM delivers per cycle = banks × ports ×
-    floor(word_bits / stored bits)).
+    floor(word_bits / stored bits)). latch: input-major issue through a row latch (count and
+    bit-serial passes with ``if_array.row_latch``; never TTFS).
     """
 
     coding: int
@@ -34,6 +35,7 @@ class PassParams:
     window: int
     planes: int
     scan_rate: int
+    latch: bool = False
 
     @property
     def max_events_per_value(self) -> int:
@@ -98,7 +100,8 @@ def array_params(hw: HardwareConfig, act_bits: int, salient_bits: int, k: int) -
                     field="encoder.window",
                 )
             window = hw.encoder.window
-        passes.append(PassParams(CODING_ID[coding], bits, window, bits - 1, rate))
+        latch = hw.if_array.row_latch and coding != Coding.TTFS
+        passes.append(PassParams(CODING_ID[coding], bits, window, bits - 1, rate, latch))
     _, wbank = hw.sram_for(BankRole.WEIGHTS)
     return ArrayParams(
         lanes=hw.if_array.lanes,

@@ -104,10 +104,10 @@ def token_passes(layer: QuantizedLayer, ap: ArrayParams, t0: int, t1: int) -> li
 
 
 def pass_micro_ops(p: EncodedPass) -> list[tuple[str, int]]:
-    """The array's work for a pass: ('issue', step) groups (step -1: count coding's single
-    stream) and single-cycle ops ('slope', 'shift', 'merge', 'empty')."""
+    """The array's work for a pass: ('issue', step) groups (step -1: one stream, count coding
+    or a latched pass) and single-cycle ops ('slope', 'shift', 'merge', 'empty')."""
     pp = p.pp
-    if pp.coding == 0:
+    if pp.coding == 0 or pp.latch:
         return [("issue", -1)] if len(p.idx) else [("empty", 0)]
     ops: list[tuple[str, int]] = []
     if pp.coding == 2:

@@ -26,4 +26,11 @@ ISSUE_CYCLES = 11
 """Cycles in which the array issued at least one event (actual issue cycles)."""
 FIRE_CYCLES = 12
 """Cycles spent in fire phases."""
-SIZE = 13
+FETCHES = 13
+"""Weight-row reads from the weight SRAM: one per event, or one per non-zero value of a latched
+pass."""
+LATCHED_EVENTS = 14
+"""Events that read their weight row from a latch (latched passes: every event)."""
+SHIFTED_EVENTS = 15
+"""Events of latched bit-serial passes: each adds its latched weight shifted by its plane."""
+SIZE = 16

@@ -1,24 +1,44 @@
 """Mapping: split a quantized layer into schedule steps (token block × output tile).
 
-Loop order (weight-stationary tiles inside token blocks)::
+Steps and loop order (``mapping.loop_order``; the blocks and tiles are the same in both)::
 
-    for block b of consecutive tokens:           # its activations fit half of the act/salient SRAMs
-        for tile j of `columns` output channels: # W[:, tile] fits half of the weight SRAM
-            step (b, j): every token of the block is encoded and integrated against tile j
+    tokens_outer (default):                      weights_outer:
+    for block b of consecutive tokens:           for tile j of `columns` output channels:
+        for tile j of `columns` output channels:     for block b of consecutive tokens:
+            step (b, j)                                  step (b, j)
+
+In step (b, j) every token of block b is encoded and integrated against weight tile j.
+``auto`` takes whichever of the two orders reads fewer DRAM bytes for the layer (weights plus
+activations; ties go to ``tokens_outer``) and records the order chosen in the schedule.
 
 Storage (mixed bit width, dynamic per token): a token's normal values are packed at b_a bits
 (K · b_a bits, salient positions hold 0); its salient values are (index, value) records of
 ceil(log2 K) + b_s bits in the salient SRAM. Blocks are formed greedily so that a block's normal
 bits, salient bits and output bits (B · columns · b_out) each fit in half of their SRAM (double
-buffering). Weight tiles are double-buffered in the weight SRAM; when the whole weight matrix
-fits, tiles are loaded once (in the first block) and stay resident, otherwise they are reloaded
-for every block.
+buffering). A tile of c columns is ceil(K · c · b_w / 8) bytes and must fit twice in the weight
+SRAM (double buffering). A block's activations are ceil(normal bits / 8) + ceil(salient bits / 8)
+bytes.
+
+Residency (which loads repeat):
+
+- Weights are *resident* when all tiles fit the weight SRAM together (the sum of the tiles' bytes
+  is at most its capacity). ``tokens_outer``: a resident tile is loaded once, with the first
+  block; otherwise every tile is reloaded for every block (double-buffered in half the SRAM).
+  ``weights_outer``: each tile is loaded once, with the first block, whether resident or not
+  (it stays while the blocks stream past it).
+- Activations are *resident* when all blocks fit their SRAMs together: the sum over blocks of
+  ceil(normal bits / 8) is at most the activation SRAM's capacity and the sum over blocks of
+  ceil(salient bits / 8) is at most the salient SRAM's capacity. ``weights_outer``: resident
+  activations are loaded once, with the first tile; otherwise every block's activations (its
+  normal values and its salient records) are reloaded for every tile (double-buffered in half of
+  each SRAM). ``tokens_outer``: a block's activations are loaded once, with its first tile,
+  whether resident or not.
 
 DRAM: one channel serving loads in step order; a load of ``bytes`` takes
 ``latency_cycles + ceil(bytes / bandwidth_bytes_per_cycle)`` cycles (0 bytes: no transfer).
 The load for step s may start once the channel is free and step s-2 has finished computing (its
 buffer is free again). Output write-back (M · N · b_out bits) is counted as traffic and energy;
-it is posted (write buffer) and does not stall the array.
+it is posted (write buffer) and does not stall the array; it is the same in both orders.
 """
 
 from __future__ import annotations
@@ -30,6 +50,7 @@ from fractions import Fraction
 import numpy as np
 
 from spikesim.config.hardware import BankRole, HardwareConfig
+from spikesim.config.mapping import LoopOrder
 from spikesim.errors import InputError
 
 
@@ -73,15 +94,41 @@ class Schedule:
     record_bits: int
     """Bits of one salient (index, value) record."""
     weights_resident: bool
+    """All tiles fit the weight SRAM together (see the module docstring)."""
     steps: tuple[Step, ...]
+    """The steps in loop order (the order the DRAM channel and the array serve them)."""
     dram_latency_cycles: int
     dram_bytes_per_cycle: float
     output_bytes: int
     """DRAM write-back of the layer's outputs (posted)."""
+    activations_resident: bool = False
+    """All blocks' activations fit their SRAMs together (see the module docstring)."""
+    loop_order: LoopOrder = LoopOrder.TOKENS_OUTER
+    """The order :attr:`steps` follow (``auto`` resolved to the order it chose)."""
 
     def load_cycles(self, nbytes: int) -> int:
         """DRAM cycles to move ``nbytes`` (0 for nothing)."""
         return dram_cycles(nbytes, self.dram_latency_cycles, self.dram_bytes_per_cycle)
+
+    @property
+    def dram_weight_bytes(self) -> int:
+        """DRAM bytes read for weight tiles, over all steps."""
+        return sum(s.weight_bytes for s in self.steps)
+
+    @property
+    def dram_activation_bytes(self) -> int:
+        """DRAM bytes read for activations (normal values and salient records), over all steps."""
+        return sum(s.activation_bytes for s in self.steps)
+
+    @property
+    def dram_output_bytes(self) -> int:
+        """DRAM bytes written back for the outputs (:attr:`output_bytes`)."""
+        return self.output_bytes
+
+    @property
+    def dram_read_bytes(self) -> int:
+        """All DRAM bytes read: weights plus activations."""
+        return self.dram_weight_bytes + self.dram_activation_bytes
 
 
 def dram_cycles(nbytes: int, latency_cycles: int, bytes_per_cycle: float) -> int:
@@ -108,7 +155,8 @@ def plan_steps(
     hw: HardwareConfig,
     shrink_tiles: bool = False,
 ) -> Schedule:
-    """Token blocks × weight tiles for any design (see the module docstring for the rules).
+    """Token blocks × weight tiles for any design, in the loop order ``hw.mapping.loop_order``
+    (see the module docstring for the rules).
 
     ``shrink_tiles``: when a tile of ``tile_cols`` output channels does not fit twice in the
     weight SRAM, use the widest tile that does (MAC designs, whose compute timing does not
@@ -174,12 +222,28 @@ def plan_steps(
         bs.append(sal_sum)
         t0 = t1
 
+    act_bytes = [ceil_div(nb, 8) + ceil_div(sb, 8) for nb, sb in zip(bn, bs, strict=True)]
+    activations_resident = (
+        sum(ceil_div(nb, 8) for nb in bn) <= abank.capacity_bytes
+        and sum(ceil_div(sb, 8) for sb in bs) <= sbank.capacity_bytes
+    )
+    order = hw.mapping.loop_order
+    if order == LoopOrder.AUTO:
+        n_blocks, n_tiles = len(blocks), len(tile_bytes)
+        tokens_outer = sum(tile_bytes) * (1 if weights_resident else n_blocks) + sum(act_bytes)
+        weights_outer = sum(tile_bytes) + sum(act_bytes) * (1 if activations_resident else n_tiles)
+        order = LoopOrder.WEIGHTS_OUTER if weights_outer < tokens_outer else LoopOrder.TOKENS_OUTER
     steps = []
-    for b, _ in enumerate(blocks):
-        act_bytes = ceil_div(bn[b], 8) + ceil_div(bs[b], 8)
+    if order == LoopOrder.TOKENS_OUTER:
+        for b, ab in enumerate(act_bytes):
+            for j, tb in enumerate(tile_bytes):
+                wb = tb if (b == 0 or not weights_resident) else 0
+                steps.append(Step(b, j, wb, ab if j == 0 else 0))
+    else:
         for j, tb in enumerate(tile_bytes):
-            wb = tb if (b == 0 or not weights_resident) else 0
-            steps.append(Step(b, j, wb, act_bytes if j == 0 else 0))
+            for b, ab in enumerate(act_bytes):
+                steps.append(Step(b, j, tb if b == 0 else 0,
+                                  ab if (j == 0 or not activations_resident) else 0))
     return Schedule(
         layer=name,
         tokens=m,
@@ -195,4 +259,6 @@ def plan_steps(
         dram_latency_cycles=hw.dram.latency_cycles,
         dram_bytes_per_cycle=hw.dram.bandwidth_bytes_per_cycle,
         output_bytes=ceil_div(m * n * output_bits, 8),
+        activations_resident=activations_resident,
+        loop_order=order,
     )

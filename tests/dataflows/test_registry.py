@@ -30,7 +30,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_builtin_designs_in_demo_order() -> None:
-    assert design_names() == ("spikequant", "mac-w4a4", "atom", "spikellm", "fp16")
+    assert design_names() == (
+        "spikequant", "mac-w4a4", "atom", "spikellm", "fp16", "mac-bitserial"
+    )
     assert design_names(DesignKind.SPIKING) == ("spikequant",)
     assert reference_design() == "spikequant"
     assert {d.name for d in DESIGNS if d.needs_calibration} == {"atom", "spikellm"}

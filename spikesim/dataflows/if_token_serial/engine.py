@@ -62,12 +62,14 @@ def count_actions(
         st = block_stats[b]
         tokens = t1 - t0
         events = int(st[S.EVENTS_NORMAL] + st[S.EVENTS_SALIENT])
+        fetches = int(st[S.FETCHES])
         sal_words = salient_read_words(sal_counts[t0:t1], sched.record_bits, sbank.word_bits)
         act_words = tokens * ceil_div(layer.k * layer.act_bits, abank.word_bits)
         for cols, n in widths.items():
             acc = (events + int(st[S.EXTRA_ACC])) * cols
             counter.add("if_array", "acc", n * acc, acc_bits)
-            counter.add("if_array", "shift", n * int(st[S.SHIFTS]) * cols, acc_bits)
+            shifts = int(st[S.SHIFTS] + st[S.SHIFTED_EVENTS])
+            counter.add("if_array", "shift", n * shifts * cols, acc_bits)
             counter.add("if_array", "compare", n * int(st[S.FIRE_CYCLES]) * cols, acc_bits)
             counter.add("threshold", "multiply", n * tokens * cols, hw.if_array.threshold_bits)
             counter.add("encoder", "convert", n * int(st[S.SCANNED_NORMAL]), layer.act_bits)
@@ -75,7 +77,12 @@ def count_actions(
             counter.add("encoder", "emit", n * int(st[S.EVENTS_NORMAL]), layer.act_bits)
             counter.add("encoder", "emit", n * int(st[S.EVENTS_SALIENT]), layer.salient_bits)
             row_words = ceil_div(cols * layer.weight_bits, wbank.word_bits)
-            counter.add(f"sram.{wname}", "read", n * events * row_words, wbank.word_bits)
+            counter.add(f"sram.{wname}", "read", n * fetches * row_words, wbank.word_bits)
+            if st[S.LATCHED_EVENTS]:
+                latch_fetches = fetches - (events - int(st[S.LATCHED_EVENTS]))
+                counter.add("latch", "write", n * latch_fetches * cols, layer.weight_bits)
+                counter.add("latch", "read", n * int(st[S.LATCHED_EVENTS]) * cols,
+                            layer.weight_bits)
             counter.add(f"sram.{aname}", "read", n * act_words, abank.word_bits)
             counter.add(f"sram.{sname}", "read", n * sal_words, sbank.word_bits)
             out_words = n * tokens * ceil_div(cols * layer.output_bits, obank.word_bits)
@@ -130,5 +137,8 @@ def simulate_layer(layer: QuantizedLayer, hw: HardwareConfig, design: str) -> La
         overflow_events=func.overflow_events,
         output_spikes=func.output_spikes,
         actions=actions,
+        dram_weight_bytes=sched.dram_weight_bytes,
+        dram_activation_bytes=sched.dram_activation_bytes,
+        dram_output_bytes=sched.dram_output_bytes,
         transactions=times.transactions,
     )

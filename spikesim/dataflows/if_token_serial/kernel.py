@@ -34,6 +34,7 @@ def _block_timing(
     windows: np.ndarray,
     planes: np.ndarray,
     qmaxes: np.ndarray,
+    latches: np.ndarray,
     max_events: int,
 ) -> np.ndarray:
     out = np.zeros(S.SIZE, dtype=np.int64)
@@ -60,23 +61,37 @@ def _block_timing(
         for pi in range(n_passes):
             is_sal = pi == 1
             c = codings[pi]
+            latch = latches[pi] != 0
             n_values = n_sal if is_sal else k
             buffer_free = ring[n_pass % fifo_depth] if n_pass >= fifo_depth else 0
             rate = scan_rates[pi]
             scan_end = max(scan_end_prev, buffer_free) + (n_values + rate - 1) // rate
             scan_end_prev = scan_end
             n = pass_events_kernel(
-                row, mask, is_sal, c, windows[pi], planes[pi], qmaxes[pi],
+                row, mask, is_sal, c, windows[pi], planes[pi], qmaxes[pi], latch,
                 ev_idx, ev_step, nz_idx, nz_mag, bucket,
             )
             # fresh port stamps per pass: cycle numbers restart at 1 inside _issue
             for b in range(banks):
                 port_stamp[b] = -1
             actual, ideal = issue_kernel(
-                ev_idx, ev_step, n, lanes, banks, ports, c == 0, port_stamp, port_used
+                ev_idx, ev_step, n, lanes, banks, ports, c == 0 or latch, latch,
+                port_stamp, port_used,
             )
+            fetches = n
+            if latch:  # one fetch per value: events of a value are consecutive
+                fetches = 0
+                for e in range(n):
+                    if e == 0 or ev_idx[e] != ev_idx[e - 1]:
+                        fetches += 1
+                out[S.LATCHED_EVENTS] += n
+                if c == 1:
+                    out[S.SHIFTED_EVENTS] += n
+            out[S.FETCHES] += fetches
             if c == 2:
                 over, extra, shifts = windows[pi], windows[pi], 0
+            elif c == 1 and latch:
+                over, extra, shifts = 0, 0, 0
             elif c == 1:
                 over, extra, shifts = planes[pi], 1, planes[pi] - 1
             else:
@@ -132,5 +147,6 @@ def block_timing(
         np.array([p.window for p in passes], dtype=np.int64),
         np.array([p.planes for p in passes], dtype=np.int64),
         np.array([qmax(p.bits) for p in passes], dtype=np.int64),
+        np.array([p.latch for p in passes], dtype=np.int64),
         max_events,
     )

@@ -99,25 +99,39 @@ class TokenSerialArray:
         row_words = ceil_div(cols * self.layer.weight_bits, word)
         used: dict[int, int] = {}
         issued = 0
+        latch = p.pp.latch
         while self.ev_ptr < len(p.idx) and issued < ap.lanes:
             e = self.ev_ptr
             if s != -1 and p.step[e] != s:
                 break
             i = int(p.idx[e])
-            b = i % ap.weight_banks
-            if used.get(b, 0) >= ap.weight_ports:
-                break
-            used[b] = used.get(b, 0) + 1
+            fetch = not latch or e == 0 or int(p.idx[e - 1]) != i
+            if fetch:
+                b = i % ap.weight_banks
+                if used.get(b, 0) >= ap.weight_ports:
+                    break
+                used[b] = used.get(b, 0) + 1
+                self.acts.add(comp, "read", row_words, word)
+                if latch:  # the row goes into the lane's latch
+                    self.acts.add("latch", "write", cols, self.layer.weight_bits)
             sgn = int(p.sign[e])
-            reg = mem.v if p.pp.coding == 0 else (mem.i if p.pp.coding == 2 else mem.p)
+            plane_weight = 1 << (p.pp.planes - int(p.step[e])) if p.pp.coding == 1 else 1
+            if latch:  # from the latch; bit-serial: shifted by its plane, straight into V
+                self.acts.add("latch", "read", cols, self.layer.weight_bits)
+                if p.pp.coding == 1:
+                    self.acts.add("if_array", "shift", cols, ap.acc_bits)
+                reg, step_weight = mem.v, plane_weight
+            else:
+                reg = mem.v if p.pp.coding == 0 else (mem.i if p.pp.coding == 2 else mem.p)
+                step_weight = 1
             for c in range(cols):
-                reg[c] = wrap(reg[c] + sgn * int(self.w[c0 + c, i]), ap.acc_bits)
-                mem.exact[c] += sgn * int(self.w[c0 + c, i]) * (
-                    1 if p.pp.coding != 1 else 1 << (p.pp.planes - int(p.step[e]))
-                ) * (1 if p.pp.coding != 2 else int(p.pp.window + 1 - p.step[e]))
+                w = int(self.w[c0 + c, i])
+                reg[c] = wrap(reg[c] + sgn * w * step_weight, ap.acc_bits)
+                mem.exact[c] += sgn * w * plane_weight * (
+                    1 if p.pp.coding != 2 else int(p.pp.window + 1 - p.step[e])
+                )
             self.acts.add("if_array", "acc", cols, ap.acc_bits)
             self.acts.add("encoder", "emit", 1, p.pp.bits)
-            self.acts.add(comp, "read", row_words, word)
             issued += 1
             self.ev_ptr += 1
             self.group_events += 1

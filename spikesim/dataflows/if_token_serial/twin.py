@@ -49,8 +49,13 @@ def block_timing(
             scan_end = max(scan_end_prev, buffer_free) + -(-n_values // pp.scan_rate)
             scan_end_prev = scan_end
             idx, step, _ = pass_events(values, pp)
+            # latched: only the first event of each value fetches its row (input-major order)
+            fetches = np.ones(len(idx), bool)
+            if pp.latch:
+                fetches[1:] = idx[1:] != idx[:-1]
             actual, ideal = issue_cycles(
-                idx % ap.weight_banks, step, ap.lanes, ap.weight_ports, pp.coding == 0
+                idx % ap.weight_banks, step, ap.lanes, ap.weight_ports,
+                pp.coding == 0 or pp.latch, fetches,
             )
             over, extra_acc, shifts = pass_overhead_cycles(pp)
             start = max(array_free, scan_end)
@@ -65,6 +70,9 @@ def block_timing(
             out[S.EVENTS_SALIENT if is_sal else S.EVENTS_NORMAL] += len(idx)
             out[S.SCANNED_SALIENT if is_sal else S.SCANNED_NORMAL] += n_values
             out[S.SALIENT_PASSES] += int(is_sal)
+            out[S.FETCHES] += int(fetches.sum())
+            out[S.LATCHED_EVENTS] += len(idx) if pp.latch else 0
+            out[S.SHIFTED_EVENTS] += len(idx) if pp.latch and pp.coding == 1 else 0
             array_free = end
             if pi == len(passes) - 1:
                 array_free += ap.fire_cycles

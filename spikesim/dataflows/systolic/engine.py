@@ -92,5 +92,8 @@ def simulate_mac_layer(q: MacQuantized, hw: HardwareConfig, design: str) -> Laye
         overflow_events=0,
         output_spikes=0,
         actions=actions,
+        dram_weight_bytes=sched.dram_weight_bytes,
+        dram_activation_bytes=sched.dram_activation_bytes,
+        dram_output_bytes=sched.dram_output_bytes,
         transactions=times.transactions,
     )

@@ -18,7 +18,8 @@ def pass_params(draw: st.DrawFn, bits: int) -> PassParams:
     coding = draw(st.integers(0, 2))
     window = qmax(bits) + draw(st.integers(0, 3))
     rate = draw(st.integers(1, 50))
-    return PassParams(coding, bits, window if coding == 2 else qmax(bits), bits - 1, rate)
+    latch = coding != 2 and draw(st.booleans())
+    return PassParams(coding, bits, window if coding == 2 else qmax(bits), bits - 1, rate, latch)
 
 
 @st.composite

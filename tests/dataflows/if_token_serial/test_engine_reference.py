@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from spikesim.config import load_hardware
 from spikesim.dataflows.if_token_serial.engine import simulate_layer
+from spikesim.dataflows.if_token_serial.mapping import map_layer
 from spikesim.dataflows.if_token_serial.reference import reference_simulate_layer
 from spikesim.hw.functional import reference_outputs
 from spikesim.hw.params import array_params
@@ -64,6 +65,15 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "ttfs long window, salient bitserial": (
         "spikequant-45nm-ttfs",
         {"encoder.window": 140, "quant.salient_coding": "bitserial", "quant.salient_bits": 6},
+    ),
+    "row latch, count + bitserial, bank-conflict bound": (
+        "spikequant-45nm",
+        {"if_array.row_latch": True, "sram.weights.banks": 2, "if_array.lanes": 8},
+    ),
+    "row latch, bitserial normal, ttfs salient, overflow": (
+        "spikequant-45nm",
+        {"if_array.row_latch": True, "quant.normal_coding": "bitserial",
+         "quant.salient_coding": "ttfs", "quant.salient_bits": 6, "if_array.acc_bits": 9},
     ),
 }
 
@@ -138,10 +148,11 @@ def test_dram_roofline_bound(repo_root: Any) -> None:
     m=st.integers(1, 5),
     k=st.integers(2, 24),
     n=st.integers(1, 12),
+    latch=st.booleans(),
 )
 def test_random_configs_match_reference(
     seed: int, normal: str, salient: str, lanes: int, banks: int, values: int,
-    fifo: int, bw: float, m: int, k: int, n: int,
+    fifo: int, bw: float, m: int, k: int, n: int, latch: bool,
 ) -> None:
     hw = load_hardware(
         ROOT / "hw_configs" / "spikequant-45nm.yaml",
@@ -157,6 +168,160 @@ def test_random_configs_match_reference(
             "encoder.values_per_cycle": values,
             "encoder.fifo_depth": fifo,
             "dram.bandwidth_bytes_per_cycle": bw,
+            "if_array.row_latch": latch,
         },
     )
     assert_same(small_layer(hw, seed, m, k, n), hw)
+
+
+@pytest.mark.parametrize("coding", ["count", "bitserial"])
+def test_row_latch_fetches_each_row_once_per_value(coding: str, repo_root: Any) -> None:
+    """The latch changes only where weights come from and when: the same adds, the same output
+    spikes, one weight-row read per non-zero value instead of one per spike event."""
+    base = {**SMALL, "quant.normal_coding": coding, "quant.salient_coding": coding}
+    plain_hw = load_hardware(repo_root / "hw_configs" / "spikequant-45nm.yaml", base)
+    latch_hw = load_hardware(
+        repo_root / "hw_configs" / "spikequant-45nm.yaml", {**base, "if_array.row_latch": True}
+    )
+    layer = small_layer(plain_hw)
+    plain = simulate_layer(layer, plain_hw, "spikequant")
+    latched, _ = assert_same(layer, latch_hw)
+    assert latched.output_spikes == plain.output_spikes
+    assert latched.spikes == plain.spikes
+    nonzero = int(np.count_nonzero(layer.x_q))
+    tiles = -(-layer.n // 8)
+    row_words = -(-8 * layer.weight_bits // 256)
+    weights = next(n for n, b in latch_hw.sram.items() if b.role.value == "weights")
+    loaded = latched.actions.get(f"sram.{weights}", "write")
+    assert latched.actions.get(f"sram.{weights}", "read") == nonzero * tiles * row_words
+    assert plain.actions.get(f"sram.{weights}", "read") == plain.spikes * tiles * row_words
+    assert latched.actions.get("latch", "read") == plain.spikes * layer.n
+    assert latched.actions.get("latch", "write") == nonzero * layer.n
+    assert loaded == plain.actions.get(f"sram.{weights}", "write")
+
+
+# --------------------------------------------------------------------------------------------
+# DRAM loop order (mapping.loop_order): both engines follow sched.steps, in either order
+# --------------------------------------------------------------------------------------------
+
+NOT_RESIDENT = {"sram.weights.capacity_bytes": 320, "dram.bandwidth_bytes_per_cycle": 0.5}
+"""Tiles of 160, 160 and 80 bytes fit twice in 320 bytes but not all together; six one-token
+blocks (the 64-byte activation SRAM holds one token's 160 bits in each half) that do not fit
+together either: both orders repeat loads."""
+
+LOOP_ORDER_CASES: dict[str, tuple[str, dict[str, Any], str, bool]] = {
+    # name: (preset, overrides, the order the schedule follows, in the default run)
+    "weights_outer, weights and activations reloaded": (
+        "spikequant-45nm", {**NOT_RESIDENT, "mapping.loop_order": "weights_outer"},
+        "weights_outer", True,
+    ),
+    "auto picks weights_outer": (
+        "spikequant-45nm", {**NOT_RESIDENT, "mapping.loop_order": "auto"}, "weights_outer", True,
+    ),
+    "tokens_outer, weights reloaded": (
+        "spikequant-45nm", {**NOT_RESIDENT, "mapping.loop_order": "tokens_outer"},
+        "tokens_outer", False,
+    ),
+    "weights_outer, activations resident": (
+        "spikequant-45nm",
+        {**NOT_RESIDENT, "sram.activations.capacity_bytes": 128,
+         "mapping.loop_order": "weights_outer"},
+        "weights_outer", False,
+    ),
+    "auto picks tokens_outer (weights resident)": (
+        "spikequant-45nm", {"mapping.loop_order": "auto"}, "tokens_outer", False,
+    ),
+    "weights_outer, ttfs, encoder bound": (
+        "spikequant-45nm-ttfs",
+        {**NOT_RESIDENT, "encoder.count": 1, "encoder.values_per_cycle": 1,
+         "encoder.fifo_depth": 1, "quant.salient_coding": "count",
+         "mapping.loop_order": "weights_outer"},
+        "weights_outer", False,
+    ),
+    "weights_outer, count, bank-conflict bound, slow dram": (
+        "spikequant-45nm-count",
+        {**NOT_RESIDENT, "sram.weights.banks": 2, "if_array.lanes": 8,
+         "dram.bandwidth_bytes_per_cycle": 0.25, "dram.latency_cycles": 40,
+         "mapping.loop_order": "weights_outer"},
+        "weights_outer", False,
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [c if LOOP_ORDER_CASES[c][3] else pytest.param(c, marks=pytest.mark.slow)
+     for c in LOOP_ORDER_CASES],
+)
+def test_loop_order_fast_engine_equals_cycle_reference(case: str, repo_root: Any) -> None:
+    """Identical cycles, stall attribution and action counts in either loop order, on a layer
+    of several blocks and tiles; the DRAM columns are the schedule's bytes per operand."""
+    preset, overrides, order, _ = LOOP_ORDER_CASES[case]
+    hw = load_hardware(repo_root / "hw_configs" / f"{preset}.yaml", {**SMALL, **overrides})
+    layer = small_layer(hw)
+    sched = map_layer(layer, hw)
+    assert sched.loop_order == order
+    assert len(sched.blocks) > 1
+    assert len(sched.tile_columns) > 1
+    assert sched.activations_resident == ("activations resident" in case)
+    fast, _ = assert_same(layer, hw)
+    assert fast.stall_dram_cycles > 0
+    assert (fast.dram_weight_bytes, fast.dram_activation_bytes, fast.dram_output_bytes) == (
+        sched.dram_weight_bytes, sched.dram_activation_bytes, sched.dram_output_bytes
+    )
+    assert fast.actions.get("dram", "read") == sched.dram_read_bytes
+    assert fast.actions.get("dram", "write") == sched.output_bytes
+
+
+def test_loop_order_moves_only_dram_traffic(repo_root: Any) -> None:
+    """The order changes which loads repeat (and so DRAM bytes and stalls), never the array's
+    work: compute, encoder and bank-conflict cycles, and every non-DRAM-fed action, are equal."""
+    path = repo_root / "hw_configs" / "spikequant-45nm.yaml"
+    runs = {
+        order: simulate_layer(
+            small_layer(hw := load_hardware(path, {**SMALL, **NOT_RESIDENT,
+                                                   "mapping.loop_order": order})),
+            hw, "spikequant",
+        )
+        for order in ("tokens_outer", "weights_outer")
+    }
+    to, wo = runs["tokens_outer"], runs["weights_outer"]
+    assert (to.compute_cycles, to.stall_encoder_cycles, to.stall_bank_cycles) == (
+        wo.compute_cycles, wo.stall_encoder_cycles, wo.stall_bank_cycles
+    )
+    assert to.output_spikes == wo.output_spikes
+    assert to.dram_output_bytes == wo.dram_output_bytes
+    assert wo.dram_weight_bytes < to.dram_weight_bytes  # each tile once, not once per block
+    assert wo.dram_activation_bytes > to.dram_activation_bytes  # each block once per tile
+    for name in ("if_array", "encoder", "threshold"):
+        for action in ("acc", "fire", "convert", "emit", "multiply"):
+            assert to.actions.get(name, action) == wo.actions.get(name, action)
+
+
+@pytest.mark.slow  # the reference steps every cycle in Python
+@settings(max_examples=30, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    order=st.sampled_from(["tokens_outer", "weights_outer", "auto"]),
+    weights=st.sampled_from([120, 200, 4096]),
+    activations=st.sampled_from([24, 40, 64, 512]),
+    bw=st.sampled_from([0.25, 2.0, 16.0]),
+    m=st.integers(1, 8),
+    n=st.integers(1, 16),
+)
+def test_random_loop_orders_match_reference(
+    seed: int, order: str, weights: int, activations: int, bw: float, m: int, n: int
+) -> None:
+    hw = load_hardware(
+        ROOT / "hw_configs" / "spikequant-45nm.yaml",
+        {
+            **SMALL,
+            "if_array.columns": 3,
+            "quant.mad_k": 2.5,
+            "sram.weights.capacity_bytes": weights,
+            "sram.activations.capacity_bytes": activations,
+            "dram.bandwidth_bytes_per_cycle": bw,
+            "mapping.loop_order": order,
+        },
+    )
+    assert_same(small_layer(hw, seed, m, 16, n), hw)
