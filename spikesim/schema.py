@@ -27,9 +27,11 @@ LAYER_COLUMNS = [
 """Leading columns of ``layers.csv``; ``energy_<component>_pj`` columns follow, then
 :data:`COUNT_COLUMNS`."""
 
+DRAM_BYTE_COLUMNS = ["dram_weight_bytes", "dram_activation_bytes", "dram_output_bytes"]
+"""DRAM traffic of a layer per operand (bytes)."""
+
 COUNT_COLUMNS = [
-    "spikes", "acc_ops", "mac_ops", "salient_ratio", "overflow_events",
-    "dram_weight_bytes", "dram_activation_bytes", "dram_output_bytes",
+    "spikes", "acc_ops", "mac_ops", "salient_ratio", "overflow_events", *DRAM_BYTE_COLUMNS,
 ]
 """Trailing columns of ``layers.csv``: activity counts of the layer, then its DRAM traffic per
 operand (bytes read for weights, for activations with their salient records, and written back

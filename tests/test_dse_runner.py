@@ -78,6 +78,10 @@ def test_rows_columns_and_failures(one_worker: pd.DataFrame) -> None:
     layer_rows = df[(df["layer"] != "TOTAL") & (df["error"] == "")]
     sums = layer_rows.groupby("point_id")["energy_pj"].sum()
     assert ok.set_index("point_id")["energy_pj"].to_dict() == pytest.approx(sums.to_dict())
+    for col in ("dram_weight_bytes", "dram_activation_bytes", "dram_output_bytes"):
+        per_point = layer_rows.groupby("point_id")[col].sum()
+        assert ok.set_index("point_id")[col].to_dict() == per_point.to_dict()
+        assert (ok[col] > 0).all()
 
 
 @pytest.mark.slow  # two worker processes, run twice

@@ -44,7 +44,12 @@ from spikesim.dse.store import (
     write_part,
 )
 from spikesim.errors import InputError
-from spikesim.schema import TOTAL_LAYER, area_column, energy_component_columns
+from spikesim.schema import (
+    DRAM_BYTE_COLUMNS,
+    TOTAL_LAYER,
+    area_column,
+    energy_component_columns,
+)
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 """Thread-count variables set to 1 in every worker process."""
@@ -282,7 +287,7 @@ def _error_rows(task: PointTask, error: str) -> pd.DataFrame:
 
 def _result_rows(task: PointTask, layers: pd.DataFrame) -> pd.DataFrame:
     energy_cols = energy_component_columns(layers.columns)
-    keep = ["layer", *_LAYER_METRICS, "utilization", *energy_cols]
+    keep = ["layer", *_LAYER_METRICS, "utilization", *DRAM_BYTE_COLUMNS, *energy_cols]
     columns: dict[str, list[Any]] = {c: layers[c].tolist() for c in keep}
     cycles = sum(columns["total_cycles"])
     weighted = sum(u * c for u, c in zip(columns["utilization"], columns["total_cycles"],
