@@ -21,10 +21,7 @@ from spikesim.config.hardware import HardwareConfig
 from spikesim.dataflows.base import LayerSim
 from spikesim.dataflows.bitserial_mac.timing import BitSerialTiming, bitserial_gemm
 from spikesim.dataflows.systolic.actions import mac_actions
-from spikesim.dataflows.systolic.engine import apportion, map_mac_layer
-from spikesim.hw.memory import count_load_actions
-from spikesim.hw.transfers import StepTimes, run_steps
-from spikesim.mapping.schedule import Schedule
+from spikesim.dataflows.systolic.engine import mac_layer_sim, map_mac_layer
 from spikesim.quant.baselines import MacQuantized
 
 ARRAY = "mac_array"
@@ -51,17 +48,6 @@ def array_actions(
     return counter
 
 
-def memory_times(q: MacQuantized, sched: Schedule, compute_cycles: int) -> StepTimes:
-    """The MAC engine's DRAM/double-buffer pipeline with ``compute_cycles`` spread over the
-    steps in proportion to their MACs."""
-    shares = apportion(
-        compute_cycles,
-        [(sched.blocks[s.block][1] - sched.blocks[s.block][0]) * sched.tile_columns[s.tile]
-         for s in sched.steps],
-    )
-    return run_steps([sched.load_cycles(s.load_bytes) for s in sched.steps], shares)
-
-
 def layer_timings(q: MacQuantized, hw: HardwareConfig) -> list[BitSerialTiming]:
     mac = hw.mac
     return [bitserial_gemm(p.x_q, q.n, mac.rows, mac.cols, mac.dataflow, p.act_bits,
@@ -69,41 +55,13 @@ def layer_timings(q: MacQuantized, hw: HardwareConfig) -> list[BitSerialTiming]:
 
 
 def simulate_bitserial_layer(q: MacQuantized, hw: HardwareConfig, design: str) -> LayerSim:
-    """Simulate one layer on the bit-serial MAC array (fast engine)."""
+    """Simulate one layer on the bit-serial MAC array (fast engine); utilization counts
+    bit-plane operations per PE-cycle."""
     check_integer(q)
-    mac = hw.mac
     timings = layer_timings(q, hw)
     compute = sum(t.compute_cycles for t in timings)
-    sched = map_mac_layer(q, hw)
-    times = memory_times(q, sched, compute)
     actions = array_actions(
         q, [t.plane_ops for t in timings], mac_actions(q, [t.systolic for t in timings], hw), hw
     )
-    count_load_actions(actions, sched, hw, q.weight_bits)
     plane_ops = sum(t.plane_ops for t in timings)
-    peak = mac.rows * mac.cols * times.total_cycles
-    return LayerSim(
-        layer=q.name,
-        op=q.op,
-        design=design,
-        tokens=q.tokens,
-        k=q.k,
-        n=q.n,
-        total_cycles=times.total_cycles,
-        compute_cycles=compute,
-        stall_encoder_cycles=0,
-        stall_bank_cycles=0,
-        stall_dram_cycles=times.stall_dram_cycles,
-        utilization=plane_ops / peak if peak else 0.0,
-        spikes=0,
-        acc_ops=0,
-        mac_ops=sum(q.tokens * p.k * q.n for p in q.passes),
-        salient_ratio=q.salient_ratio,
-        overflow_events=0,
-        output_spikes=0,
-        actions=actions,
-        dram_weight_bytes=sched.dram_weight_bytes,
-        dram_activation_bytes=sched.dram_activation_bytes,
-        dram_output_bytes=sched.dram_output_bytes,
-        transactions=times.transactions,
-    )
+    return mac_layer_sim(q, hw, design, map_mac_layer(q, hw), compute, actions, plane_ops)

@@ -10,7 +10,8 @@ baselines. The accumulators are the real integer outputs (checked against ``x_q 
 
 Nothing here is shared with :mod:`.timing` (the fast engine) but the SCALE-Sim fold length
 ``L`` and the memory model: after the array's compute cycles are known, the DRAM/double-buffer
-pipeline and the DRAM fill actions are the MAC baselines' (:func:`.engine.memory_times`,
+pipeline and the DRAM fill actions are the MAC baselines'
+(:func:`spikesim.dataflows.systolic.engine.memory_times`,
 :func:`spikesim.hw.memory.count_load_actions`), whose own tests live with them.
 """
 
@@ -21,8 +22,8 @@ import numpy as np
 from spikesim.actions import ActionCounter
 from spikesim.config.hardware import BankRole, Dataflow, HardwareConfig, ZeroSkip
 from spikesim.dataflows.base import ReferenceResult
-from spikesim.dataflows.bitserial_mac.engine import ARRAY, check_integer, memory_times
-from spikesim.dataflows.systolic.engine import map_mac_layer
+from spikesim.dataflows.bitserial_mac.engine import ARRAY, check_integer
+from spikesim.dataflows.systolic.engine import map_mac_layer, memory_times
 from spikesim.hw.memory import count_load_actions
 from spikesim.quant.baselines import GemmPass, MacQuantized
 
@@ -174,7 +175,7 @@ def reference_layer(q: MacQuantized, hw: HardwareConfig) -> ReferenceResult:
     counter.add(f"sram.{oname}", "read", out_words, obank.word_bits)
     compute = bit_cycles - 1
     sched = map_mac_layer(q, hw)
-    times = memory_times(q, sched, compute)
+    times = memory_times(sched, compute)
     count_load_actions(counter, sched, hw, q.weight_bits)
     return ReferenceResult(
         total_cycles=times.total_cycles,

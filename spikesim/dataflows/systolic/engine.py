@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from spikesim.actions import ActionCounter
 from spikesim.config.hardware import HardwareConfig
 from spikesim.dataflows.base import LayerSim
 from spikesim.dataflows.systolic.actions import mac_actions
 from spikesim.dataflows.systolic.timing import systolic_gemm
 from spikesim.hw.memory import count_load_actions
-from spikesim.hw.transfers import run_steps
+from spikesim.hw.transfers import StepTimes, run_steps
 from spikesim.mapping.schedule import Schedule, plan_steps
 from spikesim.quant.baselines import MacQuantized
 
@@ -55,23 +56,32 @@ def map_mac_layer(q: MacQuantized, hw: HardwareConfig) -> Schedule:
     )
 
 
-def simulate_mac_layer(q: MacQuantized, hw: HardwareConfig, design: str) -> LayerSim:
-    """Simulate one layer of the MAC baseline ``design``."""
-    mac = hw.mac
-    timings = [systolic_gemm(q.tokens, p.k, q.n, mac.rows, mac.cols, mac.dataflow)
-               for p in q.passes]
-    compute = sum(t.compute_cycles for t in timings)
-    sched = map_mac_layer(q, hw)
+def memory_times(sched: Schedule, compute_cycles: int) -> StepTimes:
+    """The DRAM/double-buffer transactions of a MAC layer: ``compute_cycles`` spread over the
+    steps in proportion to their MACs (tokens × tile columns, integer apportionment)."""
     shares = apportion(
-        compute,
+        compute_cycles,
         [(sched.blocks[s.block][1] - sched.blocks[s.block][0]) * sched.tile_columns[s.tile]
          for s in sched.steps],
     )
-    times = run_steps([sched.load_cycles(s.load_bytes) for s in sched.steps], shares)
-    actions = mac_actions(q, timings, hw)
+    return run_steps([sched.load_cycles(s.load_bytes) for s in sched.steps], shares)
+
+
+def mac_layer_sim(
+    q: MacQuantized,
+    hw: HardwareConfig,
+    design: str,
+    sched: Schedule,
+    compute_cycles: int,
+    actions: ActionCounter,
+    busy_pe_cycles: int,
+) -> LayerSim:
+    """The LayerSim of a MAC-array layer: memory transactions from :func:`memory_times`, the
+    DRAM fill counts added to ``actions``; utilization = ``busy_pe_cycles`` / (rows × cols ×
+    total cycles)."""
+    times = memory_times(sched, compute_cycles)
     count_load_actions(actions, sched, hw, q.weight_bits)
-    macs = sum(q.tokens * p.k * q.n for p in q.passes)
-    peak = mac.rows * mac.cols * times.total_cycles
+    peak = hw.mac.rows * hw.mac.cols * times.total_cycles
     return LayerSim(
         layer=q.name,
         op=q.op,
@@ -80,14 +90,14 @@ def simulate_mac_layer(q: MacQuantized, hw: HardwareConfig, design: str) -> Laye
         k=q.k,
         n=q.n,
         total_cycles=times.total_cycles,
-        compute_cycles=compute,
+        compute_cycles=compute_cycles,
         stall_encoder_cycles=0,
         stall_bank_cycles=0,
         stall_dram_cycles=times.stall_dram_cycles,
-        utilization=macs / peak if peak else 0.0,
+        utilization=busy_pe_cycles / peak if peak else 0.0,
         spikes=0,
         acc_ops=0,
-        mac_ops=macs,
+        mac_ops=sum(q.tokens * p.k * q.n for p in q.passes),
         salient_ratio=q.salient_ratio,
         overflow_events=0,
         output_spikes=0,
@@ -97,3 +107,14 @@ def simulate_mac_layer(q: MacQuantized, hw: HardwareConfig, design: str) -> Laye
         dram_output_bytes=sched.dram_output_bytes,
         transactions=times.transactions,
     )
+
+
+def simulate_mac_layer(q: MacQuantized, hw: HardwareConfig, design: str) -> LayerSim:
+    """Simulate one layer of the MAC baseline ``design``."""
+    mac = hw.mac
+    timings = [systolic_gemm(q.tokens, p.k, q.n, mac.rows, mac.cols, mac.dataflow)
+               for p in q.passes]
+    compute = sum(t.compute_cycles for t in timings)
+    macs = sum(q.tokens * p.k * q.n for p in q.passes)
+    sched = map_mac_layer(q, hw)
+    return mac_layer_sim(q, hw, design, sched, compute, mac_actions(q, timings, hw), macs)
