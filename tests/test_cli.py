@@ -416,6 +416,22 @@ def test_set_out_of_range(
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ("energy.spike_add=nope", "energy.spike_add"),
+        ("if_array.compare_bits=0", "if_array.compare_bits"),
+    ],
+)
+def test_set_bad_pricing_knob(
+    gemm_trace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], override: str,
+    field: str,
+) -> None:
+    code, _, err = run(capsys, *simulate_args(gemm_trace, tmp_path / "r", "--set", override))
+    assert_one_error(code, err, f"field '{field}'", "--set")
+    assert not (tmp_path / "r").exists()
+
+
 def test_set_malformed(
     gemm_trace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

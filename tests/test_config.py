@@ -76,6 +76,28 @@ def test_overrides_are_validated_like_the_file() -> None:
         load_hardware(ROOT / "hw_configs" / "spikequant-45nm.yaml", {"if_array.lanes": 0})
 
 
+def test_pricing_knobs_default_and_validate() -> None:
+    """``if_array.compare_bits`` (None: acc_bits) and ``energy.spike_add`` are knobs whose
+    defaults keep today's widths; bad values name their field."""
+    path = ROOT / "hw_configs" / "spikequant-45nm.yaml"
+    hw = load_hardware(path)
+    assert hw.if_array.compare_bits is None
+    assert hw.if_array.compare_width_bits == hw.if_array.acc_bits == 24
+    assert hw.energy.spike_add.value == "full_width"
+    assert hw.energy.spike_add_guard_bits == 2
+    hw = load_hardware(path, {"if_array.compare_bits": 12, "energy.spike_add": "operand_width"})
+    assert hw.if_array.compare_width_bits == 12
+    assert hw.energy.spike_add.value == "operand_width"
+    for key, value in (
+        ("energy.spike_add", "nope"),
+        ("if_array.compare_bits", 1),
+        ("energy.spike_add_guard_bits", -1),
+    ):
+        with pytest.raises(InputError) as exc:
+            load_hardware(path, {key: value})
+        assert f"field '{key}'" in exc.value.one_line()
+
+
 @pytest.mark.parametrize(
     ("text", "key", "value"),
     [("if_array.lanes=32", "if_array.lanes", 32), ("quant.mad_k=4.5", "quant.mad_k", 4.5),

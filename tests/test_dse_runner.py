@@ -40,7 +40,7 @@ def tiny_trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def small_spec(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("spec")
     axes = {"if_array.lanes": [8, 16], "quant.normal_coding": ["count", "bitserial"],
-            "sram.weights.capacity_bytes": [1048576, 1024]}
+            "sram.salient.word_bits": [64, 8]}
     return write_spec(folder / "sweep.yaml", axes, designs=["spikequant", "mac-w4a4"])
 
 
@@ -58,17 +58,18 @@ def one_worker(small_spec: Path, tiny_trace: Path, tmp_path_factory: pytest.Temp
 def test_rows_columns_and_failures(one_worker: pd.DataFrame) -> None:
     df = one_worker
     for col in ["point_id", "layer", "design", "if_array.lanes", "quant.normal_coding",
-                "sram.weights.capacity_bytes", "total_cycles", "energy_pj", "area_mm2", "error"]:
+                "sram.salient.word_bits", "total_cycles", "energy_pj", "area_mm2", "error"]:
         assert col in df.columns
     total = df[df["layer"] == "TOTAL"]
     assert len(total) == 16
     assert total["point_id"].is_unique
     assert not df.duplicated(["point_id", "layer"]).any()
-    # the 1 KiB weight SRAM cannot hold a spiking weight tile: recorded, sweep went on
+    # an 8-bit salient word cannot hold a salient (index, value) record: the spiking points
+    # fail (the MAC array has no salient SRAM), recorded, and the sweep went on
     failed = total[total["error"] != ""]
     assert len(failed) == 4
     assert set(failed["design"]) == {"spikequant"}
-    assert (failed["sram.weights.capacity_bytes"] == 1024).all()
+    assert (failed["sram.salient.word_bits"] == 8).all()
     assert failed["error"].str.contains("InputError").all()
     assert failed["total_cycles"].isna().all()
     assert failed["area_mm2"].notna().all()

@@ -26,6 +26,7 @@ from spikesim.energy import (
     price_actions,
     price_leakage,
     register_action,
+    spike_add_bits,
 )
 from spikesim.errors import InputError
 from spikesim.schema import CITATION_SEPARATOR, PRICE_COLUMNS, PROVENANCE_COLUMNS
@@ -645,3 +646,98 @@ def test_missing_section_and_malformed_yaml(tmp_path: Path) -> None:
 def test_tables_are_frozen(horowitz: EnergyTable) -> None:
     with pytest.raises(ValueError, match="frozen"):
         horowitz.technology_nm = 7  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------------------------
+# Pricing knobs: energy.spike_add, if_array.compare_bits
+# --------------------------------------------------------------------------------------------
+
+
+def _array_counts() -> pd.DataFrame:
+    rows = [
+        ("if_array", "acc", 1000, 24),
+        ("if_array", "shift", 50, 24),
+        ("if_array", "compare", 70, 24),
+        ("if_array", "fire", 30, 24),
+        ("mac_array", "add", 400, 32),
+        ("mac_array", "multiply", 400, 4),
+        ("encoder", "emit", 90, 4),
+    ]
+    frame = pd.DataFrame(rows, columns=["component", "action", "count", "bits"])
+    return frame.assign(layer="L", design="d")
+
+
+def test_operand_width_lowers_exactly_the_spike_add(horowitz: EnergyTable) -> None:
+    """Under ``energy.spike_add: operand_width`` only ``if_array.acc`` changes, by the ratio of
+    the two int_add prices; counts and bits stay; provenance names the priced width."""
+    full = price_actions(_array_counts(), make_hw(), horowitz)
+    narrow_hw = make_hw(energy={"spike_add": "operand_width"})
+    narrow = price_actions(_array_counts(), narrow_hw, horowitz)
+    # hand computation (Horowitz int_add rows 8 bits 0.03 pJ, 32 bits 0.1 pJ, linear):
+    # 24 bits: 0.03 + 0.07 * 16/24; weight_bits 4 + 2 guard = 6 bits: 0.03 * 6/8
+    e24, e6 = 0.03 + 0.07 * 16 / 24, 0.03 * 6 / 8
+    acc = (full["component"] == "if_array") & (full["action"] == "acc")
+    assert full.loc[acc, "energy_per_action_pj"].item() == pytest.approx(e24, rel=1e-12)
+    assert narrow.loc[acc, "energy_per_action_pj"].item() == pytest.approx(e6, rel=1e-12)
+    assert narrow.loc[acc, "energy_pj"].item() == pytest.approx(
+        full.loc[acc, "energy_pj"].item() * e6 / e24, rel=1e-12
+    )
+    pd.testing.assert_frame_equal(full.loc[~acc], narrow.loc[~acc])
+    pd.testing.assert_frame_equal(
+        full[["component", "action", "count", "bits"]], narrow[["component", "action", "count",
+                                                              "bits"]]
+    )
+    row = narrow.loc[acc].iloc[0]
+    assert row["bits"] == 24  # as counted
+    assert "at 6 bits (operand_width)" in row["energy_entry"]
+    assert "operand_width: priced at 6 bits (weight_bits 4 + 2 guard bits" in row["energy_scaling"]
+    assert "priced at 6 bits" in row["source"]
+    assert "operand_width" not in full.loc[acc].iloc[0]["energy_scaling"]
+
+
+def test_operand_width_guard_bits_and_cap(horowitz: EnergyTable) -> None:
+    """The priced width is weight_bits + guard bits, never wider than the counted width."""
+    hw = make_hw(energy={"spike_add": "operand_width", "spike_add_guard_bits": 0})
+    assert spike_add_bits(hw, 24) == (4, spike_add_bits(hw, 24)[1])
+    assert energy_per_action(horowitz, "if_array", "acc", 24, hw).energy_pj == pytest.approx(
+        0.015, rel=1e-12
+    )
+    wide = make_hw(energy={"spike_add": "operand_width", "spike_add_guard_bits": 30})
+    assert spike_add_bits(wide, 24)[0] == 24
+    assert energy_per_action(horowitz, "if_array", "acc", 24, wide).energy_pj == pytest.approx(
+        horowitz.operation_energy("int_add", 24).energy_pj, rel=1e-12
+    )
+    assert spike_add_bits(make_hw(), 24) == (24, "")
+
+
+def test_compare_bits_changes_only_the_compare_width(tmp_path: Path) -> None:
+    """``if_array.compare_bits`` moves the bits of ``if_array.compare`` and nothing else: same
+    counts, cycles and every other action."""
+    import spikesim
+    from spikesim.trace import synth_trace
+
+    out = tmp_path / "t"
+    synth_trace(out, gemm=(8, 96, 64), seed=3)
+    trace = spikesim.load_trace(out)
+    hw_path = Path(__file__).resolve().parents[1] / "hw_configs" / "spikequant-45nm.yaml"
+    base = spikesim.simulate(spikesim.load_hardware(hw_path), trace, "spikequant")
+    hw12 = spikesim.load_hardware(hw_path, {"if_array.compare_bits": 12})
+    narrow = spikesim.simulate(hw12, trace, "spikequant")
+    cmp_b = (base.actions["component"] == "if_array") & (base.actions["action"] == "compare")
+    cmp_n = (narrow.actions["component"] == "if_array") & (narrow.actions["action"] == "compare")
+    assert cmp_b.sum() == cmp_n.sum() > 0
+    assert set(base.actions.loc[cmp_b, "bits"]) == {24}
+    assert set(narrow.actions.loc[cmp_n, "bits"]) == {12}
+    keys = ["layer", "design", "component", "action", "count"]
+    pd.testing.assert_frame_equal(
+        base.actions.loc[cmp_b, keys].reset_index(drop=True),
+        narrow.actions.loc[cmp_n, keys].reset_index(drop=True),
+    )
+    pd.testing.assert_frame_equal(
+        base.actions.loc[~cmp_b].reset_index(drop=True),
+        narrow.actions.loc[~cmp_n].reset_index(drop=True),
+    )
+    energy_cols = [c for c in base.layers.columns if c.startswith("energy_")]
+    pd.testing.assert_frame_equal(
+        base.layers.drop(columns=energy_cols), narrow.layers.drop(columns=energy_cols)
+    )

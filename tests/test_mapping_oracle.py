@@ -5,19 +5,24 @@ so their agreement says nothing about it. Here the same quantities are derived a
 straight from the rules of the module docstring and without calling the planner's helpers:
 
 - tiles are ``columns`` outputs wide, the last one partial; a tile must fit twice (double buffer)
-  in the weight SRAM, else an InputError names ``sram.<name>.capacity_bytes``; with
-  ``shrink_tiles`` the widest tile that fits twice is used instead (found by brute force here);
+  in the weight SRAM; with ``shrink_tiles`` the widest tile that fits twice is used instead
+  (found by brute force here); without it K is split into the fewest chunks C (tried C = 1, 2,
+  ... by brute force) whose equal-as-possible contiguous ranges (the first K mod C one input
+  longer) give chunk-tiles of the widest tile that fit twice; if even C = K does not, an InputError
+  names ``sram.<name>.capacity_bytes``;
 - a token's normal values take K·b_a bits, its salient values one (index, value) record of
   ceil(log2 K) + b_s bits each; blocks are found with prefix sums (not a greedy loop) so that a
   block's normal bits, salient bits and output bits (B·columns·b_out) each fit half their SRAM;
-- weights are resident iff all tiles fit the weight SRAM; activations are resident iff the
+- steps are (block, tile, chunk), chunks innermost in both orders;
+- weights are resident iff all chunk-tiles fit the weight SRAM; activations are resident iff the
   blocks' normal bytes all fit the activation SRAM and their salient bytes the salient SRAM;
 - ``tokens_outer`` (steps block-major): a tile is loaded in the first block only if weights are
   resident, in every block otherwise; a block's activations are loaded with its first tile;
   DRAM read bytes = tile bytes × (1 or blocks) + activation bytes;
-- ``weights_outer`` (steps tile-major): a tile is loaded with its first block; a block's
-  activations are loaded with the first tile only if activations are resident, with every tile
-  otherwise; DRAM read bytes = tile bytes + activation bytes × (1 or tiles);
+- ``weights_outer`` (steps tile-major): a chunk-tile is loaded with its first block (split and
+  not resident: with every block); a block's activations are loaded with the first chunk of the
+  first tile only if activations are resident, with the first chunk of every tile otherwise;
+  DRAM read bytes = tile bytes × (1 or blocks) + activation bytes × (1 or tiles);
 - ``auto``: both plans are built and the one with fewer read bytes wins (ties: tokens_outer);
 - output bytes ceil(M·N·b_out / 8) in every order;
 
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -125,21 +131,34 @@ class Expected:
     activations_resident: bool
     order: LoopOrder
     """The loop order of ``steps`` (never auto)."""
-    steps: tuple[tuple[int, int, int, int], ...]
-    """(block, tile, weight bytes, activation bytes) in loop order."""
+    steps: tuple[tuple[int, int, int, int, int], ...]
+    """(block, tile, chunk, weight bytes, activation bytes) in loop order."""
     output_bytes: int
+    chunks: tuple[tuple[int, int], ...] = ()
+    """Input ranges of the K chunks."""
 
     @property
     def weight_bytes(self) -> int:
-        return sum(s[2] for s in self.steps)
+        return sum(s[3] for s in self.steps)
 
     @property
     def activation_bytes(self) -> int:
-        return sum(s[3] for s in self.steps)
+        return sum(s[4] for s in self.steps)
 
 
-def tile_bytes_of(case: Case, columns: int) -> int:
-    return bytes_of(case.k * columns * case.hw.quant.weight_bits)
+def tile_bytes_of(case: Case, columns: int, inputs: int | None = None) -> int:
+    return bytes_of((case.k if inputs is None else inputs) * columns * case.hw.quant.weight_bits)
+
+
+def chunks_of(case: Case, width: int) -> list[tuple[int, int]] | None:
+    """The fewest equal-as-possible contiguous K ranges whose chunk-tiles fit twice (brute
+    force over the chunk count); None if even one input per chunk does not fit."""
+    for count in range(1, case.k + 1):
+        sizes = [case.k // count + (1 if c < case.k % count else 0) for c in range(count)]
+        if 2 * tile_bytes_of(case, width, max(sizes)) <= case.cap("weights"):
+            starts = np.concatenate([[0], np.cumsum(sizes)])
+            return [(int(a), int(b)) for a, b in pairwise(starts)]
+    return None
 
 
 def oracle(case: Case) -> Expected | set[str]:
@@ -150,7 +169,10 @@ def oracle(case: Case) -> Expected | set[str]:
     if case.shrink and 2 * tile_bytes_of(case, cols) > w_cap:
         width = next((c for c in range(cols, 0, -1) if 2 * tile_bytes_of(case, c) <= w_cap), 1)
     tile_columns = [width] * (n // width) + ([n % width] if n % width else [])
-    tile_bytes = [tile_bytes_of(case, c) for c in tile_columns]
+    chunks = [(0, case.k)] if case.shrink else chunks_of(case, max(tile_columns))
+    chunk_bytes = [[tile_bytes_of(case, c, i1 - i0) for i0, i1 in chunks or [(0, case.k)]]
+                   for c in tile_columns]
+    tile_bytes = [sum(row) for row in chunk_bytes]
 
     a_half, s_half, o_half = (4 * case.cap(name) for name in SRAMS[1:])  # bits in half the SRAM
     normal = case.normal_bits_per_token
@@ -159,7 +181,7 @@ def oracle(case: Case) -> Expected | set[str]:
     too_small = {
         name
         for name, bad in (
-            ("weights", 2 * max(tile_bytes) > w_cap),
+            ("weights", 2 * max(max(row) for row in chunk_bytes) > w_cap),
             ("activations", normal > a_half),
             ("salient", int(salient.max()) > s_half),
             ("output", out > o_half),
@@ -168,6 +190,8 @@ def oracle(case: Case) -> Expected | set[str]:
     }
     if too_small:
         return too_small
+    assert chunks is not None
+    split = len(chunks) > 1
 
     most_tokens = min(a_half // normal, o_half // out)
     prefix = np.concatenate([[0], np.cumsum(salient)])
@@ -188,19 +212,21 @@ def oracle(case: Case) -> Expected | set[str]:
     )
     block_bytes = [bytes_of(nb) + bytes_of(sb) for nb, sb in zip(normal_bits, salient_bits,
                                                                  strict=True)]
-    pairs = [(b, j) for b in range(len(blocks)) for j in range(len(tile_columns))]
+    triples = [(b, j, c) for b in range(len(blocks)) for j in range(len(tile_columns))
+               for c in range(len(chunks))]
     tokens_outer = tuple(
-        (b, j, tile_bytes[j] if b == 0 or not resident else 0, block_bytes[b] if j == 0 else 0)
-        for b, j in pairs
+        (b, j, c, chunk_bytes[j][c] if b == 0 or not resident else 0,
+         block_bytes[b] if j == 0 and c == 0 else 0)
+        for b, j, c in triples
     )
     weights_outer = tuple(
-        (b, j, tile_bytes[j] if b == 0 else 0,
-         block_bytes[b] if j == 0 or not acts_resident else 0)
-        for b, j in sorted(pairs, key=lambda bj: (bj[1], bj[0]))
+        (b, j, c, chunk_bytes[j][c] if b == 0 or (split and not resident) else 0,
+         block_bytes[b] if c == 0 and (j == 0 or not acts_resident) else 0)
+        for b, j, c in sorted(triples, key=lambda bjc: (bjc[1], bjc[0], bjc[2]))
     )
 
-    def read_bytes(steps: tuple[tuple[int, int, int, int], ...]) -> int:
-        return sum(s[2] + s[3] for s in steps)
+    def read_bytes(steps: tuple[tuple[int, int, int, int, int], ...]) -> int:
+        return sum(s[3] + s[4] for s in steps)
 
     order = case.hw.mapping.loop_order
     if order == LoopOrder.AUTO:
@@ -218,6 +244,7 @@ def oracle(case: Case) -> Expected | set[str]:
         order=order,
         steps=tokens_outer if order == LoopOrder.TOKENS_OUTER else weights_outer,
         output_bytes=bytes_of(case.m * n * q.output_bits),
+        chunks=tuple(chunks),
     )
 
 
@@ -237,7 +264,20 @@ def check_conservation(case: Case, sched: Schedule, width: int) -> None:
     assert sum(sched.tile_columns) == case.n
     assert all(c == width for c in sched.tile_columns[:-1])
     assert 0 < sched.tile_columns[-1] <= width
-    assert 2 * tile_bytes_of(case, max(sched.tile_columns)) <= case.cap("weights")
+    # chunks: contiguous, covering [0, K), sizes differ by at most one; each chunk-tile fits
+    # twice, and one chunk fewer would not
+    chunks = sched.k_chunks
+    assert chunks[0][0] == 0
+    assert chunks[-1][1] == case.k
+    assert all(a[1] == b[0] for a, b in pairwise(chunks))
+    sizes = [i1 - i0 for i0, i1 in chunks]
+    assert min(sizes) >= 1
+    assert max(sizes) - min(sizes) <= 1
+    assert 2 * tile_bytes_of(case, max(sched.tile_columns), max(sizes)) <= case.cap("weights")
+    if len(chunks) > 1:
+        fewer = -(-case.k // (len(chunks) - 1))
+        assert 2 * tile_bytes_of(case, max(sched.tile_columns), fewer) > case.cap("weights")
+    nc = len(chunks)
 
     # blocks: partition [0, M) in order, each fits, each is maximal
     assert sched.blocks[0][0] == 0
@@ -263,14 +303,15 @@ def check_conservation(case: Case, sched: Schedule, width: int) -> None:
     assert sched.loop_order != LoopOrder.AUTO
     assert requested in (LoopOrder.AUTO, sched.loop_order)
     tokens_outer = sched.loop_order == LoopOrder.TOKENS_OUTER
-    assert [(s.block, s.tile) for s in sched.steps] == (
-        [(b, j) for b in range(nb) for j in range(nt)]
+    assert [(s.block, s.tile, s.chunk) for s in sched.steps] == (
+        [(b, j, c) for b in range(nb) for j in range(nt) for c in range(nc)]
         if tokens_outer
-        else [(b, j) for j in range(nt) for b in range(nb)]
+        else [(b, j, c) for j in range(nt) for b in range(nb) for c in range(nc)]
     )
-    weight_total = sum(tile_bytes_of(case, c) for c in sched.tile_columns)
+    weight_total = sum(tile_bytes_of(case, c, s) for c in sched.tile_columns for s in sizes)
     assert sched.weights_resident == (weight_total <= case.cap("weights"))
-    weight_loads = 1 if sched.weights_resident or not tokens_outer else nb
+    once_outer = sched.weights_resident or nc == 1  # weights_outer: each chunk-tile loaded once
+    weight_loads = 1 if sched.weights_resident or (not tokens_outer and once_outer) else nb
     assert sched.dram_weight_bytes == sum(s.weight_bytes for s in sched.steps)
     assert sched.dram_weight_bytes == weight_total * weight_loads
     assert weight_total >= bytes_of(case.k * case.n * q.weight_bits)
@@ -283,9 +324,10 @@ def check_conservation(case: Case, sched: Schedule, width: int) -> None:
     if sched.activations_resident:  # the resident blocks fit their SRAMs together
         assert bytes_of(case.m * normal) <= case.cap("activations")
         assert bytes_of(int(salient.sum())) <= case.cap("salient")
+    assert all(s.activation_bytes == 0 for s in sched.steps if s.chunk > 0)
     if tokens_outer:  # a block's activations come with its first tile
         assert all(s.activation_bytes == 0 for s in sched.steps if s.tile > 0)
-    else:  # a tile comes with its first block
+    elif once_outer:  # a chunk-tile comes with its first block
         assert all(s.weight_bytes == 0 for s in sched.steps if s.block > 0)
     assert sched.dram_read_bytes == sum(s.load_bytes for s in sched.steps)
     assert sched.dram_read_bytes == weight_total * weight_loads + act
@@ -294,7 +336,7 @@ def check_conservation(case: Case, sched: Schedule, width: int) -> None:
     other_a = act // act_loads * (1 if sched.activations_resident else nt)
     if requested == LoopOrder.AUTO:
         to_bytes = other_w + act // act_loads
-        wo_bytes = weight_total + other_a
+        wo_bytes = weight_total * (1 if once_outer else nb) + other_a
         assert sched.dram_read_bytes == min(to_bytes, wo_bytes)
         assert tokens_outer == (to_bytes <= wo_bytes)
     assert sched.output_bytes == sched.dram_output_bytes
@@ -317,9 +359,11 @@ def assert_matches_oracle(case: Case) -> Schedule | None:
         sched.weights_resident,
         sched.activations_resident,
         sched.loop_order,
-        tuple((s.block, s.tile, s.weight_bytes, s.activation_bytes) for s in sched.steps),
+        tuple((s.block, s.tile, s.chunk, s.weight_bytes, s.activation_bytes)
+              for s in sched.steps),
         sched.output_bytes,
         (sched.dram_weight_bytes, sched.dram_activation_bytes, sched.dram_output_bytes),
+        sched.k_chunks,
     )
     assert got == (
         want.tile_columns,
@@ -332,6 +376,7 @@ def assert_matches_oracle(case: Case) -> Schedule | None:
         want.steps,
         want.output_bytes,
         (want.weight_bytes, want.activation_bytes, want.output_bytes),
+        want.chunks,
     )
     assert (sched.tokens, sched.k, sched.n, sched.record_bits) == (
         case.m, case.k, case.n, case.rec_bits
@@ -377,6 +422,7 @@ def cases(draw: st.DrawFn, *, shrink: bool = False) -> Case:
         return max(1, bytes_of(int(2 * tokens * bits_per_token)) + draw(st.integers(-2, 2)))
 
     w_cap = draw(st.one_of(st.integers(max(1, 2 * tile - 3), 2 * tile + 8),
+                           st.integers(1, max(1, tile)),  # K split into several chunks
                            st.integers(max(1, all_tiles - 8), all_tiles + 8),
                            st.integers(2 * tile, 4 * all_tiles + 16)))
     overrides: dict[str, Any] = {
@@ -564,6 +610,54 @@ def test_auto_takes_the_order_with_fewer_read_bytes(
     assert sched.dram_read_bytes == min(others)
 
 
+@pytest.mark.parametrize("order", ["tokens_outer", "weights_outer"])
+def test_hand_example_k_split(order: str, default_hw_path: Path) -> None:
+    """The layer of :func:`test_hand_example` with a 40-byte weight SRAM: a 32-byte tile does not
+    fit twice; k_max = 8 · 20 // (4 · 4) = 10 inputs, so C = ceil(16 / 10) = 2 chunks of 8
+    inputs (chunk-tiles of 16, 16 and 8 bytes, 80 in all > 40: not resident, so every chunk-tile
+    is reloaded for every block in both orders). A block's activations come with a first chunk."""
+    sched = assert_matches_oracle(hand_case(default_hw_path, order, 40, 32))
+    assert sched is not None
+    assert sched.k_chunks == ((0, 8), (8, 16))
+    assert not sched.weights_resident
+    assert len(sched.steps) == 3 * 3 * 2
+    if order == "tokens_outer":
+        assert [(s.block, s.tile, s.chunk, s.load_bytes) for s in sched.steps[:6]] == [
+            (0, 0, 0, 16 + 24), (0, 0, 1, 16), (0, 1, 0, 16), (0, 1, 1, 16), (0, 2, 0, 8),
+            (0, 2, 1, 8),
+        ]
+    else:
+        assert [(s.block, s.tile, s.chunk, s.load_bytes) for s in sched.steps[:6]] == [
+            (0, 0, 0, 16 + 24), (0, 0, 1, 16), (1, 0, 0, 16 + 19), (1, 0, 1, 16),
+            (2, 0, 0, 16 + 8), (2, 0, 1, 16),
+        ]
+    assert sched.dram_weight_bytes == 3 * 80
+    assert sched.dram_activation_bytes == (51 if order == "tokens_outer" else 3 * 51)
+
+
+def test_k_split_resident_chunks(default_hw_path: Path) -> None:
+    """One 4-column tile of K=16 (32 bytes) in 40 bytes: two 16-byte chunk-tiles fit together,
+    so they are resident and loaded once even in weights_outer."""
+    hw = load_hardware(
+        default_hw_path,
+        {"if_array.columns": 4, "sram.weights.capacity_bytes": 40,
+         "sram.activations.capacity_bytes": 32, "mapping.loop_order": "weights_outer"},
+    )
+    sched = assert_matches_oracle(Case(5, 16, 4, np.zeros((5, 16), dtype=bool), hw))
+    assert sched is not None
+    assert sched.k_chunks == ((0, 8), (8, 16))
+    assert sched.weights_resident
+    assert sched.dram_weight_bytes == 32
+
+
+def test_k_split_uneven_chunks(default_hw_path: Path) -> None:
+    """K=17 with k_max = 8 · 10 // 16 = 5: C = 4 chunks of 5, 4, 4, 4 inputs."""
+    hw = load_hardware(default_hw_path, {"if_array.columns": 4, "sram.weights.capacity_bytes": 21})
+    sched = assert_matches_oracle(Case(2, 17, 4, np.zeros((2, 17), dtype=bool), hw))
+    assert sched is not None
+    assert sched.k_chunks == ((0, 5), (5, 9), (9, 13), (13, 17))
+
+
 def test_salient_records_limit_blocks(default_hw_path: Path) -> None:
     """Half of an 8-byte salient SRAM (32 bits) holds one 20-bit record: a token with a salient
     value closes its block although the activation SRAM would take two tokens."""
@@ -616,7 +710,9 @@ def test_not_resident_reloads_every_block(default_hw_path: Path) -> None:
 @pytest.mark.parametrize(
     ("overrides", "name"),
     [
-        ({"sram.weights.capacity_bytes": 63}, "weights"),  # a 32-byte tile does not fit twice
+        # one input per chunk (4 columns x 4 bits = 2 bytes) does not fit twice in 3 bytes
+        # (63 bytes, too small for a 32-byte tile, now splits K)
+        ({"sram.weights.capacity_bytes": 3}, "weights"),
         ({"sram.activations.capacity_bytes": 15}, "activations"),  # 64 bits > half of 15 bytes
         ({"sram.output.capacity_bytes": 3}, "output"),  # 4 columns × 4 bits > 12 bits
         ({"sram.salient.capacity_bytes": 9}, "salient"),  # 3 records of 20 bits > 36 bits
@@ -638,7 +734,7 @@ def test_too_small_sram_names_its_capacity(
 def test_error_names_the_sram_by_its_own_name(tmp_path: Path) -> None:
     data = yaml.safe_load(HW.read_text())
     data["sram"] = {f"buf_{name}": bank for name, bank in data["sram"].items()}
-    data["sram"]["buf_weights"]["capacity_bytes"] = 10
+    data["sram"]["buf_weights"]["capacity_bytes"] = 7  # one input of 8 columns (4 bytes) fits once
     path = tmp_path / "renamed.yaml"
     path.write_text(yaml.safe_dump(data))
     hw = load_hardware(path)

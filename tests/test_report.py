@@ -39,7 +39,9 @@ def trace_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _run(trace_dir: Path, out: Path, overrides: dict[str, object] | None = None) -> Path:
+def _run(
+    trace_dir: Path, out: Path, overrides: dict[str, object] | None = None, figures: bool = True
+) -> Path:
     hw = spikesim.load_hardware(HW, overrides)
     trace = spikesim.load_trace(trace_dir)
     layers = [layer.name for layer in trace.layers][:2]
@@ -52,6 +54,7 @@ def _run(trace_dir: Path, out: Path, overrides: dict[str, object] | None = None)
         spike_stats=spike_stats(hw, trace, layers=layers),
         timeline_layers=layers[:1],
         figure_dpi=DPI,
+        figures=figures,
     )
 
 
@@ -279,3 +282,50 @@ def test_cli_simulate_timeline_and_report_several(
     assert (tmp_path / "c" / "compare.md").is_file()
     assert main(["report", str(out), "--out", str(tmp_path / "d")]) == 2
     assert "--out" in capsys.readouterr().err
+
+
+def test_pricing_assumptions_section_and_summary(
+    run_dir: Path, trace_dir: Path, tmp_path: Path
+) -> None:
+    """report.md lists, per simulated design, the accumulator and compare widths, the
+    spike-add pricing, the MAC multiplier/adder widths and the energy table, as summary.json's
+    ``pricing`` records them from the run's config and actions."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    pricing = summary["pricing"]
+    assert pricing["energy_table"] == "horowitz-45nm"
+    assert pricing["spike_add"] == "full_width"
+    assert list(pricing["designs"]) == list(DESIGNS)
+    sq, w4, fp = (pricing["designs"][d] for d in DESIGNS)
+    assert (sq["kind"], sq["accumulator_bits"], sq["compare_bits"]) == ("spiking", 24, 24)
+    assert (sq["spike_add"], sq["spike_add_priced_bits"]) == ("full_width", 24)
+    assert (w4["kind"], w4["accumulator_bits"], w4["multiplier_bits"], w4["adder_bits"]) == (
+        "mac", 32, 4, 32
+    )
+    assert (fp["arithmetic"], fp["multiplier_bits"], fp["adder_bits"]) == ("floating point", 16, 16)
+    text = (run_dir / "report.md").read_text()
+    rows = _section(text, "## Pricing assumptions")
+    assert rows[0] == [
+        "design", "kind", "accumulator bits", "compare bits", "spike add priced as",
+        "multiplier bits", "adder bits", "energy table",
+    ]
+    by = {r[0]: r for r in rows[1:]}
+    assert by["spikequant"][1:6] == ["spiking", "24", "24", "full_width (24 bits)", "-"]
+    assert by["mac-w4a4"][1:8] == ["mac", "32", "-", "-", "4", "32", "`horowitz-45nm`"]
+    assert "`energy.spike_add: full_width`" in text
+
+    other = _run(
+        trace_dir,
+        tmp_path / "narrow",
+        {"energy.spike_add": "operand_width", "if_array.compare_bits": 12},
+        figures=False,  # the section under test is text; figures are tested elsewhere
+    )
+    text = (other / "report.md").read_text()
+    by = {r[0]: r for r in _section(text, "## Pricing assumptions")[1:]}
+    assert by["spikequant"][2:5] == ["24", "12", "operand_width (6 bits)"]
+    detail = _section(text.split("## Pricing assumptions", 1)[1], "`energy.spike_add:")
+    acc = next(r for r in detail[1:] if r[:2] == ["spikequant", "if_array.acc"])
+    assert acc[2:4] == ["24", "6"]
+    assert "operand_width" in acc[-1]
+    assert json.loads((other / "summary.json").read_text())["pricing"]["designs"]["spikequant"][
+        "spike_add_priced_bits"
+    ] == 6

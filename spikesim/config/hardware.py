@@ -56,6 +56,11 @@ class IFArrayConfig(FrozenModel):
     acc_bits: int = Field(24, ge=4, le=63)
     """Width of membrane, slope and partial-sum registers (bits, signed)."""
 
+    compare_bits: int | None = Field(None, ge=2, le=63)
+    """Width at which the fire phase's per-column compare (action ``if_array.compare``) is
+    counted (bits); None: ``acc_bits``. A pricing-relevant width, not a datapath change: the
+    membranes still wrap at ``acc_bits`` and the fire rule is unchanged."""
+
     reset: ResetMode = ResetMode.SUBTRACT
     """Reset after an output spike."""
 
@@ -78,6 +83,11 @@ class IFArrayConfig(FrozenModel):
     shifted into the membrane); the latch's writes and reads are counted (``latch.write``,
     ``latch.read``). TTFS values emit one spike each, so TTFS passes are unchanged. False:
     every spike event reads its row from the weight SRAM."""
+
+    @property
+    def compare_width_bits(self) -> int:
+        """The width the fire-phase compare is counted at: ``compare_bits``, else ``acc_bits``."""
+        return self.acc_bits if self.compare_bits is None else self.compare_bits
 
     @model_validator(mode="after")
     def _fits_int64(self) -> IFArrayConfig:
@@ -181,11 +191,34 @@ class MACArrayConfig(FrozenModel):
     :class:`ZeroSkip`); the bit-parallel MAC designs ignore it."""
 
 
+class SpikeAdd(StrEnum):
+    """How a spike's add into the membrane (action ``if_array.acc``) is priced.
+
+    ``full_width``: an ``int_add`` at the counted width (``if_array.acc_bits``).
+    ``operand_width``: an ``int_add`` at ``quant.weight_bits + energy.spike_add_guard_bits``
+    (at most the counted width): the event adds a sign-extended ``weight_bits`` operand, so
+    above the operand the adder only ripples a carry or borrow through the membrane's upper
+    bits. Pricing only; the counts do not change.
+    """
+
+    FULL_WIDTH = "full_width"
+    OPERAND_WIDTH = "operand_width"
+
+
 class EnergyRef(FrozenModel):
-    """Which per-action energy table prices the counts."""
+    """Which per-action energy table prices the counts, and the pricing choices on top of it."""
 
     table: str = "horowitz-45nm"
     """A built-in table name or a path to a YAML table (relative to the hardware YAML)."""
+
+    spike_add: SpikeAdd = SpikeAdd.FULL_WIDTH
+    """Width at which a spike's membrane add (``if_array.acc``) is priced (see
+    :class:`SpikeAdd`)."""
+
+    spike_add_guard_bits: int = Field(2, ge=0, le=32)
+    """Bits above ``quant.weight_bits`` priced under ``spike_add: operand_width``: the carry or
+    borrow an increment/decrement of uniformly distributed upper bits ripples through
+    (1 + 1/2 + 1/4 + ... = 2 bits on average)."""
 
 
 class HardwareConfig(FrozenModel):

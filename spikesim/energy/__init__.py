@@ -11,12 +11,14 @@ from spikesim.energy.price import (
     Entry,
     PriceRule,
     UnpricedActionError,
+    Width,
     component_energy,
     energy_per_action,
     leakage_energy_pj,
     price_actions,
     price_leakage,
     register_action,
+    spike_add_bits,
 )
 from spikesim.energy.table import (
     EnergyTable,
@@ -35,6 +37,7 @@ __all__ = [
     "PricedAction",
     "Scaling",
     "UnpricedActionError",
+    "Width",
     "builtin_tables",
     "component_energy",
     "energy_per_action",
@@ -43,4 +46,5 @@ __all__ = [
     "price_actions",
     "price_leakage",
     "register_action",
+    "spike_add_bits",
 ]

@@ -12,8 +12,12 @@ chosen by the *kind* of the component (the part before the first ``.``: ``sram.w
 =================================  =============================  ==================================
 component kind                     actions                        priced as
 =================================  =============================  ==================================
-``if_array``                       ``acc``, ``shift``,            ``int_add`` at ``bits``
-                                   ``compare``, ``fire``
+``if_array``                       ``acc``                        ``int_add`` at ``bits``, or under
+                                                                  ``energy.spike_add:
+                                                                  operand_width`` at
+                                                                  :func:`spike_add_bits`
+``if_array``                       ``shift``, ``compare``,        ``int_add`` at ``bits``
+                                   ``fire``
 ``threshold``                      ``multiply``                   ``int_mult`` at ``bits``
 ``latch``                          ``read`` / ``write``           ``register_read`` /
                                                                   ``register_write`` at ``bits``
@@ -31,6 +35,14 @@ component kind                     actions                        priced as
                                                                   (count is bytes, ``bits`` = 8)
 =================================  =============================  ==================================
 
+The width an action is *priced* at is the width it was *counted* at (its ``bits``), except
+for rules with ``width = Width.SPIKE_ADD`` (``if_array.acc``): there the hardware's
+``energy.spike_add`` decides (see :class:`spikesim.config.hardware.SpikeAdd`), the counts and
+their ``bits`` stay as counted, and ``energy_entry`` / ``energy_scaling`` / ``source`` say which
+width was priced. ``if_array.acc`` also holds the TTFS slope adds and bit-serial merges (adds of
+a full-width register, :data:`spikesim.hw.stats.EXTRA_ACC`); ``operand_width`` prices those
+narrow too (they are not counted apart).
+
 An unknown (component, action), or an ``sram.<name>`` the hardware does not have, is a
 programming error of whoever emitted the count and raises :class:`UnpricedActionError`. A table
 lacking an operation that an action needs is a user-input problem and raises
@@ -45,13 +57,13 @@ arithmetic, and the structured columns ``energy_table``, ``energy_entry``, ``ene
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import MappingProxyType
 
 import pandas as pd
 
-from spikesim.config.hardware import HardwareConfig
+from spikesim.config.hardware import HardwareConfig, SpikeAdd
 from spikesim.energy.table import EnergyTable, PricedAction
 from spikesim.schema import (
     COUNTED_ACTION_COLUMNS,
@@ -77,6 +89,14 @@ class Entry(StrEnum):
     DRAM = "dram"
 
 
+class Width(StrEnum):
+    """Which width an operation rule prices: the counted ``bits``, or the spike-add rule."""
+
+    COUNTED = "counted"
+    SPIKE_ADD = "spike_add"
+    """``energy.spike_add`` decides (:func:`spike_add_bits`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class PriceRule:
     """How one (component kind, action) is priced."""
@@ -84,10 +104,14 @@ class PriceRule:
     entry: Entry
     operation: str | None = None
     """The table operation (``int_add``, ...) when ``entry`` is ``operation``."""
+    width: Width = Width.COUNTED
+    """Which width the operation is priced at (operation rules only)."""
 
     def __post_init__(self) -> None:
         if (self.entry is Entry.OPERATION) != (self.operation is not None):
             raise ValueError("an operation rule names exactly one operation; others name none")
+        if self.entry is not Entry.OPERATION and self.width is not Width.COUNTED:
+            raise ValueError("only an operation rule may price another width than the counted one")
 
 
 def _op(name: str) -> PriceRule:
@@ -95,7 +119,8 @@ def _op(name: str) -> PriceRule:
 
 
 _REGISTRY: dict[tuple[str, str], PriceRule] = {
-    **{("if_array", a): _op("int_add") for a in ("acc", "shift", "compare", "fire")},
+    ("if_array", "acc"): PriceRule(Entry.OPERATION, "int_add", Width.SPIKE_ADD),
+    **{("if_array", a): _op("int_add") for a in ("shift", "compare", "fire")},
     ("threshold", "multiply"): _op("int_mult"),
     ("latch", "read"): _op("register_read"),
     ("latch", "write"): _op("register_write"),
@@ -136,6 +161,41 @@ def component_kind(component: str) -> str:
     return component.split(".", 1)[0]
 
 
+def spike_add_bits(hw: HardwareConfig, bits: int) -> tuple[int, str]:
+    """The width a spike's membrane add counted at ``bits`` is priced at, and why (empty when
+    priced as counted).
+
+    ``energy.spike_add: full_width``: ``bits``. ``operand_width``: ``quant.weight_bits +
+    energy.spike_add_guard_bits``, at most ``bits``.
+    """
+    energy = hw.energy
+    if energy.spike_add is SpikeAdd.FULL_WIDTH:
+        return int(bits), ""
+    wb, guard = hw.quant.weight_bits, energy.spike_add_guard_bits
+    priced = min(int(bits), wb + guard)
+    return priced, (
+        f"spike_add operand_width: priced at {priced} bits (weight_bits {wb} + "
+        f"{guard} guard bits, at most the counted {int(bits)})"
+    )
+
+
+def _priced_width(
+    table: EnergyTable, op: str, width: Width, bits: int, hw: HardwareConfig
+) -> PricedAction:
+    if width is Width.COUNTED:
+        return table.operation_energy(op, bits)
+    priced_bits, why = spike_add_bits(hw, bits)
+    priced = table.operation_energy(op, priced_bits)
+    if not why:
+        return priced
+    return replace(
+        priced,
+        source=f"{why}; {priced.source}",
+        entry=f"{priced.entry} at {priced_bits} bits (operand_width)",
+        scaling="; ".join(s for s in (why, priced.scaling) if s),
+    )
+
+
 def energy_per_action(
     table: EnergyTable, component: str, action: str, bits: int, hw: HardwareConfig
 ) -> PricedAction:
@@ -151,7 +211,7 @@ def energy_per_action(
     bits = int(bits)
     if rule.entry is Entry.OPERATION:
         assert rule.operation is not None
-        return table.operation_energy(rule.operation, bits)
+        return _priced_width(table, rule.operation, rule.width, bits, hw)
     if rule.entry is Entry.DRAM:
         return table.dram_energy(bits)
     name = component[len(kind) + 1 :] if component.startswith(f"{kind}.") else ""

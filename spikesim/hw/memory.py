@@ -1,11 +1,34 @@
 """Memory traffic of a schedule, common to every design: DRAM loads into the SRAMs and the
-output write-back (the array-side reads are counted by each design's engine)."""
+output write-back (the array-side reads are counted by each design's engine); the membrane
+store of K-split spiking layers and the cost of moving a token's partial membranes."""
 
 from __future__ import annotations
 
 from spikesim.actions import ActionCounter
-from spikesim.config.hardware import BankRole, HardwareConfig
+from spikesim.config.hardware import BankRole, HardwareConfig, SRAMBankConfig
 from spikesim.mapping.schedule import Schedule, ceil_div
+
+
+def membrane_sram(hw: HardwareConfig) -> tuple[str, SRAMBankConfig]:
+    """The membrane store of K-split layers: the SRAM with role ``membrane``, else the output
+    SRAM."""
+    if any(b.role == BankRole.MEMBRANE for b in hw.sram.values()):
+        return hw.sram_for(BankRole.MEMBRANE)
+    return hw.sram_for(BankRole.OUTPUT)
+
+
+def membrane_words(hw: HardwareConfig, cols: int) -> int:
+    """Words moved to write back (or re-read) one token's ``cols`` partial membranes:
+    ceil(cols · acc_bits / word_bits) of the membrane store."""
+    _, bank = membrane_sram(hw)
+    return ceil_div(cols * hw.if_array.acc_bits, bank.word_bits)
+
+
+def membrane_cycles(hw: HardwareConfig, cols: int) -> int:
+    """Array cycles of one write-back (or re-read) of a token's ``cols`` partial membranes:
+    ceil(cols · acc_bits / (word_bits · banks · ports)) of the membrane store."""
+    _, bank = membrane_sram(hw)
+    return ceil_div(cols * hw.if_array.acc_bits, bank.word_bits * bank.banks * bank.ports)
 
 
 def count_load_actions(
@@ -20,7 +43,8 @@ def count_load_actions(
         dram_read += step.load_bytes
         if step.weight_bytes:
             cols = sched.tile_columns[step.tile]
-            words = ceil_div(sched.k * cols * weight_bits, wbank.word_bits)
+            inputs = sched.chunk_inputs(step.chunk)
+            words = ceil_div(inputs * cols * weight_bits, wbank.word_bits)
             counter.add(f"sram.{wname}", "write", words, wbank.word_bits)
         if step.activation_bytes:
             b = step.block

@@ -85,14 +85,18 @@ class EncodedPass:
     last_of_token: bool
 
 
-def token_passes(layer: QuantizedLayer, ap: ArrayParams, t0: int, t1: int) -> list[EncodedPass]:
-    """The passes of tokens [t0, t1): per token its normal pass (salient positions hold 0), then
-    its salient pass if it has salient values."""
+def token_passes(
+    layer: QuantizedLayer, ap: ArrayParams, t0: int, t1: int, inputs: tuple[int, int] | None = None
+) -> list[EncodedPass]:
+    """The passes of tokens [t0, t1) over the inputs [i0, i1) (default all K; event indices are
+    relative to i0): per token its normal pass (salient positions hold 0), then its salient
+    pass if it has salient values in the range."""
+    i0, i1 = inputs if inputs is not None else (0, layer.k)
     passes: list[EncodedPass] = []
     for t in range(t0, t1):
-        row = np.asarray(layer.x_q[t], np.int64)
-        mask = np.asarray(layer.salient[t], bool)
-        kinds = [(False, np.where(mask, 0, row), layer.k, ap.normal)]
+        row = np.asarray(layer.x_q[t, i0:i1], np.int64)
+        mask = np.asarray(layer.salient[t, i0:i1], bool)
+        kinds = [(False, np.where(mask, 0, row), i1 - i0, ap.normal)]
         if mask.any():
             kinds.append((True, np.where(mask, row, 0), int(mask.sum()), ap.salient))
         for n, (is_sal, values, n_values, pp) in enumerate(kinds):
@@ -164,7 +168,8 @@ class DramChannel:
             if st.weight_bytes:
                 comp, word = self.weights
                 c = sched.tile_columns[st.tile]
-                self.acts.add(comp, "write", ceil_div(sched.k * c * self.weight_bits, word), word)
+                bits = sched.chunk_inputs(st.chunk) * c * self.weight_bits
+                self.acts.add(comp, "write", ceil_div(bits, word), word)
             if st.activation_bytes:
                 comp, word = self.activations
                 words = ceil_div(sched.block_normal_bits[st.block], word)
@@ -257,12 +262,14 @@ class FirePhase:
         outputs: NDArray[np.int64],
         output: SramPort,
         output_bits: int,
+        compare_bits: int,
     ):
         self.ap = ap
         self.acts = acts
         self.outputs = outputs
         self.output = output
         self.output_bits = output_bits
+        self.compare_bits = compare_bits
         self.left = 0
         self.overflow_events = 0
         self.output_spikes = 0
@@ -284,7 +291,7 @@ class FirePhase:
     def cycle(self) -> None:
         """One fire cycle (a compute cycle of the array)."""
         ap, cols = self.ap, len(self.theta)
-        self.acts.add("if_array", "compare", cols, ap.acc_bits)
+        self.acts.add("if_array", "compare", cols, self.compare_bits)
         for c in range(cols):
             if self.a[c] >= self.theta[c] and not (ap.reset_zero and self.n[c]):
                 self.n[c] += 1

@@ -33,4 +33,6 @@ LATCHED_EVENTS = 14
 """Events that read their weight row from a latch (latched passes: every event)."""
 SHIFTED_EVENTS = 15
 """Events of latched bit-serial passes: each adds its latched weight shifted by its plane."""
-SIZE = 16
+MEMBRANE_CYCLES = 16
+"""Cycles spent writing partial membranes back and re-reading them (K-split layers)."""
+SIZE = 17

@@ -1,13 +1,17 @@
-"""Mapping: split a quantized layer into schedule steps (token block × output tile).
+"""Mapping: split a quantized layer into schedule steps (token block × output tile × K chunk).
 
-Steps and loop order (``mapping.loop_order``; the blocks and tiles are the same in both)::
+Steps and loop order (``mapping.loop_order``; the blocks, tiles and chunks are the same in both)::
 
     tokens_outer (default):                      weights_outer:
     for block b of consecutive tokens:           for tile j of `columns` output channels:
         for tile j of `columns` output channels:     for block b of consecutive tokens:
-            step (b, j)                                  step (b, j)
+            for chunk c of the K inputs:                 for chunk c of the K inputs:
+                step (b, j, c)                               step (b, j, c)
 
-In step (b, j) every token of block b is encoded and integrated against weight tile j.
+In step (b, j, c) every token of block b is encoded and integrated against the inputs of chunk c
+of weight tile j (its *chunk-tile*). Chunks are innermost in both orders, so one block's partial
+membranes of one tile are live at a time. A layer whose tiles fit (see below) has one chunk,
+[0, K), and its steps are the (b, j) steps of the unsplit plan.
 ``auto`` takes whichever of the two orders reads fewer DRAM bytes for the layer (weights plus
 activations; ties go to ``tokens_outer``) and records the order chosen in the schedule.
 
@@ -15,24 +19,49 @@ Storage (mixed bit width, dynamic per token): a token's normal values are packed
 (K · b_a bits, salient positions hold 0); its salient values are (index, value) records of
 ceil(log2 K) + b_s bits in the salient SRAM. Blocks are formed greedily so that a block's normal
 bits, salient bits and output bits (B · columns · b_out) each fit in half of their SRAM (double
-buffering). A tile of c columns is ceil(K · c · b_w / 8) bytes and must fit twice in the weight
-SRAM (double buffering). A block's activations are ceil(normal bits / 8) + ceil(salient bits / 8)
-bytes.
+buffering). A block's activations are ceil(normal bits / 8) + ceil(salient bits / 8) bytes.
+
+K-splitting (spiking designs; MAC designs narrow their tiles instead, ``shrink_tiles``): a
+chunk-tile of k_c inputs and c columns is ceil(k_c · c · b_w / 8) bytes and must fit twice in the
+weight SRAM (double buffering). The K inputs are cut into the fewest chunks C for which the
+widest tile's largest chunk fits twice: with k_max = 8 · floor(capacity / 2) // (c · b_w) for
+the widest tile's c = min(columns, N) columns (the most inputs of its chunk-tile that fit
+twice), C = ceil(K / k_max). The chunks
+are contiguous input ranges, as equal as possible: the first K mod C have ceil(K / C) inputs,
+the rest floor(K / C). k_max = 0 (one input per chunk does not fit twice) is an error naming
+the weight SRAM's capacity.
 
 Residency (which loads repeat):
 
-- Weights are *resident* when all tiles fit the weight SRAM together (the sum of the tiles' bytes
-  is at most its capacity). ``tokens_outer``: a resident tile is loaded once, with the first
-  block; otherwise every tile is reloaded for every block (double-buffered in half the SRAM).
-  ``weights_outer``: each tile is loaded once, with the first block, whether resident or not
-  (it stays while the blocks stream past it).
+- Weights are *resident* when all chunk-tiles fit the weight SRAM together (the sum of their
+  bytes is at most its capacity). ``tokens_outer``: a resident chunk-tile is loaded once, with
+  the first block; otherwise every chunk-tile is reloaded for every block (double-buffered in
+  half the SRAM). ``weights_outer``: unsplit (one chunk), each tile is loaded once, with the
+  first block, whether resident or not (it stays while the blocks stream past it); split, the
+  chunks of a tile alternate within every block, so a chunk-tile is loaded once (with the first
+  block) only when the weights are resident, else reloaded for every block.
 - Activations are *resident* when all blocks fit their SRAMs together: the sum over blocks of
   ceil(normal bits / 8) is at most the activation SRAM's capacity and the sum over blocks of
   ceil(salient bits / 8) is at most the salient SRAM's capacity. ``weights_outer``: resident
   activations are loaded once, with the first tile; otherwise every block's activations (its
   normal values and its salient records) are reloaded for every tile (double-buffered in half of
-  each SRAM). ``tokens_outer``: a block's activations are loaded once, with its first tile,
-  whether resident or not.
+  each SRAM); they are loaded with the tile's first chunk and stay for its other chunks.
+  ``tokens_outer``: a block's activations are loaded once, with its first step (first tile,
+  first chunk), whether resident or not.
+
+Partial membranes (more than one chunk): step (b, j, c) integrates, for each token of block b,
+only the inputs of chunk c (its normal pass scans the chunk's k_c values, its salient pass the
+chunk's salient records). After every chunk but the last the token's ``columns`` membranes
+(acc_bits each) are written to the membrane store, and re-read at the start of its next chunk;
+only the last chunk runs the fire phase. The membrane store is the SRAM with role ``membrane``
+if the hardware has one, else the output SRAM (:func:`spikesim.hw.memory.membrane_sram`; its
+capacity is not checked against the B · c · acc_bits a block's partial membranes need). For a
+tile of c columns a write-back (or a re-read) moves ceil(c · acc_bits / word_bits) words and
+takes ceil(c · acc_bits / (word_bits · banks · ports)) array cycles of the store, counted as
+compute cycles (the re-read before the token's first pass of the chunk, the write-back in place
+of the fire phase). Weight row i of a chunk-tile [i0, i1) lives in bank (i - i0) mod banks. The
+membranes wrap at acc_bits exactly as unsplit: addition mod 2^acc_bits is associative.
+
 
 DRAM: one channel serving loads in step order; a load of ``bytes`` takes
 ``latency_cycles + ceil(bytes / bandwidth_bytes_per_cycle)`` cycles (0 bytes: no transfer).
@@ -46,6 +75,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import pairwise
 
 import numpy as np
 
@@ -65,12 +95,14 @@ def ceil_div(a: int, b: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One (token block, output tile) step and the DRAM bytes it needs loaded first."""
+    """One (token block, output tile, K chunk) step and the DRAM bytes it needs loaded first."""
 
     block: int
     tile: int
     weight_bytes: int
     activation_bytes: int
+    chunk: int = 0
+    """The K chunk (input range :attr:`Schedule.k_chunks` [chunk]) of the tile."""
 
     @property
     def load_bytes(self) -> int:
@@ -105,6 +137,15 @@ class Schedule:
     """All blocks' activations fit their SRAMs together (see the module docstring)."""
     loop_order: LoopOrder = LoopOrder.TOKENS_OUTER
     """The order :attr:`steps` follow (``auto`` resolved to the order it chose)."""
+    k_chunks: tuple[tuple[int, int], ...] = ()
+    """Input ranges [i0, i1) of the K chunks (one, (0, K), when the tiles fit unsplit)."""
+
+    def chunk_inputs(self, chunk: int) -> int:
+        """Inputs of chunk ``chunk`` (K when unsplit)."""
+        if not self.k_chunks:
+            return self.k
+        i0, i1 = self.k_chunks[chunk]
+        return i1 - i0
 
     def load_cycles(self, nbytes: int) -> int:
         """DRAM cycles to move ``nbytes`` (0 for nothing)."""
@@ -160,7 +201,8 @@ def plan_steps(
 
     ``shrink_tiles``: when a tile of ``tile_cols`` output channels does not fit twice in the
     weight SRAM, use the widest tile that does (MAC designs, whose compute timing does not
-    depend on the memory tiles); otherwise that is an error naming the SRAM's capacity.
+    depend on the memory tiles); otherwise split K into chunks (spiking designs, see the module
+    docstring). A tile that fits neither way is an error naming the SRAM's capacity.
     """
     cols = tile_cols
     _, wbank_cfg = hw.sram_for(BankRole.WEIGHTS)
@@ -173,15 +215,30 @@ def plan_steps(
     sname, sbank = hw.sram_for(BankRole.SALIENT)
     oname, obank = hw.sram_for(BankRole.OUTPUT)
 
-    tile_bytes = [ceil_div(k * c * weight_bits, 8) for c in tile_columns]
-    if 2 * max(tile_bytes) > wbank.capacity_bytes:
+    k_chunks = [(0, k)]
+    widest_cols = max(tile_columns)
+    if not shrink_tiles and 2 * ceil_div(k * widest_cols * weight_bits, 8) > wbank.capacity_bytes:
+        k_max = 8 * (wbank.capacity_bytes // 2) // (widest_cols * weight_bits)
+        if k_max >= 1:
+            n_chunks = ceil_div(k, k_max)
+            size, extra = divmod(k, n_chunks)
+            bounds = [c * size + min(c, extra) for c in range(n_chunks + 1)]
+            k_chunks = list(pairwise(bounds))
+    # chunk_bytes[j][c]: bytes of chunk c of tile j
+    chunk_bytes = [[ceil_div((i1 - i0) * c * weight_bits, 8) for i0, i1 in k_chunks]
+                   for c in tile_columns]
+    widest = max(max(row) for row in chunk_bytes)
+    if 2 * widest > wbank.capacity_bytes:
+        i0, i1 = k_chunks[0]
         raise InputError(
-            f"a weight tile of {max(tile_bytes)} bytes (K={k} x {max(tile_columns)} columns x "
+            f"a weight tile of {widest} bytes (K={i1 - i0} x {max(tile_columns)} columns x "
             f"{weight_bits} bits, layer {name}) does not fit twice (double buffer) "
             f"in {wbank.capacity_bytes} bytes",
             field=f"sram.{wname}.capacity_bytes",
         )
+    tile_bytes = [sum(row) for row in chunk_bytes]
     weights_resident = sum(tile_bytes) <= wbank.capacity_bytes
+    split = len(k_chunks) > 1
 
     rec_bits = record_bits
     normal_bits_tok = normal_bits_per_token
@@ -231,19 +288,25 @@ def plan_steps(
     if order == LoopOrder.AUTO:
         n_blocks, n_tiles = len(blocks), len(tile_bytes)
         tokens_outer = sum(tile_bytes) * (1 if weights_resident else n_blocks) + sum(act_bytes)
-        weights_outer = sum(tile_bytes) + sum(act_bytes) * (1 if activations_resident else n_tiles)
+        weights_once = weights_resident or not split
+        weights_outer = (sum(tile_bytes) * (1 if weights_once else n_blocks)
+                         + sum(act_bytes) * (1 if activations_resident else n_tiles))
         order = LoopOrder.WEIGHTS_OUTER if weights_outer < tokens_outer else LoopOrder.TOKENS_OUTER
     steps = []
     if order == LoopOrder.TOKENS_OUTER:
         for b, ab in enumerate(act_bytes):
-            for j, tb in enumerate(tile_bytes):
-                wb = tb if (b == 0 or not weights_resident) else 0
-                steps.append(Step(b, j, wb, ab if j == 0 else 0))
+            for j, row in enumerate(chunk_bytes):
+                for c, cb in enumerate(row):
+                    wb = cb if (b == 0 or not weights_resident) else 0
+                    steps.append(Step(b, j, wb, ab if j == 0 and c == 0 else 0, c))
     else:
-        for j, tb in enumerate(tile_bytes):
+        reload_weights = split and not weights_resident
+        for j, row in enumerate(chunk_bytes):
             for b, ab in enumerate(act_bytes):
-                steps.append(Step(b, j, tb if b == 0 else 0,
-                                  ab if (j == 0 or not activations_resident) else 0))
+                for c, cb in enumerate(row):
+                    wb = cb if (b == 0 or reload_weights) else 0
+                    first = c == 0 and (j == 0 or not activations_resident)
+                    steps.append(Step(b, j, wb, ab if first else 0, c))
     return Schedule(
         layer=name,
         tokens=m,
@@ -261,4 +324,5 @@ def plan_steps(
         output_bytes=ceil_div(m * n * output_bits, 8),
         activations_resident=activations_resident,
         loop_order=order,
+        k_chunks=tuple(k_chunks),
     )

@@ -20,6 +20,7 @@ import pandas as pd
 
 from spikesim.dataflows import reference_design
 from spikesim.report.figures import FigureSpec, compare_specs, run_figure_specs
+from spikesim.report.pricing import pricing_rows
 from spikesim.schema import (
     CITATION_SEPARATOR,
     PROVENANCE_COLUMNS,
@@ -277,6 +278,8 @@ def render_report(
         + f"; figures (PNG and PDF): `{FIGURES_DIR}/`.\n"
     )
 
+    out.append(_pricing_section(summary.get("pricing")))
+
     # ---- totals
     out.append("\n## Totals per design\n\n")
     totals = design_totals(layers, clock_hz if clock_hz > 0 else 1.0, tokens)
@@ -394,6 +397,77 @@ def render_report(
 
     # ---- provenance
     out.append(_provenance_section(actions))
+    return "".join(out)
+
+
+def _pricing_section(pricing: Any) -> str:
+    """"Pricing assumptions": per design the widths its arithmetic was counted and priced at
+    (``summary.json`` ``pricing``, :func:`spikesim.report.pricing.pricing_assumptions`)."""
+    out = ["\n## Pricing assumptions\n\n"]
+    if not isinstance(pricing, Mapping) or not pricing.get("designs"):
+        out.append(
+            "Not recorded: this run's `summary.json` has no `pricing` object (written by an "
+            "older spikesim). Simulate again to list them.\n"
+        )
+        return "".join(out)
+    out.append(
+        markdown_table(
+            [
+                "design",
+                "kind",
+                "accumulator bits",
+                "compare bits",
+                "spike add priced as",
+                "multiplier bits",
+                "adder bits",
+                "energy table",
+            ],
+            pricing_rows(pricing),
+            "llrrlrrl",
+        )
+    )
+    guard = pricing.get("spike_add_guard_bits")
+    out.append(
+        f"\n`energy.spike_add: {pricing.get('spike_add')}`: a spike's membrane add "
+        "(`if_array.acc`) is priced as an `int_add` at the accumulator width (`full_width`) "
+        f"or at `quant.weight_bits` + {guard} guard bits (`operand_width`: the add of a "
+        "sign-extended weight only ripples a carry or borrow above the operand; it also prices "
+        "the TTFS slope adds and bit-serial merges counted under `if_array.acc` narrow). "
+        "Widths are as counted in `actions.csv` (a MAC multiply at its wider operand, its add "
+        "at the accumulator); every arithmetic action of each array, as priced:\n\n"
+    )
+    rows = []
+    for name, info in pricing["designs"].items():
+        for a in info.get("array_actions") or []:
+            rows.append(
+                [
+                    str(name),
+                    f"{a.get('component')}.{a.get('action')}",
+                    _text(a.get("counted_bits")),
+                    _text(a.get("priced_bits")),
+                    fmt_number(float(a.get("energy_per_action_pj") or 0.0), 6),
+                    " ".join(
+                        t for t in (_text(a.get("energy_table")), _text(a.get("energy_entry"))) if t
+                    )
+                    or "-",
+                    _text(a.get("energy_scaling")) or "as is",
+                ]
+            )
+    out.append(
+        markdown_table(
+            [
+                "design",
+                "action",
+                "counted bits",
+                "priced bits",
+                "pJ per action",
+                "table row",
+                "derivation",
+            ],
+            rows,
+            "llrrrll",
+        )
+    )
     return "".join(out)
 
 

@@ -55,6 +55,7 @@ from spikesim.report.markdown import (
     render_report,
     run_labels,
 )
+from spikesim.report.pricing import pricing_assumptions
 from spikesim.report.timeline import chrome_trace, timeline_file_name
 from spikesim.schema import LAYER_KEYS, SPIKE_STATS_COLUMNS, TRANSACTION_COLUMNS
 from spikesim.sim.compare import compare_designs
@@ -268,6 +269,7 @@ def build_summary(
             "clock_hz": hw.clock_hz,
             "energy_table": hw.energy.table,
         },
+        "pricing": pricing_assumptions(hw, result.actions, result.designs),
         "overrides": dict(overrides),
         "designs": list(result.designs),
         "layers": list(dict.fromkeys(result.layers["layer"])),

@@ -1,10 +1,12 @@
 """The fast engine of the token-serial IF array: one layer, cycle-exact, without stepping cycles.
 
-1. :func:`.mapping.map_layer` splits the layer into (token block, output tile) steps.
-2. For each token block the numba kernel :func:`.kernel.block_timing` computes the
-   array's cycles (issue with bank conflicts, encoder FIFO stalls, slope/shift/fire cycles) from
-   the real integers. Weight rows live in bank i mod banks for every tile, so all tiles of a block
-   take the same cycles: the kernel runs once per block.
+1. :func:`.mapping.map_layer` splits the layer into (token block, output tile, K chunk) steps.
+2. For each token block (and K chunk) the numba kernel :func:`.kernel.block_timing` computes the
+   array's cycles (issue with bank conflicts, encoder FIFO stalls, slope/shift/fire cycles,
+   partial-membrane write-back and re-read) from the real integers. Weight rows live in bank
+   i mod banks for every tile, so all tiles of a block take the same cycles: the kernel runs once
+   per block (split layers: once per block, chunk and tile width, see
+   :func:`step_statistics`).
 3. simpy orchestrates the step transactions (DRAM loads into double buffers, array computes) and
    yields the total cycles and the DRAM stall.
 4. The functional path (exact integer matmul, wrap, fire) gives output spikes and overflow events.
@@ -28,7 +30,7 @@ from spikesim.dataflows.if_token_serial import kernel
 from spikesim.dataflows.if_token_serial.mapping import map_layer
 from spikesim.hw import stats as S
 from spikesim.hw.functional import functional_outputs
-from spikesim.hw.memory import count_load_actions
+from spikesim.hw.memory import count_load_actions, membrane_cycles, membrane_sram, membrane_words
 from spikesim.hw.params import ArrayParams, array_params
 from spikesim.hw.transfers import run_steps
 from spikesim.mapping.schedule import Schedule, ceil_div
@@ -40,54 +42,111 @@ def salient_read_words(salient_counts: np.ndarray, record_bits: int, word_bits: 
     return int(np.sum(-(-(salient_counts.astype(np.int64) * record_bits) // word_bits)))
 
 
+StepKey = tuple[int, int, int]
+"""(block, K chunk, tile width): the steps that take the same cycles and do the same work."""
+
+
+def step_statistics(
+    layer: QuantizedLayer, hw: HardwareConfig, ap: ArrayParams, sched: Schedule
+) -> dict[StepKey, np.ndarray]:
+    """The block kernel's statistics for every (block, chunk, tile width) of the schedule.
+
+    Weight rows live in bank i mod banks (i counted from the chunk's first input) for every
+    tile, so all tiles of a (block, chunk) take the same cycles, except that a split layer's
+    membrane write-back and re-read take :func:`membrane_cycles` of the tile's width: unsplit,
+    the kernel runs once per block; split, once per (block, chunk, width).
+    """
+    x_q = np.ascontiguousarray(layer.x_q, dtype=np.int16)
+    sal = np.ascontiguousarray(layer.salient)
+    chunks = sched.k_chunks or ((0, layer.k),)
+    last = len(chunks) - 1
+    widths = sorted(set(sched.tile_columns))
+    jobs: list[tuple[int, int, int | None]] = [
+        (b, c, w)
+        for b in range(len(sched.blocks))
+        for c in range(len(chunks))
+        for w in (widths if last else [None])
+    ]
+
+    def run(job: tuple[int, int, int | None]) -> np.ndarray:
+        b, c, w = job
+        (t0, t1), (i0, i1) = sched.blocks[b], chunks[c]
+        mem = membrane_cycles(hw, w) if w is not None else 0
+        return kernel.block_timing(
+            x_q[t0:t1, i0:i1], sal[t0:t1, i0:i1], ap,
+            reread_cycles=mem if c > 0 else 0,
+            writeback_cycles=mem if c < last else 0,
+            fire=c == last,
+        )
+
+    stats: dict[StepKey, np.ndarray] = {}
+    for (b, c, w), st in zip(jobs, map_threads(run, jobs), strict=True):
+        for width in widths if w is None else [w]:
+            stats[(b, c, width)] = st
+    return stats
+
+
 def count_actions(
     layer: QuantizedLayer,
     hw: HardwareConfig,
     ap: ArrayParams,
     sched: Schedule,
-    block_stats: list[np.ndarray],
+    stats: dict[StepKey, np.ndarray],
     output_spikes: int,
 ) -> ActionCounter:
-    """Action counts of a layer from the schedule and each block's kernel statistics."""
+    """Action counts of a layer from the schedule and the kernel statistics of its steps."""
     counter = ActionCounter()
     wname, wbank = hw.sram_for(BankRole.WEIGHTS)
     aname, abank = hw.sram_for(BankRole.ACTIVATIONS)
     sname, sbank = hw.sram_for(BankRole.SALIENT)
     oname, obank = hw.sram_for(BankRole.OUTPUT)
+    mname, mbank = membrane_sram(hw)
     acc_bits = ap.acc_bits
-    sal_counts = np.count_nonzero(layer.salient, axis=1)
-    # every tile of a block repeats the same work; tiles differ only in width (the last one)
+    chunks = sched.k_chunks or ((0, layer.k),)
+    last = len(chunks) - 1
+    # every tile of a (block, chunk) repeats the same work; tiles differ only in width
     widths = Counter(sched.tile_columns)
     for b, (t0, t1) in enumerate(sched.blocks):
-        st = block_stats[b]
         tokens = t1 - t0
-        events = int(st[S.EVENTS_NORMAL] + st[S.EVENTS_SALIENT])
-        fetches = int(st[S.FETCHES])
-        sal_words = salient_read_words(sal_counts[t0:t1], sched.record_bits, sbank.word_bits)
-        act_words = tokens * ceil_div(layer.k * layer.act_bits, abank.word_bits)
-        for cols, n in widths.items():
-            acc = (events + int(st[S.EXTRA_ACC])) * cols
-            counter.add("if_array", "acc", n * acc, acc_bits)
-            shifts = int(st[S.SHIFTS] + st[S.SHIFTED_EVENTS])
-            counter.add("if_array", "shift", n * shifts * cols, acc_bits)
-            counter.add("if_array", "compare", n * int(st[S.FIRE_CYCLES]) * cols, acc_bits)
-            counter.add("threshold", "multiply", n * tokens * cols, hw.if_array.threshold_bits)
-            counter.add("encoder", "convert", n * int(st[S.SCANNED_NORMAL]), layer.act_bits)
-            counter.add("encoder", "convert", n * int(st[S.SCANNED_SALIENT]), layer.salient_bits)
-            counter.add("encoder", "emit", n * int(st[S.EVENTS_NORMAL]), layer.act_bits)
-            counter.add("encoder", "emit", n * int(st[S.EVENTS_SALIENT]), layer.salient_bits)
-            row_words = ceil_div(cols * layer.weight_bits, wbank.word_bits)
-            counter.add(f"sram.{wname}", "read", n * fetches * row_words, wbank.word_bits)
-            if st[S.LATCHED_EVENTS]:
-                latch_fetches = fetches - (events - int(st[S.LATCHED_EVENTS]))
-                counter.add("latch", "write", n * latch_fetches * cols, layer.weight_bits)
-                counter.add("latch", "read", n * int(st[S.LATCHED_EVENTS]) * cols,
-                            layer.weight_bits)
-            counter.add(f"sram.{aname}", "read", n * act_words, abank.word_bits)
-            counter.add(f"sram.{sname}", "read", n * sal_words, sbank.word_bits)
-            out_words = n * tokens * ceil_div(cols * layer.output_bits, obank.word_bits)
-            counter.add(f"sram.{oname}", "write", out_words, obank.word_bits)
-            counter.add(f"sram.{oname}", "read", out_words, obank.word_bits)  # write-back
+        for c, (i0, i1) in enumerate(chunks):
+            sal_counts = np.count_nonzero(layer.salient[t0:t1, i0:i1], axis=1)
+            sal_words = salient_read_words(sal_counts, sched.record_bits, sbank.word_bits)
+            act_words = tokens * ceil_div((i1 - i0) * layer.act_bits, abank.word_bits)
+            for cols, n in widths.items():
+                st = stats[(b, c, cols)]
+                events = int(st[S.EVENTS_NORMAL] + st[S.EVENTS_SALIENT])
+                fetches = int(st[S.FETCHES])
+                acc = (events + int(st[S.EXTRA_ACC])) * cols
+                counter.add("if_array", "acc", n * acc, acc_bits)
+                shifts = int(st[S.SHIFTS] + st[S.SHIFTED_EVENTS])
+                counter.add("if_array", "shift", n * shifts * cols, acc_bits)
+                counter.add("if_array", "compare", n * int(st[S.FIRE_CYCLES]) * cols,
+                            hw.if_array.compare_width_bits)
+                counter.add("encoder", "convert", n * int(st[S.SCANNED_NORMAL]), layer.act_bits)
+                counter.add("encoder", "convert", n * int(st[S.SCANNED_SALIENT]),
+                            layer.salient_bits)
+                counter.add("encoder", "emit", n * int(st[S.EVENTS_NORMAL]), layer.act_bits)
+                counter.add("encoder", "emit", n * int(st[S.EVENTS_SALIENT]), layer.salient_bits)
+                row_words = ceil_div(cols * layer.weight_bits, wbank.word_bits)
+                counter.add(f"sram.{wname}", "read", n * fetches * row_words, wbank.word_bits)
+                if st[S.LATCHED_EVENTS]:
+                    latch_fetches = fetches - (events - int(st[S.LATCHED_EVENTS]))
+                    counter.add("latch", "write", n * latch_fetches * cols, layer.weight_bits)
+                    counter.add("latch", "read", n * int(st[S.LATCHED_EVENTS]) * cols,
+                                layer.weight_bits)
+                counter.add(f"sram.{aname}", "read", n * act_words, abank.word_bits)
+                counter.add(f"sram.{sname}", "read", n * sal_words, sbank.word_bits)
+                mem_words = n * tokens * membrane_words(hw, cols)
+                if c < last:  # partial membranes written back ...
+                    counter.add(f"sram.{mname}", "write", mem_words, mbank.word_bits)
+                if c > 0:  # ... and re-read by the next chunk
+                    counter.add(f"sram.{mname}", "read", mem_words, mbank.word_bits)
+                if c == last:
+                    counter.add("threshold", "multiply", n * tokens * cols,
+                                hw.if_array.threshold_bits)
+                    out_words = n * tokens * ceil_div(cols * layer.output_bits, obank.word_bits)
+                    counter.add(f"sram.{oname}", "write", out_words, obank.word_bits)
+                    counter.add(f"sram.{oname}", "read", out_words, obank.word_bits)  # write-back
     counter.add("if_array", "fire", output_spikes, acc_bits)
     count_load_actions(counter, sched, hw, layer.weight_bits)
     return counter
@@ -97,26 +156,23 @@ def simulate_layer(layer: QuantizedLayer, hw: HardwareConfig, design: str) -> La
     """Simulate one quantized layer on the spiking accelerator ``hw``."""
     ap = array_params(hw, layer.act_bits, layer.salient_bits, layer.k)
     sched = map_layer(layer, hw)
-    x_q = np.ascontiguousarray(layer.x_q, dtype=np.int16)
-    sal = np.ascontiguousarray(layer.salient)
-    block_stats = map_threads(
-        lambda block: kernel.block_timing(x_q[block[0]:block[1]], sal[block[0]:block[1]], ap),
-        list(sched.blocks),
-    )
-    compute = [int(block_stats[s.block][S.TOTAL]) for s in sched.steps]
+    stats = step_statistics(layer, hw, ap, sched)
+    step_stats = [stats[(s.block, s.chunk, sched.tile_columns[s.tile])] for s in sched.steps]
+    compute = [int(st[S.TOTAL]) for st in step_stats]
     loads = [sched.load_cycles(s.load_bytes) for s in sched.steps]
     times = run_steps(loads, compute)
     func = functional_outputs(layer, ap)
-    actions = count_actions(layer, hw, ap, sched, block_stats, func.output_spikes)
+    actions = count_actions(layer, hw, ap, sched, stats, func.output_spikes)
 
-    n_tiles = len(sched.tile_columns)
-    total_stats = np.sum(block_stats, axis=0) if block_stats else np.zeros(S.SIZE, np.int64)
-    events_per_pass = int(total_stats[S.EVENTS_NORMAL] + total_stats[S.EVENTS_SALIENT])
-    compute_cycles = int(total_stats[S.COMPUTE]) * n_tiles
-    stall_enc = int(total_stats[S.STALL_ENCODER]) * n_tiles
-    stall_bank = int(total_stats[S.STALL_BANK]) * n_tiles
+    total_stats = np.sum(step_stats, axis=0) if step_stats else np.zeros(S.SIZE, np.int64)
+    # the spike events of one tile (every tile integrates the same events)
+    tile0 = [st for s, st in zip(sched.steps, step_stats, strict=True) if s.tile == 0]
+    events_per_pass = int(sum(int(st[S.EVENTS_NORMAL] + st[S.EVENTS_SALIENT]) for st in tile0))
+    compute_cycles = int(total_stats[S.COMPUTE])
+    stall_enc = int(total_stats[S.STALL_ENCODER])
+    stall_bank = int(total_stats[S.STALL_BANK])
     assert compute_cycles + stall_enc + stall_bank + times.stall_dram_cycles == times.total_cycles
-    issued = events_per_pass * n_tiles
+    issued = int(total_stats[S.EVENTS_NORMAL] + total_stats[S.EVENTS_SALIENT])
     return LayerSim(
         layer=layer.name,
         op=layer.op,

@@ -36,6 +36,9 @@ def _block_timing(
     qmaxes: np.ndarray,
     latches: np.ndarray,
     max_events: int,
+    reread_cycles: int,
+    writeback_cycles: int,
+    fire: bool,
 ) -> np.ndarray:
     out = np.zeros(S.SIZE, dtype=np.int64)
     tokens, k = x_q.shape
@@ -99,6 +102,10 @@ def _block_timing(
             start = max(array_free, scan_end)
             out[S.STALL_ENCODER] += start - array_free
             end = start + actual + over
+            if pi == 0:
+                end += reread_cycles
+                out[S.COMPUTE] += reread_cycles
+                out[S.MEMBRANE_CYCLES] += reread_cycles
             ring[n_pass % fifo_depth] = end
             n_pass += 1
             out[S.COMPUTE] += ideal + over
@@ -114,19 +121,29 @@ def _block_timing(
                 out[S.EVENTS_NORMAL] += n
                 out[S.SCANNED_NORMAL] += n_values
             array_free = end
-            if pi == n_passes - 1:
+            if pi == n_passes - 1 and fire:
                 array_free += fire_cycles
                 out[S.COMPUTE] += fire_cycles
                 out[S.FIRE_CYCLES] += fire_cycles
+            elif pi == n_passes - 1:
+                array_free += writeback_cycles
+                out[S.COMPUTE] += writeback_cycles
+                out[S.MEMBRANE_CYCLES] += writeback_cycles
     out[S.TOTAL] = array_free
     return out
 
 
 def block_timing(
-    x_q: NDArray[np.integer], salient: NDArray[np.bool_], ap: ArrayParams
+    x_q: NDArray[np.integer],
+    salient: NDArray[np.bool_],
+    ap: ArrayParams,
+    *,
+    reread_cycles: int = 0,
+    writeback_cycles: int = 0,
+    fire: bool = True,
 ) -> NDArray[np.int64]:
     """Fast twin of :func:`spikesim.dataflows.if_token_serial.twin.block_timing` (same
-    statistics, bit-exact)."""
+    statistics, bit-exact; the same K-chunk arguments)."""
     x = np.ascontiguousarray(x_q, dtype=np.int16)
     m = np.ascontiguousarray(salient).view(np.uint8) if salient.dtype == np.bool_ else (
         np.ascontiguousarray(salient, dtype=np.uint8)
@@ -149,4 +166,7 @@ def block_timing(
         np.array([qmax(p.bits) for p in passes], dtype=np.int64),
         np.array([p.latch for p in passes], dtype=np.int64),
         max_events,
+        reread_cycles,
+        writeback_cycles,
+        fire,
     )

@@ -1,10 +1,11 @@
 """Mapping of the token-serial IF array: a spiking layer onto the shared step planner.
 
 Tiles are ``if_array.columns`` output channels wide (no narrowing: a tile that does not fit twice
-in the weight SRAM is an error naming its capacity); a token's normal values are packed at
-``act_bits`` in the activation SRAM, its salient values are (index, value) records of
-``index_bits(K) + salient_bits`` in the salient SRAM. Blocks, residency and DRAM loads follow
-:func:`spikesim.mapping.schedule.plan_steps`.
+in the weight SRAM is split along K into chunks with partial membranes; one that does not fit
+twice even with one input per chunk is an error naming its capacity); a token's normal values
+are packed at ``act_bits`` in the activation SRAM, its salient values are (index, value)
+records of ``index_bits(K) + salient_bits`` in the salient SRAM. Blocks, K chunks, residency
+and DRAM loads follow :func:`spikesim.mapping.schedule.plan_steps`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from spikesim.quant.layer import QuantizedLayer
 
 def map_layer(layer: QuantizedLayer, hw: HardwareConfig) -> Schedule:
     """Schedule of a spiking layer: tiles of ``if_array.columns`` outputs, salient records in the
-    salient SRAM. Raises InputError naming the SRAM whose capacity is too small."""
+    salient SRAM, K split when a tile does not fit twice. Raises InputError naming the SRAM whose
+    capacity is too small."""
     rec_bits = index_bits(layer.k) + layer.salient_bits
     sal_count = np.count_nonzero(layer.salient, axis=1).astype(np.int64)
     return plan_steps(

@@ -3,9 +3,13 @@
 It steps one clock cycle at a time through the whole layer. The shared unit machines of
 :mod:`spikesim.hw.reference_units` model the DRAM channel and double buffers, the encoders
 scanning passes into their FIFO, the fire phase and the membrane registers; this module writes
-only the token-serial array unit: each pass of one token is integrated against one tile, issuing
-events in order under the lane and bank-port limits, with the TTFS slope and bit-serial
-shift/merge cycles, every event adding ±w to ``columns`` ``acc_bits`` membranes.
+only the token-serial array unit: each pass of one token is integrated against one tile (one K
+chunk of it when the layer is split), issuing events in order under the lane and bank-port
+limits, with the TTFS slope and bit-serial shift/merge cycles, every event adding ±w to
+``columns`` ``acc_bits`` membranes. A split layer's token re-reads its partial membranes
+(``membrane_cycles`` cycles, as ``reread`` micro-ops before its first pass) in every chunk but
+the first, and writes them back (``membrane_cycles`` cycles instead of the fire phase) in every
+chunk but the last; the membrane values themselves are carried between the steps.
 
 It shares only definitions with the fast engine: the mapping (:func:`map_layer`), the spike
 coding order (:func:`spikesim.hw.coding.pass_events`) and the DRAM transfer time. Tests check the
@@ -22,6 +26,7 @@ from spikesim.actions import ActionCounter
 from spikesim.config.hardware import BankRole, HardwareConfig
 from spikesim.dataflows.base import ReferenceResult
 from spikesim.dataflows.if_token_serial.mapping import map_layer
+from spikesim.hw.memory import membrane_cycles, membrane_sram, membrane_words
 from spikesim.hw.params import array_params
 from spikesim.hw.reference_units import (
     CycleCounts,
@@ -65,7 +70,17 @@ class TokenSerialArray:
         self.salient = _port(hw, BankRole.SALIENT)
         self.w = np.asarray(layer.w_q, np.int64)
         self.col0 = [sum(sched.tile_columns[:j]) for j in range(len(sched.tile_columns))]
-        self.block_passes = [token_passes(layer, ap, t0, t1) for t0, t1 in sched.blocks]
+        self.chunks = sched.k_chunks or ((0, layer.k),)
+        self.passes_of = {
+            (b, c): token_passes(layer, ap, t0, t1, rng)
+            for b, (t0, t1) in enumerate(sched.blocks)
+            for c, rng in enumerate(self.chunks)
+        }
+        name, bank = membrane_sram(hw)
+        self.membrane_store: SramPort = (f"sram.{name}", bank.word_bits)
+        self.partial: dict[tuple[int, int], Membranes] = {}
+        """Partial membranes written back, by (token, tile), until the next chunk re-reads them."""
+        self.writeback_left = 0
 
     def _read(self, p: EncodedPass) -> tuple[str, int, int]:
         """Words the encoders read for a pass: salient records, or the packed normal values."""
@@ -74,14 +89,17 @@ class TokenSerialArray:
             bits = p.n_values * self.sched.record_bits
         else:
             comp, word = self.activations
-            bits = self.layer.k * self.layer.act_bits
+            bits = p.n_values * self.layer.act_bits
         return comp, ceil_div(bits, word), word
 
     def begin_step(self, step: int) -> PassEncoder:
         st = self.sched.steps[step]
-        self.passes = self.block_passes[st.block]
+        self.passes = self.passes_of[(st.block, st.chunk)]
         self.tile = st.tile
         self.cols = self.sched.tile_columns[st.tile]
+        self.chunk, self.i0 = st.chunk, self.chunks[st.chunk][0]
+        self.last_chunk = st.chunk == len(self.chunks) - 1
+        self.mem_cycles = membrane_cycles(self.hw, self.cols)
         self.arr_pass: int | None = None
         self.arr_next = 0
         self.ops: deque[tuple[str, int]] = deque()
@@ -90,7 +108,10 @@ class TokenSerialArray:
         return PassEncoder(self.passes, self.ap.fifo_depth, self.acts, self._read)
 
     def step_done(self) -> bool:
-        return self.arr_next == len(self.passes) and self.arr_pass is None and not self.fire.busy
+        return (
+            self.arr_next == len(self.passes) and self.arr_pass is None and not self.fire.busy
+            and not self.writeback_left
+        )
 
     def _issue_cycle(self, p: EncodedPass, s: int) -> None:
         ap, mem, cols, c0 = self.ap, self.mem, self.cols, self.col0[self.tile]
@@ -104,7 +125,7 @@ class TokenSerialArray:
             e = self.ev_ptr
             if s != -1 and p.step[e] != s:
                 break
-            i = int(p.idx[e])
+            i = int(p.idx[e])  # relative to the chunk's first input: bank i mod banks
             fetch = not latch or e == 0 or int(p.idx[e - 1]) != i
             if fetch:
                 b = i % ap.weight_banks
@@ -125,7 +146,7 @@ class TokenSerialArray:
                 reg = mem.v if p.pp.coding == 0 else (mem.i if p.pp.coding == 2 else mem.p)
                 step_weight = 1
             for c in range(cols):
-                w = int(self.w[c0 + c, i])
+                w = int(self.w[c0 + c, self.i0 + i])
                 reg[c] = wrap(reg[c] + sgn * w * step_weight, ap.acc_bits)
                 mem.exact[c] += sgn * w * plane_weight * (
                     1 if p.pp.coding != 2 else int(p.pp.window + 1 - p.step[e])
@@ -152,17 +173,31 @@ class TokenSerialArray:
             if not self.fire.busy:
                 self.mem = None  # the next token starts from fresh membranes
             return None
+        if self.writeback_left:  # partial membranes to the membrane store, one cycle at a time
+            self.writeback_left -= 1
+            self.counts.compute += 1
+            if not self.writeback_left:
+                self.mem = None
+            return None
         if self.arr_pass is None:
             if not (self.arr_next < len(self.passes) and encoder.scanned[self.arr_next]):
                 self.counts.stall_encoder += 1
                 return None
             self.arr_pass = self.arr_next
             self.arr_next += 1
-            if self.mem is None:
-                self.mem = Membranes(self.cols, ap.acc_bits)
+            ops = pass_micro_ops(self.passes[self.arr_pass])
+            if self.mem is None:  # the token's first pass
+                token = self.passes[self.arr_pass].token
+                if self.chunk == 0:
+                    self.mem = Membranes(self.cols, ap.acc_bits)
+                else:  # re-read the partial membranes the previous chunk wrote back
+                    self.mem = self.partial.pop((token, self.tile))
+                    comp, word = self.membrane_store
+                    self.acts.add(comp, "read", membrane_words(self.hw, self.cols), word)
+                    ops = [("reread", 0)] * self.mem_cycles + ops
             self.mem.i = [0] * self.cols
             self.mem.p = [0] * self.cols
-            self.ops = deque(pass_micro_ops(self.passes[self.arr_pass]))
+            self.ops = deque(ops)
             self.ev_ptr = self.group_cycles = self.group_events = 0
         p = self.passes[self.arr_pass]
         mem = self.mem
@@ -178,7 +213,7 @@ class TokenSerialArray:
                     mem.p[c] = wrap(2 * mem.p[c], ap.acc_bits)
                 elif kind == "merge":
                     mem.v[c] = wrap(mem.v[c] + mem.p[c], ap.acc_bits)
-            if kind != "empty":
+            if kind not in ("empty", "reread"):
                 action = "shift" if kind == "shift" else "acc"
                 self.acts.add("if_array", action, self.cols, ap.acc_bits)
             self.counts.compute += 1
@@ -186,7 +221,12 @@ class TokenSerialArray:
         if self.ops:
             return None
         done, self.arr_pass = self.arr_pass, None
-        if p.last_of_token:
+        if p.last_of_token and not self.last_chunk:
+            self.partial[(p.token, self.tile)] = mem
+            comp, word = self.membrane_store
+            self.acts.add(comp, "write", membrane_words(self.hw, self.cols), word)
+            self.writeback_left = self.mem_cycles
+        elif p.last_of_token:
             c0 = self.col0[self.tile]
             theta = self.layer.threshold_fx(
                 ap.frac_bits, slice(p.token, p.token + 1), slice(c0, c0 + self.cols)
@@ -203,7 +243,10 @@ def reference_simulate_layer(layer: QuantizedLayer, hw: HardwareConfig) -> Refer
     counts = CycleCounts()
     outputs = np.zeros((layer.tokens, layer.n), np.int64)
     ap = array_params(hw, layer.act_bits, layer.salient_bits, layer.k)
-    fire = FirePhase(ap, acts, outputs, _port(hw, BankRole.OUTPUT), layer.output_bits)
+    fire = FirePhase(
+        ap, acts, outputs, _port(hw, BankRole.OUTPUT), layer.output_bits,
+        hw.if_array.compare_width_bits,
+    )
     dram = DramChannel(
         sched,
         acts,

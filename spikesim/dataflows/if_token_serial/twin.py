@@ -1,9 +1,11 @@
 """NumPy twin of the token-serial block kernel: the definition of one step's timing, for clarity.
 
 Each token goes through the array alone: its normal pass, then its salient pass (if it has
-salient values), then the fire phase. The spike coding and the issue rule are the shared units
-of :mod:`spikesim.hw.coding` and :mod:`spikesim.hw.issue`. Nothing here is fast; tests show the
-numba kernel (:mod:`.kernel`) agrees bit-exactly.
+salient values), then the fire phase (a K-split step: re-read of the partial membranes first,
+unless it is the first chunk; write-back instead of the fire phase, unless it is the last).
+The spike coding and the issue rule are the shared units of :mod:`spikesim.hw.coding` and
+:mod:`spikesim.hw.issue`. Nothing here is fast; tests show the numba kernel (:mod:`.kernel`)
+agrees bit-exactly.
 """
 
 from __future__ import annotations
@@ -18,18 +20,31 @@ from spikesim.hw.params import ArrayParams
 
 
 def block_timing(
-    x_q: NDArray[np.integer], salient: NDArray[np.bool_], ap: ArrayParams
+    x_q: NDArray[np.integer],
+    salient: NDArray[np.bool_],
+    ap: ArrayParams,
+    *,
+    reread_cycles: int = 0,
+    writeback_cycles: int = 0,
+    fire: bool = True,
 ) -> NDArray[np.int64]:
     """Statistics (layout in :mod:`spikesim.hw.stats`) of one schedule step over a token block.
 
-    Passes, per token in order: the normal pass (all K positions scanned, salient positions hold
-    0), then the salient pass if the token has salient values. Recurrences, with exclusive ends::
+    ``x_q``/``salient`` hold the step's inputs (all K, or one K chunk's range). Passes, per token
+    in order: the normal pass (all its positions scanned, salient positions hold 0), then the
+    salient pass if the token has salient values there. Recurrences, with exclusive ends::
 
         scan_end[p]   = max(scan_end[p-1], emit_end[p - fifo_depth]) + ceil(n_values / scan_rate)
                         (scan_rate of the pass kind, see PassParams)
         emit_start[p] = max(array_free, scan_end[p])         (the gap is an encoder stall)
-        emit_end[p]   = emit_start[p] + issue_actual + overhead
-        array_free    = emit_end[p] + fire_cycles  if p is the token's last pass
+        emit_end[p]   = emit_start[p] + reread + issue_actual + overhead
+                        (reread = reread_cycles if p is the token's first pass, else 0)
+        array_free    = emit_end[p] + (fire_cycles if fire else writeback_cycles)
+                                                             if p is the token's last pass
+
+    A K-split step (not the first chunk) re-reads each token's partial membranes before its
+    first pass, and (not the last chunk) writes them back instead of firing; both are compute
+    cycles of the array (``MEMBRANE_CYCLES``). Unsplit: 0, 0, fire.
     """
     out = np.zeros(S.SIZE, dtype=np.int64)
     scan_end_prev = 0
@@ -60,10 +75,13 @@ def block_timing(
             over, extra_acc, shifts = pass_overhead_cycles(pp)
             start = max(array_free, scan_end)
             out[S.STALL_ENCODER] += start - array_free
-            end = start + actual + over
+            reread = reread_cycles if pi == 0 else 0
+            end = start + reread + actual + over
             emit_ends.append(end)
             out[S.COMPUTE] += ideal + over
             out[S.STALL_BANK] += actual - ideal
+            out[S.COMPUTE] += reread
+            out[S.MEMBRANE_CYCLES] += reread
             out[S.ISSUE_CYCLES] += actual
             out[S.EXTRA_ACC] += extra_acc
             out[S.SHIFTS] += shifts
@@ -74,9 +92,13 @@ def block_timing(
             out[S.LATCHED_EVENTS] += len(idx) if pp.latch else 0
             out[S.SHIFTED_EVENTS] += len(idx) if pp.latch and pp.coding == 1 else 0
             array_free = end
-            if pi == len(passes) - 1:
+            if pi == len(passes) - 1 and fire:
                 array_free += ap.fire_cycles
                 out[S.COMPUTE] += ap.fire_cycles
                 out[S.FIRE_CYCLES] += ap.fire_cycles
+            elif pi == len(passes) - 1:
+                array_free += writeback_cycles
+                out[S.COMPUTE] += writeback_cycles
+                out[S.MEMBRANE_CYCLES] += writeback_cycles
     out[S.TOTAL] = array_free
     return out

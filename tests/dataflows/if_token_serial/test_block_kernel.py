@@ -22,6 +22,22 @@ def pass_params(draw: st.DrawFn, bits: int) -> PassParams:
     return PassParams(coding, bits, window if coding == 2 else qmax(bits), bits - 1, rate, latch)
 
 
+Chunk = dict[str, int | bool]
+"""The K-chunk arguments of block_timing: reread_cycles, writeback_cycles, fire."""
+
+
+@st.composite
+def chunk_args(draw: st.DrawFn) -> Chunk:
+    """Unsplit (0, 0, fire), or a first, middle or last chunk of a K-split layer."""
+    kind = draw(st.sampled_from(["unsplit", "first", "middle", "last"]))
+    mem = draw(st.integers(1, 5))
+    return {
+        "reread_cycles": mem if kind in ("middle", "last") else 0,
+        "writeback_cycles": mem if kind in ("first", "middle") else 0,
+        "fire": kind in ("unsplit", "last"),
+    }
+
+
 @st.composite
 def block_case(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, ArrayParams]:
     act_bits = draw(st.integers(2, 5))
@@ -51,19 +67,27 @@ def block_case(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, ArrayParams]:
     return x.astype(np.int16), sal, ap
 
 
-@given(block_case())
-def test_block_timing_kernel_equals_twin(case: tuple[np.ndarray, np.ndarray, ArrayParams]) -> None:
-    x, sal, ap = case
-    np.testing.assert_array_equal(kernels.block_timing(x, sal, ap), twins.block_timing(x, sal, ap))
-
-
-@given(block_case())
-def test_block_timing_accounts_every_cycle(
-    case: tuple[np.ndarray, np.ndarray, ArrayParams],
+@given(block_case(), chunk_args())
+def test_block_timing_kernel_equals_twin(
+    case: tuple[np.ndarray, np.ndarray, ArrayParams], chunk: Chunk
 ) -> None:
     x, sal, ap = case
-    s = kernels.block_timing(x, sal, ap)
+    np.testing.assert_array_equal(
+        kernels.block_timing(x, sal, ap, **chunk),  # type: ignore[arg-type]
+        twins.block_timing(x, sal, ap, **chunk),  # type: ignore[arg-type]
+    )
+
+
+@given(block_case(), chunk_args())
+def test_block_timing_accounts_every_cycle(
+    case: tuple[np.ndarray, np.ndarray, ArrayParams], chunk: Chunk
+) -> None:
+    x, sal, ap = case
+    s = kernels.block_timing(x, sal, ap, **chunk)  # type: ignore[arg-type]
     assert s[S.TOTAL] == s[S.COMPUTE] + s[S.STALL_ENCODER] + s[S.STALL_BANK]
+    tokens = x.shape[0]
+    assert s[S.MEMBRANE_CYCLES] == tokens * (chunk["reread_cycles"] + chunk["writeback_cycles"])
+    assert s[S.FIRE_CYCLES] == (tokens * ap.fire_cycles if chunk["fire"] else 0)
     assert s[S.STALL_BANK] >= 0
     # every value is scanned once; every nonzero value emits its events
     assert s[S.SCANNED_NORMAL] == x.shape[0] * x.shape[1]

@@ -70,10 +70,47 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
         "spikequant-45nm",
         {"if_array.row_latch": True, "sram.weights.banks": 2, "if_array.lanes": 8},
     ),
+    "compare counted at 12 bits": ("spikequant-45nm", {"if_array.compare_bits": 12}),
     "row latch, bitserial normal, ttfs salient, overflow": (
         "spikequant-45nm",
         {"if_array.row_latch": True, "quant.normal_coding": "bitserial",
          "quant.salient_coding": "ttfs", "quant.salient_bits": 6, "if_array.acc_bits": 9},
+    ),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# K-splitting: tiles of 40 inputs x 8 columns x 4 bits = 160 bytes; 200 bytes hold 25 inputs of
+# a chunk-tile twice (2 chunks of 20), 120 bytes hold 15 (3 chunks of 14, 13, 13)
+# --------------------------------------------------------------------------------------------
+
+MEMBRANE_SRAM = {"sram.membrane": {"role": "membrane", "capacity_bytes": 2048, "word_bits": 32,
+                                   "banks": 2}}
+
+SPLIT_CASES: dict[str, tuple[str, dict[str, Any], int]] = {
+    # name: (preset, overrides, chunks)
+    "K split in 2, membranes in the output SRAM": (
+        "spikequant-45nm", {"sram.weights.capacity_bytes": 200}, 2,
+    ),
+    "K split in 3, membrane SRAM, weights_outer, slow dram": (
+        "spikequant-45nm",
+        {"sram.weights.capacity_bytes": 120, "mapping.loop_order": "weights_outer",
+         "dram.bandwidth_bytes_per_cycle": 0.5, **MEMBRANE_SRAM},
+        3,
+    ),
+    "K split in 3, overflow, bitserial + ttfs, zero reset": (
+        "spikequant-45nm",
+        {"sram.weights.capacity_bytes": 120, "if_array.acc_bits": 7, "if_array.reset": "zero",
+         "quant.normal_coding": "bitserial", "quant.salient_coding": "ttfs",
+         "quant.salient_bits": 6},
+        3,
+    ),
+    "K split in 2, row latch, bank-conflict bound, encoder bound": (
+        "spikequant-45nm-count",
+        {"sram.weights.capacity_bytes": 200, "if_array.row_latch": True,
+         "sram.weights.banks": 2, "if_array.lanes": 8, "encoder.count": 1,
+         "encoder.values_per_cycle": 2, "encoder.fifo_depth": 1},
+        2,
     ),
 }
 
@@ -121,6 +158,43 @@ def test_fast_engine_equals_cycle_reference(case: str, repo_root: Any) -> None:
         assert fast.stall_bank_cycles > 0
     if "overflow" in case:
         assert fast.overflow_events > 0
+
+
+@pytest.mark.parametrize("case", list(SPLIT_CASES))
+def test_k_split_fast_engine_equals_cycle_reference(case: str, repo_root: Any) -> None:
+    """Partial membranes written back and re-read between chunks: identical cycles, stall
+    attribution and action counts; the outputs equal the unsplit integer reference (addition
+    mod 2^acc_bits is associative), overflow included; the membrane traffic is
+    tokens x tiles x (chunks - 1) writes and as many reads."""
+    preset, overrides, chunks = SPLIT_CASES[case]
+    hw = load_hardware(repo_root / "hw_configs" / f"{preset}.yaml", {**SMALL, **overrides})
+    layer = small_layer(hw)
+    sched = map_layer(layer, hw)
+    assert len(sched.k_chunks) == chunks
+    fast, _ = assert_same(layer, hw)
+    unsplit_hw = load_hardware(
+        repo_root / "hw_configs" / f"{preset}.yaml",
+        {**SMALL, **overrides, "sram.weights.capacity_bytes": 4096},
+    )
+    unsplit = simulate_layer(layer, unsplit_hw, "spikequant")
+    assert (fast.output_spikes, fast.overflow_events, fast.spikes) == (
+        unsplit.output_spikes, unsplit.overflow_events, unsplit.spikes
+    )
+    store = "membrane" if "membrane SRAM" in case else "output"
+    word = hw.sram[store].word_bits
+    per_token = sum(-(-c * hw.if_array.acc_bits // word) for c in sched.tile_columns)
+    moved = layer.tokens * per_token * (chunks - 1)
+    # the output SRAM also holds the outputs (written once, read back for DRAM)
+    out_words = unsplit.actions.get(f"sram.{store}", "write") if store == "output" else 0
+    assert fast.actions.get(f"sram.{store}", "write") == out_words + moved
+    assert fast.actions.get(f"sram.{store}", "read") == out_words + moved
+    assert fast.compute_cycles > unsplit.compute_cycles
+    if "overflow" in case:
+        assert fast.overflow_events > 0
+    if "bank-conflict" in case:
+        assert fast.stall_bank_cycles > 0
+    if "encoder bound" in case:
+        assert fast.stall_encoder_cycles > 0
 
 
 def test_dram_roofline_bound(repo_root: Any) -> None:
@@ -322,6 +396,45 @@ def test_random_loop_orders_match_reference(
             "sram.activations.capacity_bytes": activations,
             "dram.bandwidth_bytes_per_cycle": bw,
             "mapping.loop_order": order,
+        },
+    )
+    assert_same(small_layer(hw, seed, m, 16, n), hw)
+
+
+@pytest.mark.slow  # the reference steps every cycle in Python
+@settings(max_examples=30, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    order=st.sampled_from(["tokens_outer", "weights_outer", "auto"]),
+    weights=st.sampled_from([16, 20, 24, 56]),
+    normal=st.sampled_from(["count", "bitserial", "ttfs"]),
+    salient=st.sampled_from(["count", "bitserial", "ttfs"]),
+    membrane=st.booleans(),
+    latch=st.booleans(),
+    acc_bits=st.sampled_from([8, 24]),
+    m=st.integers(1, 5),
+    n=st.integers(1, 10),
+)
+def test_random_k_splits_match_reference(
+    seed: int, order: str, weights: int, normal: str, salient: str, membrane: bool,
+    latch: bool, acc_bits: int, m: int, n: int,
+) -> None:
+    """K=16, 3 columns of 4 bits: 24 bytes a tile; 16, 20, 24 and 56 bytes of weight SRAM split
+    K in 4, 3, 2 and 1 chunks."""
+    hw = load_hardware(
+        ROOT / "hw_configs" / "spikequant-45nm.yaml",
+        {
+            **SMALL,
+            "if_array.columns": 3,
+            "quant.mad_k": 2.5,
+            "quant.normal_coding": normal,
+            "quant.salient_coding": salient,
+            "if_array.row_latch": latch,
+            "if_array.acc_bits": acc_bits,
+            "sram.weights.capacity_bytes": weights,
+            "sram.activations.capacity_bytes": 40,
+            "mapping.loop_order": order,
+            **(MEMBRANE_SRAM if membrane else {}),
         },
     )
     assert_same(small_layer(hw, seed, m, 16, n), hw)
