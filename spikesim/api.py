@@ -16,12 +16,14 @@ from typing import Any
 
 from spikesim.config.hardware import HardwareConfig
 from spikesim.config.loader import load_hardware as _load_hardware
+from spikesim.config.presets import resolve_hardware
 from spikesim.dataflows import design_names, get_design, parse_designs
 from spikesim.pipeline import simulate
 from spikesim.sim.result import SimResult
 from spikesim.sim.stats import spike_stats
 from spikesim.trace import Trace
 from spikesim.trace import load_trace as _load_trace
+from spikesim.trace.shipped import resolve_trace
 
 __all__ = [
     "SimResult",
@@ -37,13 +39,15 @@ __all__ = [
 
 
 def load_hardware(path: str | Path, overrides: dict[str, Any] | None = None) -> HardwareConfig:
-    """Load and validate a hardware YAML (with optional ``{dotted.path: value}`` overrides)."""
-    return _load_hardware(path, overrides)
+    """Load and validate a hardware YAML (with optional ``{dotted.path: value}`` overrides);
+    a bare name is a shipped preset (``"spikequant-45nm"``)."""
+    return _load_hardware(resolve_hardware(str(path)), overrides)
 
 
 def load_trace(path: str | Path) -> Trace:
-    """Open a trace directory (manifest validated; tensors memory-mapped on access)."""
-    return _load_trace(path)
+    """Open a trace directory (manifest validated; tensors memory-mapped on access); a bare
+    name that is not a directory here is a shipped trace (``"smollm2-135m"``)."""
+    return _load_trace(resolve_trace(path))
 
 
 
@@ -95,7 +99,6 @@ def run(
         ``timeline_layers``, ``layers``) or the config field path (``if_array.lanes``).
     """
     from spikesim.config.loader import apply_overrides, validate_mapping
-    from spikesim.config.presets import resolve_hardware
     from spikesim.errors import InputError
     from spikesim.report.rundir import check_run_dir_target, write_run_dir
 

@@ -33,7 +33,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="hardware YAML, or the name of a preset in hw_configs/",
     )
-    p.add_argument("--trace", required=True, metavar="DIR", help="trace directory")
+    p.add_argument(
+        "--trace", required=True, metavar="DIR",
+        help="trace directory, or the name of a shipped trace (smollm2-135m)",
+    )
     p.add_argument(
         "--out",
         required=True,

@@ -20,7 +20,10 @@ DESCRIPTION = (
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", metavar="SWEEP.yaml", help="sweep specification (top-level 'axes')")
-    p.add_argument("--trace", required=True, metavar="DIR", help="trace directory")
+    p.add_argument(
+        "--trace", required=True, metavar="DIR",
+        help="trace directory, or the name of a shipped trace (smollm2-135m)",
+    )
     p.add_argument(
         "--out",
         required=True,

@@ -50,6 +50,7 @@ from spikesim.schema import (
     area_column,
     energy_component_columns,
 )
+from spikesim.trace.shipped import resolve_trace
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 """Thread-count variables set to 1 in every worker process."""
@@ -525,7 +526,7 @@ def run_sweep(
     if workers < 1:
         raise InputError(f"must be at least 1, got {workers}", field="workers")
     sweep = spec if isinstance(spec, LoadedSweep) else load_sweep(spec)
-    trace_dir = Path(trace).resolve()
+    trace_dir = resolve_trace(trace).resolve()
     from spikesim.trace import load_trace
 
     try:

@@ -123,7 +123,7 @@ class SweepSpec(FrozenModel):
     """A sweep: hardware points (base + axis values) × designs, simulated on one trace."""
 
     base: str = Field(min_length=1)
-    """The base hardware YAML, relative to the sweep file."""
+    """The base hardware YAML, relative to the sweep file, or the name of a shipped preset."""
 
     axes: dict[str, tuple[Any, ...]] = Field(min_length=1)
     """Dotted field path → the values it takes (any HardwareConfig field)."""
@@ -254,6 +254,11 @@ def load_sweep(path: str | Path) -> LoadedSweep:
     base_path = Path(spec.base)
     if not base_path.is_absolute():
         base_path = path.parent / base_path
+    if not base_path.is_file() and len(Path(spec.base).parts) == 1:
+        from spikesim.config.presets import list_presets, preset_path
+
+        if spec.base.removesuffix(".yaml") in list_presets():  # a shipped preset, by name
+            base_path = preset_path(spec.base)
     if not base_path.is_file():
         raise InputError(f"base hardware file '{base_path}' not found", file=path, field="base")
     base = load_hardware(base_path)

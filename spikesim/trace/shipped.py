@@ -84,6 +84,21 @@ def _trace_dirs() -> list[Path]:
     return shared_data_dirs("traces")
 
 
+def resolve_trace(text: str | Path) -> Path:
+    """A trace argument as a directory: an existing path, or anything path-like (a missing one
+    is reported when it is opened), is taken as is; a bare name that is not a directory here is
+    looked up among the shipped traces (``smollm2-135m``), so it works from any directory and
+    any install."""
+    path = Path(text)
+    if path.exists() or len(path.parts) > 1 or not path.parts:
+        return path
+    for folder in _trace_dirs():
+        candidate = folder / path.name
+        if (candidate / "manifest.json").is_file():
+            return candidate
+    return path
+
+
 def shipped_trace_path(name: str = "smollm2-135m") -> Path:
     """Directory of the shipped trace ``name``.
 
