@@ -29,6 +29,7 @@ from spikesim.schema import (
     energy_component_columns,
 )
 from spikesim.sim.counts import CountedRun, simulate_counts
+from spikesim.sim.notes import configuration_notes
 from spikesim.sim.result import SimResult
 from spikesim.trace import Trace
 
@@ -69,4 +70,5 @@ def simulate(
         hardware=hw,
         trace=trace,
         designs=counted.designs,
+        notes=tuple(configuration_notes(hw, counted.designs)),
     )

@@ -106,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
             raise from_overrides(exc, overrides, args.hw) from None
     out = Path(args.out)
     print_totals(result, out)
+    for note in result.notes:
+        print(f"note: {note}")
     for name in timeline:
         print(f"timeline of {name}: {out / timeline_file_name(name)} (open in ui.perfetto.dev)")
     return EXIT_OK

@@ -17,7 +17,7 @@ from spikesim.cli.common import EXIT_OK
 from spikesim.errors import InputError
 
 if TYPE_CHECKING:
-    from spikesim.config.hardware import HardwareConfig
+    pass
 
 NAME = "validate"
 HELP = "check a hardware YAML (or an energy-table YAML) and print one line"
@@ -63,7 +63,9 @@ def _check_hardware(path: Path, shown: str) -> list[str]:
         if exc.file is not None:
             raise
         raise InputError(exc.message, file=path, field=exc.field or "energy.table") from None
-    notes = [f"note: {line}" for line in hardware_notes(hw)]
+    from spikesim.sim.notes import configuration_notes
+
+    notes = [f"note: {line}" for line in configuration_notes(hw)]
     return [f"ok: {shown}: valid hardware config '{hw.name}'", *notes]
 
 
@@ -132,18 +134,3 @@ def run(args: argparse.Namespace) -> int:
             print(line)
         return EXIT_OK
     raise errors[0]  # valid under no schema: the closest one says why
-
-
-def hardware_notes(hw: HardwareConfig) -> list[str]:
-    """Valid but wasteful combinations a user probably did not mean (printed by validate)."""
-    from spikesim.config.hardware import BankRole
-
-    notes = []
-    name, wbank = hw.sram_for(BankRole.WEIGHTS)
-    reads = wbank.banks * wbank.ports
-    if hw.if_array.lanes > reads:
-        notes.append(
-            f"if_array.lanes ({hw.if_array.lanes}) exceeds sram.{name}.banks x ports ({reads}): "
-            f"at most {reads} spike events can issue per cycle, the other lanes stay idle"
-        )
-    return notes

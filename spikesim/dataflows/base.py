@@ -187,6 +187,11 @@ class Design(Protocol):
         """The design's logic on ``hw`` (SRAMs excluded), for area."""
         ...
 
+    def notes(self, hw: HardwareConfig) -> list[str]:
+        """Configuration values of ``hw`` that cannot take effect on this design (each names
+        its field path and says why), for ``validate``, ``simulate`` and the report."""
+        ...
+
 
 class IFArrayDataflow(Protocol):
     """One dataflow of the integrate-and-fire array (``if_array.dataflow``)."""
@@ -207,6 +212,10 @@ class IFArrayDataflow(Protocol):
         ...
 
     def area_parts(self, hw: HardwareConfig) -> list[LogicPart]: ...
+
+    def notes(self, hw: HardwareConfig) -> list[str]:
+        """Values of ``hw`` that cannot take effect on this dataflow."""
+        ...
 
 
 T = TypeVar("T")

@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from spikesim.config.hardware import HardwareConfig
-from spikesim.config.quant import QuantConfig
+from spikesim.config.quant import Coding, QuantConfig
 from spikesim.dataflows.base import DesignKind, IFArrayDataflow, LayerSim, ReferenceResult
 from spikesim.dataflows.registry import IF_DATAFLOWS
 from spikesim.hw.parts import LogicPart
@@ -57,6 +57,19 @@ class SpikingDesign:
 
     def area_parts(self, hw: HardwareConfig) -> list[LogicPart]:
         return self.dataflow(hw).area_parts(hw)
+
+    def notes(self, hw: HardwareConfig) -> list[str]:
+        """The dataflow's notes, and an ``encoder.window`` set while no pass is TTFS-coded."""
+        notes = self.dataflow(hw).notes(hw)
+        q = hw.quant
+        if hw.encoder.window is not None and Coding.TTFS not in (
+            q.normal_coding, q.salient_coding
+        ):
+            notes.append(
+                f"encoder.window ({hw.encoder.window}) applies to TTFS coding only; "
+                "quant.normal_coding and quant.salient_coding are not ttfs"
+            )
+        return notes
 
 
 SPIKEQUANT = SpikingDesign(

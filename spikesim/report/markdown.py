@@ -278,6 +278,11 @@ def render_report(
         + f"; figures (PNG and PDF): `{FIGURES_DIR}/`.\n"
     )
 
+    notes = summary.get("notes") or []
+    if notes:
+        out.append("\n## Configuration notes\n\n")
+        out.append("Valid values that could not take effect in this run:\n\n")
+        out.extend(f"- {note}\n" for note in notes)
     out.append(_pricing_section(summary.get("pricing")))
 
     # ---- totals

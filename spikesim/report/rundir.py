@@ -272,6 +272,7 @@ def build_summary(
         "pricing": pricing_assumptions(hw, result.actions, result.designs),
         "overrides": dict(overrides),
         "designs": list(result.designs),
+        "notes": list(result.notes),
         "layers": list(dict.fromkeys(result.layers["layer"])),
         "totals": totals.to_dict("records"),
         "comparison": {

@@ -25,6 +25,9 @@ class SimResult:
     hardware: HardwareConfig
     trace: Trace
     designs: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+    """Configuration values that could not take effect for these designs (see
+    :mod:`spikesim.sim.notes`)."""
     extras: dict[str, Any] = field(default_factory=dict)
 
     def totals(self) -> pd.DataFrame:

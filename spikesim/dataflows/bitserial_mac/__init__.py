@@ -101,6 +101,9 @@ class BitSerialMacDesign:
     def area_parts(self, hw: HardwareConfig) -> list[LogicPart]:
         return area.area_parts(hw)
 
+    def notes(self, hw: HardwareConfig) -> list[str]:
+        return []
+
 
 MAC_BITSERIAL = BitSerialMacDesign()
 """The registered ``mac-bitserial`` design."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from spikesim.config.hardware import HardwareConfig, IFDataflow
+from spikesim.config.hardware import BankRole, HardwareConfig, IFDataflow
 from spikesim.dataflows.base import LayerSim, ReferenceResult
 from spikesim.dataflows.if_token_serial import area, engine, mapping, reference
 from spikesim.hw.parts import LogicPart
@@ -34,6 +34,19 @@ class TokenSerial:
 
     def area_parts(self, hw: HardwareConfig) -> list[LogicPart]:
         return area.area_parts(hw)
+
+    def notes(self, hw: HardwareConfig) -> list[str]:
+        """Lanes beyond the weight SRAM's banks × ports never issue: every event fetches its
+        row (without ``row_latch``; latched events read the latch and need no port)."""
+        name, wbank = hw.sram_for(BankRole.WEIGHTS)
+        reads = wbank.banks * wbank.ports
+        if hw.if_array.lanes > reads and not hw.if_array.row_latch:
+            return [
+                f"if_array.lanes ({hw.if_array.lanes}) exceeds sram.{name}.banks x ports "
+                f"({reads}): at most {reads} spike events can issue per cycle, the other lanes "
+                "stay idle"
+            ]
+        return []
 
 
 TOKEN_SERIAL = TokenSerial()

@@ -68,6 +68,9 @@ class MacDesign:
     def area_parts(self, hw: HardwareConfig) -> list[LogicPart]:
         return area.area_parts(hw, *self.pe_bits(hw.quant))
 
+    def notes(self, hw: HardwareConfig) -> list[str]:
+        return []
+
 
 MAC_DESIGNS = (
     MacDesign(
