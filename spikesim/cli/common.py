@@ -105,6 +105,14 @@ def add_dtype_argument(p: argparse.ArgumentParser) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+def add_trace_argument(p: argparse.ArgumentParser) -> None:
+    """--trace: a trace directory or a shipped trace's name (simulate, sweep)."""
+    p.add_argument(
+        "--trace", required=True, metavar="DIR",
+        help="trace directory, or the name of a shipped trace (smollm2-135m)",
+    )
+
+
 def split_list(text: str, flag: str) -> list[str]:
     """A comma-separated list (blanks dropped, duplicates removed in order); ``flag`` names it."""
     items = [part.strip() for part in text.split(",")]

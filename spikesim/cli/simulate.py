@@ -8,6 +8,7 @@ from pathlib import Path
 from spikesim.cli.common import (
     EXIT_OK,
     Progress,
+    add_trace_argument,
     command_line,
     from_overrides,
     parse_sets,
@@ -33,10 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="hardware YAML, or the name of a preset in hw_configs/",
     )
-    p.add_argument(
-        "--trace", required=True, metavar="DIR",
-        help="trace directory, or the name of a shipped trace (smollm2-135m)",
-    )
+    add_trace_argument(p)
     p.add_argument(
         "--out",
         required=True,

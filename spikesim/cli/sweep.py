@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from spikesim.cli.common import EXIT_OK, show_progress
+from spikesim.cli.common import EXIT_OK, add_trace_argument, show_progress
 from spikesim.cli.pareto import show_front
 
 NAME = "sweep"
@@ -20,10 +20,7 @@ DESCRIPTION = (
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", metavar="SWEEP.yaml", help="sweep specification (top-level 'axes')")
-    p.add_argument(
-        "--trace", required=True, metavar="DIR",
-        help="trace directory, or the name of a shipped trace (smollm2-135m)",
-    )
+    add_trace_argument(p)
     p.add_argument(
         "--out",
         required=True,

@@ -193,6 +193,11 @@ class Design(Protocol):
         ...
 
 
+def quantize_trace_layer(design: Design, layer: TraceLayer, quant: QuantConfig) -> Any:
+    """``design.quantize`` of a trace layer (its name, operator, activations and weights)."""
+    return design.quantize(layer.name, layer.op, layer.activations(), layer.weights(), quant)
+
+
 class IFArrayDataflow(Protocol):
     """One dataflow of the integrate-and-fire array (``if_array.dataflow``)."""
 

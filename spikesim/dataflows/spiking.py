@@ -10,7 +10,13 @@ from numpy.typing import NDArray
 
 from spikesim.config.hardware import HardwareConfig
 from spikesim.config.quant import Coding, QuantConfig
-from spikesim.dataflows.base import DesignKind, IFArrayDataflow, LayerSim, ReferenceResult
+from spikesim.dataflows.base import (
+    DesignKind,
+    IFArrayDataflow,
+    LayerSim,
+    ReferenceResult,
+    quantize_trace_layer,
+)
 from spikesim.dataflows.registry import IF_DATAFLOWS
 from spikesim.hw.parts import LogicPart
 from spikesim.mapping.schedule import Schedule
@@ -41,19 +47,15 @@ class SpikingDesign:
     ) -> QuantizedLayer:
         return quantize_layer(name, op, x, w, quant, self.method)
 
-    def quantize_layer(self, layer: TraceLayer, quant: QuantConfig) -> QuantizedLayer:
-        """:meth:`quantize` of a trace layer."""
-        return self.quantize(layer.name, layer.op, layer.activations(), layer.weights(), quant)
-
     def map(self, quantized: QuantizedLayer, hw: HardwareConfig) -> Schedule:
         return self.dataflow(hw).map(quantized, hw)
 
     def simulate(self, layer: TraceLayer, hw: HardwareConfig) -> LayerSim:
         flow = self.dataflow(hw)
-        return flow.simulate(self.quantize_layer(layer, hw.quant), hw, self.name)
+        return flow.simulate(quantize_trace_layer(self, layer, hw.quant), hw, self.name)
 
     def reference(self, layer: TraceLayer, hw: HardwareConfig) -> ReferenceResult:
-        return self.dataflow(hw).reference(self.quantize_layer(layer, hw.quant), hw)
+        return self.dataflow(hw).reference(quantize_trace_layer(self, layer, hw.quant), hw)
 
     def area_parts(self, hw: HardwareConfig) -> list[LogicPart]:
         return self.dataflow(hw).area_parts(hw)

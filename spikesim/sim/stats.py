@@ -9,6 +9,7 @@ import pandas as pd
 
 from spikesim.config.hardware import HardwareConfig
 from spikesim.dataflows import DesignKind, get_design, reference_design
+from spikesim.dataflows.base import quantize_trace_layer
 from spikesim.errors import InputError
 from spikesim.schema import SPIKE_STATS_COLUMNS
 from spikesim.sim.counts import select_layers
@@ -35,9 +36,7 @@ def spike_stats(
         raise InputError(f"'{spiking.name}' is not a spiking design", field="design")
     frames: list[pd.DataFrame] = []
     for layer in select_layers(trace, layers):
-        ql = spiking.quantize(
-            layer.name, layer.op, layer.activations(), layer.weights(), hw.quant
-        )
+        ql = quantize_trace_layer(spiking, layer, hw.quant)
         mag = np.abs(ql.x_q.astype(np.int64)).ravel()
         sal = ql.salient.ravel()
         size = int(mag.max(initial=0)) + 1

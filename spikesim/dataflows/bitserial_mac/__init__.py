@@ -53,7 +53,12 @@ from numpy.typing import NDArray
 
 from spikesim.config.hardware import HardwareConfig
 from spikesim.config.quant import QuantConfig
-from spikesim.dataflows.base import DesignKind, LayerSim, ReferenceResult
+from spikesim.dataflows.base import (
+    DesignKind,
+    LayerSim,
+    ReferenceResult,
+    quantize_trace_layer,
+)
 from spikesim.dataflows.bitserial_mac import area, engine, reference
 from spikesim.dataflows.systolic.engine import map_mac_layer
 from spikesim.hw.parts import LogicPart
@@ -87,14 +92,14 @@ class BitSerialMacDesign:
 
     def simulate(self, layer: TraceLayer, hw: HardwareConfig) -> LayerSim:
         return engine.simulate_bitserial_layer(
-            self.quantize(layer.name, layer.op, layer.activations(), layer.weights(), hw.quant),
+            quantize_trace_layer(self, layer, hw.quant),
             hw,
             self.name,
         )
 
     def reference(self, layer: TraceLayer, hw: HardwareConfig) -> ReferenceResult | None:
         return reference.reference_layer(
-            self.quantize(layer.name, layer.op, layer.activations(), layer.weights(), hw.quant),
+            quantize_trace_layer(self, layer, hw.quant),
             hw,
         )
 

@@ -17,7 +17,12 @@ from numpy.typing import NDArray
 
 from spikesim.config.hardware import HardwareConfig
 from spikesim.config.quant import QuantConfig
-from spikesim.dataflows.base import DesignKind, LayerSim, ReferenceResult
+from spikesim.dataflows.base import (
+    DesignKind,
+    LayerSim,
+    ReferenceResult,
+    quantize_trace_layer,
+)
 from spikesim.dataflows.systolic import area, engine
 from spikesim.hw.parts import LogicPart
 from spikesim.mapping.schedule import Schedule
@@ -57,7 +62,7 @@ class MacDesign:
 
     def simulate(self, layer: TraceLayer, hw: HardwareConfig) -> LayerSim:
         return engine.simulate_mac_layer(
-            self.quantize(layer.name, layer.op, layer.activations(), layer.weights(), hw.quant),
+            quantize_trace_layer(self, layer, hw.quant),
             hw,
             self.name,
         )
