@@ -184,3 +184,21 @@ def test_kill_and_resume(tmp_path: Path) -> None:
     assert not df.duplicated(["point_id", "layer"]).any()
     assert sorted(totals["point_index"]) == list(range(40))
     assert not [p for p in out.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_bundle_axis_runs_each_dataflow_with_its_knobs(tiny_trace: Path, tmp_path: Path) -> None:
+    """Knobs of one dataflow ride in a bundle: no failed point for token_serial × batch."""
+    axes: dict[str, list[object]] = {"array": [
+        {"if_array.dataflow": "token_serial"},
+        {"if_array.dataflow": "token_batched", "if_array.batch_tokens": 4},
+    ]}
+    spec = write_spec(tmp_path / "sweep.yaml", axes, designs=["spikequant"])
+    summary = run_sweep(spec, tiny_trace, tmp_path / "out.parquet", workers=1, progress=False)
+    assert (summary.ran, summary.failed) == (2, 0)
+    df = read_results(tmp_path / "out.parquet")
+    total = df[df["layer"] == "TOTAL"].set_index("if_array.dataflow")
+    assert total.loc["token_batched", "if_array.batch_tokens"] == 4
+    assert total.loc["token_batched", "array"] == (
+        "if_array.dataflow=token_batched, if_array.batch_tokens=4"
+    )
+    assert total.loc["token_serial", "energy_pj"] != total.loc["token_batched", "energy_pj"]

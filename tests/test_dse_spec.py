@@ -67,6 +67,15 @@ def test_random_sampling_is_seeded_and_distinct(tmp_path: Path, default_hw_path:
         ({"constraints": {"relations": ["if_array.nope <= 3"]}}, "constraints.relations",
          "not a field"),
         ({"base": "missing.yaml"}, "base", "not found"),
+        ({"axes": {"array": [{"if_array.dataflow": "token_batched"}, "token_serial"]}},
+         "axes", "mixes mappings"),
+        ({"axes": {"array": [{}]}}, "axes", "empty bundle"),
+        ({"axes": {"array": [{"if_array..lanes": 8}]}}, "axes", "not a dotted field path"),
+        # a bundle is validated as a whole against the base: the knob needs its dataflow
+        ({"axes": {"array": [{"if_array.batch_tokens": 8}]}}, "axes.array",
+         "token_batched only"),
+        ({"axes": {"array": [{"if_array.dataflow": "token_batched",
+                              "if_array.batch_tokens": 0}]}}, "axes.array", "greater than"),
     ],
 )
 def test_bad_spec_names_file_and_field(
@@ -78,3 +87,30 @@ def test_bad_spec_names_file_and_field(
     assert info.value.file == str(path)
     if field is not None:
         assert info.value.field == field
+
+
+def test_bundle_axis_sets_its_fields_together(tmp_path: Path, default_hw_path: Path) -> None:
+    """A bundle axis (mappings as values) sets knobs that exist only together; its columns are
+    the label (the bundle as text) and every path its bundles set."""
+    axes = {
+        "array": [
+            {"if_array.dataflow": "token_serial"},
+            {"if_array.dataflow": "token_batched", "if_array.batch_tokens": 16},
+        ],
+        "if_array.row_latch": [False, True],
+    }
+    spec = load_sweep(write_spec(tmp_path, default_hw_path, axes=axes)).spec
+    points = list(spec.points())
+    assert len(points) == 4
+    assert spec.overrides(points[3]) == {
+        "if_array.dataflow": "token_batched", "if_array.batch_tokens": 16,
+        "if_array.row_latch": True,
+    }
+    assert spec.columns() == [
+        "array", "if_array.dataflow", "if_array.batch_tokens", "if_array.row_latch",
+    ]
+    config = {"if_array": {"dataflow": "token_serial", "batch_tokens": None, "row_latch": False}}
+    assert spec.column_values(points[0], config) == {
+        "array": "if_array.dataflow=token_serial", "if_array.dataflow": "token_serial",
+        "if_array.batch_tokens": None, "if_array.row_latch": False,
+    }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from spikesim.config._base import FrozenModel
 from spikesim.config.mapping import MappingConfig
@@ -34,9 +34,26 @@ class IFDataflow(StrEnum):
 
     ``token_serial``: tokens go through the array one at a time; every input spike event reads
     the weight-row slice W[i, tile] it adds from the weight SRAM.
+    ``token_batched``: ``batch_tokens`` tokens go through the array together; one fetch of
+    W[i, tile] serves the events of every token of the batch whose value at i is non-zero
+    (Parallel Time Batching, Prosperity), their membranes held in a membrane store.
     """
 
     TOKEN_SERIAL = "token_serial"
+    TOKEN_BATCHED = "token_batched"
+
+
+class MembraneStore(StrEnum):
+    """Where the token-batched array holds the membranes of its batch × columns neurons.
+
+    ``registers``: registers beside the adders (area grows with the batch; no access counted,
+    as for the token-serial array's registers). ``sram``: the SRAM with role ``membrane``; each
+    run of events of one token on one input reads and writes that token's membrane record
+    (counted and priced), the SRAM's ports bound the runs per cycle and its capacity the batch.
+    """
+
+    REGISTERS = "registers"
+    SRAM = "sram"
 
 
 class IFArrayConfig(FrozenModel):
@@ -84,6 +101,27 @@ class IFArrayConfig(FrozenModel):
     ``latch.read``). TTFS values emit one spike each, so TTFS passes are unchanged. False:
     every spike event reads its row from the weight SRAM."""
 
+    batch_tokens: int | None = Field(None, ge=1, le=65536)
+    """``token_batched`` only: tokens integrated together (their spikes share each weight-row
+    fetch); None: 32. The last batch of a token block may be smaller; a batch never spans two
+    blocks."""
+
+    membrane_store: MembraneStore | None = None
+    """``token_batched`` only: where the batch's membranes live (see :class:`MembraneStore`);
+    None: registers."""
+
+    @property
+    def batch(self) -> int:
+        """Tokens per batch: ``batch_tokens`` (default 32) on ``token_batched``, else 1."""
+        if self.dataflow != IFDataflow.TOKEN_BATCHED:
+            return 1
+        return 32 if self.batch_tokens is None else self.batch_tokens
+
+    @property
+    def store(self) -> MembraneStore:
+        """The membrane store in effect (registers unless ``membrane_store: sram``)."""
+        return self.membrane_store or MembraneStore.REGISTERS
+
     @property
     def compare_width_bits(self) -> int:
         """The width the fire-phase compare is counted at: ``compare_bits``, else ``acc_bits``."""
@@ -94,6 +132,16 @@ class IFArrayConfig(FrozenModel):
         if self.acc_bits + self.threshold_frac_bits > 62:
             raise ValueError("acc_bits + threshold_frac_bits must be at most 62")
         return self
+
+    @field_validator("batch_tokens", "membrane_store")
+    @classmethod
+    def _knob_of_token_batched(cls, value: object, info: ValidationInfo) -> object:
+        dataflow = info.data.get("dataflow")
+        if value is not None and dataflow is not None and dataflow != IFDataflow.TOKEN_BATCHED:
+            raise ValueError(
+                f"applies to dataflow token_batched only (dataflow is {dataflow.value})"
+            )
+        return value
 
 
 class EncoderConfig(FrozenModel):

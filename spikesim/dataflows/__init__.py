@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from spikesim.dataflows.base import Design, DesignKind, IFArrayDataflow, LayerSim, ReferenceResult
 from spikesim.dataflows.bitserial_mac import MAC_BITSERIAL
+from spikesim.dataflows.if_token_batched import TOKEN_BATCHED
 from spikesim.dataflows.if_token_serial import TOKEN_SERIAL
 from spikesim.dataflows.registry import (
     DESIGNS,
@@ -26,6 +27,7 @@ from spikesim.dataflows.spiking import SPIKEQUANT
 from spikesim.dataflows.systolic import MAC_DESIGNS
 
 register_if_dataflow(TOKEN_SERIAL)
+register_if_dataflow(TOKEN_BATCHED)
 
 register_design(SPIKEQUANT)
 for _design in MAC_DESIGNS:

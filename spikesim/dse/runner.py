@@ -37,7 +37,7 @@ import pandas as pd
 
 from spikesim.config.hardware import HardwareConfig
 from spikesim.dse.area import area_mm2
-from spikesim.dse.spec import LoadedSweep, load_sweep, lookup
+from spikesim.dse.spec import LoadedSweep, load_sweep
 from spikesim.dse.store import (
     done_point_ids,
     open_dataset,
@@ -185,8 +185,9 @@ def plan_sweep(sweep: LoadedSweep, trace_path: str | Path) -> SweepPlan:
     tasks: list[PointTask] = []
     points = dropped_relation = dropped_area = 0
     tables: dict[str, Any] = {}
-    for index, overrides in enumerate(spec.points()):
+    for index, point in enumerate(spec.points()):
         points += 1
+        overrides = spec.overrides(point)
         try:
             hw = resolve_point(sweep.base_path, base_data, overrides)
         except InputError as exc:
@@ -197,7 +198,7 @@ def plan_sweep(sweep: LoadedSweep, trace_path: str | Path) -> SweepPlan:
                         index=index,
                         point_id=point_id(raw, trace_sha, design),
                         design=design,
-                        axis_values=dict(overrides),
+                        axis_values=spec.column_values(point, None),
                         config=None,
                         area_mm2=math.nan,
                         error=f"InputError: {exc.one_line()}",
@@ -208,7 +209,7 @@ def plan_sweep(sweep: LoadedSweep, trace_path: str | Path) -> SweepPlan:
         if not all(rel.holds(config) for rel in relations):
             dropped_relation += 1
             continue
-        axis_values = {axis: lookup(config, axis) for axis in spec.axes}
+        axis_values = spec.column_values(point, config)
         text = canonical_json(config)
         if hw.energy.table not in tables:
             tables[hw.energy.table] = load_energy_table(hw.energy.table)
@@ -540,7 +541,7 @@ def run_sweep(
         "spec": sweep.spec.model_dump(mode="json"),
         "base_sha256": hashlib.sha256(sweep.base_path.read_bytes()).hexdigest(),
         "trace_sha256": plan.trace_sha256,
-        "axes": list(sweep.spec.axes),
+        "axes": sweep.spec.columns(),
         "designs": list(sweep.spec.designs),
     }
     root = open_dataset(out, meta)

@@ -14,6 +14,14 @@ Example::
       max_area_mm2: 8.0
       relations: ["if_array.lanes <= if_array.columns"]
 
+An axis whose values are mappings is a *bundle* axis: each value sets several fields together
+(its keys are dotted paths), for knobs that only exist together; the axis name is a label::
+
+    axes:
+      array:
+        - {if_array.dataflow: token_serial}
+        - {if_array.dataflow: token_batched, if_array.batch_tokens: 64}
+
 A file is a sweep spec when its top level has an ``axes`` key. Every axis path is checked
 against the base configuration when the spec is loaded: each value is applied alone to the base
 and validated, so an unknown path or an out-of-range value is an :class:`InputError` naming
@@ -126,7 +134,8 @@ class SweepSpec(FrozenModel):
     """The base hardware YAML, relative to the sweep file, or the name of a shipped preset."""
 
     axes: dict[str, tuple[Any, ...]] = Field(min_length=1)
-    """Dotted field path → the values it takes (any HardwareConfig field)."""
+    """Dotted field path → the values it takes (any HardwareConfig field); or a label → the
+    bundles it takes (each a mapping of dotted field path → value, set together)."""
 
     sampling: Sampling = Sampling.GRID
     samples: int | None = Field(None, gt=0)
@@ -151,7 +160,65 @@ class SweepSpec(FrozenModel):
                 raise ValueError(f"axis '{path}' is not a dotted field path")
             if not values:
                 raise ValueError(f"axis '{path}' has no values")
+            bundles = [isinstance(v, Mapping) for v in values]
+            if any(bundles) and not all(bundles):
+                raise ValueError(
+                    f"axis '{path}' mixes mappings (bundles of fields) and single values"
+                )
+            for value in values if all(bundles) else ():
+                if not value:
+                    raise ValueError(f"axis '{path}' has an empty bundle")
+                for key in value:
+                    if not isinstance(key, str) or not _PATH.match(key):
+                        raise ValueError(
+                            f"axis '{path}': bundle key '{key}' is not a dotted field path"
+                        )
         return axes
+
+    def is_bundle(self, axis: str) -> bool:
+        """True when the axis's values are bundles (mappings of field path → value)."""
+        return isinstance(self.axes[axis][0], Mapping)
+
+    def overrides(self, point: Mapping[str, Any]) -> dict[str, Any]:
+        """A point's field overrides: single-valued axes as they are, bundles flattened."""
+        out: dict[str, Any] = {}
+        for axis, value in point.items():
+            if self.is_bundle(axis):
+                out.update(value)
+            else:
+                out[axis] = value
+        return out
+
+    def columns(self) -> list[str]:
+        """The result columns the axes give: a field path per single-valued axis; a bundle
+        axis's label (the bundle as ``path=value, ...``) and every path its bundles set."""
+        out: list[str] = []
+        for axis, values in self.axes.items():
+            if self.is_bundle(axis):
+                out.append(axis)
+                out.extend(dict.fromkeys(k for v in values for k in v if k not in out))
+            else:
+                out.append(axis)
+        return list(dict.fromkeys(out))
+
+    def column_values(
+        self, point: Mapping[str, Any], config: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        """The values of :meth:`columns` at a point: read from the resolved ``config`` (the
+        point's overrides when it did not resolve); a bundle's label as ``path=value, ...``."""
+        flat = self.overrides(point)
+        out: dict[str, Any] = {}
+        for axis, value in point.items():
+            if self.is_bundle(axis):
+                out[axis] = ", ".join(f"{k}={v}" for k, v in value.items())
+        for column in self.columns():
+            if column in out:
+                continue
+            if config is None:
+                out[column] = flat.get(column)
+            else:
+                out[column] = lookup(config, column)
+        return out
 
     @field_validator("designs")
     @classmethod
@@ -266,7 +333,7 @@ def load_sweep(path: str | Path) -> LoadedSweep:
     for axis, values in spec.axes.items():
         for value in values:
             try:
-                data = apply_overrides(base_data, {axis: value})
+                data = apply_overrides(base_data, spec.overrides({axis: value}))
                 validate_mapping(HardwareConfig, data, file=path)
             except InputError as exc:
                 where = f" (at '{exc.field}')" if exc.field and exc.field != axis else ""

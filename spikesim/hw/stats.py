@@ -1,4 +1,9 @@
-"""Layout of the integer statistics vector returned by the block-timing kernel and its twin."""
+"""Layout of the integer statistics vector returned by the block-timing kernels and their twins.
+
+Append new entries at the end. numba's on-disk cache does not see changes to globals imported
+from another module: the kernels read these indices at compile time, so renumbering them needs
+the cache cleared (the vector's size is passed in, not read from here).
+"""
 
 TOTAL = 0
 """Cycles from the block's start until its last output is written."""
@@ -35,4 +40,13 @@ SHIFTED_EVENTS = 15
 """Events of latched bit-serial passes: each adds its latched weight shifted by its plane."""
 MEMBRANE_CYCLES = 16
 """Cycles spent writing partial membranes back and re-reading them (K-split layers)."""
-SIZE = 17
+COMPARES = 17
+"""Per-column compares of fire phases (token-batched: fire_cycles per fired token)."""
+RECORD_WORDS = 18
+"""Membrane-store words read, and as many written, by issue and slope/shift/merge ops
+(token-batched array with its membranes in an SRAM)."""
+RECORD_FIRE_WORDS = 19
+"""Membrane-store words the fire phases read (token-batched array, SRAM store)."""
+LATCH_FILLS = 20
+"""Weight-row fetches of latched passes: each fills the row latch (token-batched array)."""
+SIZE = 21

@@ -22,6 +22,7 @@ from spikesim.quant.rtn import qmax
 
 @njit
 def _block_timing(
+    out: np.ndarray,
     x_q: np.ndarray,
     salient: np.ndarray,
     lanes: int,
@@ -39,8 +40,7 @@ def _block_timing(
     reread_cycles: int,
     writeback_cycles: int,
     fire: bool,
-) -> np.ndarray:
-    out = np.zeros(S.SIZE, dtype=np.int64)
+) -> None:
     tokens, k = x_q.shape
     ev_idx = np.empty(max(max_events, 1), dtype=np.int64)
     ev_step = np.empty(max(max_events, 1), dtype=np.int64)
@@ -130,7 +130,6 @@ def _block_timing(
                 out[S.COMPUTE] += writeback_cycles
                 out[S.MEMBRANE_CYCLES] += writeback_cycles
     out[S.TOTAL] = array_free
-    return out
 
 
 def block_timing(
@@ -151,7 +150,9 @@ def block_timing(
     passes = (ap.normal, ap.salient)
     k = x.shape[1] if x.ndim == 2 else 0
     max_events = k * max(p.max_events_per_value for p in passes)
-    return _block_timing(
+    out = np.zeros(S.SIZE, dtype=np.int64)  # sized here: numba's cache would freeze S.SIZE
+    _block_timing(
+        out,
         x,
         m,
         ap.lanes,
@@ -170,3 +171,4 @@ def block_timing(
         writeback_cycles,
         fire,
     )
+    return out
