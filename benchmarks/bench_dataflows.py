@@ -29,8 +29,8 @@ CONFIGS: dict[str, dict[str, object]] = {
     "token_batched 32, sram store": {
         "if_array.dataflow": "token_batched", "if_array.batch_tokens": 32,
         "if_array.membrane_store": "sram",
-        "sram.membrane": {"role": "membrane", "capacity_bytes": 262144, "word_bits": 512,
-                          "banks": 4, "ports": 1},
+        "sram.membrane": {"role": "membrane", "capacity_bytes": 262144, "word_bits": 1024,
+                          "banks": 16, "ports": 1},
     },
 }
 

@@ -136,7 +136,13 @@ def run(
             f"no such simulated layer(s): {', '.join(unknown)} (layers: {', '.join(simulated)})",
             field="timeline_layers",
         )
-    result = simulate(hw, loaded, names, layers=layers, on_layer=on_layer)
+    try:
+        result = simulate(hw, loaded, names, layers=layers, on_layer=on_layer)
+    except InputError as exc:  # a hardware field found wrong only once a layer is mapped
+        if (hardware_file is not None and exc.file is None and exc.field
+                and exc.field.split(".")[0] in HardwareConfig.model_fields):
+            raise InputError(exc.message, file=hardware_file, field=exc.field) from None
+        raise
     try:
         inside = Path(loaded.path).resolve().relative_to(target.resolve())
         keep = () if inside == Path(".") else (inside.as_posix(),)

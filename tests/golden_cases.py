@@ -16,6 +16,7 @@ GOLDEN_CASES = (
     "spikequant-45nm-mac-ws",
     "spikequant-45nm-mac-is",
     "spikequant-45nm-latch",
+    "spikequant-45nm-batched",
 )
 """Presets of ``hw_configs/`` (the first is the demo's)."""
 GOLDEN_DESIGNS = ("spikequant", "mac-w4a4", "atom", "spikellm", "fp16")

@@ -432,6 +432,40 @@ def test_set_bad_pricing_knob(
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        # a dataflow knob on the wrong dataflow
+        (["if_array.batch_tokens=16"], "if_array.batch_tokens"),
+        (["if_array.membrane_store=sram"], "if_array.membrane_store"),
+        # a zero batch
+        (["if_array.dataflow=token_batched", "if_array.batch_tokens=0"],
+         "if_array.batch_tokens"),
+        # a batch that does not fit its membrane store (64 x 64 columns x 24 bits > 8 KiB)
+        (["if_array.dataflow=token_batched", "if_array.batch_tokens=64",
+          "if_array.membrane_store=sram",
+          "sram.membrane={role: membrane, capacity_bytes: 8192, word_bits: 512, banks: 8}"],
+         "if_array.batch_tokens"),
+        # the sram store without a membrane SRAM
+        (["if_array.dataflow=token_batched", "if_array.membrane_store=sram"],
+         "if_array.membrane_store"),
+        # a membrane record (64 x 24 bits) wider than the SRAM's accesses per cycle
+        (["if_array.dataflow=token_batched", "if_array.membrane_store=sram",
+          "sram.membrane={role: membrane, capacity_bytes: 1048576, word_bits: 64}"],
+         "sram.membrane.word_bits"),
+    ],
+)
+def test_bad_dataflow_knobs(
+    gemm_trace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    overrides: list[str], field: str,
+) -> None:
+    """Exit 2, one ``error:`` line naming the hardware file and the field, nothing written."""
+    sets = [a for o in overrides for a in ("--set", o)]
+    code, _, err = run(capsys, *simulate_args(gemm_trace, tmp_path / "r", *sets))
+    assert_one_error(code, err, HW, f"field '{field}'")
+    assert not (tmp_path / "r").exists()
+
+
 def test_set_malformed(
     gemm_trace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -721,7 +755,7 @@ def summary_comparison(run_dir: Path) -> list[dict[str, object]]:
     return rows
 
 
-@pytest.mark.slow  # 8 layers x 5 designs x 256 tokens twice, and the figures
+@pytest.mark.slow  # 8 layers x 7 simulations x 256 tokens, twice, and the figures
 def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "demo"
     code, stdout, err = run(capsys, "demo", "--out", out)
@@ -744,6 +778,19 @@ def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert summary["trace"]["path"] == str((out / "trace").resolve())
     assert summary["hardware"]["name"] == "spikequant-45nm"
     assert "spikequant" in stdout
+    # SpikeQuant on the lowest-energy spiking preset too, first in the first table
+    best = out / "spikequant-45nm-batched"
+    for name in RUN_FILES:
+        if name != "spike_stats.csv":
+            assert (best / name).is_file(), name
+    best_layers = pd.read_csv(best / "layers.csv")
+    assert set(best_layers["design"]) == {"spikequant"}
+    assert json.loads((best / "summary.json").read_text())["hardware"]["name"] == (
+        "spikequant-45nm-batched"
+    )
+    first = stdout.splitlines()[3]
+    assert first.startswith("spikequant")
+    assert "token_batched" in first
     assert hidden_siblings(out) == []
     # the copy is the shipped trace, byte for byte
     assert snapshot(out / "trace") == snapshot(shipped_trace_path("smollm2-135m"))
@@ -887,7 +934,7 @@ def test_subprocess_simulate_error_exit_code(tmp_path: Path) -> None:
     assert proc.stdout == ""
 
 
-@pytest.mark.slow  # a sweep of 8 tasks in a worker process
+@pytest.mark.slow  # a sweep of 5 tasks in a worker process
 def test_sweep_and_pareto_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     trace = tmp_path / "trace"
     code, _, err = run(capsys, "synth", "--gemm", "8,64,40", "--out", trace)
@@ -908,7 +955,10 @@ def test_sweep_and_pareto_commands(tmp_path: Path, capsys: pytest.CaptureFixture
     assert code == 0, err
     frame = pd.read_parquet(results)
     totals = frame[frame["layer"] == "TOTAL"]
-    assert len(totals) == 4 * 2
+    # 4 points x 2 designs, but mac-w4a4 reads neither axis: simulated once, axes blank
+    assert len(totals) == 4 + 1
+    assert totals[totals["design"] == "mac-w4a4"][["if_array.lanes", "encoder.count"]].isna(
+    ).all().all()
     assert (totals["error"] == "").all()
     assert {"if_array.lanes", "encoder.count", "area_mm2", "point_id"} <= set(frame.columns)
     code, out, err = run(capsys, "pareto", results)

@@ -162,6 +162,13 @@ class Design(Protocol):
         """True for the design every other one is compared against (the design under study)."""
         ...
 
+    @property
+    def ignores(self) -> tuple[str, ...]:
+        """Fields (dotted paths, whole sections included) of the hardware config this design
+        never reads (MAC designs: ``if_array``, ``encoder``, the spike codings): a sweep
+        simulates it once for points that differ only there."""
+        ...
+
     def quantize(
         self, name: str, op: str, x: NDArray[np.float32], w: NDArray[np.float32],
         quant: QuantConfig,

@@ -35,6 +35,7 @@ class SpikingDesign:
     needs_calibration: bool = False
     is_reference: bool = False
     kind: DesignKind = DesignKind.SPIKING
+    ignores: tuple[str, ...] = ("mac",)
 
     @staticmethod
     def dataflow(hw: HardwareConfig) -> IFArrayDataflow:

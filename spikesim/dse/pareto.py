@@ -103,12 +103,12 @@ def _front_2d(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.int6
 
 
 def _scale(axis: Any, values: pd.Series, set_scale: Any) -> None:
-    """Log scale when the values span more than a factor 20, without minor tick labels."""
+    """Log scale when the values span more than a factor 8, without minor tick labels."""
     from matplotlib.ticker import NullFormatter
 
     v = values.to_numpy(np.float64)
     v = v[v > 0]
-    if len(v) and v.max() / v.min() > 20:
+    if len(v) and v.max() / v.min() > 8:
         set_scale("log")
         axis.set_minor_formatter(NullFormatter())
 

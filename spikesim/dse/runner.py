@@ -36,8 +36,9 @@ from typing import Any, TextIO
 import pandas as pd
 
 from spikesim.config.hardware import HardwareConfig
+from spikesim.dataflows import get_design
 from spikesim.dse.area import area_mm2
-from spikesim.dse.spec import LoadedSweep, load_sweep
+from spikesim.dse.spec import LoadedSweep, load_sweep, under, without
 from spikesim.dse.store import (
     done_point_ids,
     open_dataset,
@@ -105,6 +106,10 @@ class SweepPlan:
     dropped_area: int
     """(point, design) pairs dropped by ``max_area_mm2``."""
     trace_sha256: str
+    shared: int = 0
+    """(point, design) pairs not simulated again: the design ignores every field in which the
+    point differs from an earlier one (``Design.ignores``); that earlier task's rows stand for
+    both."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,7 @@ class SweepSummary:
     tasks: int
     dropped_relation: int
     dropped_area: int
+    shared: int
     skipped_done: int
     ran: int
     failed: int
@@ -125,7 +131,9 @@ class SweepSummary:
 
     def text(self) -> str:
         parts = [
-            f"{self.points} point(s) × designs = {self.tasks} task(s)",
+            f"{self.points} point(s) × designs = {self.tasks} task(s)"
+            + (f" ({self.shared} more shared: designs that ignore the differing fields)"
+               if self.shared else ""),
             f"ran {self.ran} ({self.failed} failed)",
             f"{self.skipped_done} already done",
         ]
@@ -183,7 +191,8 @@ def plan_sweep(sweep: LoadedSweep, trace_path: str | Path) -> SweepPlan:
     relations = spec.constraints.parsed_relations()
     max_area = spec.constraints.max_area_mm2
     tasks: list[PointTask] = []
-    points = dropped_relation = dropped_area = 0
+    points = dropped_relation = dropped_area = shared = 0
+    planned: set[str] = set()
     tables: dict[str, Any] = {}
     for index, point in enumerate(spec.points()):
         points += 1
@@ -210,21 +219,32 @@ def plan_sweep(sweep: LoadedSweep, trace_path: str | Path) -> SweepPlan:
             dropped_relation += 1
             continue
         axis_values = spec.column_values(point, config)
-        text = canonical_json(config)
         if hw.energy.table not in tables:
             tables[hw.energy.table] = load_energy_table(hw.energy.table)
         table = tables[hw.energy.table]
         for design in spec.designs:
+            ignores = get_design(design).ignores
+            # the id covers what the design reads: points differing only in what it ignores
+            # are one task, whose rows leave the ignored axes blank
+            pid = point_id(canonical_json(without(config, ignores)), trace_sha, design)
+            if pid in planned:
+                shared += 1
+                continue
             total, by_component = area_mm2(hw, table, design)
             if max_area is not None and total > max_area:
                 dropped_area += 1
                 continue
+            planned.add(pid)
             tasks.append(
                 PointTask(
                     index=index,
-                    point_id=point_id(text, trace_sha, design),
+                    point_id=pid,
                     design=design,
-                    axis_values=axis_values,
+                    axis_values={
+                        c: (None if all(under(f, ignores) for f in spec.column_fields(c))
+                            else v)
+                        for c, v in axis_values.items()
+                    },
                     config=config,
                     area_mm2=total,
                     area_by_component=by_component,
@@ -237,6 +257,7 @@ def plan_sweep(sweep: LoadedSweep, trace_path: str | Path) -> SweepPlan:
         dropped_relation=dropped_relation,
         dropped_area=dropped_area,
         trace_sha256=trace_sha,
+        shared=shared,
     )
 
 
@@ -575,6 +596,7 @@ def run_sweep(
         tasks=len(plan.tasks),
         dropped_relation=plan.dropped_relation,
         dropped_area=plan.dropped_area,
+        shared=plan.shared,
         skipped_done=len(plan.tasks) - len(todo),
         ran=int(counters["ran"]),
         failed=int(counters["failed"]),

@@ -31,11 +31,12 @@ and validated, so an unknown path or an out-of-range value is an :class:`InputEr
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 import operator
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -201,6 +202,12 @@ class SweepSpec(FrozenModel):
                 out.append(axis)
         return list(dict.fromkeys(out))
 
+    def column_fields(self, column: str) -> set[str]:
+        """The config fields (dotted paths) a result column of :meth:`columns` shows."""
+        if column in self.axes and self.is_bundle(column):
+            return {k for v in self.axes[column] for k in v}
+        return {column}
+
     def column_values(
         self, point: Mapping[str, Any], config: Mapping[str, Any] | None
     ) -> dict[str, Any]:
@@ -292,6 +299,24 @@ def lookup(config: Mapping[str, Any], path: str, default: Any = None) -> Any:
             return default
         node = node[part]
     return node
+
+
+def under(path: str, prefixes: Iterable[str]) -> bool:
+    """True when dotted ``path`` is one of ``prefixes`` or lies inside one of them."""
+    return any(path == p or path.startswith(p + ".") for p in prefixes)
+
+
+def without(config: Mapping[str, Any], paths: Iterable[str]) -> dict[str, Any]:
+    """A copy of nested ``config`` without the fields at dotted ``paths``."""
+    out = copy.deepcopy(dict(config))
+    for path in paths:
+        *parents, last = path.split(".")
+        node: Any = out
+        for part in parents:
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if isinstance(node, dict):
+            node.pop(last, None)
+    return out
 
 
 def resolve_point(

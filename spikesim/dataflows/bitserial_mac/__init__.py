@@ -80,6 +80,9 @@ class BitSerialMacDesign:
     needs_calibration: bool = False
     is_reference: bool = False
     kind: DesignKind = DesignKind.MAC
+    ignores: tuple[str, ...] = (
+        "if_array", "encoder", "quant.normal_coding", "quant.salient_coding"
+    )
 
     def quantize(
         self, name: str, op: str, x: NDArray[np.float32], w: NDArray[np.float32],
