@@ -155,7 +155,10 @@ def run(
         overrides=changes,
         keep=keep,
         command=command,
-        spike_stats=spike_stats(hw, loaded, layers=layers),
+        spike_stats=(
+            result.spike_stats if result.spike_stats is not None
+            else spike_stats(hw, loaded, layers=layers)
+        ),
         timeline_layers=timeline,
         figures=figures,
     )

@@ -71,4 +71,5 @@ def simulate(
         trace=trace,
         designs=counted.designs,
         notes=tuple(configuration_notes(hw, counted.designs)),
+        spike_stats=counted.spike_stats,
     )

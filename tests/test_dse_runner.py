@@ -49,24 +49,26 @@ def one_worker(small_spec: Path, tiny_trace: Path, tmp_path_factory: pytest.Temp
                ) -> pd.DataFrame:
     out = tmp_path_factory.mktemp("w1") / "results.parquet"
     summary = run_sweep(small_spec, tiny_trace, out, workers=1)
-    # 8 points x 2 designs; mac-w4a4 ignores if_array.lanes: 4 of its 8 are shared
-    assert (summary.tasks, summary.shared) == (12, 4)
-    assert summary.ran == 12
+    # 8 points x 2 designs; mac-w4a4 ignores if_array.lanes and the coding: 6 of its 8 are
+    # shared (it runs once per salient word width)
+    assert (summary.tasks, summary.shared) == (10, 6)
+    assert summary.ran == 10
     return read_results(out)
 
 
-@pytest.mark.slow  # a 12-task sweep in a worker process
+@pytest.mark.slow  # a 10-task sweep in a worker process
 def test_rows_columns_and_failures(one_worker: pd.DataFrame) -> None:
     df = one_worker
     for col in ["point_id", "layer", "design", "if_array.lanes", "quant.normal_coding",
                 "sram.salient.word_bits", "total_cycles", "energy_pj", "area_mm2", "error"]:
         assert col in df.columns
     total = df[df["layer"] == "TOTAL"]
-    assert len(total) == 12
+    assert len(total) == 10
     assert total["point_id"].is_unique
-    # a MAC row stands for every lane count: the axis it ignores is blank there
+    # a MAC row stands for every lane count and coding: the axes it ignores are blank there
     mac = total[total["design"] == "mac-w4a4"]
     assert mac["if_array.lanes"].isna().all()
+    assert mac["quant.normal_coding"].isna().all()
     assert total[total["design"] == "spikequant"]["if_array.lanes"].notna().all()
     assert not df.duplicated(["point_id", "layer"]).any()
     # an 8-bit salient word cannot hold a salient (index, value) record: the spiking points
@@ -100,8 +102,8 @@ def test_two_workers_same_rows(
     # a rerun finds everything done and adds nothing
     again = run_sweep(small_spec, tiny_trace, out, workers=2)
     assert again.ran == 0
-    assert again.skipped_done == 12
-    assert len(part_files(out)) == 12
+    assert again.skipped_done == 10
+    assert len(part_files(out)) == 10
 
 
 @pytest.mark.slow  # starts a Dask cluster of two processes
@@ -115,7 +117,7 @@ def test_dask_local_cluster_same_rows(
     ) as cluster:
         out = tmp_path / "results.parquet"
         summary = run_sweep(small_spec, tiny_trace, out, scheduler=cluster.scheduler_address)
-    assert summary.ran == 12
+    assert summary.ran == 10
     pd.testing.assert_frame_equal(read_results(out), one_worker)
 
 

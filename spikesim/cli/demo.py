@@ -2,9 +2,9 @@
 
 Its run directory also holds the trace (``DIR/trace``), so it is staged as a whole: the trace is
 copied (or re-extracted) into the staged directory, simulated with :func:`spikesim.api.simulate`
-and :func:`spikesim.api.spike_stats`, and written with the run-directory writer
-(:func:`spikesim.report.rundir.write_run_files`), exactly what :func:`spikesim.api.run` does for
-``simulate``.
+(whose run also gives the |q| histogram of :func:`spikesim.api.spike_stats`), and written with
+the run-directory writer (:func:`spikesim.report.rundir.write_run_files`), exactly what
+:func:`spikesim.api.run` does for ``simulate``.
 
 The reference design is simulated twice: on the default preset (token-serial IF array, one
 weight-row read per spike) and on the best spiking preset of ``sweeps/dataflows.yaml``
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
             overrides={},
             trace_path=out / "trace",
             command=command_line(args),
-            spike_stats=api.spike_stats(hw, trace),
+            spike_stats=result.spike_stats,  # SpikeQuant ran: its quantization gave it
         )
         (stage / BEST_SPIKING_PRESET).mkdir()
         write_run_files(

@@ -18,7 +18,7 @@ Registries are explicit (no module scanning) and registering a name twice is an 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -181,8 +181,19 @@ class Design(Protocol):
         """The layer's schedule (token blocks × weight tiles, DRAM loads) on ``hw``."""
         ...
 
+    @property
+    def quantization(self) -> Hashable:
+        """Designs with equal ``quantization`` quantize a layer identically under one
+        quantization config: a run quantizes each layer once for all of them."""
+        ...
+
     def simulate(self, layer: TraceLayer, hw: HardwareConfig) -> LayerSim:
         """Quantize, map and simulate one trace layer: cycles and action counts."""
+        ...
+
+    def simulate_quantized(self, quantized: Any, hw: HardwareConfig) -> LayerSim:
+        """Map and simulate a layer already quantized by :meth:`quantize` (or by a design of
+        equal :attr:`quantization`) under ``hw.quant``."""
         ...
 
     def reference(self, layer: TraceLayer, hw: HardwareConfig) -> ReferenceResult | None:

@@ -51,9 +51,15 @@ class SpikingDesign:
     def map(self, quantized: QuantizedLayer, hw: HardwareConfig) -> Schedule:
         return self.dataflow(hw).map(quantized, hw)
 
+    @property
+    def quantization(self) -> tuple[str, Method]:
+        return ("spiking", self.method)
+
     def simulate(self, layer: TraceLayer, hw: HardwareConfig) -> LayerSim:
-        flow = self.dataflow(hw)
-        return flow.simulate(quantize_trace_layer(self, layer, hw.quant), hw, self.name)
+        return self.simulate_quantized(quantize_trace_layer(self, layer, hw.quant), hw)
+
+    def simulate_quantized(self, quantized: QuantizedLayer, hw: HardwareConfig) -> LayerSim:
+        return self.dataflow(hw).simulate(quantized, hw, self.name)
 
     def reference(self, layer: TraceLayer, hw: HardwareConfig) -> ReferenceResult:
         return self.dataflow(hw).reference(quantize_trace_layer(self, layer, hw.quant), hw)

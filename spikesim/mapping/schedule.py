@@ -72,6 +72,7 @@ it is posted (write buffer) and does not stall the array; it is the same in both
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -172,10 +173,12 @@ class Schedule:
         return self.dram_weight_bytes + self.dram_activation_bytes
 
 
+@functools.lru_cache(maxsize=4096)
 def dram_cycles(nbytes: int, latency_cycles: int, bytes_per_cycle: float) -> int:
     """``latency_cycles + ceil(nbytes / bytes_per_cycle)`` (0 for nothing), the division exact
     on the bandwidth's decimal value (0.7 bytes per cycle is 7/10, not the binary float just
-    above it, which would round 21 bytes up to 31 cycles instead of 30)."""
+    above it, which would round 21 bytes up to 31 cycles instead of 30). Memoized: a layer's
+    steps move a few distinct sizes, tens of thousands of times."""
     if nbytes <= 0:
         return 0
     return latency_cycles + math.ceil(Fraction(nbytes) / Fraction(repr(bytes_per_cycle)))

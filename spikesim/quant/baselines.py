@@ -22,6 +22,8 @@ channels; a channel kept wide for all M tokens counts M elements).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +32,19 @@ from numpy.typing import NDArray
 from spikesim.config.quant import QuantConfig
 from spikesim.quant.kernels import rtn_weights
 from spikesim.quant.rtn import group_bounds, int_dtype, qmax, quantize_rows
+
+
+class LazyWeights:
+    """A pass's quantized weights (``w_q``, ``w_scale``), computed on first use: the array's
+    simulation reads only the pass's shapes and activations, the accuracy path
+    (:meth:`MacQuantized.output`) and the references read the weights."""
+
+    def __init__(self, make: Callable[[], tuple[NDArray[np.generic], NDArray[np.float32]]]):
+        self._make = make
+
+    @functools.cached_property
+    def values(self) -> tuple[NDArray[np.generic], NDArray[np.float32]]:
+        return self._make()
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,8 +61,7 @@ class GemmPass:
     channels: NDArray[np.int64]
     x_q: NDArray[np.generic]
     x_scale: NDArray[np.float32]
-    w_q: NDArray[np.generic]
-    w_scale: NDArray[np.float32]
+    weights: LazyWeights
     act_bits: int
     weight_bits: int
     dequantized: bool = True
@@ -57,6 +71,16 @@ class GemmPass:
     @property
     def k(self) -> int:
         return int(self.channels.shape[0])
+
+    @property
+    def w_q(self) -> NDArray[np.generic]:
+        """Integer weights [N, k_p] (floats for fp16), quantized on first use."""
+        return self.weights.values[0]
+
+    @property
+    def w_scale(self) -> NDArray[np.float32]:
+        """Weight scales [N, groups]."""
+        return self.weights.values[1]
 
     @property
     def groups(self) -> int:
@@ -99,8 +123,15 @@ class MacQuantized:
 
 def _weights(
     w: NDArray[np.float32], bits: int, channels: NDArray[np.int64], group_size: int | None
+) -> LazyWeights:
+    return LazyWeights(lambda: _quantize_weights(w, bits, channels, group_size))
+
+
+def _quantize_weights(
+    w: NDArray[np.float32], bits: int, channels: NDArray[np.int64], group_size: int | None
 ) -> tuple[NDArray[np.signedinteger], NDArray[np.float32]]:
-    sub = np.ascontiguousarray(w[:, channels])
+    whole = channels.shape[0] == w.shape[1] and bool(np.all(channels == np.arange(w.shape[1])))
+    sub = np.ascontiguousarray(w if whole else w[:, channels])  # no gather of every column
     if group_size is None:
         w_q, s = rtn_weights(sub, bits)
         return w_q, s[:, None]
@@ -113,8 +144,8 @@ def quantize_w4a4(name: str, op: str, x: NDArray[np.float32], w: NDArray[np.floa
     m, k = x.shape
     ch = np.arange(k)
     x_q, x_s = quantize_rows(x, cfg.act_bits)
-    w_q, w_s = _weights(w, cfg.weight_bits, ch, None)
-    p = GemmPass("int4", ch, x_q, x_s, w_q, w_s, cfg.act_bits, cfg.weight_bits)
+    p = GemmPass("int4", ch, x_q, x_s, _weights(w, cfg.weight_bits, ch, None), cfg.act_bits,
+                 cfg.weight_bits)
     return MacQuantized(name, op, m, k, w.shape[0], (p,), False, 0.0,
                         k * cfg.act_bits, cfg.weight_bits, cfg.output_bits)
 
@@ -132,13 +163,13 @@ def quantize_atom(name: str, op: str, x: NDArray[np.float32], w: NDArray[np.floa
     passes = []
     if normal.size:
         x_q, x_s = quantize_rows(x[:, normal], cfg.act_bits, a.group_size, a.clip_ratio)
-        w_q, w_s = _weights(w, cfg.weight_bits, normal, a.group_size)
-        passes.append(GemmPass("int4", normal, x_q, x_s, w_q, w_s, cfg.act_bits, cfg.weight_bits,
+        weights = _weights(w, cfg.weight_bits, normal, a.group_size)
+        passes.append(GemmPass("int4", normal, x_q, x_s, weights, cfg.act_bits, cfg.weight_bits,
                                group_size=a.group_size))
     if keepers.size:
         x_q, x_s = quantize_rows(x[:, keepers], a.keeper_bits)
-        w_q, w_s = _weights(w, cfg.weight_bits, keepers, None)
-        passes.append(GemmPass("int8 keepers", keepers, x_q, x_s, w_q, w_s, a.keeper_bits,
+        weights = _weights(w, cfg.weight_bits, keepers, None)
+        passes.append(GemmPass("int8 keepers", keepers, x_q, x_s, weights, a.keeper_bits,
                                cfg.weight_bits))
     bits = normal.size * cfg.act_bits + keepers.size * a.keeper_bits
     return MacQuantized(name, op, m, k, w.shape[0], tuple(passes), False,
@@ -164,19 +195,19 @@ def quantize_spikellm(name: str, op: str, x: NDArray[np.float32], w: NDArray[np.
     passes = []
     if normal.size:
         x_q, x_s = quantize_rows(x[:, normal], cfg.act_bits)
-        w_q, w_s = _weights(w, cfg.weight_bits, normal, None)
-        passes.append(GemmPass("int4", normal, x_q, x_s, w_q, w_s, cfg.act_bits, cfg.weight_bits))
+        weights = _weights(w, cfg.weight_bits, normal, None)
+        passes.append(GemmPass("int4", normal, x_q, x_s, weights, cfg.act_bits, cfg.weight_bits))
     if salient.size:
         wide = cfg.act_bits + s.extra_bits
         x_q, x_s = quantize_rows(x[:, salient], wide)
-        w_q, w_s = _weights(w, cfg.weight_bits, salient, None)
+        weights = _weights(w, cfg.weight_bits, salient, None)  # shared by every step
         remaining = x_q.astype(np.int32)
         lim = qmax(cfg.act_bits)
         for step in range(2**s.extra_bits):
             spike = np.clip(remaining, -lim, lim)
             remaining = remaining - spike
             passes.append(GemmPass(f"salient step {step + 1}", salient,
-                                   spike.astype(int_dtype(cfg.act_bits)), x_s, w_q, w_s,
+                                   spike.astype(int_dtype(cfg.act_bits)), x_s, weights,
                                    cfg.act_bits, cfg.weight_bits, dequantized=step == 0))
     bits = normal.size * cfg.act_bits + salient.size * (cfg.act_bits + s.extra_bits)
     return MacQuantized(name, op, m, k, w.shape[0], tuple(passes), False,
@@ -190,5 +221,6 @@ def quantize_fp16(name: str, op: str, x: NDArray[np.float32], w: NDArray[np.floa
     ch = np.arange(k)
     one_x = np.ones((m, 1), np.float32)
     one_w = np.ones((w.shape[0], 1), np.float32)
-    p = GemmPass("fp16", ch, x.astype(np.float16), one_x, w.astype(np.float16), one_w, 16, 16)
+    weights = LazyWeights(lambda: (w.astype(np.float16), one_w))
+    p = GemmPass("fp16", ch, x.astype(np.float16), one_x, weights, 16, 16)
     return MacQuantized(name, op, m, k, w.shape[0], (p,), True, 0.0, k * 16, 16, 16)

@@ -7,15 +7,17 @@ in :mod:`spikesim.pipeline`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
 from spikesim.config.hardware import HardwareConfig
-from spikesim.dataflows import get_design, parse_designs
+from spikesim.dataflows import DesignKind, get_design, parse_designs, reference_design
 from spikesim.errors import InputError
-from spikesim.schema import LAYER_KEYS, TRANSACTION_COLUMNS
+from spikesim.schema import LAYER_KEYS, SPIKE_STATS_COLUMNS, TRANSACTION_COLUMNS
+from spikesim.sim.histogram import layer_histogram
 from spikesim.trace import Trace, TraceLayer
 
 
@@ -30,6 +32,9 @@ class CountedRun:
     transactions: pd.DataFrame
     """Columns :data:`~spikesim.schema.TRANSACTION_COLUMNS`."""
     designs: tuple[str, ...]
+    spike_stats: pd.DataFrame | None = None
+    """The |q| histogram of the reference design's quantization (``spike_stats.csv``), when
+    the run quantized the layers that way anyway; None otherwise."""
 
 
 def select_layers(trace: Trace, layers: Sequence[str] | None) -> list[TraceLayer]:
@@ -55,16 +60,31 @@ def simulate_counts(
     """Simulate each chosen layer under each design (layers outer, designs inner; ``None``:
     the reference design).
 
+    Each layer's activations and weights are read once, and quantized once per distinct
+    :attr:`~spikesim.dataflows.base.Design.quantization` among the designs (``mac-w4a4`` and
+    ``mac-bitserial`` share one); the quantization is dropped before the next layer. When the
+    reference design is among them, its quantization also gives the run's |q| histogram.
     ``on_layer(layer, design)`` is called after each one (progress reporting).
     """
     names = parse_designs(designs)
     chosen = select_layers(trace, layers)
+    reference = get_design(reference_design())
+    histogram = reference.kind == DesignKind.SPIKING and reference.name in names
     rows: list[dict[str, object]] = []
     action_frames: list[pd.DataFrame] = []
+    stats_frames: list[pd.DataFrame] = []
     tx_rows: list[tuple[object, ...]] = []
     for layer in chosen:
+        x, w = layer.activations(), layer.weights()
+        quantized: dict[Hashable, Any] = {}
         for name in names:
-            res = get_design(name).simulate(layer, hw)
+            design = get_design(name)
+            key = design.quantization
+            if key not in quantized:
+                quantized[key] = design.quantize(layer.name, layer.op, x, w, hw.quant)
+            if histogram and design is reference:
+                stats_frames.append(layer_histogram(layer.name, quantized[key]))
+            res = design.simulate_quantized(quantized[key], hw)
             rows.append(res.row())
             frame = res.actions.to_frame()
             for position, (key, value) in enumerate(zip(LAYER_KEYS, (layer.name, name),
@@ -82,4 +102,8 @@ def simulate_counts(
         actions=pd.concat(action_frames, ignore_index=True),
         transactions=pd.DataFrame(tx_rows, columns=TRANSACTION_COLUMNS),
         designs=names,
+        spike_stats=(
+            pd.concat(stats_frames, ignore_index=True) if histogram and stats_frames
+            else (pd.DataFrame(columns=SPIKE_STATS_COLUMNS) if histogram else None)
+        ),
     )

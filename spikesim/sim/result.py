@@ -28,6 +28,9 @@ class SimResult:
     notes: tuple[str, ...] = ()
     """Configuration values that could not take effect for these designs (see
     :mod:`spikesim.sim.notes`)."""
+    spike_stats: pd.DataFrame | None = None
+    """The |q| histogram of the reference design's quantization, per layer
+    (:func:`spikesim.sim.stats.spike_stats`), when the run simulated the reference design."""
     extras: dict[str, Any] = field(default_factory=dict)
 
     def totals(self) -> pd.DataFrame:

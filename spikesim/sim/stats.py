@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 
 from spikesim.config.hardware import HardwareConfig
@@ -13,6 +12,7 @@ from spikesim.dataflows.base import quantize_trace_layer
 from spikesim.errors import InputError
 from spikesim.schema import SPIKE_STATS_COLUMNS
 from spikesim.sim.counts import select_layers
+from spikesim.sim.histogram import layer_histogram
 from spikesim.trace import Trace
 
 
@@ -34,25 +34,10 @@ def spike_stats(
     spiking = get_design(reference_design() if design is None else design)
     if spiking.kind != DesignKind.SPIKING:
         raise InputError(f"'{spiking.name}' is not a spiking design", field="design")
-    frames: list[pd.DataFrame] = []
-    for layer in select_layers(trace, layers):
-        ql = quantize_trace_layer(spiking, layer, hw.quant)
-        mag = np.abs(ql.x_q.astype(np.int64)).ravel()
-        sal = ql.salient.ravel()
-        size = int(mag.max(initial=0)) + 1
-        salient_count = np.bincount(mag[sal], minlength=size)
-        normal_count = np.bincount(mag, minlength=size) - salient_count
-        present = np.flatnonzero(normal_count + salient_count)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "layer": layer.name,
-                    "abs_q": present.astype(np.int64),
-                    "normal_count": normal_count[present].astype(np.int64),
-                    "salient_count": salient_count[present].astype(np.int64),
-                }
-            )
-        )
+    frames = [
+        layer_histogram(layer.name, quantize_trace_layer(spiking, layer, hw.quant))
+        for layer in select_layers(trace, layers)
+    ]
     if not frames:
         return pd.DataFrame(columns=SPIKE_STATS_COLUMNS)
     return pd.concat(frames, ignore_index=True)[SPIKE_STATS_COLUMNS]

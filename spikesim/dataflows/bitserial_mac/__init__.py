@@ -93,12 +93,16 @@ class BitSerialMacDesign:
     def map(self, quantized: MacQuantized, hw: HardwareConfig) -> Schedule:
         return map_mac_layer(quantized, hw)
 
+    @property
+    def quantization(self) -> tuple[str, object]:
+        """``mac-w4a4``'s: the same quantizer."""
+        return ("mac", quantize_w4a4)
+
     def simulate(self, layer: TraceLayer, hw: HardwareConfig) -> LayerSim:
-        return engine.simulate_bitserial_layer(
-            quantize_trace_layer(self, layer, hw.quant),
-            hw,
-            self.name,
-        )
+        return self.simulate_quantized(quantize_trace_layer(self, layer, hw.quant), hw)
+
+    def simulate_quantized(self, quantized: MacQuantized, hw: HardwareConfig) -> LayerSim:
+        return engine.simulate_bitserial_layer(quantized, hw, self.name)
 
     def reference(self, layer: TraceLayer, hw: HardwareConfig) -> ReferenceResult | None:
         return reference.reference_layer(

@@ -63,12 +63,15 @@ class MacDesign:
     def map(self, quantized: MacQuantized, hw: HardwareConfig) -> Schedule:
         return engine.map_mac_layer(quantized, hw)
 
+    @property
+    def quantization(self) -> tuple[str, MacQuantizer]:
+        return ("mac", self.quantizer)
+
     def simulate(self, layer: TraceLayer, hw: HardwareConfig) -> LayerSim:
-        return engine.simulate_mac_layer(
-            quantize_trace_layer(self, layer, hw.quant),
-            hw,
-            self.name,
-        )
+        return self.simulate_quantized(quantize_trace_layer(self, layer, hw.quant), hw)
+
+    def simulate_quantized(self, quantized: MacQuantized, hw: HardwareConfig) -> LayerSim:
+        return engine.simulate_mac_layer(quantized, hw, self.name)
 
     def reference(self, layer: TraceLayer, hw: HardwareConfig) -> ReferenceResult | None:
         return None

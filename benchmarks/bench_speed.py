@@ -1,0 +1,76 @@
+"""Whole-simulation speed against one float32 BLAS pass over the same GEMMs, in one run.
+
+One llama2-7b-shaped decoder layer (7 linears) at 2048 tokens (synthesized unless --trace is
+given). The floor: read each layer's activations and weights from the trace and multiply them
+once in float32 (what any simulator that produces exact outputs must at least do). Then
+``spikesim.simulate`` with SpikeQuant alone, and with all six designs, each timed as a ratio to
+that floor. Peak RSS of the process is printed too. Not a timed test: it prints.
+
+The "before" column is what issue 13 measured on main before the shared work (same machine
+class, same ratios): 2.5x for SpikeQuant alone, about 7x for every design.
+
+    python benchmarks/bench_speed.py
+    python benchmarks/bench_speed.py --trace traces/l7 --tokens 2048
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+BEFORE = {"spikequant": 2.5, "all designs": 7.0}
+
+
+def main() -> None:
+    import numpy as np
+
+    import spikesim
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trace", help="existing llama2-7b-shaped trace")
+    parser.add_argument("--tokens", type=int, default=2048)
+    args = parser.parse_args()
+    tmp = None
+    trace_dir = args.trace
+    if trace_dir is None:
+        from spikesim.trace import synth_trace
+
+        tmp = tempfile.TemporaryDirectory(prefix="spikesim-bench-")
+        trace_dir = str(Path(tmp.name) / "llama2-7b")
+        synth_trace(trace_dir, shape="llama2-7b", layers=1, tokens=args.tokens, seed=0)
+    hw = spikesim.load_hardware("spikequant-45nm")
+    trace = spikesim.load_trace(trace_dir)
+    for layer in trace.layers:
+        layer.verify()  # checksums once, outside the timings
+    # warm the numba kernels outside the timings (compile or cache load)
+    tiny = Path(tempfile.mkdtemp(prefix="spikesim-warm-")) / "t"
+    from spikesim.trace import synth_trace as _synth
+
+    _synth(tiny, gemm=(8, 64, 64))
+    spikesim.simulate(hw, spikesim.load_trace(tiny), spikesim.design_names())
+
+    t = time.perf_counter()
+    for layer in trace.layers:
+        x = np.asarray(layer.activations(), np.float32)
+        w = np.asarray(layer.weights(), np.float32)
+        x @ w.T
+    floor = time.perf_counter() - t
+    print(f"{len(trace.layers)} linears of {trace.tokens} tokens; floor (read + one float32 "
+          f"matmul each): {floor:.2f} s")
+    print(f"{'case':<14} {'seconds':>8} {'x floor':>8} {'before':>7}")
+    for case, designs in (("spikequant", ["spikequant"]),
+                          ("all designs", list(spikesim.design_names()))):
+        t = time.perf_counter()
+        spikesim.simulate(hw, trace, designs)
+        seconds = time.perf_counter() - t
+        print(f"{case:<14} {seconds:>8.2f} {seconds / floor:>8.2f} {BEFORE[case]:>6.1f}x")
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
+    if tmp is not None:
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()
