@@ -9,6 +9,36 @@ from __future__ import annotations
 
 from pathlib import Path
 
+ECHO_LIMIT = 80
+"""Characters of a user-supplied value echoed in an error message (longer ones are cut)."""
+
+FIELD_LIMIT = 200
+"""Characters of a field path in an error line (a hostile key can be megabytes long)."""
+
+MESSAGE_LIMIT = 1000
+"""Characters of the message part of an error line."""
+
+FILE_LIMIT = 4096
+"""Characters of the file part of an error line (the longest path a POSIX system resolves)."""
+
+
+def shorten(text: object, limit: int = ECHO_LIMIT) -> str:
+    """``text`` (``str()`` of it) cut to ``limit`` characters, ending in ``…`` when cut, so a
+    50 MB scalar is never echoed whole."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - 1)] + "…"
+
+
+def echo(value: object, limit: int = ECHO_LIMIT) -> str:
+    """``repr(value)`` for an error message, cut to ``limit`` characters (see :func:`shorten`).
+
+    Long strings are cut before ``repr`` so a huge value is never copied whole."""
+    if isinstance(value, str | bytes) and len(value) > 4 * limit:
+        value = value[: 4 * limit]
+    return shorten(repr(value), limit)
+
 
 class InputError(Exception):
     """Bad user input: names the file (if any) and the field (if any) at fault.
@@ -33,9 +63,10 @@ class InputError(Exception):
         """The single line the CLI prints after ``error: ``."""
         where = []
         if self.file is not None:
-            where.append(self.file)
+            where.append(shorten(self.file, FILE_LIMIT))
         if self.field:
-            where.append(f"field '{self.field}'")
+            where.append(f"field '{shorten(self.field, FIELD_LIMIT)}'")
         prefix = ": ".join(where)
-        text = f"{prefix}: {self.message}" if prefix else self.message
+        message = shorten(self.message, MESSAGE_LIMIT)
+        text = f"{prefix}: {message}" if prefix else message
         return " ".join(text.split())  # exactly one line

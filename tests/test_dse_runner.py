@@ -193,6 +193,7 @@ def test_kill_and_resume(tmp_path: Path) -> None:
     assert not [p for p in out.iterdir() if p.name.startswith(".tmp-")]
 
 
+@pytest.mark.slow  # a sweep in a worker process
 def test_bundle_axis_runs_each_dataflow_with_its_knobs(tiny_trace: Path, tmp_path: Path) -> None:
     """Knobs of one dataflow ride in a bundle: no failed point for token_serial × batch."""
     axes: dict[str, list[object]] = {"array": [

@@ -21,7 +21,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    show_front(args.results)
+    from spikesim.fsutil import interruptible
+
+    with interruptible():  # an interrupted drawing leaves the previous figures whole
+        show_front(args.results)
     return EXIT_OK
 
 

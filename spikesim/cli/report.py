@@ -35,6 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from spikesim.fsutil import interruptible
     from spikesim.report.rundir import check_compare_target, write_comparison, write_report
 
     run_dirs = [Path(d) for d in dict.fromkeys(args.run_dir)]
@@ -43,9 +44,10 @@ def run(args: argparse.Namespace) -> int:
     out = None
     if len(run_dirs) > 1:
         out = check_compare_target(args.out if args.out is not None else run_dirs[0] / "compare")
-    for run_dir in run_dirs:
-        path = write_report(run_dir)
-        print(f"wrote {path} and {run_dir / 'figures'}/")
-    if out is not None:
-        print(f"wrote {write_comparison(run_dirs, out)} and {out / 'figures'}/")
+    with interruptible():  # SIGTERM too: staging removed, reports left as they were
+        for run_dir in run_dirs:
+            path = write_report(run_dir)
+            print(f"wrote {path} and {run_dir / 'figures'}/")
+        if out is not None:
+            print(f"wrote {write_comparison(run_dirs, out)} and {out / 'figures'}/")
     return EXIT_OK

@@ -79,6 +79,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from spikesim.fsutil import interruptible
+
+    # SIGTERM/SIGINT/SIGHUP unwind the staging: the temporary run directory is removed and
+    # --out keeps its previous contents; one line "error: interrupted"
+    with interruptible():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from spikesim import api
     from spikesim.report.timeline import timeline_file_name
 

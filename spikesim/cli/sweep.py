@@ -14,7 +14,9 @@ DESCRIPTION = (
     "sampling, designs, constraints) on a trace, in parallel (local processes, or a Dask "
     "scheduler), into a Parquet dataset directory: one part per finished (point, "
     "design), written atomically, so an interrupted sweep resumes where it stopped. A "
-    "failing point is recorded with its error. Ends with the Pareto front."
+    "failing point is recorded with its error. Ends with the Pareto front. --out must be "
+    "absent, empty or a results directory (never a trace, a run directory or another folder); "
+    "a sweep has at most 100,000 points (grid size or samples) and 64 workers."
 )
 
 
@@ -28,7 +30,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="results dataset (a directory of Parquet parts); an interrupted sweep resumes",
     )
     p.add_argument(
-        "--workers", type=int, default=1, metavar="N", help="local worker processes (default 1)"
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="local worker processes (default 1; at most 64, and no more than the tasks to run)",
     )
     p.add_argument(
         "--scheduler",
@@ -41,15 +47,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from spikesim.dse.runner import run_sweep
+    from spikesim.fsutil import interruptible
 
-    summary = run_sweep(
-        args.spec,
-        args.trace,
-        args.out,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        progress=show_progress(args.quiet),
-    )
-    print(summary.text())
-    show_front(summary.out, quiet=args.quiet)
+    # SIGTERM/SIGINT/SIGHUP unwind: workers stopped, temporary parts and figures removed, the
+    # finished parts kept (rerun the command to resume); one line "error: interrupted"
+    with interruptible():
+        summary = run_sweep(
+            args.spec,
+            args.trace,
+            args.out,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            progress=show_progress(args.quiet),
+        )
+        print(summary.text())
+        show_front(summary.out, quiet=args.quiet)
     return EXIT_OK

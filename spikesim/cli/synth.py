@@ -42,20 +42,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from spikesim.fsutil import interruptible
     from spikesim.trace import parse_gemm, synth_trace
 
     extra, note = stored_methods(args)
-    trace = synth_trace(
-        args.out,
-        shape=args.shape,
-        gemm=parse_gemm(args.gemm) if args.gemm is not None else None,
-        layers=args.layers,
-        tokens=args.tokens,
-        seed=args.seed,
-        dtype=args.dtype,
-        extra=extra,
-        source_extra=note,
-    )
+    # SIGTERM/SIGINT/SIGHUP unwind the staging: the temporary trace directory is removed and
+    # --out keeps its previous contents; one line "error: interrupted"
+    with interruptible():
+        trace = synth_trace(
+            args.out,
+            shape=args.shape,
+            gemm=parse_gemm(args.gemm) if args.gemm is not None else None,
+            layers=args.layers,
+            tokens=args.tokens,
+            seed=args.seed,
+            dtype=args.dtype,
+            extra=extra,
+            source_extra=note,
+        )
     print(
         f"wrote synthetic trace '{trace.name}' to {trace.path}: {len(trace.layers)} layer(s), "
         f"{trace.tokens} tokens, seed {args.seed}, {args.dtype}"

@@ -182,8 +182,8 @@ class SRAMBankConfig(FrozenModel):
     role: BankRole
     """What it stores (exactly one SRAM per role for weights, activations, salient, output)."""
 
-    capacity_bytes: int = Field(gt=0)
-    """Total capacity over all banks (bytes)."""
+    capacity_bytes: int = Field(gt=0, le=2**40)
+    """Total capacity over all banks (bytes; at most 1 TiB)."""
 
     word_bits: int = Field(64, ge=8, le=4096)
     """Access width: bits moved by one read or write."""
@@ -198,11 +198,12 @@ class SRAMBankConfig(FrozenModel):
 class DRAMConfig(FrozenModel):
     """Off-chip memory: one channel, transactions served in order."""
 
-    bandwidth_bytes_per_cycle: float = Field(32.0, gt=0)
-    """Sustained bandwidth (bytes per accelerator clock cycle)."""
+    bandwidth_bytes_per_cycle: float = Field(32.0, ge=1e-6)
+    """Sustained bandwidth (bytes per accelerator clock cycle; finite, at least 1e-6 so that a
+    transfer's cycle count stays a sane integer: 1 GB then takes 10^15 cycles)."""
 
-    latency_cycles: int = Field(100, ge=0)
-    """Fixed latency added to every transfer."""
+    latency_cycles: int = Field(100, ge=0, le=10**9)
+    """Fixed latency added to every transfer (at most 10^9 cycles)."""
 
 
 class Dataflow(StrEnum):
@@ -256,7 +257,7 @@ class SpikeAdd(StrEnum):
 class EnergyRef(FrozenModel):
     """Which per-action energy table prices the counts, and the pricing choices on top of it."""
 
-    table: str = "horowitz-45nm"
+    table: str = Field("horowitz-45nm", min_length=1, max_length=4096)
     """A built-in table name or a path to a YAML table (relative to the hardware YAML)."""
 
     spike_add: SpikeAdd = SpikeAdd.FULL_WIDTH
@@ -272,11 +273,12 @@ class EnergyRef(FrozenModel):
 class HardwareConfig(FrozenModel):
     """A complete accelerator: array, encoders, SRAMs, DRAM, quantization knobs, energy table."""
 
-    name: str = "spikequant"
-    """A short name used in reports."""
+    name: str = Field("spikequant", max_length=256)
+    """A short name used in reports (at most 256 characters)."""
 
-    clock_hz: float = Field(500e6, gt=0)
-    """Accelerator clock (Hz); converts cycles to seconds in reports and leakage energy."""
+    clock_hz: float = Field(500e6, ge=1.0)
+    """Accelerator clock (Hz; finite, at least 1 Hz); converts cycles to seconds in reports and
+    leakage energy."""
 
     if_array: IFArrayConfig = IFArrayConfig()
     encoder: EncoderConfig = EncoderConfig()

@@ -29,7 +29,7 @@ class Coding(StrEnum):
 class AtomConfig(FrozenModel):
     """Atom baseline (arXiv 2310.19102): static INT8 "keeper" input channels, the rest INT4."""
 
-    keepers: int = Field(128, ge=0)
+    keepers: int = Field(128, ge=0, le=2**20)
     """Input channels kept at ``keeper_bits``: the top channels by Σ_t x_t,i² on the calibration
     tokens (the diagonal of the Hessian proxy X^T X, Atom's ``hessian`` sort metric)."""
 
@@ -39,7 +39,7 @@ class AtomConfig(FrozenModel):
     clip_ratio: float = Field(0.9, gt=0, le=1)
     """Clip ratio of the normal channels' per-token scale (Atom's script uses 0.9)."""
 
-    group_size: int | None = Field(None, gt=0)
+    group_size: int | None = Field(None, gt=0, le=2**20)
     """Optional activation/weight group size along K for the normal channels (Atom uses 128);
     None: one scale per token and per output channel. Each group adds a dequantization."""
 
@@ -62,7 +62,7 @@ class QuantConfig(FrozenModel):
     weight_bits: int = Field(4, ge=2, le=8)
     """Symmetric per-output-channel weight bits b_w (RTN): w̄ in [-(2^(b_w-1)-1), 2^(b_w-1)-1]."""
 
-    weight_group_size: int | None = Field(None, gt=0)
+    weight_group_size: int | None = Field(None, gt=0, le=2**20)
     """Optional weight group size along the input dimension (None: one scale per output channel).
     The spiking datapath folds one scale per output channel into θ, so SpikeQuant requires None."""
 
@@ -86,7 +86,7 @@ class QuantConfig(FrozenModel):
     output_bits: int = Field(4, ge=2, le=16)
     """Bits of the re-quantized output ȳ; the fire phase emits at most 2^(b_out-1)-1 spikes."""
 
-    calibration_tokens: int = Field(128, gt=0)
+    calibration_tokens: int = Field(128, gt=0, le=2**31)
     """Tokens (the first ones of the trace) used to calibrate the static per-layer output scale
     s_y = max|y| / (2^(b_out-1)-1) from the float output y = x W^T."""
 

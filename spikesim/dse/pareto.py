@@ -11,13 +11,15 @@ no worse in every objective and better in at least one; equal points do not domi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+
+from spikesim.fsutil import atomic_write_file
 
 OBJECTIVES = ("energy_pj", "total_cycles", "area_mm2")
 """Minimised objectives, columns of the TOTAL rows."""
@@ -157,6 +159,13 @@ def draw_front(front: pd.DataFrame, stem: str | Path) -> list[Path]:
     fig.suptitle("Sweep: every point (TOTAL over layers); lines: each design's 2-D front")
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
-    for path in paths:
-        fig.savefig(path, dpi=150)
+    for path in paths:  # each file whole or not at all, whatever stops the drawing
+        atomic_write_file(path, _saver(fig, path.suffix.lstrip(".")))
     return paths
+
+
+def _saver(fig: Any, fmt: str) -> Callable[[IO[bytes]], None]:
+    def save(fh: IO[bytes]) -> None:
+        fig.savefig(fh, format=fmt, dpi=150)
+
+    return save

@@ -6,25 +6,33 @@ One *task* is one (hardware point, design). Its ``point_id`` is
 a rerun skips the tasks whose part file exists and never duplicates one.
 
 Execution: a local :class:`~concurrent.futures.ProcessPoolExecutor` (``spawn`` start method,
-``workers`` processes, one thread each: OMP/OPENBLAS/MKL/NUMBA threads set to 1 in the workers),
+``workers`` processes, one thread each: OMP/OPENBLAS/MKL/NUMBA threads set to 1 in the workers;
+at most :data:`MAX_WORKERS`, and never more than there are tasks to run),
 or, with ``scheduler="tcp://HOST:PORT"``, a Dask distributed cluster (the optional extra
 ``spikesim[dist]``, imported only then). Both run the same function, :func:`run_task`, on the same
 tasks, so they produce identical rows. The trace travels by path: each worker memory-maps it
 (the path must be visible to the workers, e.g. a shared file system for a remote cluster).
 
 The parent process owns all writing: each finished task becomes one part file, written atomically
-(:mod:`spikesim.dse.store`). A task that raises (an :class:`InputError` such as a weight tile that
-does not fit, or an invalid combination of axis values) is recorded as one ``TOTAL`` row with its
-``error`` and the sweep goes on.
+(:mod:`spikesim.dse.store`). Local workers live no longer than their parent: they ignore SIGINT
+(the parent handles it), the parent terminates them when it is interrupted or fails, and each
+worker exits by itself when its parent is gone (killed outright): Linux delivers it SIGKILL
+(``PR_SET_PDEATHSIG``), and on every platform a watchdog thread compares ``os.getppid()``
+with the parent it started under. A task that raises (an :class:`InputError` such as a weight
+tile that does not fit, or an invalid combination of axis values) is recorded as one ``TOTAL``
+row with its ``error`` and the sweep goes on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -40,11 +48,14 @@ from spikesim.dataflows import get_design
 from spikesim.dse.area import area_mm2
 from spikesim.dse.spec import LoadedSweep, load_sweep, under, without
 from spikesim.dse.store import (
+    check_parts,
+    check_results_target,
     done_point_ids,
     open_dataset,
     write_part,
 )
 from spikesim.errors import InputError
+from spikesim.fsutil import interruptible
 from spikesim.schema import (
     DRAM_BYTE_COLUMNS,
     TOTAL_LAYER,
@@ -52,6 +63,13 @@ from spikesim.schema import (
     energy_component_columns,
 )
 from spikesim.trace.shipped import resolve_trace
+
+MAX_WORKERS = 64
+"""Most local worker processes a sweep starts (``workers`` above it is an error; fewer are
+started when fewer tasks remain)."""
+
+PARENT_POLL_SECONDS = 0.5
+"""How often a local worker checks that its parent is still alive."""
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 """Thread-count variables set to 1 in every worker process."""
@@ -365,6 +383,53 @@ def init_worker() -> None:
         pass
 
 
+def _init_local_worker(parent: int) -> None:
+    """Initializer of a local pool worker: one thread, SIGINT left to the parent, and exit as
+    soon as ``parent`` (the sweep) is gone."""
+    init_worker()
+    with contextlib.suppress(OSError, ValueError):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(parent)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Exit this process when ``parent`` exits: PR_SET_PDEATHSIG on Linux, and a watchdog
+    thread polling ``os.getppid()`` (every platform; also covers a parent that died before)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+
+            pr_set_pdeathsig = 1
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_POLL_SECONDS)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="spikesim-parent-watch", daemon=True).start()
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool at once: cancel what is queued and terminate the worker processes (a
+    running task is abandoned; its part is never written)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for proc in processes:
+        with contextlib.suppress(Exception):
+            proc.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        with contextlib.suppress(Exception):
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout=5)
+
+
 @contextmanager
 def _single_thread_env() -> Iterator[None]:
     """Set THREAD_VARS to 1 while worker processes are spawned (they inherit it), then restore."""
@@ -468,7 +533,13 @@ def _run_local(
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker) as pool:
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=ctx,
+        initializer=_init_local_worker,
+        initargs=(os.getpid(),),
+    )
+    try:
         pending: set[Future[TaskOutcome]] = set()
         queue = iter(tasks)
         window = 4 * workers  # bounded in-flight work: results are written as they finish
@@ -484,6 +555,10 @@ def _run_local(
                 following = next(queue, None)
                 if following is not None:
                     pending.add(pool.submit(run_task, following, trace_path, trace_sha))
+    except BaseException:  # interrupted or failed: no worker outlives the sweep
+        _stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _run_dask(
@@ -537,7 +612,8 @@ def run_sweep(
     out:
         The results directory (``results.parquet/``); finished points found there are skipped.
     workers:
-        Local worker processes (ignored with ``scheduler``).
+        Local worker processes (ignored with ``scheduler``): 1 to :data:`MAX_WORKERS`; no more
+        are started than there are tasks to run.
     scheduler:
         ``tcp://HOST:PORT`` of a Dask distributed scheduler, or None for the local pool.
     progress:
@@ -547,6 +623,9 @@ def run_sweep(
     """
     if workers < 1:
         raise InputError(f"must be at least 1, got {workers}", field="workers")
+    if workers > MAX_WORKERS:
+        raise InputError(f"must be at most {MAX_WORKERS}, got {workers}", field="workers")
+    check_results_target(out)  # before any work: a foreign --out is refused at once
     sweep = spec if isinstance(spec, LoadedSweep) else load_sweep(spec)
     trace_dir = resolve_trace(trace).resolve()
     from spikesim.trace import load_trace
@@ -566,8 +645,17 @@ def run_sweep(
         "designs": list(sweep.spec.designs),
     }
     root = open_dataset(out, meta)
+    try:  # a resumed sweep trusts only parts that are results parts; it never deletes one
+        check_parts(root, meta)
+    except InputError as exc:
+        raise InputError(
+            f"{exc.message}; move or delete it to run its point again",
+            file=exc.file,
+            field=exc.field,
+        ) from None
     done = done_point_ids(root)
     todo = [t for t in plan.tasks if t.point_id not in done]
+    workers = max(1, min(workers, len(todo)))
     counters = {"ran": 0, "failed": 0, "sim": 0.0, "task": 0.0}
     bar = Progress(len(todo), enabled=progress)
 
@@ -583,11 +671,12 @@ def run_sweep(
 
     start = time.perf_counter()
     try:
-        if todo:
-            if scheduler:
-                _run_dask(todo, str(trace_dir), plan.trace_sha256, scheduler, finished)
-            else:
-                _run_local(todo, str(trace_dir), plan.trace_sha256, workers, finished)
+        with interruptible():  # SIGTERM unwinds too: workers stopped, temporary parts removed
+            if todo:
+                if scheduler:
+                    _run_dask(todo, str(trace_dir), plan.trace_sha256, scheduler, finished)
+                else:
+                    _run_local(todo, str(trace_dir), plan.trace_sha256, workers, finished)
     finally:
         bar.close()
     return SweepSummary(

@@ -27,6 +27,14 @@ against the base configuration when the spec is loaded: each value is applied al
 and validated, so an unknown path or an out-of-range value is an :class:`InputError` naming
 ``axes.<path>`` in the sweep file. Combinations that are invalid together (``salient_bits`` below
 ``act_bits``) are recorded as failed points, not rejected up front.
+
+Limits (each an error naming the field): at most :data:`MAX_POINTS` grid points (``axes``,
+sampling ``grid``) or ``samples`` (sampling ``random``, whose grid may be up to
+:data:`MAX_RANDOM_GRID` combinations); at most :data:`MAX_AXIS_VALUES` values over all axes;
+``seed`` from 0 to 2**64 - 1. A relation must compare numbers with numbers (``<``, ``<=``,
+``>``, ``>=``) or values of one kind (``==``, ``!=``) over every value its fields take in the
+sweep: comparing a number with a text field is an error naming ``constraints.relations``, not
+a constraint that silently drops every point.
 """
 
 from __future__ import annotations
@@ -59,6 +67,16 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
     ">": operator.gt,
 }
+MAX_POINTS = 100_000
+"""Most hardware points of a sweep: the grid size (sampling ``grid``) or ``samples`` (sampling
+``random``). Planning resolves and keeps every point (about 2.5 ms and 5 KB each)."""
+MAX_AXIS_VALUES = 10_000
+"""Most values over all axes (each is validated against the base when the spec is loaded)."""
+MAX_RANDOM_GRID = 2**63 - 1
+"""Largest grid random sampling draws from (combination indices are 64-bit integers)."""
+MAX_SEED = 2**64 - 1
+"""Largest ``seed`` (numpy's generators take any non-negative integer; 64 bits are plenty)."""
+
 _RELATION = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(<=|>=|==|!=|<|>)\s*(\S+)\s*$")
 _PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 
@@ -125,6 +143,8 @@ def parse_relation(text: str) -> Relation:
                 f"relation '{text}': '{right}' is neither a number nor a path"
             ) from None
         value = right
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"relation '{text}': '{right}' is not a finite number")
     return Relation(left=left, op=op, right=value)
 
 
@@ -139,11 +159,12 @@ class SweepSpec(FrozenModel):
     bundles it takes (each a mapping of dotted field path → value, set together)."""
 
     sampling: Sampling = Sampling.GRID
-    samples: int | None = Field(None, gt=0)
-    """Number of distinct random combinations (``sampling: random`` only)."""
+    samples: int | None = Field(None, gt=0, le=MAX_POINTS)
+    """Number of distinct random combinations (``sampling: random`` only; at most
+    :data:`MAX_POINTS`)."""
 
-    seed: int = 0
-    """Seed of the random sampling (numpy Generator)."""
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+    """Seed of the random sampling (numpy Generator): 0 to 2**64 - 1."""
 
     designs: tuple[str, ...] = Field(
         default_factory=lambda: (reference_design(),), min_length=1
@@ -156,6 +177,11 @@ class SweepSpec(FrozenModel):
     @field_validator("axes")
     @classmethod
     def _axes(cls, axes: dict[str, tuple[Any, ...]]) -> dict[str, tuple[Any, ...]]:
+        count = sum(len(values) for values in axes.values())
+        if count > MAX_AXIS_VALUES:
+            raise ValueError(
+                f"{count:,} values over {len(axes):,} axes; at most {MAX_AXIS_VALUES:,} in all"
+            )
         for path, values in axes.items():
             if not _PATH.match(path):
                 raise ValueError(f"axis '{path}' is not a dotted field path")
@@ -251,8 +277,29 @@ class SweepSpec(FrozenModel):
     def grid_size(self) -> int:
         return math.prod(len(v) for v in self.axes.values())
 
+    def size_problem(self) -> str | None:
+        """Why the axes span too many points to sample (see :data:`MAX_POINTS`), or None."""
+        size = self.grid_size
+        if self.sampling is Sampling.GRID and size > MAX_POINTS:
+            return (
+                f"the grid has {_count(size)} points; at most {MAX_POINTS:,} (use sampling: "
+                "random with samples, or fewer values)"
+            )
+        if size > MAX_RANDOM_GRID:
+            return f"the grid has {_count(size)} points; random sampling draws from at most 2**63"
+        return None
+
     def points(self) -> Iterator[dict[str, Any]]:
-        """The sampled points as ``{axis path: value}``, in a deterministic order."""
+        """The sampled points as ``{axis path: value}``, in a deterministic order.
+
+        Raises
+        ------
+        ValueError
+            The axes span more points than the limits allow (:meth:`size_problem`).
+        """
+        problem = self.size_problem()
+        if problem is not None:
+            raise ValueError(problem)
         names = list(self.axes)
         sizes = [len(self.axes[n]) for n in names]
         if self.sampling is Sampling.GRID:
@@ -273,6 +320,10 @@ class SweepSpec(FrozenModel):
         for index in flat:
             digits = np.unravel_index(int(index), sizes)
             yield {n: self.axes[n][int(d)] for n, d in zip(names, digits, strict=True)}
+
+
+def _count(n: int) -> str:
+    return f"{n:,}" if n < 10**15 else f"about 10^{len(str(n)) - 1}"
 
 
 @dataclass(frozen=True)
@@ -353,20 +404,14 @@ def load_sweep(path: str | Path) -> LoadedSweep:
             base_path = preset_path(spec.base)
     if not base_path.is_file():
         raise InputError(f"base hardware file '{base_path}' not found", file=path, field="base")
+    problem = spec.size_problem()
+    if problem is not None:
+        raise InputError(problem, file=path, field="axes")
     base = load_hardware(base_path)
     base_data = read_yaml_mapping(base_path)
-    for axis, values in spec.axes.items():
-        for value in values:
-            try:
-                data = apply_overrides(base_data, spec.overrides({axis: value}))
-                validate_mapping(HardwareConfig, data, file=path)
-            except InputError as exc:
-                where = f" (at '{exc.field}')" if exc.field and exc.field != axis else ""
-                raise InputError(
-                    f"value {value!r}: {exc.message}{where}", file=path, field=f"axes.{axis}"
-                ) from None
     dumped = base.model_dump(mode="json")
-    for rel in spec.constraints.parsed_relations():
+    relations = spec.constraints.parsed_relations()
+    for rel in relations:
         for side in (rel.left, rel.right):
             if isinstance(side, str) and lookup(dumped, side, _MISSING) is _MISSING:
                 raise InputError(
@@ -374,4 +419,98 @@ def load_sweep(path: str | Path) -> LoadedSweep:
                     file=path,
                     field="constraints.relations",
                 )
+    fields = {side for rel in relations for side in (rel.left, rel.right) if isinstance(side, str)}
+    taken: dict[str, dict[str, list[Any]]] = {f: {} for f in fields}
+    """field → axis → the field's value in the config of each of the axis's values"""
+    for axis, values in spec.axes.items():
+        for value in values:
+            try:
+                data = apply_overrides(base_data, spec.overrides({axis: value}))
+                hw = validate_mapping(HardwareConfig, data, file=path)
+            except InputError as exc:
+                where = f" (at '{exc.field}')" if exc.field and exc.field != axis else ""
+                raise InputError(
+                    f"value {_short(value)}: {exc.message}{where}", file=path,
+                    field=f"axes.{axis}",
+                ) from None
+            if fields:
+                config = hw.model_dump(mode="json")
+                for f in fields:
+                    taken[f].setdefault(axis, []).append(lookup(config, f))
+    for rel in relations:
+        problem = _relation_problem(rel, spec, dumped, taken)
+        if problem is not None:
+            raise InputError(problem, file=path, field="constraints.relations")
     return LoadedSweep(spec=spec, path=path, base_path=base_path, base=base)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    return "section" if isinstance(value, Mapping) else "list"
+
+
+def _values_taken(
+    field: str,
+    spec: SweepSpec,
+    base: Mapping[str, Any],
+    taken: Mapping[str, Mapping[str, list[Any]]],
+) -> list[Any]:
+    """Every value ``field`` takes over the sweep: those set by the axes, and the base value
+    unless one axis sets the field at every one of its values."""
+    values: list[Any] = []
+    covered = False
+    for axis, axis_values in spec.axes.items():
+        sets = [under(field, spec.overrides({axis: v})) for v in axis_values]
+        if any(sets):
+            values += [v for v, s in zip(taken[field][axis], sets, strict=True) if s]
+        covered = covered or all(sets)
+    if not covered:
+        values.append(lookup(base, field))
+    return values
+
+
+def _relation_problem(
+    rel: Relation, spec: SweepSpec, base: Mapping[str, Any],
+    taken: Mapping[str, Mapping[str, list[Any]]],
+) -> str | None:
+    """Why ``rel`` cannot be evaluated as meant on every point of the sweep, or None."""
+    sides = [
+        (side, _values_taken(side, spec, base, taken) if isinstance(side, str) else [side])
+        for side in (rel.left, rel.right)
+    ]
+
+    def shown(side: str | float) -> str:
+        return side if isinstance(side, str) else f"{side:g}"
+
+    for side, values in sides:
+        for value in values:
+            if _kind(value) in ("section", "list"):
+                return f"relation '{rel.text()}': '{shown(side)}' is a {_kind(value)}, not a value"
+    if rel.op in ("<", "<=", ">", ">="):
+        for side, values in sides:
+            for value in values:
+                if _kind(value) != "number":
+                    return (
+                        f"relation '{rel.text()}': '{shown(side)}' takes the {_kind(value)} "
+                        f"value {_short(value)}; {rel.op} compares numbers only"
+                    )
+        return None
+    left, right = ({_kind(v) for v in values} - {"null"} for _, values in sides)
+    if left and right and len(left | right) > 1:
+        return (
+            f"relation '{rel.text()}' compares a {' or '.join(sorted(left))} with a "
+            f"{' or '.join(sorted(right))}; {rel.op} needs values of one kind"
+        )
+    return None

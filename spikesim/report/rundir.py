@@ -18,10 +18,20 @@ so a report regenerated from a copy of the directory (``spikesim report``) is th
 
 Writing is atomic: everything goes into a hidden temporary sibling directory, which replaces
 ``RUN_DIR`` only once complete (the old directory is moved aside, the new one moved in, the old
-one deleted). An existing ``RUN_DIR`` is only ever replaced if it is a run directory (it holds
-``summary.json``) or empty. On any failure the old directory is left as it was and no temporary
-directory remains. CSVs are written without index and with full float precision, so the same
-inputs give byte-identical ``layers.csv`` and ``actions.csv``.
+one deleted). An existing ``RUN_DIR`` is only ever replaced if it is a run directory (it holds a
+``summary.json`` written by spikesim: a JSON object with ``spikesim_version``) or empty; a path
+under a file is refused too. On any failure, and on SIGTERM, SIGINT or SIGHUP while staging
+(:func:`spikesim.fsutil.interruptible`), the old directory is left as it was and no temporary
+directory remains; the staging of a writer killed outright is removed by the next writer of the
+same ``RUN_DIR`` (:func:`spikesim.fsutil.remove_debris`).
+
+Tables read back (by the report, the figures, ``spikesim report``) are checked: a count column
+(cycles, tokens, bytes, ...) must hold integers from 0 to 2**53, a real column (pJ, ratios)
+finite numbers from 0 to 1e30, and the ``summary.json`` fields the report reads their JSON types;
+anything else is an :class:`InputError` naming the file and the column or field.
+
+CSVs are written without index and with full float precision, so the same inputs give
+byte-identical ``layers.csv`` and ``actions.csv``.
 """
 
 from __future__ import annotations
@@ -29,24 +39,31 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import platform
-import secrets
 import shutil
 import subprocess
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _dist_version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
+import numpy as np
 import pandas as pd
 
 from spikesim.config.loader import hardware_to_yaml
 from spikesim.dataflows import reference_design
 from spikesim.errors import InputError
-from spikesim.fsutil import make_sibling_dir, replace_dir
+from spikesim.fsutil import (
+    atomic_write_file,
+    interruptible,
+    make_sibling_dir,
+    replace_dir,
+    signals_deferred,
+)
 from spikesim.report.figures import RunTables, compare_figures, run_figures
 from spikesim.report.markdown import (
     FIGURES_DIR,
@@ -308,6 +325,7 @@ def check_run_dir_target(target: str | Path) -> Path:
         raise InputError(
             "exists and is not a directory; refusing to replace it", file=target, field="out"
         )
+    check_parent_dirs(target, field="out")
     if target.is_dir():
         try:
             entries = list(target.iterdir())
@@ -315,14 +333,64 @@ def check_run_dir_target(target: str | Path) -> Path:
             raise InputError(
                 f"cannot read directory: {exc.strerror or exc}", file=target, field="out"
             ) from None
-        if entries and not (target / SUMMARY_NAME).is_file():
+        if entries and not is_run_dir(target):
             raise InputError(
-                "exists, is not empty and is not a spikesim run directory (no summary.json); "
-                "refusing to replace it",
+                "exists, is not empty and is not a spikesim run directory (no summary.json "
+                "written by spikesim); refusing to replace it",
                 file=target,
                 field="out",
             )
     return target
+
+
+def check_parent_dirs(target: Path, *, field: str) -> None:
+    """The nearest existing ancestor of ``target`` must be a directory (else ``InputError``)."""
+    for parent in Path(target).parents:
+        if os.path.lexists(parent):
+            if not parent.is_dir():
+                raise InputError(
+                    f"cannot be created: '{parent}' is not a directory", file=target, field=field
+                )
+            return
+
+
+_SUMMARY_MAX_BYTES = 64 << 20
+"""A ``summary.json`` larger than this is not read (64 MiB; a 10,000-layer run's is ~2 MB)."""
+
+
+def _load_json_object(path: Path, max_bytes: int) -> dict[str, Any]:
+    """The JSON object in ``path``; ``InputError`` naming it when it is not one."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read file ({exc.strerror or exc})", file=path) from None
+    if len(data) > max_bytes:
+        raise InputError(f"larger than {max_bytes >> 20} MiB; not read", file=path)
+    try:
+        obj = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", file=path) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"malformed JSON at line {exc.lineno}: {exc.msg}", file=path) from None
+    except (ValueError, RecursionError):
+        raise InputError("malformed JSON (nested too deep or a number too long)",
+                         file=path) from None
+    if not isinstance(obj, dict):
+        raise InputError("top level must be a JSON object", file=path)
+    return obj
+
+
+def is_run_dir(path: str | Path) -> bool:
+    """True when ``path`` holds a ``summary.json`` written by spikesim (a JSON object with
+    ``spikesim_version``): only such a directory is ever replaced by a new run."""
+    summary = Path(path) / SUMMARY_NAME
+    if summary.is_symlink() or not summary.is_file():
+        return False
+    try:
+        return "spikesim_version" in _load_json_object(summary, _SUMMARY_MAX_BYTES)
+    except InputError:
+        return False
 
 
 def _link_or_copy(src: str, dst: str) -> object:
@@ -349,27 +417,29 @@ def staged_run_dir(target: str | Path, *, keep: Sequence[str] = ()) -> Iterator[
     """
     target = check_run_dir_target(target)
     tmp: Path | None = None
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = make_sibling_dir(target, "tmp")
-        for rel in keep:
-            src = target / rel
-            if src.is_dir():
-                shutil.copytree(src, tmp / rel, copy_function=_link_or_copy)
-            elif src.is_file():
-                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-                _link_or_copy(str(src), str(tmp / rel))
-        yield tmp
-        replace_dir(tmp, target)
-        tmp = None
-    except OSError as exc:
-        where = exc.filename if exc.filename is not None else target
-        raise InputError(
-            f"cannot write run directory: {exc.strerror or exc}", file=where, field="out"
-        ) from None
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+    with interruptible():
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with signals_deferred():  # made and owned in one step: never left behind
+                tmp = make_sibling_dir(target, "tmp")
+            for rel in keep:
+                src = target / rel
+                if src.is_dir():
+                    shutil.copytree(src, tmp / rel, copy_function=_link_or_copy)
+                elif src.is_file():
+                    (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+                    _link_or_copy(str(src), str(tmp / rel))
+            yield tmp
+            replace_dir(tmp, target)
+            tmp = None
+        except OSError as exc:
+            where = exc.filename if exc.filename is not None else target
+            raise InputError(
+                f"cannot write run directory: {exc.strerror or exc}", file=where, field="out"
+            ) from None
+        finally:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -473,17 +543,137 @@ def write_run_dir(
     return target
 
 
-def _read_csv(path: Path, required: Sequence[str]) -> pd.DataFrame:
+_MAX_COUNT = 2**53
+"""Largest integer a count column (cycles, tokens, bytes, ...) may hold: exact in a float64."""
+_MAX_REAL = 1e30
+"""Largest value of a real column (pJ, ratios): far above any run, far below overflow."""
+
+_LAYERS_INT = (
+    "tokens", "k", "n", "total_cycles", "compute_cycles", "stall_cycles",
+    "stall_encoder_cycles", "stall_bank_cycles", "stall_dram_cycles",
+    "spikes", "acc_ops", "mac_ops", "overflow_events",
+    "dram_weight_bytes", "dram_activation_bytes", "dram_output_bytes",
+)
+_LAYERS_REAL = ("utilization", "energy_pj", "salient_ratio")
+_ACTIONS_NUMERIC = {"count": True, "bits": True, "energy_per_action_pj": False,
+                    "energy_pj": False}
+_STATS_NUMERIC = {"abs_q": True, "normal_count": True, "salient_count": True}
+_TRANSACTIONS_NUMERIC = {"step": True, "start_cycle": True, "end_cycle": True}
+
+
+def _layers_numeric(columns: Sequence[str]) -> dict[str, bool]:
+    """Numeric columns of ``layers.csv`` present in ``columns``: name → is a count."""
+    out = {c: True for c in _LAYERS_INT if c in columns}
+    out.update({c: False for c in _LAYERS_REAL if c in columns})
+    out.update(
+        {c: False for c in columns if c.startswith("energy_") and c.endswith("_pj")}
+    )
+    return out
+
+
+def _check_numeric(frame: pd.DataFrame, path: Path, col: str, count: bool) -> None:
+    """Every value of ``col`` a finite number >= 0 (an integer <= 2**53 for a count), else an
+    ``InputError`` naming the file, the column and the first bad line."""
+    raw = frame[col]
+    if pd.api.types.is_bool_dtype(raw):
+        values = pd.Series(math.nan, index=raw.index)
+    else:
+        values = pd.to_numeric(raw, errors="coerce").astype("float64")
+    v = values.to_numpy(np.float64)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(v) | (v < 0) | (v > (_MAX_COUNT if count else _MAX_REAL))
+        if count:
+            bad |= v != np.floor(v)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        value = raw.iloc[row]
+        shown = "an empty cell" if isinstance(value, float) and math.isnan(value) else repr(value)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        what = ("an integer from 0 to 2**53" if count
+                else f"a finite number from 0 to {_MAX_REAL:g}")
+        raise InputError(f"line {row + 2}: {shown} is not {what}", file=path, field=col)
+    if raw.dtype == object:  # e.g. huge integers read as Python ints: now known to fit
+        frame[col] = values.astype("int64") if count else values
+
+
+def _read_csv(
+    path: Path,
+    required: Sequence[str],
+    *,
+    numeric: Mapping[str, bool] | Callable[[Sequence[str]], Mapping[str, bool]] | None = None,
+) -> pd.DataFrame:
+    """A table of a run directory: ``required`` columns present, ``numeric`` ones (name → is a
+    count) finite and in range."""
     if not path.is_file():
         raise InputError("missing from the run directory", file=path)
     try:
         frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
+    except (OSError, ValueError, OverflowError, pd.errors.ParserError) as exc:
         raise InputError(f"cannot read CSV: {' '.join(str(exc).split())}", file=path) from None
     for col in required:
         if col not in frame.columns:
             raise InputError("missing column", file=path, field=col)
+    columns = [str(c) for c in frame.columns]
+    if len(set(columns)) != len(columns):
+        raise InputError("a column name appears twice", file=path)
+    kinds = numeric(columns) if callable(numeric) else (numeric or {})
+    for col, count in kinds.items():
+        if col in frame.columns:
+            _check_numeric(frame, path, col, count)
     return frame
+
+
+def _check_summary(summary: Mapping[str, Any], path: Path) -> None:
+    """The ``summary.json`` fields the report reads have the types it needs (else an
+    ``InputError`` naming the file and field)."""
+
+    def fail(field: str, what: str) -> NoReturn:
+        raise InputError(f"must be {what}", file=path, field=field)
+
+    def number(value: Any, field: str, limit: float, integer: bool) -> None:
+        if value is None:
+            return
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        ok = ok and math.isfinite(value) and 0 <= value <= limit
+        if not ok or (integer and not float(value).is_integer()):
+            fail(field, f"{'an integer' if integer else 'a number'} from 0 to {limit:g} or null")
+
+    for key in ("trace", "hardware", "overrides", "pricing"):
+        if summary.get(key) is not None and not isinstance(summary[key], dict):
+            fail(key, "a JSON object")
+    for key in ("designs", "notes"):
+        value = summary.get(key)
+        if value is not None and not (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
+            fail(key, "a list of strings")
+    trace = summary.get("trace") or {}
+    hardware = summary.get("hardware") or {}
+    if trace.get("source") is not None and not isinstance(trace["source"], dict):
+        fail("trace.source", "a JSON object")
+    number(trace.get("tokens"), "trace.tokens", _MAX_COUNT, True)
+    number(hardware.get("clock_hz"), "hardware.clock_hz", 1e15, False)
+    pricing = summary.get("pricing") or {}
+    designs = pricing.get("designs")
+    if designs is None:
+        return
+    if not isinstance(designs, dict):
+        fail("pricing.designs", "a JSON object")
+    for name, info in designs.items():
+        where = f"pricing.designs.{name}"
+        if not isinstance(info, dict):
+            fail(where, "a JSON object")
+        tables = info.get("energy_tables")
+        if tables is not None and not isinstance(tables, list):
+            fail(f"{where}.energy_tables", "a list")
+        actions = info.get("array_actions")
+        if actions is None:
+            continue
+        if not isinstance(actions, list) or not all(isinstance(a, dict) for a in actions):
+            fail(f"{where}.array_actions", "a list of JSON objects")
+        for i, action in enumerate(actions):
+            number(action.get("energy_per_action_pj"),
+                   f"{where}.array_actions[{i}].energy_per_action_pj", _MAX_REAL, False)
 
 
 def read_run_tables(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
@@ -500,20 +690,10 @@ def read_run_tables(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, di
     summary_path = run_dir / SUMMARY_NAME
     if not summary_path.is_file():
         raise InputError("not a spikesim run directory (no summary.json)", file=run_dir)
-    try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(
-            f"cannot read file ({exc.__class__.__name__})", file=summary_path
-        ) from None
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"malformed JSON at line {exc.lineno}: {exc.msg}", file=summary_path
-        ) from None
-    if not isinstance(summary, dict):
-        raise InputError("top level must be a JSON object", file=summary_path)
-    layers = _read_csv(run_dir / "layers.csv", _LAYERS_REQUIRED)
-    actions = _read_csv(run_dir / "actions.csv", _ACTIONS_REQUIRED)
+    summary = _load_json_object(summary_path, _SUMMARY_MAX_BYTES)
+    _check_summary(summary, summary_path)
+    layers = _read_csv(run_dir / "layers.csv", _LAYERS_REQUIRED, numeric=_layers_numeric)
+    actions = _read_csv(run_dir / "actions.csv", _ACTIONS_REQUIRED, numeric=_ACTIONS_NUMERIC)
     return layers, actions, summary
 
 
@@ -529,7 +709,11 @@ def read_figure_tables(run_dir: str | Path, label: str = "") -> RunTables:
     run_dir = Path(run_dir)
     layers, actions, summary = read_run_tables(run_dir)
     stats_path = run_dir / SPIKE_STATS_NAME
-    stats = _read_csv(stats_path, SPIKE_STATS_COLUMNS) if stats_path.is_file() else None
+    stats = (
+        _read_csv(stats_path, SPIKE_STATS_COLUMNS, numeric=_STATS_NUMERIC)
+        if stats_path.is_file()
+        else None
+    )
     return RunTables(
         layers=layers,
         actions=actions,
@@ -585,17 +769,20 @@ def write_report(run_dir: str | Path, *, figure_dpi: int = FIGURE_DPI) -> Path:
     read_run_tables(run_dir)  # fail early, before creating anything
     path = run_dir / "report.md"
     stage: Path | None = None
-    try:
-        stage = make_sibling_dir(run_dir / "report", "tmp")
-        _render_into(run_dir, stage, figure_dpi)
-        replace_dir(stage / FIGURES_DIR, run_dir / FIGURES_DIR)
-        os.replace(stage / "report.md", path)
-    except OSError as exc:
-        where = exc.filename if exc.filename is not None else path
-        raise InputError(f"cannot write report: {exc.strerror or exc}", file=where) from None
-    finally:
-        if stage is not None:
-            shutil.rmtree(stage, ignore_errors=True)
+    with interruptible():
+        try:
+            with signals_deferred():
+                stage = make_sibling_dir(run_dir / "report", "tmp")
+            _render_into(run_dir, stage, figure_dpi)
+            with signals_deferred():  # figures and report.md change together
+                replace_dir(stage / FIGURES_DIR, run_dir / FIGURES_DIR)
+                os.replace(stage / "report.md", path)
+        except OSError as exc:
+            where = exc.filename if exc.filename is not None else path
+            raise InputError(f"cannot write report: {exc.strerror or exc}", file=where) from None
+        finally:
+            if stage is not None:
+                shutil.rmtree(stage, ignore_errors=True)
     return path
 
 
@@ -610,20 +797,19 @@ def write_timeline(run_dir: str | Path, layer: str) -> Path:
     """
     run_dir = Path(run_dir)
     _, _, summary = read_run_tables(run_dir)
-    transactions = _read_csv(run_dir / "transactions.csv", TRANSACTION_COLUMNS)
+    transactions = _read_csv(
+        run_dir / "transactions.csv", TRANSACTION_COLUMNS, numeric=_TRANSACTIONS_NUMERIC
+    )
     clock_hz = float(summary.get("hardware", {}).get("clock_hz") or 0.0)
     try:
         trace = chrome_trace(transactions, layer, clock_hz)
     except InputError as exc:
         raise InputError(exc.message, file=run_dir / "transactions.csv", field=exc.field) from None
     path = run_dir / timeline_file_name(layer)
-    tmp = run_dir / f".{path.name}.tmp-{secrets.token_hex(4)}"
+    data = (json.dumps(trace, allow_nan=False) + "\n").encode("utf-8")
     try:
-        _write_text(tmp, json.dumps(trace, allow_nan=False) + "\n")
-        os.replace(tmp, path)
+        atomic_write_file(path, lambda fh: fh.write(data))
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
         where = exc.filename if exc.filename is not None else path
         raise InputError(f"cannot write timeline: {exc.strerror or exc}", file=where) from None
     return path
@@ -641,6 +827,7 @@ def check_compare_target(target: str | Path) -> Path:
     if target.is_symlink() or (target.exists() and not target.is_dir()):
         raise InputError("exists and is not a directory; refusing to replace it", file=target,
                          field="out")
+    check_parent_dirs(target, field="out")
     if target.is_dir() and any(target.iterdir()) and not (target / COMPARE_MARKER).is_file():
         raise InputError(
             f"exists, is not empty and is not a spikesim comparison (no {COMPARE_MARKER}); "
@@ -691,20 +878,22 @@ def write_comparison(
     }
     target = check_compare_target(out)
     tmp: Path | None = None
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = make_sibling_dir(target, "tmp")
-        _write_text(tmp / "compare.md", text)
-        _write_text(tmp / COMPARE_MARKER, json.dumps(marker, indent=2) + "\n")
-        save_figures(compare_figures(tables), tmp / FIGURES_DIR, figure_dpi)
-        replace_dir(tmp, target)
-        tmp = None
-    except OSError as exc:
-        where = exc.filename if exc.filename is not None else target
-        raise InputError(
-            f"cannot write comparison: {exc.strerror or exc}", file=where, field="out"
-        ) from None
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+    with interruptible():
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with signals_deferred():
+                tmp = make_sibling_dir(target, "tmp")
+            _write_text(tmp / "compare.md", text)
+            _write_text(tmp / COMPARE_MARKER, json.dumps(marker, indent=2) + "\n")
+            save_figures(compare_figures(tables), tmp / FIGURES_DIR, figure_dpi)
+            replace_dir(tmp, target)
+            tmp = None
+        except OSError as exc:
+            where = exc.filename if exc.filename is not None else target
+            raise InputError(
+                f"cannot write comparison: {exc.strerror or exc}", file=where, field="out"
+            ) from None
+        finally:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
     return target / "compare.md"

@@ -42,6 +42,7 @@ import math
 import os
 import re
 import shutil
+import stat
 import struct
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -52,7 +53,7 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import save_file
 
-from spikesim.errors import InputError
+from spikesim.errors import InputError, echo
 from spikesim.fsutil import make_sibling_dir, replace_dir
 
 __all__ = [
@@ -74,7 +75,23 @@ MANIFEST_NAME = "manifest.json"
 
 _HASH_CHUNK_BYTES = 8 * 1024 * 1024
 _FINITE_CHUNK_ELEMENTS = 4 * 1024 * 1024
-_MAX_HEADER_BYTES = 100 * 1024 * 1024
+
+MAX_HEADER_BYTES = 1024 * 1024
+"""Largest safetensors header read (bytes). A layer file's header lists a handful of tensors in
+a few hundred bytes; a longer one is refused before anything is allocated for it."""
+
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+"""Largest ``manifest.json`` read (bytes); a trace of every layer of a 7B model needs ~150 KB."""
+
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of objects and arrays in a manifest or a safetensors header."""
+
+MAX_JSON_INT_DIGITS = 100
+"""Longest integer literal in a manifest or a header (characters); longer ones are refused
+(Python refuses to convert more than 4300 digits, with a ValueError)."""
+
+MAX_TENSOR_RANK = 8
+"""Most dimensions of a tensor's shape (x and w have 2)."""
 
 # safetensors dtype tag <-> numpy dtype name (little-endian on disk).
 _ST_TO_NUMPY: dict[str, str] = {
@@ -96,6 +113,8 @@ _FLOAT_DTYPES = ("float16", "float32")
 """dtypes allowed for the required tensors ``x`` and ``w``."""
 
 _TENSOR_NAME_RE = re.compile(r"^[A-Za-z0-9_.]+$")
+_LAYER_FILE_RE = re.compile(r"^[A-Za-z0-9._-]+\.safetensors$")
+"""A layer file's name: what :func:`_layer_file_name` writes (no separators, no NUL)."""
 _UNSAFE_FILE_CHARS_RE = re.compile(r"[^A-Za-z0-9._-]")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -585,7 +604,7 @@ def _require(
     if (int in kinds and isinstance(value, bool)) or not isinstance(value, kinds):
         names = " or ".join(k.__name__ for k in kinds)
         raise InputError(
-            f"expected {names}, got {type(value).__name__} {value!r}"[:200], file=file, field=fld
+            f"expected {names}, got {type(value).__name__} {echo(value)}", file=file, field=fld
         )
     return value
 
@@ -614,9 +633,124 @@ def _parse_shape(value: Any, file: Path, fld: str) -> tuple[int, ...]:
         isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in value
     ):
         raise InputError(
-            f"shape must be a list of non-negative integers, got {value!r}", file=file, field=fld
+            f"shape must be a list of non-negative integers, got {echo(value)}",
+            file=file,
+            field=fld,
+        )
+    if len(value) > MAX_TENSOR_RANK:
+        raise InputError(
+            f"shape has {len(value)} dimensions (at most {MAX_TENSOR_RANK})", file=file, field=fld
         )
     return tuple(value)
+
+
+class _JSONProblem(Exception):
+    """Raised by the JSON parse hooks of :func:`_parse_json`."""
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _JSONProblem(f"duplicate key {echo(key)} in an object")
+        out[key] = value
+    return out
+
+
+def _json_constant(name: str) -> Any:
+    raise _JSONProblem(f"{name} is not allowed (JSON has no NaN or Infinity)")
+
+
+def _json_int(text: str) -> int:
+    if len(text) > MAX_JSON_INT_DIGITS:
+        raise _JSONProblem(
+            f"integer of {len(text)} digits is too long (at most {MAX_JSON_INT_DIGITS})"
+        )
+    return int(text)
+
+
+def _json_depth(value: Any) -> int:
+    """Nesting depth of parsed JSON (iterative; a scalar is 0)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_JSON_DEPTH:
+                break
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth) for child in children)
+    return deepest
+
+
+def _parse_json(raw: bytes, what: str, file: Path, fld: str | None) -> Any:
+    """Strict JSON of ``raw`` (UTF-8; no duplicate keys, NaN or Infinity, nor huge integers;
+    at most :data:`MAX_JSON_DEPTH` levels); every problem is an InputError naming ``file``."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{what} is not UTF-8 text (invalid byte at offset {exc.start})", file=file, field=fld
+        ) from None
+    try:
+        value = json.loads(
+            text,
+            object_pairs_hook=_json_object,
+            parse_constant=_json_constant,
+            parse_int=_json_int,
+        )
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            file=file,
+            field=fld,
+        ) from None
+    except _JSONProblem as exc:
+        raise InputError(f"{what}: {exc}", file=file, field=fld) from None
+    except RecursionError:
+        raise InputError(
+            f"{what} is nested more than {MAX_JSON_DEPTH} levels deep", file=file, field=fld
+        ) from None
+    if _json_depth(value) > MAX_JSON_DEPTH:
+        raise InputError(
+            f"{what} is nested more than {MAX_JSON_DEPTH} levels deep", file=file, field=fld
+        )
+    return value
+
+
+def _inside_trace(path: Path, trace_dir: Path, fld: str | None, what: str) -> None:
+    """Refuse ``path`` (a direct child of ``trace_dir``) unless it is a regular file inside the
+    trace directory: a symbolic link is followed only when its target is inside the trace
+    directory too. Checked with ``lstat`` before the file is opened, so nothing is read from a
+    target outside the trace (and the message says nothing of it)."""
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        raise InputError(f"{what} is missing", file=path, field=fld) from None
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"cannot read {what} ({exc.__class__.__name__})", file=path, field=fld
+        ) from None
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            target = path.resolve(strict=True)
+            root = trace_dir.resolve(strict=True)
+        except (OSError, RuntimeError):
+            raise InputError(
+                f"{what} is a symbolic link that cannot be followed", file=path, field=fld
+            ) from None
+        if not target.is_relative_to(root):
+            raise InputError(
+                f"{what} is a symbolic link to a file outside the trace directory (refused)",
+                file=path,
+                field=fld,
+            )
+        st = target.stat()
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise InputError(f"{what} is {kind}", file=path, field=fld)
 
 
 def _read_header(file: Path, size: int) -> dict[str, Any]:
@@ -628,22 +762,24 @@ def _read_header(file: Path, size: int) -> dict[str, Any]:
     try:
         with open(file, "rb") as fh:
             (length,) = struct.unpack("<Q", fh.read(8))
-            if length > min(size - 8, _MAX_HEADER_BYTES):
+            if length > size - 8:
                 raise InputError(
                     f"header length {length} exceeds the file size {size} (truncated or not "
                     "a safetensors file)",
                     file=file,
                     field="header",
                 )
+            if length > MAX_HEADER_BYTES:
+                raise InputError(
+                    f"header length {length} is more than the {MAX_HEADER_BYTES}-byte limit "
+                    "(not a layer file of a trace)",
+                    file=file,
+                    field="header",
+                )
             raw = fh.read(length)
     except OSError as exc:
         raise InputError(f"cannot read layer file: {exc}", file=file, field="header") from exc
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(
-            f"safetensors header is not valid JSON: {exc}", file=file, field="header"
-        ) from exc
+    header = _parse_json(raw, "safetensors header", file, "header")
     if not isinstance(header, dict):
         raise InputError("safetensors header is not a JSON object", file=file, field="header")
     header["__data_start__"] = 8 + length
@@ -660,9 +796,9 @@ def _header_specs(file: Path, size: int) -> dict[str, TensorSpec]:
         if not isinstance(entry, dict):
             raise InputError("header entry is not an object", file=file, field=tname)
         st_dtype = entry.get("dtype")
-        if st_dtype not in _ST_TO_NUMPY:
+        if not isinstance(st_dtype, str) or st_dtype not in _ST_TO_NUMPY:
             raise InputError(
-                f"unsupported dtype {st_dtype!r} (allowed: {', '.join(_ST_TO_NUMPY)})",
+                f"unsupported dtype {echo(st_dtype)} (allowed: {', '.join(_ST_TO_NUMPY)})",
                 file=file,
                 field=tname,
             )
@@ -674,7 +810,7 @@ def _header_specs(file: Path, size: int) -> dict[str, TensorSpec]:
             or len(offsets) != 2
             or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
         ):
-            raise InputError(f"bad data_offsets {offsets!r}", file=file, field=tname)
+            raise InputError(f"bad data_offsets {echo(offsets)}", file=file, field=tname)
         begin, end = offsets
         if not 0 <= begin <= end <= data_len:
             raise InputError(
@@ -685,8 +821,10 @@ def _header_specs(file: Path, size: int) -> dict[str, TensorSpec]:
             )
         nbytes = math.prod(shape) * np.dtype(dtype).itemsize
         if end - begin != nbytes:
+            needs = f"{nbytes}" if nbytes <= data_len else f"more than the file's {data_len}"
             raise InputError(
-                f"data_offsets span {end - begin} bytes but {dtype} {list(shape)} needs {nbytes}",
+                f"data_offsets span {end - begin} bytes but {dtype} {echo(list(shape))} needs "
+                f"{needs}",
                 file=file,
                 field=tname,
             )
@@ -702,13 +840,10 @@ def _load_layer(entry: Any, index: int, trace_dir: Path, manifest: Path) -> Trac
     name: str = _require(entry, "name", str, manifest, f"{where}.name")
     op: str = _require(entry, "op", str, manifest, f"{where}.op")
     file_name: str = _require(entry, "file", str, manifest, f"{where}.file")
-    if (
-        Path(file_name).name != file_name
-        or file_name in (".", "..")
-        or not file_name.endswith(".safetensors")
-    ):
+    if len(file_name) > 255 or not _LAYER_FILE_RE.match(file_name):
         raise InputError(
-            f"layer file must be a plain '*.safetensors' name inside the trace, got {file_name!r}",
+            "layer file must be a plain '*.safetensors' name inside the trace (letters, digits, "
+            f"'.', '_', '-'; at most 255 characters), got {echo(file_name)}",
             file=manifest,
             field=f"{where}.file",
         )
@@ -730,7 +865,9 @@ def _load_layer(entry: Any, index: int, trace_dir: Path, manifest: Path) -> Trac
         _reject_unknown(meta, ("dtype", "shape"), manifest, f"{fld}.")
         dtype: str = _require(meta, "dtype", str, manifest, f"{fld}.dtype")
         if dtype not in _NUMPY_TO_ST:
-            raise InputError(f"unsupported dtype {dtype!r}", file=manifest, field=f"{fld}.dtype")
+            raise InputError(
+                f"unsupported dtype {echo(dtype)}", file=manifest, field=f"{fld}.dtype"
+            )
         shape = _parse_shape(meta.get("shape"), manifest, f"{fld}.shape")
         declared[tname] = (dtype, shape)
     expected_shapes = {"x": (tokens, k), "w": (n, k)}
@@ -756,8 +893,7 @@ def _load_layer(entry: Any, index: int, trace_dir: Path, manifest: Path) -> Trac
 
     # The file itself.
     file = trace_dir / file_name
-    if not file.is_file():
-        raise InputError("layer file is missing", file=file, field=f"{where}.file")
+    _inside_trace(file, trace_dir, f"{where}.file", "layer file")
     actual_size = file.stat().st_size
     if actual_size != size_bytes:
         raise InputError(
@@ -800,6 +936,22 @@ def _load_layer(entry: Any, index: int, trace_dir: Path, manifest: Path) -> Trac
     )
 
 
+def _read_manifest(manifest: Path) -> bytes:
+    """The bytes of ``manifest.json``: a bounded read of at most :data:`MAX_MANIFEST_BYTES`."""
+    try:
+        with open(manifest, "rb") as fh:
+            raw = fh.read(MAX_MANIFEST_BYTES + 1)
+    except OSError as exc:
+        raise InputError(
+            f"cannot read manifest ({exc.__class__.__name__})", file=manifest
+        ) from None
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise InputError(
+            f"manifest is more than the {MAX_MANIFEST_BYTES}-byte limit", file=manifest
+        )
+    return raw
+
+
 def load_trace(path: str | os.PathLike[str]) -> Trace:
     """Open a trace directory and validate everything except the tensor data.
 
@@ -828,17 +980,10 @@ def load_trace(path: str | os.PathLike[str]) -> Trace:
         what = "is not a directory" if trace_dir.exists() else "does not exist"
         raise InputError(f"trace directory {what}", file=trace_dir)
     manifest = trace_dir / MANIFEST_NAME
-    if not manifest.is_file():
+    if not manifest.exists() and not manifest.is_symlink():
         raise InputError("trace has no manifest.json", file=manifest)
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read manifest: {exc}", file=manifest) from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"manifest is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-            file=manifest,
-        ) from exc
+    _inside_trace(manifest, trace_dir, None, "manifest")
+    data = _parse_json(_read_manifest(manifest), "manifest", manifest, None)
     if not isinstance(data, dict):
         raise InputError("manifest must be a JSON object", file=manifest)
     version = _require(data, "schema_version", int, manifest, "schema_version")

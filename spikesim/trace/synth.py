@@ -62,7 +62,7 @@ from typing import Any
 
 import numpy as np
 
-from spikesim.errors import InputError
+from spikesim.errors import InputError, echo
 from spikesim.trace.format import (
     ExtraTensors,
     LayerTensors,
@@ -90,6 +90,15 @@ DEFAULT_TOKENS = 256
 """Tokens M used for named shapes when ``tokens`` is not given."""
 
 _DTYPES = ("float16", "float32")
+
+MAX_TENSOR_ELEMENTS = 2**27
+"""Most elements of one generated tensor (x ``[M, K]`` or w ``[N, K]``): 512 MiB in float32.
+A layer is generated in float32 with up to three such temporaries (the SwiGLU input of
+down_proj), so a layer at the limit peaks around 2 GB; larger requests are refused up front,
+naming the flag (``tokens`` for a shape: llama2-7b allows up to 12,192 tokens; ``gemm``)."""
+
+MAX_SEED = 2**64 - 1
+"""Largest seed (it is stored in the manifest; numpy seeds are 64-bit words)."""
 
 
 @dataclass(frozen=True)
@@ -186,7 +195,9 @@ def parse_gemm(text: str) -> tuple[int, int, int]:
     except ValueError:
         values = ()
     if len(values) != 3 or min(values) <= 0:
-        raise InputError(f"expected M,K,N as three positive integers, got {text!r}", field="gemm")
+        raise InputError(
+            f"expected M,K,N as three positive integers, got {echo(text)}", field="gemm"
+        )
     return values[0], values[1], values[2]
 
 
@@ -355,8 +366,10 @@ def _check_args(
         raise InputError("give exactly one of a named shape or a gemm M,K,N", field="shape")
     if dtype not in _DTYPES:
         raise InputError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}", field="dtype")
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise InputError(f"seed must be a non-negative integer, got {seed!r}", field="seed")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise InputError(
+            f"seed must be an integer from 0 to 2^64-1, got {echo(seed)}", field="seed"
+        )
     if not isinstance(layers, int) or isinstance(layers, bool) or layers < 1:
         raise InputError(f"layers must be a positive integer, got {layers!r}", field="layers")
     if tokens is not None and (
@@ -378,6 +391,7 @@ def _check_args(
             )
         if layers != 1:
             raise InputError("a gemm trace has exactly one layer", field="layers")
+        _check_size(m, [("gemm", "gemm", k, n)], "gemm")
         return m, [("gemm", "gemm", k, n)]
     assert shape is not None
     if shape not in SHAPES:
@@ -388,7 +402,23 @@ def _check_args(
         raise InputError(
             f"{shape} has {SHAPES[shape].blocks} blocks, asked for {layers}", field="layers"
         )
-    return (DEFAULT_TOKENS if tokens is None else tokens), layer_plan(shape, layers)
+    m = DEFAULT_TOKENS if tokens is None else tokens
+    plan = layer_plan(shape, layers)
+    _check_size(m, plan, "tokens")
+    return m, plan
+
+
+def _check_size(m: int, plan: list[tuple[str, str, int, int]], flag: str) -> None:
+    """Refuse a layer whose x ``[m, K]`` or w ``[N, K]`` exceeds :data:`MAX_TENSOR_ELEMENTS`."""
+    for name, _, k, n in plan:
+        for tensor, rows in (("x", m), ("w", n)):
+            if rows * k > MAX_TENSOR_ELEMENTS:
+                raise InputError(
+                    f"{tensor} of layer {name!r} would be {rows} x {k} = {rows * k:.3g} elements, "
+                    f"more than the {MAX_TENSOR_ELEMENTS} (2^27, 512 MiB in float32) a synthetic "
+                    "tensor may hold",
+                    field=flag,
+                )
 
 
 def synth_layers(
