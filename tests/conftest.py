@@ -1,5 +1,6 @@
-"""Test-wide settings: one thread per worker, a writable numba cache, offline hubs, and the
-hypothesis profiles of the default and the slow run."""
+"""Test-wide settings: one thread per worker, a writable numba cache, offline hubs, no
+remembered checksums on disk (tests/test_trace_format.py tests that cache with its own folder),
+and the hypothesis profiles of the default and the slow run."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("SPIKESIM_NO_CACHE", "1")
 
 from pathlib import Path  # noqa: E402
 

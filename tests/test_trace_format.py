@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from safetensors.numpy import save_file
 
 from spikesim.errors import InputError
-from spikesim.trace import LayerTensors, Trace, load_trace, write_trace
+from spikesim.trace import LayerTensors, Trace, load_trace, synth_trace, write_trace
 from spikesim.trace import format as tformat
 
 SOURCE = {"kind": "synthetic", "seed": 0, "command": "pytest"}
@@ -616,3 +616,39 @@ def test_zero_size_extra_tensor(tmp_path: Path) -> None:
     assert empty.shape == (0, 2)
     assert empty.dtype == np.int32
     assert not empty.flags.writeable
+
+
+def test_verified_checksums_are_remembered_across_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file version verified once is not hashed again by a later process (same path, inode,
+    size and mtime); a modified file is hashed again and its corruption found."""
+    from spikesim.trace import format as fmt
+    from spikesim.trace import verified
+
+    monkeypatch.setenv("SPIKESIM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("SPIKESIM_NO_CACHE", raising=False)
+    synth_trace(tmp_path / "t", gemm=(8, 32, 16))
+    verified.forget_all()
+    layer = load_trace(tmp_path / "t").layers[0]
+    layer.verify()
+    assert (tmp_path / "cache" / "verified-checksums.tsv").read_text().count("\n") == 1
+    verified.forget_all()  # a new process: only the cache file remembers
+
+    def no_hash(file: Path) -> str:
+        raise AssertionError("hashed again")
+
+    monkeypatch.setattr(fmt, "_sha256_file", no_hash)
+    load_trace(tmp_path / "t").layers[0].verify()
+    monkeypatch.undo()
+    monkeypatch.setenv("SPIKESIM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("SPIKESIM_NO_CACHE", raising=False)
+    # a write changes the mtime: hashed again, the corruption is found
+    data = bytearray(layer.file.read_bytes())
+    data[-1] ^= 0xFF
+    stat = layer.file.stat()
+    layer.file.write_bytes(bytes(data))
+    os.utime(layer.file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    with pytest.raises(InputError, match="checksum mismatch"):
+        load_trace(tmp_path / "t").layers[0].verify()
+    verified.forget_all()

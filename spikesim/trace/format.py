@@ -44,7 +44,6 @@ import re
 import shutil
 import stat
 import struct
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +54,7 @@ from safetensors.numpy import save_file
 
 from spikesim.errors import InputError, echo
 from spikesim.fsutil import make_sibling_dir, replace_dir
+from spikesim.trace import verified
 
 __all__ = [
     "MANIFEST_NAME",
@@ -357,12 +357,8 @@ class Trace:
 
 
 # --------------------------------------------------------------------------------------------
-# Checksums (verified once per process per file version)
+# Checksums (verified once per file version, remembered across runs: trace/verified.py)
 # --------------------------------------------------------------------------------------------
-
-_verified: set[tuple[str, int, int, int, str]] = set()
-_verified_lock = threading.Lock()
-
 
 def _stat_key(file: Path, sha256: str) -> tuple[str, int, int, int, str]:
     st = file.stat()
@@ -385,9 +381,8 @@ def _sha256_file(file: Path) -> str:
 def _verify_file(file: Path, sha256: str, size_bytes: int) -> None:
     try:
         key = _stat_key(file, sha256)
-        with _verified_lock:
-            if key in _verified:
-                return
+        if verified.is_verified(key):
+            return
         if key[2] != size_bytes:
             raise InputError(
                 f"file is {key[2]} bytes but the manifest says {size_bytes} "
@@ -405,8 +400,7 @@ def _verify_file(file: Path, sha256: str, size_bytes: int) -> None:
             file=file,
             field="sha256",
         )
-    with _verified_lock:
-        _verified.add(key)
+    verified.remember(key)
 
 
 # --------------------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spikesim.errors import InputError
+from spikesim.trace.verified import cache_dir
 
 if TYPE_CHECKING:
     import torch
@@ -143,10 +144,6 @@ def hub_offline() -> bool:
     )
 
 
-def cache_dir() -> Path:
-    """The spikesim cache: ``$SPIKESIM_CACHE`` or ``~/.cache/spikesim``."""
-    env = os.environ.get("SPIKESIM_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "spikesim"
 
 
 def _sha256(path: Path) -> str:
