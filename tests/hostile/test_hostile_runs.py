@@ -53,7 +53,7 @@ from spikesim.fsutil import (
     remove_debris,
     signals_deferred,
 )
-from spikesim.trace import synth_trace
+from spikesim.trace import load_trace, synth_trace
 
 # fixtures shared with the other hostile modules (see hostile_support)
 trace_master = hostile_support.trace_master
@@ -535,20 +535,33 @@ def test_signal_during_simulate_subprocess(sig: int, run_dir: Path, trace: Path)
     assert snapshot(run_dir) == before
 
 
-@pytest.mark.slow  # a subprocess per signal writing a 7-layer trace
+@pytest.mark.slow  # a subprocess per signal writing a 28-layer trace (about 3 s of work)
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=_name)
 def test_signal_during_synth_subprocess(sig: int, tmp_path: Path) -> None:
     out = tmp_path / "t"
     synth_trace(out, gemm=(8, 64, 40))
     before = snapshot(out)
-    proc = spikesim_process("synth", "--shape", "smollm2-135m", "--tokens", 256, "--out", out)
+    # the signal is sent as soon as the staging exists; synth generates first and stages only
+    # to write, so on a fast machine the write may already be swapping in when the signal is
+    # handled. Either outcome is whole: interrupted (exit 130, the old trace untouched) or
+    # finished (exit 0, the new trace complete); never a mix, debris or a traceback. The
+    # interruption itself is exercised deterministically in-process above.
+    proc = spikesim_process("synth", "--shape", "smollm2-135m", "--layers", 4, "--tokens", 2048,
+                            "--out", out)
     assert wait_for(lambda: bool(_staging(out)()), proc), "never staged"
     proc.send_signal(sig)
     code, err = finish(proc)
-    assert code == 130, err
-    assert err.splitlines() == ["error: interrupted"]
+    assert "Traceback" not in err
     assert _staging(out)() == []
-    assert snapshot(out) == before
+    if snapshot(out) == before:
+        assert code == 130, err
+        assert err.splitlines() == ["error: interrupted"]
+    else:  # the swap had begun: the new trace is there, whole
+        assert code in (0, 130), err
+        trace = load_trace(out)
+        assert len(trace.layers) == 28
+        for layer in trace.layers:
+            layer.verify()
 
 
 @pytest.mark.slow  # SIGKILL mid-staging, then a second run
