@@ -17,13 +17,15 @@ from spikesim.config.hardware import HardwareConfig
 from spikesim.energy import (
     EnergyTable,
     component_energy,
-    load_energy_table,
+    energy_model,
     price_actions,
     price_leakage,
 )
+from spikesim.energy.views import accounting_views
 from spikesim.schema import (
     ACTION_COLUMNS,
     COUNT_COLUMNS,
+    ENERGY_VIEW_COLUMNS,
     LAYER_COLUMNS,
     LAYER_KEYS,
     energy_component_columns,
@@ -45,8 +47,13 @@ def price_run(
         priced = pd.concat([priced, leak[priced.columns]], ignore_index=True)
     energy = component_energy(priced, LAYER_KEYS)
     layers = counted.layers.merge(energy, on=LAYER_KEYS, how="left", sort=False)
+    for column, values in accounting_views(
+        counted.actions, priced, layers, hw, table, LAYER_KEYS
+    ).items():
+        layers[column] = values
     comp_cols = energy_component_columns(energy.columns)
-    return layers[[*LAYER_COLUMNS, *comp_cols, *COUNT_COLUMNS]], priced[ACTION_COLUMNS]
+    columns = [*LAYER_COLUMNS, *comp_cols, *ENERGY_VIEW_COLUMNS, *COUNT_COLUMNS]
+    return layers[columns], priced[ACTION_COLUMNS]
 
 
 def simulate(
@@ -60,7 +67,7 @@ def simulate(
     """Simulate every layer of ``trace`` (or the named ``layers``) under each design (names or
     a comma-separated string; default: the reference design) and price it.
     ``on_layer(layer, design)`` is called after each layer (progress reporting)."""
-    table = load_energy_table(hw.energy.table)  # a bad table fails before any simulation
+    table = energy_model(hw)  # a bad table fails before any simulation
     counted = simulate_counts(hw, trace, designs, layers=layers, on_layer=on_layer)
     layer_table, action_table = price_run(counted, hw, table)
     return SimResult(

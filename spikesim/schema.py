@@ -6,7 +6,8 @@ readers check for them. Units are in the names (``_cycles``, ``_pj``, ``_mm2``).
 
 ``layers.csv`` is::
 
-    LAYER_COLUMNS, then one energy_<component>_pj per component (sorted), then COUNT_COLUMNS
+    LAYER_COLUMNS, then one energy_<component>_pj per component (sorted), then
+    ENERGY_VIEW_COLUMNS, then COUNT_COLUMNS
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ LAYER_KEYS = ["layer", "design"]
 
 STALL_COLUMNS = ["stall_encoder_cycles", "stall_bank_cycles", "stall_dram_cycles"]
 """Stall cycles by cause; ``stall_cycles`` is their sum."""
+
+ENERGY_VIEW_COLUMNS = ["energy_compute_pj", "energy_paper_pj", "energy_low_pj", "energy_high_pj"]
+"""The accounting views beside the full-system ``energy_pj`` (:mod:`spikesim.energy.views`):
+arithmetic only, the SNN papers' convention (op counts × E_MAC / E_AC), and the full system at the
+low and high ends of the tables' ranges."""
 
 LAYER_COLUMNS = [
     "layer", "op", "tokens", "k", "n", "design",
@@ -92,8 +98,13 @@ def area_column(component: str) -> str:
 
 
 def is_energy_component_column(column: str) -> bool:
-    """True for an ``energy_<component>_pj`` column (not the total ``energy_pj``)."""
-    return column.startswith("energy_") and column.endswith("_pj") and column != "energy_pj"
+    """True for an ``energy_<component>_pj`` column (not the total ``energy_pj`` nor a view)."""
+    return (
+        column.startswith("energy_")
+        and column.endswith("_pj")
+        and column != "energy_pj"
+        and column not in ENERGY_VIEW_COLUMNS
+    )
 
 
 def energy_component_columns(columns: Iterable[object]) -> list[str]:

@@ -24,6 +24,7 @@ import yaml
 from spikesim.cli import main
 from spikesim.config.presets import list_presets, preset_path
 from spikesim.errors import InputError
+from spikesim.schema import energy_component_columns
 from spikesim.trace import load_trace
 from spikesim.trace.shipped import SHIPPED_TRACES, shipped_trace_path
 
@@ -192,7 +193,7 @@ def test_layers_csv_contract(gemm_run: Path) -> None:
     cols = list(layers.columns)
     assert cols[: len(CONTRACT_COLUMNS)] == CONTRACT_COLUMNS
     rest = cols[len(CONTRACT_COLUMNS) :]
-    energy_cols = [c for c in rest if c.startswith("energy_") and c.endswith("_pj")]
+    energy_cols = energy_component_columns(rest)
     assert energy_cols, "no per-component energy columns"
     assert rest[: len(energy_cols)] == energy_cols, "energy_*_pj columns must follow energy_pj"
     for col in COUNT_COLUMNS:
@@ -1035,9 +1036,9 @@ def test_validate_valid_under_no_schema_reports_the_closest(
     cases: list[tuple[str, dict[str, Any], Callable[[Path], object], str]] = [
         # a hardware config with a sweep's key: still a (bad) hardware config
         ("hw-with-axes.yaml", {**hw, "axes": {"if_array.lanes": [8]}}, load_hardware, "axes"),
-        # an energy table without operations: not taken for a hardware config
-        ("table.yaml", {k: v for k, v in table.items() if k != "operations"}, load_energy_table,
-         "operations"),
+        # an energy table without its node: not taken for a hardware config
+        ("table.yaml", {k: v for k, v in table.items() if k != "technology_nm"},
+         load_energy_table, "technology_nm"),
         # a sweep whose base is missing
         ("sweep.yaml", {"axes": {"if_array.lanes": [8]}, "designs": ["spikequant"]}, load_sweep,
          "base"),

@@ -292,7 +292,13 @@ def test_pricing_assumptions_section_and_summary(
     ``pricing`` records them from the run's config and actions."""
     summary = json.loads((run_dir / "summary.json").read_text())
     pricing = summary["pricing"]
-    assert pricing["energy_table"] == "horowitz-45nm"
+    assert pricing["energy_table"] == (
+        "operations: horowitz-45nm, sram: cacti7-45nm-lop, dram: horowitz-45nm"
+    )
+    assert pricing["energy_sources"] == {
+        "operations": "horowitz-45nm", "sram": "cacti7-45nm-lop", "dram": "horowitz-45nm"
+    }
+    assert pricing["paper_convention"]["mac_pj"] == 4.6
     assert pricing["spike_add"] == "full_width"
     assert list(pricing["designs"]) == list(DESIGNS)
     sq, w4, fp = (pricing["designs"][d] for d in DESIGNS)
@@ -310,7 +316,9 @@ def test_pricing_assumptions_section_and_summary(
     ]
     by = {r[0]: r for r in rows[1:]}
     assert by["spikequant"][1:6] == ["spiking", "24", "24", "full_width (24 bits)", "-"]
-    assert by["mac-w4a4"][1:8] == ["mac", "32", "-", "-", "4", "32", "`horowitz-45nm`"]
+    assert by["mac-w4a4"][1:8] == [
+        "mac", "32", "-", "-", "4", "32", "`cacti7-45nm-lop`, `horowitz-45nm`"
+    ]
     assert "`energy.spike_add: full_width`" in text
 
     other = _run(

@@ -54,11 +54,11 @@ def _hardware_fields() -> Iterable[str]:
 
 def _check_hardware(path: Path, shown: str) -> list[str]:
     from spikesim.api import load_hardware
-    from spikesim.energy import load_energy_table
+    from spikesim.energy import energy_model
 
     hw = load_hardware(path)
     try:
-        load_energy_table(hw.energy.table)
+        energy_model(hw)
     except InputError as exc:
         if exc.file is not None:
             raise

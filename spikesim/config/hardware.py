@@ -7,6 +7,8 @@ only in reports.
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
+from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -254,11 +256,57 @@ class SpikeAdd(StrEnum):
     OPERAND_WIDTH = "operand_width"
 
 
-class EnergyRef(FrozenModel):
-    """Which per-action energy table prices the counts, and the pricing choices on top of it."""
+class PaperConvention(FrozenModel):
+    """The SNN papers' energy convention: operation counts × one energy per MAC and per
+    accumulate, no memory (``energy_paper_pj`` = ``mac_ops`` × ``mac_pj`` + ``acc_ops`` ×
+    ``ac_pj``). Defaults: 32-bit float at 45 nm, E_MAC = 4.6 pJ (Horowitz FP32 multiply 3.7 +
+    add 0.9) and E_AC = 0.9 pJ (FP32 add), as used by Spike-driven Transformer, Spikingformer and
+    SpikeGPT."""
 
-    table: str = Field("horowitz-45nm", min_length=1, max_length=4096)
-    """A built-in table name or a path to a YAML table (relative to the hardware YAML)."""
+    mac_pj: float = Field(4.6, ge=0, allow_inf_nan=False)
+    """Energy of one multiply-accumulate (pJ)."""
+
+    ac_pj: float = Field(0.9, ge=0, allow_inf_nan=False)
+    """Energy of one accumulate (pJ)."""
+
+    source: str = Field(
+        "SNN-paper convention: E_MAC 4.6 pJ, E_AC 0.9 pJ (32-bit float, 45 nm, after Horowitz, "
+        "ISSCC 2014), as applied in Spike-driven Transformer (Yao et al., NeurIPS 2023), "
+        "Spikingformer and SpikeGPT",
+        min_length=1,
+        max_length=4096,
+    )
+    """Where the two constants come from (printed in the report)."""
+
+
+def _table_name() -> Any:
+    return Field(None, min_length=1, max_length=4096)
+
+
+class EnergyRef(FrozenModel):
+    """Which per-action energy tables price the counts, and the pricing choices on top of them.
+
+    Per part (``operations``, ``sram``, ``dram``): the part's own field, else ``table``, else the
+    built-in default of ``node_nm`` (45 nm when nothing is named); see
+    :mod:`spikesim.energy.model`. Each is a built-in table name or a path to a YAML table
+    (relative to the hardware YAML)."""
+
+    table: str | None = _table_name()
+    """One table for every part that does not name its own (``horowitz-45nm``: the numbers
+    spikesim gave before tables could be combined)."""
+
+    node_nm: float | None = Field(None, gt=0, le=1000, allow_inf_nan=False)
+    """Technology node (nm): picks the built-in tables of parts not named, and every named
+    operations and SRAM table must be at this node."""
+
+    operations: str | None = _table_name()
+    """Table of logic operations (adds, multiplies, registers), logic leakage and logic area."""
+
+    sram: str | None = _table_name()
+    """Table of SRAM access energy (and SRAM leakage and area)."""
+
+    dram: str | None = _table_name()
+    """Table of off-chip DRAM energy per bit."""
 
     spike_add: SpikeAdd = SpikeAdd.FULL_WIDTH
     """Width at which a spike's membrane add (``if_array.acc``) is priced (see
@@ -268,6 +316,31 @@ class EnergyRef(FrozenModel):
     """Bits above ``quant.weight_bits`` priced under ``spike_add: operand_width``: the carry or
     borrow an increment/decrement of uniformly distributed upper bits ripples through
     (1 + 1/2 + 1/4 + ... = 2 bits on average)."""
+
+    paper: PaperConvention = PaperConvention()
+    """Constants of the SNN-paper accounting view (``energy_paper_pj``)."""
+
+    @model_validator(mode="after")
+    def _table_prices_something(self) -> EnergyRef:
+        if self.table is not None and None not in (self.operations, self.sram, self.dram):
+            raise ValueError(
+                "energy.table would price no part: energy.operations, energy.sram and "
+                "energy.dram are all named (remove table, or the part you want it to price)"
+            )
+        return self
+
+    def with_paths_from(self, folder: Path) -> EnergyRef:
+        """This reference with every relative ``.yaml``/``.yml`` table path resolved against
+        ``folder`` (the hardware YAML's folder); built-in names stay as they are."""
+        update: dict[str, str] = {}
+        for field in ("table", "operations", "sram", "dram"):
+            value = getattr(self, field)
+            if value is None:
+                continue
+            path = Path(value)
+            if path.suffix in (".yaml", ".yml") and not path.is_absolute():
+                update[field] = str((folder / path).resolve())
+        return self.model_copy(update=update) if update else self
 
 
 class HardwareConfig(FrozenModel):

@@ -326,8 +326,11 @@ def _yaml_kind(value: Any) -> str:
 
 
 def field_path(loc: Iterable[Any]) -> str:
-    """Dotted field path from a pydantic error location."""
-    return ".".join(str(p) for p in loc)
+    """Dotted field path from a pydantic error location. Tags of tagged unions, which models
+    spell in brackets (``[grid]``), are not fields and are left out."""
+    return ".".join(
+        str(p) for p in loc if not (isinstance(p, str) and p.startswith("[") and p.endswith("]"))
+    )
 
 
 def validate_mapping(model: type[M], data: Mapping[str, Any], *, file: str | Path | None) -> M:
@@ -399,12 +402,9 @@ def load_hardware(
     if overrides:
         data = apply_overrides(data, overrides)
     hw = validate_mapping(HardwareConfig, data, file=path)
-    table = Path(hw.energy.table)
-    if table.suffix in (".yaml", ".yml") and not table.is_absolute():
-        # a user energy table is named relative to the hardware YAML that refers to it
-        resolved = (Path(path).parent / table).resolve()
-        hw = hw.model_copy(update={"energy": hw.energy.model_copy(update={"table": str(resolved)})})
-    return hw
+    # a user energy table is named relative to the hardware YAML that refers to it
+    energy = hw.energy.with_paths_from(Path(path).parent)
+    return hw if energy is hw.energy else hw.model_copy(update={"energy": energy})
 
 
 def hardware_to_yaml(hw: HardwareConfig) -> str:

@@ -40,7 +40,7 @@ def area_parts(hw: HardwareConfig, table: EnergyTable, design: str) -> list[Area
         priced = table.logic_area(logic.part, logic.bits, logic.bits_b)
         parts.append(AreaPart(logic.component, logic.count, priced.area_um2, priced.source))
     for name, bank in hw.sram.items():
-        priced = table.sram_area(bank.capacity_bytes)
+        priced = table.sram_area(bank.capacity_bytes, banks=bank.banks, word_bits=bank.word_bits)
         parts.append(AreaPart(f"sram.{name}", 1, priced.area_um2, priced.source))
     return parts
 

@@ -201,7 +201,7 @@ def plan_sweep(sweep: LoadedSweep, trace_path: str | Path) -> SweepPlan:
     """Resolve every sampled point, apply the constraints, and list the tasks."""
     from spikesim.config.loader import read_yaml_mapping
     from spikesim.dse.spec import resolve_point
-    from spikesim.energy.table import load_energy_table
+    from spikesim.energy.model import energy_key, energy_model
 
     spec = sweep.spec
     base_data = read_yaml_mapping(sweep.base_path)
@@ -211,7 +211,7 @@ def plan_sweep(sweep: LoadedSweep, trace_path: str | Path) -> SweepPlan:
     tasks: list[PointTask] = []
     points = dropped_relation = dropped_area = shared = 0
     planned: set[str] = set()
-    tables: dict[str, Any] = {}
+    tables: dict[tuple[str, ...], Any] = {}
     for index, point in enumerate(spec.points()):
         points += 1
         overrides = spec.overrides(point)
@@ -237,9 +237,10 @@ def plan_sweep(sweep: LoadedSweep, trace_path: str | Path) -> SweepPlan:
             dropped_relation += 1
             continue
         axis_values = spec.column_values(point, config)
-        if hw.energy.table not in tables:
-            tables[hw.energy.table] = load_energy_table(hw.energy.table)
-        table = tables[hw.energy.table]
+        key = energy_key(hw.energy)
+        if key not in tables:
+            tables[key] = energy_model(hw)
+        table = tables[key]
         for design in spec.designs:
             ignores = get_design(design).ignores
             # the id covers what the design reads: points differing only in what it ignores

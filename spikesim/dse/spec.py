@@ -380,11 +380,8 @@ def resolve_point(
     """
     hw = validate_mapping(HardwareConfig, apply_overrides(dict(base_data), overrides),
                           file=base_path)
-    table = Path(hw.energy.table)
-    if table.suffix in (".yaml", ".yml") and not table.is_absolute():
-        resolved = (base_path.parent / table).resolve()
-        hw = hw.model_copy(update={"energy": hw.energy.model_copy(update={"table": str(resolved)})})
-    return hw
+    energy = hw.energy.with_paths_from(base_path.parent)
+    return hw if energy is hw.energy else hw.model_copy(update={"energy": energy})
 
 
 def load_sweep(path: str | Path) -> LoadedSweep:

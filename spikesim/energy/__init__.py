@@ -5,6 +5,13 @@ Tables: :mod:`spikesim.energy.table` (format, scaling and interpolation rules); 
 table-entry mapping: :mod:`spikesim.energy.price`. ``hw/`` and ``sim/`` never import this package.
 """
 
+from spikesim.energy.model import (
+    DEFAULT_NODE_NM,
+    NODE_DEFAULTS,
+    energy_label,
+    energy_model,
+    energy_sources,
+)
 from spikesim.energy.price import (
     ACTION_PRICING,
     LEAK_ACTION,
@@ -30,7 +37,9 @@ from spikesim.energy.table import (
 
 __all__ = [
     "ACTION_PRICING",
+    "DEFAULT_NODE_NM",
     "LEAK_ACTION",
+    "NODE_DEFAULTS",
     "EnergyTable",
     "Entry",
     "PriceRule",
@@ -40,7 +49,10 @@ __all__ = [
     "Width",
     "builtin_tables",
     "component_energy",
+    "energy_label",
+    "energy_model",
     "energy_per_action",
+    "energy_sources",
     "leakage_energy_pj",
     "load_energy_table",
     "price_actions",

@@ -220,7 +220,7 @@ def energy_per_action(
             f"component '{component}' names no SRAM of hardware '{hw.name}' "
             f"(has: {', '.join(f'sram.{n}' for n in sorted(hw.sram))})"
         )
-    return table.sram_bank_energy(name, hw.sram[name], bits)
+    return table.sram_bank_energy(name, hw.sram[name], bits, action)
 
 
 def price_actions(actions: pd.DataFrame, hw: HardwareConfig, table: EnergyTable) -> pd.DataFrame:
@@ -287,17 +287,17 @@ def price_leakage(
     zero leakage power get no row, so a table without leakage adds nothing.
     """
     keys = list(keys)
-    powers = {c: w for c, w in table.leakage_power_w(hw).items() if w > 0}
+    powers = {c: p for c, p in table.leakage_power(hw).items() if p.watts > 0}
     columns = [*keys, *COUNTED_ACTION_COLUMNS, *PRICE_COLUMNS]
-    citation = table.leakage.source.strip()
     rows = []
     for record in layers[[*keys, cycles_column]].itertuples(index=False, name=None):
         cycles = int(record[-1])
-        for component, watts in sorted(powers.items()):
-            per_cycle = watts / hw.clock_hz * 1e12
+        for component, power in sorted(powers.items()):
+            per_cycle = power.watts / hw.clock_hz * 1e12
             source = (
-                f"{table.name} leakage: {watts:.6g} W / {hw.clock_hz:.6g} Hz = "
-                f"{per_cycle:.6g} pJ per cycle [{citation}]"
+                f"{power.table} leakage: {power.watts:.6g} W"
+                + (f" ({power.scaling})" if power.scaling else "")
+                + f" / {hw.clock_hz:.6g} Hz = {per_cycle:.6g} pJ per cycle [{power.citation}]"
             )
             rows.append(
                 (
@@ -309,10 +309,12 @@ def price_leakage(
                     per_cycle,
                     cycles * per_cycle,
                     source,
-                    table.name,
-                    f"leakage ({watts:.6g} W)",
-                    f"per cycle: / {hw.clock_hz:.6g} Hz",
-                    citation,
+                    power.table,
+                    power.entry,
+                    "; ".join(
+                        s for s in (power.scaling, f"per cycle: / {hw.clock_hz:.6g} Hz") if s
+                    ),
+                    power.citation,
                 )
             )
     frame = pd.DataFrame(rows, columns=columns)

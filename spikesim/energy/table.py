@@ -65,12 +65,21 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
 
 from spikesim.config._base import FrozenModel
 from spikesim.config.loader import read_yaml_mapping, validate_mapping
+from spikesim.energy.sram_grid import (
+    CapacityBasis,
+    GridQuantity,
+    SRAMExtrapolation,
+    SRAMGrid,
+    grid_bank,
+    grid_lookup,
+    rows_text,
+)
 from spikesim.errors import InputError
 from spikesim.schema import CITATION_SEPARATOR
 
@@ -89,20 +98,6 @@ class Scaling(StrEnum):
     NONE = "none"
 
 
-class SRAMExtrapolation(StrEnum):
-    """What an SRAM capacity outside the table's reference points costs."""
-
-    CLAMP = "clamp"
-    LOGLOG = "loglog"
-
-
-class CapacityBasis(StrEnum):
-    """Which capacity the SRAM lookup uses: the whole SRAM, or one of its banks."""
-
-    TOTAL = "total"
-    BANK = "bank"
-
-
 class OperationRow(FrozenModel):
     """One reference point of an operation: energy of one operation at ``bits`` operand width."""
 
@@ -117,6 +112,25 @@ class OperationRow(FrozenModel):
 
     note: str = ""
     """Assumptions, caveats, how the number was read off the source."""
+
+    range_pj: tuple[float, float] | None = None
+    """``[low, high]`` (pJ) when the source gives a range; ``energy_pj`` is the nominal value
+    inside it. Reports price the run at both ends too (``energy_low_pj``, ``energy_high_pj``)."""
+
+    @model_validator(mode="after")
+    def _range_brackets(self) -> OperationRow:
+        _check_range(self.range_pj, self.energy_pj, "energy_pj")
+        return self
+
+
+def _check_range(bounds: tuple[float, float] | None, nominal: float, name: str) -> None:
+    if bounds is None:
+        return
+    low, high = bounds
+    if not (math.isfinite(low) and math.isfinite(high)) or low < 0:
+        raise ValueError("a range is two finite numbers >= 0")
+    if not low <= nominal <= high:
+        raise ValueError(f"range [{low}, {high}] does not contain {name} {nominal}")
 
 
 class Operation(FrozenModel):
@@ -165,7 +179,11 @@ class SRAMPoint(FrozenModel):
 
 
 class SRAMModel(FrozenModel):
-    """SRAM access energy as a function of capacity and access width."""
+    """SRAM access energy as a function of capacity and access width, from reference points
+    (reads and writes cost the same; no leakage or area of its own)."""
+
+    model: Literal["points"] = "points"
+    """The reference-point form of the ``sram`` section (the default; the other is ``grid``)."""
 
     points: tuple[SRAMPoint, ...] = Field(min_length=1)
     """Reference points at distinct capacities; per-bit energy must not decrease with capacity."""
@@ -203,6 +221,15 @@ class DRAMModel(FrozenModel):
 
     source: str = Field(min_length=1)
     note: str = ""
+
+    range_pj_per_bit: tuple[float, float] | None = None
+    """``[low, high]`` (pJ/bit) when the source gives a range (Horowitz: 1.3–2.6 nJ per 64-bit
+    access); ``energy_pj_per_bit`` is the nominal value inside it."""
+
+    @model_validator(mode="after")
+    def _range_brackets(self) -> DRAMModel:
+        _check_range(self.range_pj_per_bit, self.energy_pj_per_bit, "energy_pj_per_bit")
+        return self
 
 
 class LeakageModel(FrozenModel):
@@ -347,8 +374,33 @@ def _steps(*steps: str) -> str:
     return "; ".join(s for s in steps if s)
 
 
+def _sram_form(value: Any) -> str:
+    """The tag of an ``sram`` section: ``grid`` when it says ``model: grid``, else ``points``."""
+    model = value.get("model") if isinstance(value, dict) else getattr(value, "model", None)
+    return "[grid]" if model == "grid" else "[points]"
+
+
+SRAMSection = Annotated[
+    Annotated[SRAMModel, Tag("[points]")] | Annotated[SRAMGrid, Tag("[grid]")],
+    Discriminator(_sram_form),
+]
+"""The ``sram`` section: reference points (:class:`SRAMModel`) or an array grid
+(:class:`~spikesim.energy.sram_grid.SRAMGrid`). The bracketed tags never reach an error's field
+path (:func:`spikesim.config.loader.field_path` drops them)."""
+
+PARTS = ("operations", "sram", "dram")
+"""The parts of an energy model a hardware file may take from different tables
+(``energy: {operations: …, sram: …, dram: …}``). Leakage and area follow their part: SRAM
+leakage and area come with the ``sram`` part's table, logic leakage and area with the
+``operations`` part's."""
+
+
 class EnergyTable(FrozenModel):
-    """A technology's per-action energies, each with its citation and scaling rule."""
+    """A technology's per-action energies, each with its citation and scaling rule.
+
+    A table file may hold only some sections (a CACTI table has only ``sram``); a table used to
+    price a run has them all, possibly from several files (:meth:`compose`).
+    """
 
     name: str = Field(min_length=1)
     """Short name printed in provenance strings."""
@@ -357,33 +409,120 @@ class EnergyTable(FrozenModel):
     technology_nm: float = Field(gt=0)
     """Technology node of the numbers (nm)."""
 
-    operations: dict[str, Operation]
+    operations: dict[str, Operation] | None = None
     """Logic operations by name (``int_add``, ``int_mult``, ``fp_add``, ``fp_mult``, ...)."""
 
-    sram: SRAMModel
-    dram: DRAMModel
-    leakage: LeakageModel
+    sram: SRAMSection | None = None
+    dram: DRAMModel | None = None
+    leakage: LeakageModel | None = None
+    """Static power; absent: 0 W (a grid ``sram`` section carries its own SRAM leakage)."""
     area: AreaModel | None = None
     """Silicon area of parts (optional; needed for ``area_mm2`` in sweeps)."""
 
     _origin: str | None = PrivateAttr(default=None)
+    _parts: dict[str, EnergyTable] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _names(self) -> EnergyTable:
-        for op in self.operations:
+        for op in self.operations or {}:
             if not op:
                 raise ValueError("empty operation name")
+        if self.operations is None and self.sram is None and self.dram is None:
+            raise ValueError("a table needs at least one of operations, sram, dram")
         return self
 
     @property
     def origin(self) -> str | None:
-        """The file the table was loaded from (None if built in memory)."""
+        """The file the table was loaded from (None if built in memory or composed)."""
         return self._origin
+
+    # ------------------------------------------------------------- composition
+
+    @classmethod
+    def compose(cls, parts: dict[str, EnergyTable]) -> EnergyTable:
+        """One table pricing every part, each part's sections taken from ``parts[part]``.
+
+        ``parts`` maps each of :data:`PARTS` to a table that has that section (the caller checks,
+        see :func:`spikesim.energy.model.energy_model`). Provenance names each part's own table.
+        """
+        ops, sram, dram = (parts[p] for p in PARTS)
+        names = list(dict.fromkeys(t.name for t in (ops, sram, dram)))
+        composed = cls.model_construct(
+            name=names[0] if len(names) == 1 else " + ".join(names),
+            description="; ".join(dict.fromkeys(t.description for t in (ops, sram, dram))),
+            technology_nm=ops.technology_nm,
+            operations=ops.operations,
+            sram=sram.sram,
+            dram=dram.dram,
+            leakage=ops.leakage,
+            area=ops.area,
+        )
+        composed._parts = {"operations": ops, "sram": sram, "dram": dram}
+        composed._origin = ops._origin if len(names) == 1 else None
+        return composed
+
+    def part(self, name: str) -> EnergyTable:
+        """The table that provides part ``name`` (``operations``, ``sram``, ``dram``)."""
+        return self if self._parts is None else self._parts[name]
+
+    def _missing(self, section: str) -> InputError:
+        return InputError(
+            f"energy table '{self.name}' has no {section} section", file=self._origin, field=section
+        )
+
+    def bound(self, side: Literal["low", "high"]) -> EnergyTable:
+        """This table with every ranged value (``range_pj``, ``range_pj_per_bit``) at its
+        ``side`` end; values without a range stay as they are."""
+        pick = 0 if side == "low" else 1
+
+        def ops(table: EnergyTable) -> dict[str, Operation] | None:
+            if table.operations is None:
+                return None
+            return {
+                name: op.model_copy(
+                    update={
+                        "rows": tuple(
+                            r if r.range_pj is None
+                            else r.model_copy(update={"energy_pj": r.range_pj[pick]})
+                            for r in op.rows
+                        )
+                    }
+                )
+                for name, op in table.operations.items()
+            }
+
+        def dram(table: EnergyTable) -> DRAMModel | None:
+            d = table.dram
+            if d is None or d.range_pj_per_bit is None:
+                return d
+            return d.model_copy(update={"energy_pj_per_bit": d.range_pj_per_bit[pick]})
+
+        def one(table: EnergyTable) -> EnergyTable:
+            out = table.model_copy(update={"operations": ops(table), "dram": dram(table)})
+            out._origin = table._origin
+            return out
+
+        if self._parts is None:
+            return one(self)
+        return EnergyTable.compose({p: one(t) for p, t in self._parts.items()})
+
+    @property
+    def has_ranges(self) -> bool:
+        """True if some value this table prices with has a ``[low, high]`` range."""
+        ops = self.part("operations").operations or {}
+        dram = self.part("dram").dram
+        return any(r.range_pj is not None for op in ops.values() for r in op.rows) or (
+            dram is not None and dram.range_pj_per_bit is not None
+        )
 
     # ----------------------------------------------------------------- lookups
 
     def operation_energy(self, op: str, bits: int) -> PricedAction:
         """Energy of one ``op`` at ``bits`` operand width, by the operation's scaling rule."""
+        if self._parts is not None:
+            return self._parts["operations"].operation_energy(op, bits)
+        if self.operations is None:
+            raise self._missing("operations")
         if op not in self.operations:
             raise InputError(
                 f"energy table '{self.name}' has no operation '{op}'",
@@ -449,12 +588,36 @@ class EnergyTable(FrozenModel):
             f"{rule.value}: interpolated in {unit} to {bits} bits",
         )
 
-    def sram_access_energy(self, capacity_bytes: int, bits: int) -> PricedAction:
-        """Energy of one access of ``bits`` to an SRAM of ``capacity_bytes`` (log-log rule)."""
+    def _sram_section(self) -> SRAMModel | SRAMGrid:
+        if self.sram is None:
+            raise self._missing("sram")
+        return self.sram
+
+    def sram_access_energy(
+        self, capacity_bytes: int, bits: int, action: str = "read"
+    ) -> PricedAction:
+        """Energy of one ``action`` (``read`` or ``write``) of ``bits`` to one SRAM array of
+        ``capacity_bytes`` (points: log-log rule, reads and writes alike; grid: the grid rule)."""
+        if self._parts is not None:
+            return self._parts["sram"].sram_access_energy(capacity_bytes, bits, action)
         if capacity_bytes <= 0:
             raise ValueError(f"SRAM capacity must be > 0 bytes, got {capacity_bytes}")
         _check_bits(bits)
-        points = self.sram.points
+        section = self._sram_section()
+        if isinstance(section, SRAMGrid):
+            qty = GridQuantity.WRITE if action == "write" else GridQuantity.READ
+            found = grid_lookup(section, qty, capacity_bytes, bits)
+            citation = found.citation
+            return PricedAction(
+                found.value,
+                f"{self.name} sram: grid of {section.source}: {action} of {bits} bits: "
+                f"{found.how} [{citation}]",
+                table=self.name,
+                entry=f"{rows_text(found.rows)} ({qty.value})",
+                scaling=found.scaling,
+                citation=citation,
+            )
+        points = section.points
         head = f"{self.name} sram"
         width = f"{bits}-bit access"
 
@@ -486,7 +649,7 @@ class EnergyTable(FrozenModel):
             return priced(at_width(exact), point_text(exact), [exact], "")
         first, last = points[0], points[-1]
         outside = capacity_bytes < first.capacity_bytes or capacity_bytes > last.capacity_bytes
-        if outside and (len(points) == 1 or self.sram.extrapolation is SRAMExtrapolation.CLAMP):
+        if outside and (len(points) == 1 or section.extrapolation is SRAMExtrapolation.CLAMP):
             end = first if capacity_bytes < first.capacity_bytes else last
             span = f"{first.capacity_bytes}–{last.capacity_bytes} B"
             return priced(
@@ -519,21 +682,26 @@ class EnergyTable(FrozenModel):
             f"log-log in capacity: {verb} to {capacity_bytes} B",
         )
 
-    def sram_bank_energy(self, name: str, bank: SRAMBankConfig, bits: int) -> PricedAction:
-        """Energy of one ``bits``-wide access to the configured SRAM ``name``."""
-        if self.sram.capacity_basis is CapacityBasis.BANK:
+    def sram_bank_energy(
+        self, name: str, bank: SRAMBankConfig, bits: int, action: str = "read"
+    ) -> PricedAction:
+        """Energy of one ``bits``-wide ``action`` (read or write) of the SRAM ``name``."""
+        if self._parts is not None:
+            return self._parts["sram"].sram_bank_energy(name, bank, bits, action)
+        section = self._sram_section()
+        if section.capacity_basis is CapacityBasis.BANK:
             capacity = max(1, bank.capacity_bytes // bank.banks)
             basis = f"sram.{name}, one bank of {capacity} B (capacity_basis bank)"
         else:
             capacity = bank.capacity_bytes
             basis = f"sram.{name}, {capacity} B total (capacity_basis total)"
-        priced = self.sram_access_energy(capacity, bits)
+        priced = self.sram_access_energy(capacity, bits, action)
         width_note = "" if bits == bank.word_bits else f"; bank word_bits={bank.word_bits}"
         head = f"{self.name} sram: "
         detail = priced.source.removeprefix(head)
         per_bank = (
             f"capacity_basis bank: one of {bank.banks} banks, {capacity} B"
-            if self.sram.capacity_basis is CapacityBasis.BANK and bank.banks > 1
+            if section.capacity_basis is CapacityBasis.BANK and bank.banks > 1
             else ""
         )
         return replace(
@@ -544,6 +712,10 @@ class EnergyTable(FrozenModel):
 
     def dram_energy(self, bits: int) -> PricedAction:
         """Energy of moving ``bits`` to or from DRAM (linear in bits)."""
+        if self._parts is not None:
+            return self._parts["dram"].dram_energy(bits)
+        if self.dram is None:
+            raise self._missing("dram")
         _check_bits(bits)
         per_bit = self.dram.energy_pj_per_bit
         energy = bits * per_bit
@@ -558,6 +730,8 @@ class EnergyTable(FrozenModel):
         )
 
     def _area_model(self) -> AreaModel:
+        if self._parts is not None:
+            return self._parts["operations"]._area_model()
         if self.area is None:
             raise InputError(
                 f"energy table '{self.name}' has no area section", file=self._origin, field="area"
@@ -566,6 +740,8 @@ class EnergyTable(FrozenModel):
 
     def logic_area(self, component: str, bits: int, bits_b: int | None = None) -> PricedArea:
         """Area of one ``component`` of width ``bits`` (``bits × bits_b`` for a multiplier)."""
+        if self._parts is not None:
+            return self._parts["operations"].logic_area(component, bits, bits_b)
         model = self._area_model()
         if component not in model.components:
             raise InputError(
@@ -592,10 +768,27 @@ class EnergyTable(FrozenModel):
             f"{scale} = {_fmt(area)} µm² [{entry.source}]",
         )
 
-    def sram_area(self, capacity_bytes: int) -> PricedArea:
-        """Macro area of an SRAM of ``capacity_bytes`` (µm²): bits × one bit's macro area."""
+    def sram_area(
+        self, capacity_bytes: int, *, banks: int = 1, word_bits: int | None = None
+    ) -> PricedArea:
+        """Macro area of an SRAM of ``capacity_bytes`` in ``banks`` banks of ``word_bits`` words
+        (µm²). Points tables: bits × one bit's macro area (banks and width do not matter);
+        grid tables: the grid's area of one bank's array × banks."""
+        if self._parts is not None:
+            return self._parts["sram"].sram_area(capacity_bytes, banks=banks, word_bits=word_bits)
         if capacity_bytes <= 0:
             raise ValueError(f"SRAM capacity must be > 0 bytes, got {capacity_bytes}")
+        if isinstance(self.sram, SRAMGrid):
+            grid = self.sram
+            width = word_bits if word_bits is not None else grid.widths()[0]
+            capacity, arrays, basis = grid_bank(grid, capacity_bytes, banks)
+            found = grid_lookup(grid, GridQuantity.AREA, capacity, width)
+            area = found.value * arrays
+            return PricedArea(
+                area,
+                f"{self.name} area sram grid: {basis}, {width}-bit words: {found.how} × {arrays} "
+                f"= {_fmt(area)} µm² [{found.citation}]",
+            )
         cell = self._area_model().sram
         per_bit = cell.bit_area_um2
         area = capacity_bytes * 8 * per_bit
@@ -606,21 +799,73 @@ class EnergyTable(FrozenModel):
             f"(= {_fmt(per_bit)} µm²/bit) = {_fmt(area)} µm² [{cell.source}]",
         )
 
-    def leakage_power_w(self, hw: HardwareConfig) -> dict[str, float]:
-        """Static power per component (W): every ``sram.<name>`` plus the listed components."""
-        powers: dict[str, float] = {}
+    def leakage_power(self, hw: HardwareConfig) -> dict[str, PricedLeakage]:
+        """Static power per component, with its provenance: every ``sram.<name>`` (from the
+        ``sram`` part: a grid's per-array leakage × arrays, or the ``sram`` part table's
+        ``leakage.sram_w_per_byte`` × capacity) plus the ``operations`` part table's
+        ``leakage.components`` (an ``sram.<name>`` entry there overrides the SRAM rule)."""
+        sram_table = self.part("sram")
+        logic_table = self.part("operations")
+        powers: dict[str, PricedLeakage] = {}
+        grid = sram_table.sram if isinstance(sram_table.sram, SRAMGrid) else None
         for name, bank in hw.sram.items():
-            powers[f"sram.{name}"] = self.leakage.sram_w_per_byte * bank.capacity_bytes
-        for component, watts in self.leakage.components.items():
+            component = f"sram.{name}"
+            if grid is not None:
+                capacity, arrays, basis = grid_bank(grid, bank.capacity_bytes, bank.banks)
+                found = grid_lookup(grid, GridQuantity.LEAKAGE, capacity, bank.word_bits)
+                watts = found.value * 1e-3 * arrays
+                powers[component] = PricedLeakage(
+                    watts,
+                    sram_table.name,
+                    f"{rows_text(found.rows)} (leakage_mw) × {arrays} array(s) = {_fmt(watts)} W",
+                    "; ".join(s for s in (basis, found.scaling) if s),
+                    found.citation,
+                )
+                continue
+            leak = sram_table.leakage
+            per_byte = 0.0 if leak is None else leak.sram_w_per_byte
+            watts = per_byte * bank.capacity_bytes
+            powers[component] = PricedLeakage(
+                watts,
+                sram_table.name,
+                f"leakage ({_fmt(watts)} W)",
+                f"sram_w_per_byte {_fmt(per_byte)} W/B × {bank.capacity_bytes} B",
+                _leak_source(leak),
+            )
+        leak = logic_table.leakage
+        for component, watts in ({} if leak is None else leak.components).items():
             if component.startswith("sram.") and component not in powers:
                 raise InputError(
                     f"leakage names '{component}' but the hardware has no SRAM "
                     f"'{component.removeprefix('sram.')}' (has: {', '.join(sorted(hw.sram))})",
-                    file=self._origin,
+                    file=logic_table._origin,
                     field=f"leakage.components.{component}",
                 )
-            powers[component] = watts
+            powers[component] = PricedLeakage(
+                watts, logic_table.name, f"leakage ({_fmt(watts)} W)", "", _leak_source(leak)
+            )
         return powers
+
+    def leakage_power_w(self, hw: HardwareConfig) -> dict[str, float]:
+        """Static power per component (W): :meth:`leakage_power` without the provenance."""
+        return {c: p.watts for c, p in self.leakage_power(hw).items()}
+
+
+@dataclass(frozen=True, slots=True)
+class PricedLeakage:
+    """The static power of one component and where it came from."""
+
+    watts: float
+    table: str
+    entry: str
+    scaling: str
+    citation: str
+
+
+def _leak_source(leak: LeakageModel | None) -> str:
+    if leak is None:
+        return "no leakage section in the table: 0 W"
+    return " ".join(leak.source.split())
 
 
 def _check_bits(bits: int) -> None:

@@ -23,6 +23,7 @@ from spikesim.report.figures import FigureSpec, compare_specs, run_figure_specs
 from spikesim.report.pricing import pricing_rows
 from spikesim.schema import (
     CITATION_SEPARATOR,
+    ENERGY_VIEW_COLUMNS,
     PROVENANCE_COLUMNS,
     energy_column,
     energy_component_columns,
@@ -31,6 +32,7 @@ from spikesim.sim.compare import compare_designs
 
 __all__ = [
     "TOTALS_COLUMNS",
+    "accounting",
     "design_totals",
     "fmt_number",
     "markdown_table",
@@ -151,14 +153,92 @@ def design_totals(layers: pd.DataFrame, clock_hz: float, tokens: int) -> pd.Data
     """Per design (in first-appearance order): cycles and energy summed over layers.
 
     ``seconds = total_cycles / clock_hz`` (layers run one after another);
-    ``energy_per_token_pj = energy_pj / tokens`` with ``tokens`` the trace's token count.
+    ``energy_per_token_pj = energy_pj / tokens`` with ``tokens`` the trace's token count. The
+    accounting views (:data:`~spikesim.schema.ENERGY_VIEW_COLUMNS`) follow, summed, when
+    ``layers`` has them (run directories written before they existed do not).
     """
-    grouped = layers.groupby("design", sort=False)[["total_cycles", "energy_pj"]].sum()
+    views = [c for c in ENERGY_VIEW_COLUMNS if c in layers.columns]
+    grouped = layers.groupby("design", sort=False)[["total_cycles", "energy_pj", *views]].sum()
     out = grouped.reset_index()
     out["total_cycles"] = out["total_cycles"].astype("int64")
     out["seconds"] = out["total_cycles"] / float(clock_hz)
     out["energy_per_token_pj"] = out["energy_pj"] / max(1, int(tokens))
-    return out[TOTALS_COLUMNS]
+    return out[[*TOTALS_COLUMNS, *views]]
+
+
+ACCOUNTING_VIEWS = (
+    ("energy_pj", "full system"),
+    ("energy_compute_pj", "arithmetic only"),
+    ("energy_paper_pj", "SNN-paper convention"),
+)
+"""The energies compared in the accounting table: column and label."""
+
+
+def accounting(totals: pd.DataFrame) -> dict[str, Any] | None:
+    """The ``accounting`` object of ``summary.json``: per design, each view's energy and its
+    ratio to SpikeQuant's, the low–high range, and whether the design's order against SpikeQuant
+    differs at the two ends of the range (``None`` without the view columns or SpikeQuant)."""
+    if not all(c in totals.columns for c in ENERGY_VIEW_COLUMNS):
+        return None
+    records = totals.to_dict("records")
+    ref = next((r for r in records if r["design"] == reference_design()), None)
+    if ref is None:
+        return None
+    out: dict[str, Any] = {"reference": reference_design(), "designs": {}}
+    for r in records:
+        entry: dict[str, Any] = {}
+        for column, _ in ACCOUNTING_VIEWS:
+            entry[column] = float(r[column])
+            entry[column.removesuffix("_pj") + "_ratio"] = _ratio(r[column], ref[column])
+        low, high = float(r["energy_low_pj"]), float(r["energy_high_pj"])
+        entry.update(energy_low_pj=low, energy_high_pj=high)
+        below = [low < float(ref["energy_low_pj"]), high < float(ref["energy_high_pj"])]
+        entry["order_flips_in_range"] = r["design"] != ref["design"] and below[0] != below[1]
+        out["designs"][str(r["design"])] = entry
+    return out
+
+
+def _accounting_section(totals: pd.DataFrame, paper: Mapping[str, Any] | None) -> str:
+    acc = accounting(totals)
+    if acc is None:
+        return ""
+    ref = acc["reference"]
+    headers = ["design"]
+    for _, label in ACCOUNTING_VIEWS:
+        headers += [f"{label} (µJ)", f"÷ {ref}"]
+    headers += ["full system, low–high (µJ)", f"order vs {ref} flips in range"]
+    rows = []
+    for design, e in acc["designs"].items():
+        row = [design]
+        for column, _ in ACCOUNTING_VIEWS:
+            row += [
+                fmt_number(e[column] / _PJ_PER_UJ),
+                fmt_number(e[column.removesuffix("_pj") + "_ratio"], 3),
+            ]
+        row += [
+            f"{fmt_number(e['energy_low_pj'] / _PJ_PER_UJ)}–"
+            f"{fmt_number(e['energy_high_pj'] / _PJ_PER_UJ)}",
+            "-" if design == ref else ("yes" if e["order_flips_in_range"] else "no"),
+        ]
+        rows.append(row)
+    paper = paper or {}
+    constants = (
+        f"E_MAC = {fmt_number(paper.get('mac_pj', float('nan')))} pJ, "
+        f"E_AC = {fmt_number(paper.get('ac_pj', float('nan')))} pJ ({paper.get('source', '?')})"
+    )
+    return (
+        "\n## Energy accounting: full system, arithmetic only, and the SNN papers' convention\n\n"
+        + markdown_table(headers, rows, "l" + "rr" * len(ACCOUNTING_VIEWS) + "rl")
+        + "\n*Full system*: every priced action (arrays, SRAM, DRAM, encoders, latches) plus "
+        "leakage. *Arithmetic only*: the actions of the arrays, threshold multiplies, encoders, "
+        "dequantization and requantization, priced by the same table, with no memory. *SNN-paper "
+        f"convention*: `mac_ops` × E_MAC + `acc_ops` × E_AC, {constants}: no memory, no width — "
+        "the accounting behind most published spiking-energy headlines. Compare the ratio "
+        "columns to see what the memory system does to a paper-style claim. *Low–high*: the full "
+        "system with every ranged table value (for example Horowitz's DRAM, 1.3–2.6 nJ per 64-bit "
+        "access) at its low and at its high end; *flips* says whether the design's order against "
+        f"{ref} differs between the two ends.\n"
+    )
 
 
 def totals_rows(totals: pd.DataFrame) -> tuple[list[str], list[list[str]], str]:
@@ -294,6 +374,8 @@ def render_report(
         f"\nSeconds = cycles / clock ({fmt_number(clock_hz / 1e6)} MHz), layers one after "
         f"another; energy per token = total energy / {fmt_int(tokens)} tokens.\n"
     )
+    pricing = summary.get("pricing") or {}
+    out.append(_accounting_section(totals, pricing.get("paper_convention")))
 
     # ---- per layer
     out.append("\n## Per layer\n\n")

@@ -17,7 +17,7 @@ import pandas as pd
 
 from spikesim.config.hardware import HardwareConfig
 from spikesim.dataflows import DESIGNS, DesignKind
-from spikesim.energy import spike_add_bits
+from spikesim.energy import energy_label, energy_sources, spike_add_bits
 
 __all__ = ["ARRAY_COMPONENTS", "pricing_assumptions", "pricing_rows"]
 
@@ -94,7 +94,7 @@ def pricing_assumptions(
         )
         info: dict[str, Any] = {
             "kind": None if kind is None else kind.value,
-            "energy_tables": [t for t in tables if t] or [hw.energy.table],
+            "energy_tables": [t for t in tables if t] or [energy_label(hw.energy)],
         }
         if kind is DesignKind.SPIKING:
             ifa = part[part["component"] == "if_array"]
@@ -119,9 +119,11 @@ def pricing_assumptions(
         info["array_actions"] = _array_actions(part, hw)
         per_design[name] = info
     return {
-        "energy_table": hw.energy.table,
+        "energy_table": energy_label(hw.energy),
+        "energy_sources": energy_sources(hw.energy),
         "spike_add": hw.energy.spike_add.value,
         "spike_add_guard_bits": hw.energy.spike_add_guard_bits,
+        "paper_convention": hw.energy.paper.model_dump(mode="json"),
         "weight_bits": hw.quant.weight_bits,
         "designs": per_design,
     }

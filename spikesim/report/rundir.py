@@ -56,6 +56,7 @@ import pandas as pd
 
 from spikesim.config.loader import hardware_to_yaml
 from spikesim.dataflows import reference_design
+from spikesim.energy import energy_label
 from spikesim.errors import InputError
 from spikesim.fsutil import (
     atomic_write_file,
@@ -67,6 +68,7 @@ from spikesim.fsutil import (
 from spikesim.report.figures import RunTables, compare_figures, run_figures
 from spikesim.report.markdown import (
     FIGURES_DIR,
+    accounting,
     design_totals,
     render_comparison,
     render_report,
@@ -284,7 +286,7 @@ def build_summary(
             "file_sha256": None if hw_path is None else _sha256_file(hw_path),
             "config_sha256": _sha256_bytes(config_text.encode("utf-8")),
             "clock_hz": hw.clock_hz,
-            "energy_table": hw.energy.table,
+            "energy_table": energy_label(hw.energy),
         },
         "pricing": pricing_assumptions(hw, result.actions, result.designs),
         "overrides": dict(overrides),
@@ -292,6 +294,7 @@ def build_summary(
         "notes": list(result.notes),
         "layers": list(dict.fromkeys(result.layers["layer"])),
         "totals": totals.to_dict("records"),
+        "accounting": accounting(totals),
         "comparison": {
             "reference": reference_design(),
             "rows": compare_designs(result.layers).to_dict("records"),

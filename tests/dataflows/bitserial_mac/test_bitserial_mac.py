@@ -151,11 +151,11 @@ def test_registered_as_a_mac_design() -> None:
 
 def test_priced_and_area() -> None:
     from spikesim.dse.area import area_parts
+    from spikesim.energy import energy_model
     from spikesim.energy.price import energy_per_action
-    from spikesim.energy.table import load_energy_table
 
     hw = hw_for(**{"mac.zero_skip": "activation_bits"})
-    table = load_energy_table(hw.energy.table)
+    table = energy_model(hw)
     gate = energy_per_action(table, "mac_array", "and", 4, hw)
     assert gate.energy_pj == pytest.approx(0.015)  # the 8-bit add row scaled to 4 bits
     names = {p.component for p in area_parts(hw, table, "mac-bitserial")}
