@@ -1,7 +1,7 @@
 """The ``spikesim`` command line: a thin layer over the Python API (:mod:`spikesim.api`).
 
-One module per subcommand (``validate``, ``synth``, ``simulate``, ``extract``, ``demo``,
-``eval``, ``report``, ``sweep``, ``pareto``) declares its flags (``add_arguments``) beside its
+One module per subcommand (``validate``, ``energy``, ``synth``, ``simulate``, ``extract``,
+``demo``, ``eval``, ``report``, ``sweep``, ``pareto``) declares its flags (``add_arguments``) beside its
 handler (``run``); :mod:`spikesim.cli.common` holds what they share and
 :mod:`spikesim.cli.flags` turns the API parameters named in library errors into flags.
 
@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from typing import Protocol
 
-from spikesim.cli import demo, extract, pareto, report, simulate, sweep, synth, validate
+from spikesim.cli import demo, energy, extract, pareto, report, simulate, sweep, synth, validate
 from spikesim.cli import eval as eval_command
 from spikesim.cli.common import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, Parser, UsageError
 from spikesim.cli.flags import parser_flags, with_flag
@@ -43,6 +43,7 @@ class Command(Protocol):
 
 COMMANDS: tuple[Command, ...] = (
     validate,
+    energy,
     synth,
     simulate,
     extract,

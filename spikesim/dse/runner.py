@@ -58,6 +58,7 @@ from spikesim.errors import InputError
 from spikesim.fsutil import interruptible
 from spikesim.schema import (
     DRAM_BYTE_COLUMNS,
+    ENERGY_VIEW_COLUMNS,
     TOTAL_LAYER,
     area_column,
     energy_component_columns,
@@ -329,7 +330,10 @@ def _error_rows(task: PointTask, error: str) -> pd.DataFrame:
 
 def _result_rows(task: PointTask, layers: pd.DataFrame) -> pd.DataFrame:
     energy_cols = energy_component_columns(layers.columns)
-    keep = ["layer", *_LAYER_METRICS, "utilization", *DRAM_BYTE_COLUMNS, *energy_cols]
+    keep = [
+        "layer", *_LAYER_METRICS, "utilization", *DRAM_BYTE_COLUMNS, *energy_cols,
+        *ENERGY_VIEW_COLUMNS,
+    ]
     columns: dict[str, list[Any]] = {c: layers[c].tolist() for c in keep}
     cycles = sum(columns["total_cycles"])
     weighted = sum(u * c for u, c in zip(columns["utilization"], columns["total_cycles"],
