@@ -1,8 +1,8 @@
 """The ``spikesim`` command line: a thin layer over the Python API (:mod:`spikesim.api`).
 
 One module per subcommand (``validate``, ``energy``, ``synth``, ``simulate``, ``extract``,
-``demo``, ``eval``, ``report``, ``sweep``, ``pareto``) declares its flags (``add_arguments``) beside its
-handler (``run``); :mod:`spikesim.cli.common` holds what they share and
+``demo``, ``eval``, ``report``, ``sweep``, ``pareto``) declares its flags (``add_arguments``)
+beside its handler (``run``); :mod:`spikesim.cli.common` holds what they share and
 :mod:`spikesim.cli.flags` turns the API parameters named in library errors into flags.
 
 Exit codes: 0 on success, 2 on bad input (one line ``error: ...`` on stderr naming the file and
