@@ -50,12 +50,21 @@ __all__ = [
 
 
 def shared_data_dirs(name: str) -> list[Path]:
-    """Existing folders holding the shipped ``name`` data (``hw_configs``, ``traces``), in search
-    order: beside the package in a source checkout or editable install, then the wheel's data
-    files under ``<prefix>/share/spikesim/``."""
+    """Existing folders holding the shipped ``name`` data (``hw_configs``, ``traces``,
+    ``sweeps``, ``notebooks``), in search order: beside the package in a source checkout or
+    editable install, then the wheel's data files under ``share/spikesim/`` of the environment
+    (``<sys.prefix>``), of a ``pip install --target DIR`` (``DIR``, the folder holding the
+    package), of a ``pip install --prefix P`` or ``--user`` (``P`` or ``site.USER_BASE``: three
+    levels above ``P/lib/pythonX.Y/site-packages``)."""
+    import site
+
+    root = Path(__file__).resolve().parents[1]
     candidates = [
-        Path(__file__).resolve().parents[1] / name,
+        root / name,
         Path(sys.prefix) / "share" / "spikesim" / name,
+        root / "share" / "spikesim" / name,
+        *([root.parents[2] / "share" / "spikesim" / name] if len(root.parents) > 2 else []),
+        Path(site.getuserbase()) / "share" / "spikesim" / name,
     ]
     found: list[Path] = []
     for folder in candidates:

@@ -21,7 +21,12 @@ DESCRIPTION = (
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("spec", metavar="SWEEP.yaml", help="sweep specification (top-level 'axes')")
+    p.add_argument(
+        "spec",
+        metavar="SWEEP.yaml",
+        help="sweep specification (top-level 'axes'), or a shipped sweep by name "
+        "(dataflows, example)",
+    )
     add_trace_argument(p)
     p.add_argument(
         "--out",

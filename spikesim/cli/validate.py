@@ -31,7 +31,9 @@ DESCRIPTION = (
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "file", metavar="FILE", help="hardware, energy-table or sweep YAML (or preset name)"
+        "file",
+        metavar="FILE",
+        help="hardware, energy-table or sweep YAML (or a preset's or shipped sweep's name)",
     )
 
 
@@ -117,11 +119,16 @@ def closest_first(keys: Iterable[str]) -> list[Schema]:
 def run(args: argparse.Namespace) -> int:
     from spikesim.cli.common import hardware_file
     from spikesim.config.loader import read_yaml_mapping
+    from spikesim.config.presets import list_presets, list_sweeps, resolve_sweep
 
-    try:
-        path = hardware_file(args.file)
-    except InputError as exc:
-        raise InputError(exc.message, file=exc.file, field="FILE") from None
+    stem = str(args.file).removesuffix(".yaml")
+    if not Path(args.file).exists() and stem in list_sweeps() and stem not in list_presets():
+        path = resolve_sweep(args.file)  # a shipped sweep by name
+    else:
+        try:
+            path = hardware_file(args.file)
+        except InputError as exc:
+            raise InputError(exc.message, file=exc.file, field="FILE") from None
     data = read_yaml_mapping(path)  # unreadable or not YAML: the same error for every kind
     errors: list[InputError] = []
     for schema in closest_first(data):

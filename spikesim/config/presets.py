@@ -1,8 +1,10 @@
-"""Shipped hardware presets: ``hw_configs/*.yaml``, found by name.
+"""Shipped hardware presets (``hw_configs/*.yaml``) and example sweeps (``sweeps/*.yaml``),
+found by name.
 
-The repository's ``hw_configs/`` folder is canonical. A source or editable install finds it next
-to the package (``<repo>/hw_configs``); a wheel install carries a copy in
-``<sys.prefix>/share/spikesim/hw_configs`` (``[tool.setuptools.data-files]`` in pyproject.toml).
+The repository's folders are canonical. A source or editable install finds them next to the
+package (``<repo>/hw_configs``); a wheel install carries copies in ``share/spikesim/`` of the
+environment, of a ``--target`` folder or of the user base (``[tool.setuptools.data-files]`` in
+pyproject.toml; :func:`spikesim.fsutil.shared_data_dirs`).
 """
 
 from __future__ import annotations
@@ -56,3 +58,36 @@ def resolve_hardware(text: str) -> Path:
     if path.exists() or path.suffix in (".yaml", ".yml") or len(path.parts) > 1:
         return path
     return preset_path(text)
+
+
+def list_sweeps() -> list[str]:
+    """Names of the shipped example sweeps (``sweeps/*.yaml`` without ``.yaml``), sorted."""
+    return sorted(
+        {
+            entry.name.removesuffix(PRESET_SUFFIX)
+            for folder in shared_data_dirs("sweeps")
+            for entry in folder.iterdir()
+            if entry.name.endswith(PRESET_SUFFIX) and entry.is_file()
+        }
+    )
+
+
+def resolve_sweep(text: str | Path) -> Path:
+    """A sweep spec argument as a path: an existing file, or a shipped sweep by name
+    (``dataflows``, ``example``; a ``.yaml`` suffix is allowed). Anything else stays the path it
+    names (a missing file is reported when it is read)."""
+    path = Path(text)
+    if path.exists() or len(path.parts) != 1:
+        return path
+    stem = path.name.removesuffix(PRESET_SUFFIX)
+    for folder in shared_data_dirs("sweeps"):
+        shipped = folder / f"{stem}{PRESET_SUFFIX}"
+        if shipped.is_file():
+            return shipped
+    if not path.suffix:
+        known = ", ".join(list_sweeps()) or "none installed"
+        raise InputError(
+            f"no sweep file or shipped sweep named {str(text)!r} (shipped: {known})",
+            field="spec",
+        )
+    return path

@@ -387,8 +387,9 @@ def resolve_point(
 def load_sweep(path: str | Path) -> LoadedSweep:
     """Read and validate a sweep YAML; check every axis value against the base hardware."""
     from spikesim.config.loader import load_hardware
+    from spikesim.config.presets import resolve_sweep
 
-    path = Path(path)
+    path = resolve_sweep(path)  # a file, or a shipped sweep by name
     data = read_yaml_mapping(path)
     spec = validate_mapping(SweepSpec, data, file=path)
     base_path = Path(spec.base)
