@@ -66,3 +66,31 @@ def test_pareto_front_across_and_within_designs(tmp_path: Path) -> None:
     paths = draw_front(front, tmp_path / "fig" / "r-pareto")
     assert [p.suffix for p in paths] == [".png", ".pdf"]
     assert all(p.stat().st_size > 0 for p in paths)
+
+
+def test_display_units_keep_axes_free_of_offsets() -> None:
+    from spikesim.dse.pareto import display_unit
+
+    assert display_unit("energy_pj", pd.Series([9.9e8, 1.2e9, 9.3e9])) == (1e9, "energy (mJ)")
+    assert display_unit("energy_pj", pd.Series([3.0e5, 8.0e5])) == (1e3, "energy (nJ)")
+    assert display_unit("total_cycles", pd.Series([1.2e6, 3.9e6])) == (1e6, "cycles (millions)")
+    assert display_unit("total_cycles", pd.Series([800.0])) == (1.0, "cycles")
+    assert display_unit("area_mm2", pd.Series([5.5, 14.5])) == (1.0, "area (mm²)")
+
+
+def test_front_table_lists_a_repeated_point_once() -> None:
+    from spikesim.dse.pareto import front_table
+
+    row = {"design": "mac-w4a4", "layer": "TOTAL", "error": "", "if_array.lanes": None,
+           "energy_pj": 1.0e9, "total_cycles": 10, "area_mm2": 1.0}
+    front = pareto_front(pd.DataFrame([row, dict(row)]))
+    lines = front_table(front, ["if_array.lanes"]).splitlines()
+    assert len(lines) == 2  # the header and one point
+
+
+def test_bit_parallel_mac_designs_share_zero_skip_points() -> None:
+    from spikesim.dataflows import get_design
+
+    for name in ("mac-w4a4", "atom", "spikellm", "fp16"):
+        assert "mac.zero_skip" in get_design(name).ignores
+    assert "mac.zero_skip" not in get_design("mac-bitserial").ignores

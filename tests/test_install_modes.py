@@ -33,7 +33,10 @@ def _install(wheel: Path, where: Path, mode: str) -> Path:
     """Install ``wheel`` in ``mode`` under ``where``; the folder to put on PYTHONPATH."""
     flag = {"target": "--target", "prefix": "--prefix"}[mode]
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", flag, str(where), str(wheel)],
+        # --ignore-installed: never touch the spikesim installed in this environment (pip would
+        # otherwise uninstall it before a --prefix install)
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--ignore-installed", "-q", flag,
+         str(where), str(wheel)],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     if mode == "target":

@@ -24,8 +24,6 @@ from spikesim.fsutil import atomic_write_file
 OBJECTIVES = ("energy_pj", "total_cycles", "area_mm2")
 """Minimised objectives, columns of the TOTAL rows."""
 
-_LABELS = {"energy_pj": "energy (pJ)", "total_cycles": "cycles", "area_mm2": "area (mm²)"}
-
 
 def pareto_mask(values: NDArray[np.floating] | Sequence[Sequence[float]]) -> NDArray[np.bool_]:
     """Boolean mask of the non-dominated rows of ``values`` (n points × k objectives, minimised).
@@ -81,8 +79,11 @@ def pareto_front(
 
 
 def front_table(front: pd.DataFrame, axes: Sequence[str]) -> str:
-    """The across-design front as an aligned text table (one line per point)."""
+    """The across-design front as an aligned text table (one line per point; points of one
+    design with the same objectives and the same axis values shown are listed once)."""
     rows = front[front["pareto"]].sort_values(list(OBJECTIVES))
+    shown = ["design", *[a for a in axes if a in rows.columns], *OBJECTIVES]
+    rows = rows.loc[~rows[shown].astype(str).duplicated()]
     headers = ["design", *axes, "energy_pj", "total_cycles", "area_mm2"]
     body: list[list[str]] = []
     for _, r in rows.iterrows():
@@ -104,15 +105,42 @@ def _front_2d(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.int6
     return idx[np.argsort(x[idx], kind="stable")]
 
 
+_UNITS = {
+    "energy_pj": ("energy", [(1.0, "pJ"), (1e3, "nJ"), (1e6, "µJ"), (1e9, "mJ"), (1e12, "J")]),
+    "total_cycles": ("cycles", [(1.0, ""), (1e3, "thousands"), (1e6, "millions"),
+                                (1e9, "billions")]),
+    "area_mm2": ("area", [(1.0, "mm²")]),
+}
+"""Per objective: its label and the units it may be shown in (factor, unit name)."""
+
+
+def display_unit(column: str, values: pd.Series) -> tuple[float, str]:
+    """The factor to divide ``values`` by and the axis label: the largest unit in which the
+    median is at least 1 (energies in pJ … J, cycles in thousands … billions), so axes carry
+    plain numbers and no ``1e9`` offset."""
+    name, units = _UNITS[column]
+    v = values.to_numpy(np.float64)
+    v = v[np.isfinite(v) & (v > 0)]
+    median = float(np.median(v)) if len(v) else 1.0
+    factor, unit = units[0]
+    for f, u in units:
+        if median >= f:
+            factor, unit = f, u
+    return factor, f"{name} ({unit})" if unit else name
+
+
 def _scale(axis: Any, values: pd.Series, set_scale: Any) -> None:
-    """Log scale when the values span more than a factor 8, without minor tick labels."""
-    from matplotlib.ticker import NullFormatter
+    """Log scale when the values span more than a factor 8; plain numbers, no offset."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     v = values.to_numpy(np.float64)
     v = v[v > 0]
     if len(v) and v.max() / v.min() > 8:
         set_scale("log")
+        axis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:g}"))
         axis.set_minor_formatter(NullFormatter())
+    else:
+        axis.get_major_formatter().set_useOffset(False)
 
 
 def figure_stem(results_dir: str | Path) -> Path:
@@ -130,30 +158,34 @@ def draw_front(front: pd.DataFrame, stem: str | Path) -> list[Path]:
     """
     from matplotlib.figure import Figure
 
+    from spikesim.report.figures import design_color
+
     stem = Path(stem)
     pairs = [("total_cycles", "energy_pj"), ("area_mm2", "energy_pj"), ("area_mm2", "total_cycles")]
     fig = Figure(figsize=(13.5, 4.2), layout="constrained")
     axes = fig.subplots(1, 3)
     designs = list(dict.fromkeys(front["design"]))
     markers = ["o", "s", "^", "D", "v", "P", "X"]
+    units = {c: display_unit(c, front[c]) for c in OBJECTIVES}
     for ax, (xc, yc) in zip(axes, pairs, strict=True):
+        (fx, xlabel), (fy, ylabel) = units[xc], units[yc]
         for i, design in enumerate(designs):
             sub = front[front["design"] == design]
-            x = sub[xc].to_numpy(np.float64)
-            y = sub[yc].to_numpy(np.float64)
-            color = f"C{i % 10}"
+            x = sub[xc].to_numpy(np.float64) / fx
+            y = sub[yc].to_numpy(np.float64) / fy
+            color = design_color(design)
             ax.scatter(x, y, s=14, alpha=0.55, color=color, marker=markers[i % len(markers)],
                        label=design)
             if len(sub):
                 idx = _front_2d(x, y)
                 ax.step(x[idx], y[idx], where="post", color=color, linewidth=1.2)
         on = front[front["pareto"]]
-        ax.scatter(on[xc], on[yc], s=60, facecolors="none", edgecolors="black", linewidths=0.8,
-                   label="Pareto (all 3 objectives)")
+        ax.scatter(on[xc] / fx, on[yc] / fy, s=60, facecolors="none", edgecolors="black",
+                   linewidths=0.8, label="Pareto (all 3 objectives)")
         _scale(ax.xaxis, front[xc], ax.set_xscale)
         _scale(ax.yaxis, front[yc], ax.set_yscale)
-        ax.set_xlabel(_LABELS[xc])
-        ax.set_ylabel(_LABELS[yc])
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.25)
     axes[0].legend(fontsize=8, loc="best")
     fig.suptitle("Sweep: every point (TOTAL over layers); lines: each design's 2-D front")

@@ -51,8 +51,10 @@ class MacDesign:
     is_reference: bool = False
     kind: DesignKind = DesignKind.MAC
     ignores: tuple[str, ...] = (
-        "if_array", "encoder", "quant.normal_coding", "quant.salient_coding"
+        "if_array", "encoder", "quant.normal_coding", "quant.salient_coding", "mac.zero_skip"
     )
+    """What a bit-parallel MAC design never reads: the spiking knobs, and ``mac.zero_skip``
+    (only the bit-serial array skips zero bits)."""
 
     def quantize(
         self, name: str, op: str, x: NDArray[np.float32], w: NDArray[np.float32],
