@@ -195,6 +195,11 @@ def accounting(totals: pd.DataFrame) -> dict[str, Any] | None:
         below = [low < float(ref["energy_low_pj"]), high < float(ref["energy_high_pj"])]
         entry["order_flips_in_range"] = r["design"] != ref["design"] and below[0] != below[1]
         out["designs"][str(r["design"])] = entry
+    ranking = {
+        side: [str(r["design"]) for r in sorted(records, key=lambda r: float(r[column]))]
+        for side, column in (("low", "energy_low_pj"), ("high", "energy_high_pj"))
+    }
+    out["ranking"] = {**ranking, "flips_in_range": ranking["low"] != ranking["high"]}
     return out
 
 
@@ -221,6 +226,17 @@ def _accounting_section(totals: pd.DataFrame, paper: Mapping[str, Any] | None) -
             "-" if design == ref else ("yes" if e["order_flips_in_range"] else "no"),
         ]
         rows.append(row)
+    ranking = acc["ranking"]
+    order = (
+        f"\nDesigns by full-system energy, least first: {' < '.join(ranking['low'])} at the low "
+        "end of the ranges"
+        + (
+            f"; {' < '.join(ranking['high'])} at the high end: **the ranking flips inside the "
+            "range**.\n"
+            if ranking["flips_in_range"]
+            else "; the same at the high end: the ranking holds over the whole range.\n"
+        )
+    )
     paper = paper or {}
     constants = (
         f"E_MAC = {fmt_number(paper.get('mac_pj', float('nan')))} pJ, "
@@ -229,6 +245,7 @@ def _accounting_section(totals: pd.DataFrame, paper: Mapping[str, Any] | None) -
     return (
         "\n## Energy accounting: full system, arithmetic only, and the SNN papers' convention\n\n"
         + markdown_table(headers, rows, "l" + "rr" * len(ACCOUNTING_VIEWS) + "rl")
+        + order
         + "\n*Full system*: every priced action (arrays, SRAM, DRAM, encoders, latches) plus "
         "leakage. *Arithmetic only*: the actions of the arrays, threshold multiplies, encoders, "
         "dequantization and requantization, priced by the same table, with no memory. *SNN-paper "

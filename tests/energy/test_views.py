@@ -58,3 +58,32 @@ def test_compute_kinds_are_priced_components() -> None:
     kinds = {k for k, _ in ACTION_PRICING}
     assert set(COMPUTE_KINDS) <= kinds
     assert not {"sram", "dram", "latch"} & set(COMPUTE_KINDS)
+
+
+def test_accounting_ratios_and_ranking_flip() -> None:
+    from spikesim.report.markdown import accounting
+
+    totals = pd.DataFrame(
+        {
+            "design": ["spikequant", "mac-w4a4", "mac-bitserial"],
+            "energy_pj": [100.0, 110.0, 101.0],
+            "energy_compute_pj": [10.0, 20.0, 5.0],
+            "energy_paper_pj": [50.0, 300.0, 300.0],
+            "energy_low_pj": [100.0, 110.0, 101.0],
+            "energy_high_pj": [170.0, 175.0, 160.0],
+        }
+    )
+    acc = accounting(totals)
+    assert acc is not None
+    w4 = acc["designs"]["mac-w4a4"]
+    assert (w4["energy_ratio"], w4["energy_compute_ratio"], w4["energy_paper_ratio"]) == (
+        pytest.approx(1.1), 2.0, 6.0
+    )
+    assert not w4["order_flips_in_range"]
+    assert acc["designs"]["mac-bitserial"]["order_flips_in_range"]
+    assert acc["ranking"] == {
+        "low": ["spikequant", "mac-bitserial", "mac-w4a4"],
+        "high": ["mac-bitserial", "spikequant", "mac-w4a4"],
+        "flips_in_range": True,
+    }
+    assert accounting(totals.drop(columns="energy_paper_pj")) is None
