@@ -6,7 +6,8 @@ beside its handler (``run``); :mod:`spikesim.cli.common` holds what they share a
 :mod:`spikesim.cli.flags` turns the API parameters named in library errors into flags.
 
 Exit codes: 0 on success, 2 on bad input (one line ``error: ...`` on stderr naming the file and
-the field, never a traceback), 130 when interrupted.
+the field, never a traceback), 128 + the signal's number when interrupted (130 for SIGINT or
+Ctrl-C, 143 for SIGTERM, 129 for SIGHUP).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from spikesim.cli import eval as eval_command
 from spikesim.cli.common import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, Parser, UsageError
 from spikesim.cli.flags import parser_flags, with_flag
 from spikesim.errors import InputError
+from spikesim.fsutil import Interrupted
 
 __all__ = ["COMMANDS", "Command", "build_parser", "main"]
 
@@ -64,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="spikesim",
         description=(
             "Cycle-level simulator of spiking (integrate-and-fire) accelerators for quantized "
-            "LLMs. Exit codes: 0 ok, 2 bad input (one 'error:' line), 130 interrupted."
+            "LLMs. Exit codes: 0 ok, 2 bad input (one 'error:' line), 128 + signal number "
+            "when interrupted (130 Ctrl-C, 143 SIGTERM)."
         ),
     )
     parser.add_argument("--version", action="version", version=f"spikesim {__version__}")
@@ -104,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         where = exc.filename if exc.filename is not None else "?"
         _error(f"{where}: {exc.strerror or exc}")
         return EXIT_INPUT
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        # a signal's shell convention, 128 + its number (SIGINT 130, SIGTERM 143, SIGHUP 129);
+        # Ctrl-C outside an interruptible block is SIGINT too
         _error("interrupted")
-        return EXIT_INTERRUPTED
+        return 128 + exc.signum if isinstance(exc, Interrupted) else EXIT_INTERRUPTED

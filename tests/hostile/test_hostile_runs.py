@@ -410,7 +410,7 @@ def test_simulate_interrupted_while_staging_keeps_the_old_run(
     before = snapshot(run_dir)
     code, _, err = run(capsys, "simulate", "--hw", HW, "--trace", trace, "--out", run_dir,
                        "--quiet", "--no-figures", "--set", "if_array.lanes=8")
-    assert code == 130
+    assert code == 128 + sig
     assert err.splitlines() == ["error: interrupted"]
     assert snapshot(run_dir) == before
     assert hidden_siblings(run_dir) == []
@@ -432,7 +432,7 @@ def test_synth_interrupted_while_writing_keeps_the_old_trace(
 
     monkeypatch.setattr(fmt, "save_file", then_signal)
     code, _, err = run(capsys, "synth", "--shape", "smollm2-135m", "--tokens", 16, "--out", out)
-    assert code == 130
+    assert code == 128 + signal.SIGTERM
     assert err.splitlines() == ["error: interrupted"]
     assert snapshot(out) == before
     assert hidden_siblings(out) == []
@@ -453,7 +453,7 @@ def test_report_interrupted_while_drawing_keeps_the_old_report(
     monkeypatch.setattr(rundir, "run_figures", lambda tables: {})
     before = _report_state(run_dir)
     code, _, err = run(capsys, "report", run_dir)
-    assert code == 130
+    assert code == 128 + signal.SIGTERM
     assert err.splitlines() == ["error: interrupted"]
     assert _report_state(run_dir) == before
 
@@ -475,7 +475,7 @@ def test_sweep_interrupted_keeps_finished_parts_and_resumes(
 
     monkeypatch.setattr(runner, "_run_local", one_then_signal)
     code, _, err = run(capsys, "sweep", spec, "--trace", trace_master, "--out", out, "--quiet")
-    assert code == 130
+    assert code == 128 + signal.SIGTERM
     assert err.splitlines() == ["error: interrupted"]
     assert len(part_files(out)) == 1
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
@@ -505,7 +505,7 @@ def test_pareto_interrupted_while_drawing_keeps_the_old_figure(
 
     monkeypatch.setattr(pareto, "_saver", half_then_signal)
     code, _, err = run(capsys, "pareto", results)
-    assert code == 130
+    assert code == 128 + signal.SIGTERM
     assert err.splitlines() == ["error: interrupted"]
     assert png.read_bytes() == before
     assert hidden_siblings(png) == []
@@ -529,7 +529,7 @@ def test_signal_during_simulate_subprocess(sig: int, run_dir: Path, trace: Path)
     assert wait_for(lambda: bool(_staging(run_dir)()), proc), "never staged"
     proc.send_signal(sig)
     code, err = finish(proc)
-    assert code == 130, err
+    assert code == 128 + sig, err
     assert err.splitlines() == ["error: interrupted"]
     assert _staging(run_dir)() == []
     assert snapshot(run_dir) == before
@@ -554,7 +554,7 @@ def test_signal_during_synth_subprocess(sig: int, tmp_path: Path) -> None:
     assert "Traceback" not in err
     assert _staging(out)() == []
     if snapshot(out) == before:
-        assert code == 130, err
+        assert code == 128 + sig, err
         assert err.splitlines() == ["error: interrupted"]
     else:  # the swap had begun: the new trace is there, whole
         assert code in (0, 130), err
@@ -614,7 +614,7 @@ def test_signal_during_sweep_subprocess(sig: int, tmp_path: Path) -> None:
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-    assert code == 130, err
+    assert code == 128 + sig, err
     assert err.splitlines() == ["error: interrupted"]
     assert workers, "no worker process was seen"
     assert wait_for(lambda: not any(alive(w) for w in workers), None, timeout=10)
