@@ -84,7 +84,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "integer/fp adders and multipliers, registers and register files, SRAM, DRAM (MACs with "
         "--mac); anything else is refused with its name unless --class or --skip says what to "
         "do. Sections the ERT does not give are left out (take them from other tables in the "
-        "hardware file's energy: section). Rules: spikesim/energy/accelergy.py.",
+        "hardware file's energy: section). Rules: spikesim/energy/accelergy/.",
     )
     imp.add_argument("ert", metavar="ERT.yaml", help="the Accelergy ERT (energies in pJ)")
     imp.add_argument(
@@ -315,7 +315,7 @@ def import_table(args: argparse.Namespace) -> int:
     header = [
         f"Energy table imported from Accelergy by spikesim {__version__}:",
         f"  {shlex.join(command_line(args))}",
-        "Rules (classes mapped, what is refused, every assumption): spikesim/energy/accelergy.py.",
+        "Rules (classes mapped, what is refused, every assumption): spikesim/energy/accelergy/.",
         "Each row's source names the ERT (or ART) entry and action it came from.",
     ]
     text = table_yaml(result, header)

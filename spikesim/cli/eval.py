@@ -76,10 +76,11 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out is not None else None
     if out is not None and out.is_dir():
         raise InputError("is a directory; --out takes a CSV file name", file=out, field="--out")
-    show = show_progress(args.quiet)
+    show = show_progress(args.quiet)  # progress bars: on a terminal only
 
     def step(score: Any) -> None:
-        if show:
+        # one line per finished method, also off a terminal (a log shows the run is alive)
+        if not args.quiet:
             print(f"{score.method}: perplexity {score.perplexity:.3f}", file=sys.stderr, flush=True)
 
     result = evaluate(
