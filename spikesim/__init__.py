@@ -6,6 +6,8 @@ The Python API (the CLI is a thin layer over it)::
     hw = spikesim.load_hardware("hw_configs/spikequant-45nm.yaml")
     trace = spikesim.load_trace("traces/demo")
     result = spikesim.simulate(hw, trace, designs=["spikequant"])
+    # or a workload from shapes alone, values generated per layer (nothing on disk):
+    workload = spikesim.load_workload("llama2-7b", tokens=2048, seed=0)
     result.layers    # one row per (layer, design): cycles, stalls, energy per component
     result.actions   # one row per (layer, design, component, action, bits): counts and pJ
 
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
         design_names,
         load_hardware,
         load_trace,
+        load_workload,
         run,
         simulate,
         spike_stats,
@@ -37,6 +40,7 @@ __all__ = [
     "design_names",
     "load_hardware",
     "load_trace",
+    "load_workload",
     "run",
     "simulate",
     "spike_stats",

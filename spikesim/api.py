@@ -1,8 +1,11 @@
-"""The Python API: load a hardware config and a trace, simulate designs, get priced tables.
+"""The Python API: load a hardware config and a workload, simulate designs, get priced tables.
 
-``simulate`` is a plain pipeline of typed artifacts per layer (:mod:`spikesim.pipeline`)::
+A workload is a trace on disk (:func:`load_trace`) or a shape-only description whose values are
+generated per layer on the fly (:func:`load_workload`: a topology CSV, a Hugging Face
+``config.json``, a named shape). ``simulate`` is a plain pipeline of typed artifacts per layer
+(:mod:`spikesim.pipeline`)::
 
-    TraceLayer --design.quantize--> quantized layer --design's dataflow--> LayerSim
+    WorkloadLayer --design.quantize--> quantized layer --design's dataflow--> LayerSim
         --energy pricing--> rows of SimResult.layers and SimResult.actions
 
 Designs come from the registry (:mod:`spikesim.dataflows`): ``design_names()`` lists them.
@@ -10,6 +13,7 @@ Designs come from the registry (:mod:`spikesim.dataflows`): ``design_names()`` l
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,8 +25,9 @@ from spikesim.dataflows import design_names, get_design, parse_designs
 from spikesim.pipeline import simulate
 from spikesim.sim.result import SimResult
 from spikesim.sim.stats import spike_stats
-from spikesim.trace import Trace
+from spikesim.trace import ShapeWorkload, Trace, Workload
 from spikesim.trace import load_trace as _load_trace
+from spikesim.trace import load_workload as _load_workload
 from spikesim.trace.shipped import resolve_trace
 
 __all__ = [
@@ -31,6 +36,7 @@ __all__ = [
     "get_design",
     "load_hardware",
     "load_trace",
+    "load_workload",
     "parse_designs",
     "run",
     "simulate",
@@ -50,10 +56,38 @@ def load_trace(path: str | Path) -> Trace:
     return _load_trace(resolve_trace(path))
 
 
+def load_workload(
+    workload: str | Path, tokens: int | None = None, seed: int | None = None
+) -> Trace | ShapeWorkload:
+    """Open a workload for :func:`simulate` and :func:`run`: a trace directory or shipped trace
+    (as :func:`load_trace`), a topology CSV (``layer, M, N, K``; SCALE-Sim's GEMM topology
+    files too), a Hugging Face ``config.json``, or a named shape (``llama2-7b``, ``llama2-13b``,
+    ``llama2-70b``, ``mistral-7b``, ``smollm2-135m``; ``shape:NAME`` forces the shape).
+
+    Shape-only workloads generate each layer's values when it is simulated, seeded (``seed``,
+    default 0), with the LLM-like statistics of ``synth``; ``tokens`` (the prefill length M) is
+    required for a config or a named shape and replaces M of every row of a CSV. See
+    :mod:`spikesim.trace.workload`.
+
+    Raises
+    ------
+    InputError
+        Naming the file and field at fault, ``tokens``, ``seed``, or ``workload`` (a missing
+        path, an unknown name).
+    """
+    from spikesim.errors import InputError
+
+    try:
+        return _load_workload(workload, tokens=tokens, seed=seed)
+    except InputError as exc:
+        if exc.field:
+            raise
+        raise InputError(exc.message, file=exc.file, field="workload") from None
+
 
 def run(
     hardware: HardwareConfig | str | Path,
-    trace: Trace | str | Path,
+    trace: Workload | str | Path,
     out: str | Path,
     *,
     designs: str | Sequence[str] | None = None,
@@ -77,7 +111,8 @@ def run(
     hardware:
         A :class:`HardwareConfig`, or a hardware YAML (path) or the name of a preset.
     trace:
-        A :class:`Trace`, or its directory.
+        A workload (a :class:`Trace`, or what :func:`load_workload` returns), or a trace
+        directory or shipped trace's name.
     out:
         The run directory to write.
     designs, layers, on_layer:
@@ -101,6 +136,8 @@ def run(
     from spikesim.config.loader import apply_overrides, validate_mapping
     from spikesim.errors import InputError
     from spikesim.report.rundir import check_run_dir_target, write_run_dir
+    from spikesim.sim.counts import select_layers
+    from spikesim.trace.workload import check_layer_sizes
 
     def naming(exc: InputError, param: str) -> InputError:
         """``exc`` naming ``param`` when it names no field (a missing or malformed file)."""
@@ -121,14 +158,16 @@ def run(
             hw = load_hardware(hardware_file, changes or None)
         except InputError as exc:
             raise naming(exc, "hardware") from None
-    if isinstance(trace, Trace):
-        loaded = trace
-    else:
+    loaded: Workload
+    if isinstance(trace, str | os.PathLike):
         try:
             loaded = load_trace(trace)
         except InputError as exc:
             raise naming(exc, "trace") from None
-    simulated = list(layers) if layers is not None else [layer.name for layer in loaded.layers]
+    else:
+        loaded = trace
+    chosen = select_layers(loaded, layers)
+    simulated = [layer.name for layer in chosen]
     timeline = tuple(dict.fromkeys(timeline_layers))
     unknown = [name for name in timeline if name not in simulated]
     if unknown:
@@ -136,6 +175,7 @@ def run(
             f"no such simulated layer(s): {', '.join(unknown)} (layers: {', '.join(simulated)})",
             field="timeline_layers",
         )
+    check_layer_sizes(chosen)  # a generated layer too big to hold fails before any simulation
     try:
         result = simulate(hw, loaded, names, layers=layers, on_layer=on_layer)
     except InputError as exc:  # a hardware field found wrong only once a layer is mapped
@@ -143,11 +183,13 @@ def run(
                 and exc.field.split(".")[0] in HardwareConfig.model_fields):
             raise InputError(exc.message, file=hardware_file, field=exc.field) from None
         raise
-    try:
-        inside = Path(loaded.path).resolve().relative_to(target.resolve())
-        keep = () if inside == Path(".") else (inside.as_posix(),)
-    except ValueError:  # the trace lives elsewhere
-        keep = ()
+    keep: tuple[str, ...] = ()
+    if loaded.path is not None:  # a trace (or a workload file) inside ``out`` is carried over
+        try:
+            inside = Path(loaded.path).resolve().relative_to(target.resolve())
+            keep = () if inside == Path(".") else (inside.as_posix(),)
+        except ValueError:  # it lives elsewhere
+            keep = ()
     write_run_dir(
         target,
         result,

@@ -33,7 +33,7 @@ from spikesim.schema import (
 from spikesim.sim.counts import CountedRun, simulate_counts
 from spikesim.sim.notes import configuration_notes
 from spikesim.sim.result import SimResult
-from spikesim.trace import Trace
+from spikesim.trace import Workload
 
 
 def price_run(
@@ -58,7 +58,7 @@ def price_run(
 
 def simulate(
     hw: HardwareConfig,
-    trace: Trace,
+    trace: Workload,
     designs: str | Sequence[str] | None = None,
     *,
     layers: Sequence[str] | None = None,

@@ -106,7 +106,8 @@ def add_dtype_argument(p: argparse.ArgumentParser) -> None:
 
 
 def add_trace_argument(p: argparse.ArgumentParser) -> None:
-    """--trace: a trace directory or a shipped trace's name (simulate, sweep)."""
+    """--trace: a trace directory or a shipped trace's name (sweep; simulate declares it beside
+    --workload)."""
     p.add_argument(
         "--trace", required=True, metavar="DIR",
         help="trace directory, or the name of a shipped trace (smollm2-135m)",

@@ -43,10 +43,13 @@ PARAMETER_FLAGS: dict[str, str] = {
     "tokens": "--tokens",
     "trace": "--trace",
     "workers": "--workers",
+    "workload": "--workload",
 }
 """API parameter name → the flag (or positional) of the subcommands that pass it."""
 
-PATH_PARAMETERS = frozenset({"hardware", "model", "out", "run_dirs", "text", "trace"})
+PATH_PARAMETERS = frozenset(
+    {"hardware", "model", "out", "run_dirs", "text", "trace", "workload"}
+)
 """Parameters whose value is a file or directory: their errors name that path as the file."""
 
 

@@ -1,14 +1,19 @@
-"""``spikesim simulate``: one call to :func:`spikesim.api.run`, then the totals on stdout."""
+"""``spikesim simulate``: one call to :func:`spikesim.api.run`, then the totals on stdout.
+
+The workload is ``--trace DIR`` (a trace directory or shipped trace, as always) or ``--workload
+W`` (that, or a topology CSV, a Hugging Face ``config.json``, a named shape: see
+:func:`spikesim.api.load_workload`), with ``--tokens`` and ``--seed`` for shape-only workloads.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from spikesim.cli.common import (
     EXIT_OK,
     Progress,
-    add_trace_argument,
     command_line,
     from_overrides,
     parse_sets,
@@ -16,12 +21,18 @@ from spikesim.cli.common import (
     show_progress,
     split_list,
 )
+from spikesim.cli.synth import SHAPE_NAMES
 from spikesim.errors import InputError
 
+if TYPE_CHECKING:
+    from spikesim.trace import Workload
+
 NAME = "simulate"
-HELP = "simulate a trace on a hardware config and write a run directory"
+HELP = "simulate a trace or workload on a hardware config and write a run directory"
 DESCRIPTION = (
-    "Simulate every layer of a trace under each design, price the action counts, and "
+    "Simulate every layer of a trace (or of a shape-only workload: a topology CSV, a Hugging "
+    "Face config.json or a named shape, whose values are generated per layer, seeded, and "
+    "never written) under each design, price the action counts, and "
     "write the run directory (config.yaml, layers.csv, actions.csv, transactions.csv, "
     "spike_stats.csv, summary.json, report.md, figures/). Prints the per-design totals."
 )
@@ -34,7 +45,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="hardware YAML, or the name of a preset in hw_configs/",
     )
-    add_trace_argument(p)
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument(
+        "--trace", metavar="DIR",
+        help="trace directory, or the name of a shipped trace (smollm2-135m)",
+    )
+    what.add_argument(
+        "--workload", metavar="W",
+        help="a trace directory or shipped trace (as --trace); a topology CSV of GEMMs "
+        "(columns layer,M,N,K; SCALE-Sim's GEMM topology files too); a Hugging Face "
+        f"config.json; or a named shape ({SHAPE_NAMES}; shape:NAME when a shipped trace has "
+        "the name). Shape-only workloads generate each layer's values on the fly, seeded; "
+        "nothing is written",
+    )
+    p.add_argument(
+        "--tokens", type=int, default=None, metavar="N",
+        help="prefill length M of a shape-only workload: required for a config.json or a named "
+        "shape; replaces M of every row of a topology CSV",
+    )
+    p.add_argument(
+        "--seed", type=int, default=None, metavar="S",
+        help="seed of a shape-only workload's generated values (default 0)",
+    )
     p.add_argument(
         "--out",
         required=True,
@@ -59,7 +91,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--layers",
         default=None,
         metavar="NAME,...",
-        help="simulate only these layers of the trace (comma-separated names)",
+        help="simulate only these layers (comma-separated names or shell globs, e.g. "
+        "'layers.0.*')",
     )
     p.add_argument(
         "--timeline",
@@ -94,12 +127,24 @@ def _run(args: argparse.Namespace) -> int:
     overrides = parse_sets(args.set)
     layers = split_list(args.layers, "--layers") if args.layers is not None else None
     timeline = split_list(args.timeline, "--timeline") if args.timeline is not None else []
+    workload: Workload | str
+    if args.workload is not None:
+        workload = api.load_workload(args.workload, tokens=args.tokens, seed=args.seed)
+    else:
+        for flag, value in (("--tokens", args.tokens), ("--seed", args.seed)):
+            if value is not None:
+                raise InputError(
+                    f"{flag} applies to --workload (a trace's tokens and values are on disk)",
+                    field=flag,
+                )
+        workload = args.trace
     show = show_progress(args.quiet)
-    with Progress(show, _steps(args.trace, args.designs, layers) if show else None) as progress:
+    steps = _steps(workload, args.designs, layers) if show else None
+    with Progress(show, steps) as progress:
         try:
             result = api.run(
                 args.hw,
-                args.trace,
+                workload,
                 args.out,
                 designs=args.designs,
                 layers=layers,
@@ -120,12 +165,14 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _steps(trace: str, designs: str | None, layers: list[str] | None) -> int | None:
+def _steps(workload: Workload | str, designs: str | None, layers: list[str] | None) -> int | None:
     """Layers × designs, the length of the progress bar (None if an input is bad: run says so)."""
     from spikesim import api
+    from spikesim.sim.counts import select_layers
 
     try:
-        n_layers = len(layers) if layers is not None else len(api.load_trace(trace).layers)
+        loaded = api.load_trace(workload) if isinstance(workload, str) else workload
+        n_layers = len(select_layers(loaded, layers))
         return n_layers * (1 if designs is None else len(api.parse_designs(designs)))
     except InputError:
         return None

@@ -11,16 +11,25 @@ HELP = "write a synthetic trace with LLM-like statistics"
 DESCRIPTION = (
     "Write a synthetic trace (manifest.json + one .safetensors per linear layer) with "
     "LLM-like activation statistics: either the linear layers of a named model shape or "
-    "one GEMM."
+    "GEMMs (--gemm once per layer)."
 )
 
-SHAPE_CHOICES = ("llama2-7b", "smollm2-135m")
+SHAPE_NAMES = "llama2-7b, llama2-13b, llama2-70b, mistral-7b, smollm2-135m"
+"""The named shapes of :data:`spikesim.trace.synth.SHAPES`, for help texts (spelled out so that
+building the parser imports no numpy; a test checks they agree)."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--shape", choices=SHAPE_CHOICES, help="named model shape")
-    what.add_argument("--gemm", metavar="M,K,N", help="one GEMM: M tokens, K inputs, N outputs")
+    what.add_argument(
+        "--shape", metavar="NAME",
+        help=f"named model shape ({SHAPE_NAMES})",
+    )
+    what.add_argument(
+        "--gemm", action="append", metavar="M,K,N",
+        help="a GEMM layer: M tokens, K inputs, N outputs; repeat for several layers (named "
+        "gemm.0, gemm.1, ...; all with the same M)",
+    )
     p.add_argument(
         "--layers",
         type=int,
@@ -52,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         trace = synth_trace(
             args.out,
             shape=args.shape,
-            gemm=parse_gemm(args.gemm) if args.gemm is not None else None,
+            gemm=[parse_gemm(g) for g in args.gemm] if args.gemm is not None else None,
             layers=args.layers,
             tokens=args.tokens,
             seed=args.seed,

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from spikesim.config.hardware import HardwareConfig
     from spikesim.config.quant import QuantConfig
     from spikesim.mapping.schedule import Schedule
-    from spikesim.trace import TraceLayer
+    from spikesim.trace import TraceLayer, WorkloadLayer
 
 
 class DesignKind(StrEnum):
@@ -211,8 +211,8 @@ class Design(Protocol):
         ...
 
 
-def quantize_trace_layer(design: Design, layer: TraceLayer, quant: QuantConfig) -> Any:
-    """``design.quantize`` of a trace layer (its name, operator, activations and weights)."""
+def quantize_trace_layer(design: Design, layer: WorkloadLayer, quant: QuantConfig) -> Any:
+    """``design.quantize`` of a workload layer (its name, operator, activations and weights)."""
     return design.quantize(layer.name, layer.op, layer.activations(), layer.weights(), quant)
 
 

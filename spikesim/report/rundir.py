@@ -78,6 +78,7 @@ from spikesim.report.pricing import pricing_assumptions
 from spikesim.report.timeline import chrome_trace, timeline_file_name
 from spikesim.schema import LAYER_KEYS, SPIKE_STATS_COLUMNS, TRANSACTION_COLUMNS
 from spikesim.sim.compare import compare_designs
+from spikesim.trace.workload import workload_summary
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -250,16 +251,15 @@ def build_summary(
     config_text:
         The text written to ``config.yaml`` (hashed).
     trace_path:
-        Where the trace lives for the user (default: ``result.trace.path``).
+        Where the trace lives for the user (default: ``result.trace.path``; a shape-only
+        workload records its own file, or none).
     command:
         The command line that produced the run, if any.
     """
     trace = result.trace
     hw = result.hardware
-    manifest = Path(trace.path) / "manifest.json"
     revision, dirty = git_revision()
     totals = design_totals(result.layers, hw.clock_hz, trace.tokens)
-    shown_trace = Path(trace_path) if trace_path is not None else Path(trace.path)
     hw_path = None if hardware_file is None else Path(hardware_file)
     summary: dict[str, Any] = {
         "spikesim_version": _spikesim_version(),
@@ -272,14 +272,7 @@ def build_summary(
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": None if command is None else list(command),
         "seed": trace.source.get("seed"),
-        "trace": {
-            "name": trace.name,
-            "path": str(shown_trace.resolve()),
-            "tokens": trace.tokens,
-            "source": trace.source,
-            "manifest_sha256": _sha256_file(manifest),
-            "layer_sha256": {layer.name: layer.sha256 for layer in trace.layers},
-        },
+        "trace": workload_summary(trace, trace_path),
         "hardware": {
             "name": hw.name,
             "file": None if hw_path is None else str(hw_path.resolve()),
@@ -529,7 +522,7 @@ def write_run_dir(
         ``target`` is neither absent, empty nor a run directory, or writing failed.
     """
     target = Path(target)
-    trace_path = Path(result.trace.path)
+    trace_path = result.trace.path
     with staged_run_dir(target, keep=keep) as stage:
         write_run_files(
             stage,

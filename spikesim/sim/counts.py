@@ -1,6 +1,6 @@
 """Simulate every (layer, design) of a trace: cycles and action counts, no energy.
 
-``TraceLayer --design.simulate--> LayerSim`` per (layer, design), collected into tidy tables
+``WorkloadLayer --design.simulate--> LayerSim`` per (layer, design), collected into tidy tables
 (the columns of :mod:`spikesim.schema`). Pricing is :mod:`spikesim.energy`'s job; the two meet
 in :mod:`spikesim.pipeline`.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Any
 
 import pandas as pd
@@ -18,7 +19,7 @@ from spikesim.dataflows import DesignKind, get_design, parse_designs, reference_
 from spikesim.errors import InputError
 from spikesim.schema import LAYER_KEYS, SPIKE_STATS_COLUMNS, TRANSACTION_COLUMNS
 from spikesim.sim.histogram import layer_histogram
-from spikesim.trace import Trace, TraceLayer
+from spikesim.trace import Workload, WorkloadLayer
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,21 +38,29 @@ class CountedRun:
     the run quantized the layers that way anyway; None otherwise."""
 
 
-def select_layers(trace: Trace, layers: Sequence[str] | None) -> list[TraceLayer]:
-    """The trace's layers (in trace order), or the named ones (InputError naming ``layers``)."""
+def select_layers(trace: Workload, layers: Sequence[str] | None) -> list[WorkloadLayer]:
+    """The workload's layers (in its order), or those ``layers`` names: each entry is a layer
+    name or a shell glob (``layers.0.*``, :func:`fnmatch.fnmatchcase`); an entry matching no
+    layer is an InputError naming ``layers``."""
     chosen = list(trace.layers)
     if layers is None:
         return chosen
-    wanted = set(layers)
-    unknown = wanted - {layer.name for layer in chosen}
+    names = {layer.name for layer in chosen}
+    exact = [p for p in layers if p in names]
+    globs = [p for p in layers if p not in names]
+    unknown = [p for p in globs if not any(fnmatchcase(name, p) for name in names)]
     if unknown:
         raise InputError(f"no such layer(s): {', '.join(sorted(unknown))}", field="layers")
-    return [layer for layer in chosen if layer.name in wanted]
+    wanted = set(exact)
+    return [
+        layer for layer in chosen
+        if layer.name in wanted or any(fnmatchcase(layer.name, p) for p in globs)
+    ]
 
 
 def simulate_counts(
     hw: HardwareConfig,
-    trace: Trace,
+    trace: Workload,
     designs: str | Sequence[str] | None,
     *,
     layers: Sequence[str] | None = None,

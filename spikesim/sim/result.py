@@ -9,7 +9,7 @@ import pandas as pd
 
 from spikesim.config.hardware import HardwareConfig
 from spikesim.sim.compare import compare_designs
-from spikesim.trace import Trace
+from spikesim.trace import Workload
 
 
 @dataclass(frozen=True, eq=False)
@@ -23,7 +23,8 @@ class SimResult:
     transactions: pd.DataFrame
     """The transaction timeline (DRAM loads, array computes) of every layer and design."""
     hardware: HardwareConfig
-    trace: Trace
+    trace: Workload
+    """What was simulated: a :class:`~spikesim.trace.Trace` or a shape-only workload."""
     designs: tuple[str, ...]
     notes: tuple[str, ...] = ()
     """Configuration values that could not take effect for these designs (see

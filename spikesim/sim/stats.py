@@ -13,12 +13,12 @@ from spikesim.errors import InputError
 from spikesim.schema import SPIKE_STATS_COLUMNS
 from spikesim.sim.counts import select_layers
 from spikesim.sim.histogram import layer_histogram
-from spikesim.trace import Trace
+from spikesim.trace import Workload
 
 
 def spike_stats(
     hw: HardwareConfig,
-    trace: Trace,
+    trace: Workload,
     *,
     layers: Sequence[str] | None = None,
     design: str | None = None,

@@ -10,11 +10,21 @@ Shapes (``nn.Linear`` weights ``[N, K]``; K inputs → N outputs)
 ----------------------------------------------------------------
 ``llama2-7b`` (hidden 4096, intermediate 11008, 32 blocks)
     q/k/v/o_proj 4096→4096, gate/up_proj 4096→11008, down_proj 11008→4096.
+``llama2-13b`` (hidden 5120, intermediate 13824, 40 blocks)
+    q/k/v/o_proj 5120→5120, gate/up_proj 5120→13824, down_proj 13824→5120.
+``llama2-70b`` (hidden 8192, 64 heads, 8 KV heads of dim 128, intermediate 28672, 80 blocks)
+    q_proj 8192→8192, k/v_proj 8192→1024, o_proj 8192→8192, gate/up_proj 8192→28672,
+    down_proj 28672→8192 (gate/up/down weights exceed :data:`MAX_TENSOR_ELEMENTS`).
+``mistral-7b`` (hidden 4096, 32 heads, 8 KV heads of dim 128, intermediate 14336, 32 blocks)
+    q_proj 4096→4096, k/v_proj 4096→1024, o_proj 4096→4096, gate/up_proj 4096→14336,
+    down_proj 14336→4096.
 ``smollm2-135m`` (hidden 576, 9 heads, 3 KV heads of dim 64, intermediate 1536, 30 blocks)
     q_proj 576→576, k/v_proj 576→192, o_proj 576→576, gate/up_proj 576→1536,
     down_proj 1536→576.
 ``gemm=(M, K, N)``
-    One layer named ``gemm`` (op ``gemm``) with M tokens.
+    One layer named ``gemm`` (op ``gemm``) with M tokens. Several GEMMs (a list of triples, all
+    with the same M: a trace has one token count) give layers ``gemm.0``, ``gemm.1``, …; GEMM
+    *i* draws from the streams of block *i*, so the first one equals the single-GEMM layer.
 
 Layers are named ``layers.{i}.self_attn.{q,k,v,o}_proj`` and ``layers.{i}.mlp.{gate,up,down}_proj``
 and written in that order. As in a real model, q/k/v_proj share one input and gate/up_proj share
@@ -55,7 +65,7 @@ llama2-7b block at 2048 tokens peaks well under 1 GB).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -74,11 +84,23 @@ from spikesim.trace.format import (
 __all__ = [
     "ACTIVATION_STATS",
     "DEFAULT_TOKENS",
+    "GENERATOR_VERSION",
+    "MAX_SEED",
+    "MAX_TENSOR_ELEMENTS",
     "SHAPES",
     "ActivationStats",
+    "Gemm",
     "ModelShape",
+    "check_tensor_size",
+    "gemm_names",
+    "generate_activations",
+    "generate_weights",
     "layer_plan",
     "parse_gemm",
+    "plan_block",
+    "shape_plan",
+    "site_of",
+    "statistics_source",
     "synth_layers",
     "synth_trace",
 ]
@@ -117,6 +139,11 @@ class ModelShape:
         Output width of k_proj and v_proj (KV heads × head_dim).
     blocks:
         Number of decoder blocks in the model (upper bound for ``layers``).
+    heads:
+        Attention (query) heads; ``q_out = heads * head_dim``.
+    kv_heads:
+        Key/value heads (grouped-query attention when fewer than ``heads``);
+        ``kv_out = kv_heads * head_dim``.
     """
 
     hidden: int
@@ -124,13 +151,41 @@ class ModelShape:
     q_out: int
     kv_out: int
     blocks: int
+    heads: int
+    kv_heads: int
+
+    @property
+    def head_dim(self) -> int:
+        """Width of one attention head (``q_out // heads``)."""
+        return self.q_out // self.heads
 
 
 SHAPES: dict[str, ModelShape] = {
-    "llama2-7b": ModelShape(hidden=4096, intermediate=11008, q_out=4096, kv_out=4096, blocks=32),
-    "smollm2-135m": ModelShape(hidden=576, intermediate=1536, q_out=576, kv_out=192, blocks=30),
+    # meta-llama/Llama-2-7b-hf: 32 heads of 128, no GQA
+    "llama2-7b": ModelShape(
+        hidden=4096, intermediate=11008, q_out=4096, kv_out=4096, blocks=32, heads=32, kv_heads=32
+    ),
+    # meta-llama/Llama-2-13b-hf: 40 heads of 128, no GQA
+    "llama2-13b": ModelShape(
+        hidden=5120, intermediate=13824, q_out=5120, kv_out=5120, blocks=40, heads=40, kv_heads=40
+    ),
+    # meta-llama/Llama-2-70b-hf: 64 query heads of 128, 8 KV heads (GQA)
+    "llama2-70b": ModelShape(
+        hidden=8192, intermediate=28672, q_out=8192, kv_out=1024, blocks=80, heads=64, kv_heads=8
+    ),
+    # mistralai/Mistral-7B-v0.1: 32 query heads of 128, 8 KV heads (GQA)
+    "mistral-7b": ModelShape(
+        hidden=4096, intermediate=14336, q_out=4096, kv_out=1024, blocks=32, heads=32, kv_heads=8
+    ),
+    # HuggingFaceTB/SmolLM2-135M: 9 query heads of 64, 3 KV heads (GQA)
+    "smollm2-135m": ModelShape(
+        hidden=576, intermediate=1536, q_out=576, kv_out=192, blocks=30, heads=9, kv_heads=3
+    ),
 }
-"""Named model shapes accepted by :func:`synth_trace`."""
+"""Named model shapes (the ``config.json`` values of each model: ``hidden_size``,
+``intermediate_size``, ``num_hidden_layers``, ``num_attention_heads``, ``num_key_value_heads``,
+head dim ``hidden_size / num_attention_heads``), accepted by :func:`synth_trace` and as
+shape-only workloads (:mod:`spikesim.trace.workload`)."""
 
 
 @dataclass(frozen=True)
@@ -203,7 +258,13 @@ def parse_gemm(text: str) -> tuple[int, int, int]:
 
 def layer_plan(shape: str, layers: int) -> list[tuple[str, str, int, int]]:
     """(name, op, K, N) of every linear layer of the first ``layers`` blocks of ``shape``."""
-    dims = SHAPES[shape]
+    return shape_plan(SHAPES[shape], layers)
+
+
+def shape_plan(dims: ModelShape, layers: int) -> list[tuple[str, str, int, int]]:
+    """(name, op, K, N) of every linear layer of the first ``layers`` blocks of ``dims``, in
+    the order :func:`synth_trace` writes them (``layers.{i}.self_attn.{q,k,v,o}_proj``,
+    ``layers.{i}.mlp.{gate,up,down}_proj``)."""
     io = {
         "q_proj": (dims.hidden, dims.q_out),
         "k_proj": (dims.hidden, dims.kv_out),
@@ -348,14 +409,75 @@ def _cast(arr: np.ndarray, dtype: str) -> np.ndarray:
     return arr.astype(np.float16)
 
 
+def site_of(op: str) -> str:
+    """The activation-statistics site (a key of :data:`ACTIVATION_STATS`) of the input of
+    ``op`` (``q_proj`` … ``down_proj``; ``gemm`` and any other op: ``attn_in``)."""
+    return _OP_SITE.get(op, "attn_in")
+
+
+def generate_activations(
+    *, seed: int, block: int, op: str, m: int, k: int, hidden: int | None, dtype: str
+) -> np.ndarray:
+    """The input ``x`` ``[m, k]`` of layer ``op`` of block ``block``, as :func:`synth_trace`
+    writes it (``dtype``, float16 clipped to its finite range).
+
+    ``hidden`` is the model's residual width when the layer belongs to a model shape: the
+    inputs of q/k/v and gate/up_proj then carry the persistent outlier channels of the
+    residual stream, the same in every block; ``None`` for a standalone GEMM. Values depend
+    only on the arguments (one random stream per (seed, block, site)).
+    """
+    site = site_of(op)
+    shared: np.ndarray | None = None
+    if hidden is not None and site in ("attn_in", "mlp_in"):
+        rng = np.random.default_rng([seed, 0, _SITE_IDS["hidden_outliers"]])
+        shared = _outlier_channels(rng, hidden, ACTIVATION_STATS["attn_in"].outlier_fraction)
+    return _cast(_activations(seed, block, site, m, k, shared), dtype)
+
+
+def generate_weights(*, seed: int, block: int, op: str, n: int, k: int, dtype: str) -> np.ndarray:
+    """The weights ``w`` ``[n, k]`` of layer ``op`` of block ``block``, as :func:`synth_trace`
+    writes them (``dtype``); one random stream per (seed, block, op)."""
+    op_index = _OPS.index(op) if op in _OPS else len(_OPS)
+    return _cast(_weights(seed, block, op_index, n, k), dtype)
+
+
+def check_tensor_size(name: str, tensor: str, rows: int, k: int, *, field: str) -> None:
+    """Refuse a generated tensor (``x`` ``[M, K]`` or ``w`` ``[N, K]``) of more than
+    :data:`MAX_TENSOR_ELEMENTS` elements: :class:`InputError` naming layer ``name``, the
+    tensor and ``field`` (the argument or flag that set the size)."""
+    if rows * k > MAX_TENSOR_ELEMENTS:
+        raise InputError(
+            f"{tensor} of layer {name!r} would be {rows} x {k} = {rows * k:.3g} elements, "
+            f"more than the {MAX_TENSOR_ELEMENTS} (2^27, 512 MiB in float32) a synthetic "
+            "tensor may hold",
+            field=field,
+        )
+
+
 # --------------------------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------------------------
 
 
+Gemm = tuple[int, int, int]
+"""(M, K, N): M tokens, K input features, N output features."""
+
+
+def _gemm_list(gemm: Gemm | Sequence[Gemm]) -> list[Gemm]:
+    """``gemm`` as a list of (M, K, N): one triple, or a sequence of triples."""
+    if isinstance(gemm, list | tuple) and gemm and all(isinstance(g, list | tuple) for g in gemm):
+        return [tuple(g) for g in gemm]
+    return [gemm]  # type: ignore[list-item]
+
+
+def gemm_names(count: int) -> list[str]:
+    """Layer names of ``count`` GEMMs: ``gemm`` for one, ``gemm.0`` … for several."""
+    return ["gemm"] if count == 1 else [f"gemm.{i}" for i in range(count)]
+
+
 def _check_args(
     shape: str | None,
-    gemm: tuple[int, int, int] | None,
+    gemm: Gemm | Sequence[Gemm] | None,
     layers: int,
     tokens: int | None,
     seed: int,
@@ -377,22 +499,38 @@ def _check_args(
     ):
         raise InputError(f"tokens must be a positive integer, got {tokens!r}", field="tokens")
     if gemm is not None:
-        if len(gemm) != 3 or not all(
-            isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in gemm
-        ):
-            raise InputError(
-                f"gemm must be three positive integers M,K,N, got {gemm!r}", field="gemm"
-            )
-        m, k, n = gemm
+        gemms = _gemm_list(gemm)
+        for g in gemms:
+            if len(g) != 3 or not all(
+                isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in g
+            ):
+                raise InputError(
+                    f"gemm must be three positive integers M,K,N, got {g!r}", field="gemm"
+                )
+        m = gemms[0][0]
+        for g in gemms[1:]:
+            if g[0] != m:
+                raise InputError(
+                    f"every gemm of one trace needs the same M (a trace has one token count); "
+                    f"got M={m} and M={g[0]}",
+                    field="gemm",
+                )
         if tokens is not None and tokens != m:
             raise InputError(
                 f"tokens={tokens} contradicts gemm M={m} (leave tokens unset for a gemm)",
                 field="tokens",
             )
         if layers != 1:
-            raise InputError("a gemm trace has exactly one layer", field="layers")
-        _check_size(m, [("gemm", "gemm", k, n)], "gemm")
-        return m, [("gemm", "gemm", k, n)]
+            raise InputError(
+                "layers applies to a named shape; a gemm trace has one layer per gemm",
+                field="layers",
+            )
+        plan = [
+            (name, "gemm", k, n)
+            for name, (_, k, n) in zip(gemm_names(len(gemms)), gemms, strict=True)
+        ]
+        _check_size(m, plan, "gemm")
+        return m, plan
     assert shape is not None
     if shape not in SHAPES:
         raise InputError(
@@ -411,20 +549,14 @@ def _check_args(
 def _check_size(m: int, plan: list[tuple[str, str, int, int]], flag: str) -> None:
     """Refuse a layer whose x ``[m, K]`` or w ``[N, K]`` exceeds :data:`MAX_TENSOR_ELEMENTS`."""
     for name, _, k, n in plan:
-        for tensor, rows in (("x", m), ("w", n)):
-            if rows * k > MAX_TENSOR_ELEMENTS:
-                raise InputError(
-                    f"{tensor} of layer {name!r} would be {rows} x {k} = {rows * k:.3g} elements, "
-                    f"more than the {MAX_TENSOR_ELEMENTS} (2^27, 512 MiB in float32) a synthetic "
-                    "tensor may hold",
-                    field=flag,
-                )
+        check_tensor_size(name, "x", m, k, field=flag)
+        check_tensor_size(name, "w", n, k, field=flag)
 
 
 def synth_layers(
     *,
     shape: str | None = None,
-    gemm: tuple[int, int, int] | None = None,
+    gemm: Gemm | Sequence[Gemm] | None = None,
     layers: int = 1,
     tokens: int | None = None,
     seed: int = 0,
@@ -438,6 +570,14 @@ def synth_layers(
     return _generate(m, plan, shape, seed, dtype)
 
 
+def plan_block(name: str, index: int) -> int:
+    """The random-stream block of the layer ``name`` at ``index`` in a synthetic plan: ``i``
+    of ``layers.{i}.…``, else (GEMMs) its index."""
+    if name.startswith("layers."):
+        return int(name.split(".")[1])
+    return index
+
+
 def _generate(
     m: int,
     plan: list[tuple[str, str, int, int]],
@@ -445,34 +585,51 @@ def _generate(
     seed: int,
     dtype: str,
 ) -> Iterator[LayerTensors]:
-    hidden_channels: np.ndarray | None = None
-    if shape is not None:
-        dims = SHAPES[shape]
-        rng = np.random.default_rng([seed, 0, _SITE_IDS["hidden_outliers"]])
-        hidden_channels = _outlier_channels(
-            rng, dims.hidden, ACTIVATION_STATS["attn_in"].outlier_fraction
-        )
+    hidden = SHAPES[shape].hidden if shape is not None else None
     cached_site: tuple[int, str] | None = None
     cached_x: np.ndarray | None = None
-    for name, op, k, n in plan:
-        block = int(name.split(".")[1]) if name.startswith("layers.") else 0
-        site = _OP_SITE[op]
+    for index, (name, op, k, n) in enumerate(plan):
+        block = plan_block(name, index)
+        site = site_of(op)
         if cached_site != (block, site) or cached_x is None:
             cached_x = None  # release the previous input before generating the next
-            shared = hidden_channels if site in ("attn_in", "mlp_in") else None
-            cached_x = _cast(_activations(seed, block, site, m, k, shared), dtype)
+            cached_x = generate_activations(
+                seed=seed, block=block, op=op, m=m, k=k, hidden=hidden, dtype=dtype
+            )
             cached_site = (block, site)
-        op_index = _OPS.index(op) if op in _OPS else len(_OPS)
-        w = _cast(_weights(seed, block, op_index, n, k), dtype)
+        w = generate_weights(seed=seed, block=block, op=op, n=n, k=k, dtype=dtype)
         yield LayerTensors(name=name, op=op, tensors={"x": cached_x, "w": w})
         del w
+
+
+def statistics_source() -> dict[str, Any]:
+    """The generator's statistics, as recorded in a synthetic trace's or workload's source."""
+    return {
+        "activations": {site: asdict(s) for site, s in ACTIVATION_STATS.items()},
+        "weights": {
+            "std": "1/sqrt(K)",
+            "channel_sigma": _WEIGHT_CHANNEL_SIGMA,
+            "large_fraction": _LARGE_WEIGHT_FRACTION,
+            "large_range": [_LARGE_WEIGHT_LO, _LARGE_WEIGHT_HI],
+        },
+        "token_sigma": _TOKEN_SIGMA,
+        "outlier_jitter": _OUTLIER_JITTER,
+    }
+
+
+def _gemm_source(gemm: Gemm | Sequence[Gemm] | None) -> list[Any] | None:
+    """The manifest's ``gemm``: ``[M, K, N]`` for one GEMM, a list of them for several."""
+    if gemm is None:
+        return None
+    gemms = _gemm_list(gemm)
+    return list(gemms[0]) if len(gemms) == 1 else [list(g) for g in gemms]
 
 
 def synth_trace(
     path: str | os.PathLike[str],
     *,
     shape: str | None = None,
-    gemm: tuple[int, int, int] | None = None,
+    gemm: Gemm | Sequence[Gemm] | None = None,
     layers: int = 1,
     tokens: int | None = None,
     seed: int = 0,
@@ -491,10 +648,11 @@ def synth_trace(
     shape:
         Named model shape (``"llama2-7b"``, ``"smollm2-135m"``); exclusive with ``gemm``.
     gemm:
-        ``(M, K, N)``: one layer ``gemm`` with M tokens, K inputs, N outputs; exclusive with
+        ``(M, K, N)``: one layer ``gemm`` with M tokens, K inputs, N outputs; or a sequence of
+        such triples with the same M: layers ``gemm.0``, ``gemm.1``, …; exclusive with
         ``shape``.
     layers:
-        Number of decoder blocks (7 linear layers each) for a named shape; must be 1 for a gemm.
+        Number of decoder blocks (7 linear layers each) for a named shape; must be 1 for gemms.
     tokens:
         Tokens M per layer for a named shape (default :data:`DEFAULT_TOKENS`). For a gemm leave it
         unset (M comes from ``gemm``) or equal to M.
@@ -523,22 +681,12 @@ def synth_trace(
         "generator": "spikesim.trace.synth",
         "generator_version": GENERATOR_VERSION,
         "shape": shape if shape is not None else "gemm",
-        "gemm": list(gemm) if gemm is not None else None,
+        "gemm": _gemm_source(gemm),
         "layers": layers,
         "tokens": m,
         "seed": seed,
         "dtype": dtype,
-        "statistics": {
-            "activations": {site: asdict(s) for site, s in ACTIVATION_STATS.items()},
-            "weights": {
-                "std": "1/sqrt(K)",
-                "channel_sigma": _WEIGHT_CHANNEL_SIGMA,
-                "large_fraction": _LARGE_WEIGHT_FRACTION,
-                "large_range": [_LARGE_WEIGHT_LO, _LARGE_WEIGHT_HI],
-            },
-            "token_sigma": _TOKEN_SIGMA,
-            "outlier_jitter": _OUTLIER_JITTER,
-        },
+        "statistics": statistics_source(),
     }
     target = Path(path)
     return write_trace(
