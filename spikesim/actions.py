@@ -25,6 +25,8 @@ component           actions (``bits`` is the operand or access width)
                     ``bits`` = weight width), with one ``add`` per processed bit plane
 ``dequant``         ``multiply`` (baselines)
 ``requant``         ``multiply`` (baselines)
+``vector_unit``     ``fp_add``, ``fp_mult`` (the FP vector unit of every design: RMSNorm, RoPE,
+                    softmax, SiLU·up, residual adds; ``bits`` = 16 for FP16)
 ==================  ==========================================================================
 """
 

@@ -7,6 +7,7 @@ generated per layer on the fly (:func:`load_workload`: a topology CSV, a Hugging
 
     WorkloadLayer --design.quantize--> quantized layer --design's dataflow--> LayerSim
         --energy pricing--> rows of SimResult.layers and SimResult.actions
+    VectorLayer --vector unit (hw.vector)--> LayerSim, the same row for every design
 
 Designs come from the registry (:mod:`spikesim.dataflows`): ``design_names()`` lists them.
 """

@@ -13,6 +13,7 @@ readers check for them. Units are in the names (``_cycles``, ``_pj``, ``_mm2``).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from enum import StrEnum
 
 LAYER_KEYS = ["layer", "design"]
 """The key of a row of ``layers.csv`` (and of the per-layer groups of ``actions.csv``)."""
@@ -25,8 +26,36 @@ ENERGY_VIEW_COLUMNS = ["energy_compute_pj", "energy_paper_pj", "energy_low_pj", 
 arithmetic only, the SNN papers' convention (op counts × E_MAC / E_AC), and the full system at the
 low and high ends of the tables' ranges."""
 
+class OpClass(StrEnum):
+    """The class of a layer's operator (``layers.csv`` column ``op_class``).
+
+    ``linear``: a weight GEMM (q/k/v/o, gate/up/down projections, a topology CSV's rows).
+    ``attention``: an attention matmul (scores Q·Kᵀ, values P·V), on the design's array.
+    ``vector``: an FP operator of the vector unit (RMSNorm, RoPE, softmax, SiLU·up, residual
+    add), the same for every design. ``kv``: KV-cache traffic.
+    """
+
+    LINEAR = "linear"
+    ATTENTION = "attention"
+    VECTOR = "vector"
+    KV = "kv"
+
+
+class Phase(StrEnum):
+    """The inference phase a layer belongs to (``layers.csv`` column ``phase``)."""
+
+    PREFILL = "prefill"
+    DECODE = "decode"
+
+
+OP_CLASSES = tuple(c.value for c in OpClass)
+"""Every ``op_class`` value, in report order."""
+
+PHASES = tuple(p.value for p in Phase)
+"""Every ``phase`` value, in report order."""
+
 LAYER_COLUMNS = [
-    "layer", "op", "tokens", "k", "n", "design",
+    "layer", "op", "op_class", "phase", "tokens", "k", "n", "design",
     "total_cycles", "compute_cycles", "stall_cycles", *STALL_COLUMNS,
     "utilization", "energy_pj",
 ]

@@ -36,6 +36,8 @@ GEMM = "8,64,40"
 CONTRACT_COLUMNS = [
     "layer",
     "op",
+    "op_class",
+    "phase",
     "tokens",
     "k",
     "n",
@@ -205,6 +207,7 @@ def test_layers_csv_contract(gemm_run: Path) -> None:
     )
     assert list(layers["design"]) == ["spikequant"]
     assert list(layers[["tokens", "k", "n"]].iloc[0]) == [8, 64, 40]
+    assert list(layers[["op_class", "phase"]].iloc[0]) == ["linear", "prefill"]
 
 
 def test_actions_csv_contract_and_sums(gemm_run: Path) -> None:

@@ -337,3 +337,47 @@ def test_pricing_assumptions_section_and_summary(
     assert json.loads((other / "summary.json").read_text())["pricing"]["designs"]["spikequant"][
         "spike_add_priced_bits"
     ] == 6
+
+
+def _class_rows() -> pd.DataFrame:
+    base = {"tokens": 8, "k": 4, "n": 4, "compute_cycles": 0, "stall_encoder_cycles": 0,
+            "stall_bank_cycles": 0, "stall_dram_cycles": 0, "spikes": 0, "salient_ratio": 0.0,
+            "phase": "prefill"}
+    rows = [
+        ("layers.0.self_attn.q_proj", "q_proj", "linear", 100, 0.5, 60.0),
+        ("layers.0.attn.score.g0.q0", "attn_score", "attention", 30, 1.0, 10.0),
+        ("layers.0.attn.score.g1.q0", "attn_score", "attention", 10, 0.0, 10.0),
+        ("layers.0.self_attn.softmax", "softmax", "vector", 60, 0.25, 20.0),
+    ]
+    return pd.DataFrame([
+        {**base, "layer": n, "op": op, "op_class": c, "design": "spikequant",
+         "total_cycles": cyc, "utilization": u, "energy_pj": e}
+        for n, op, c, cyc, u, e in rows
+    ])
+
+
+def test_op_class_totals_and_shares() -> None:
+    from spikesim.report.markdown import op_class_totals
+
+    table = op_class_totals(_class_rows())
+    assert list(table["op_class"]) == ["linear", "attention", "vector"]
+    assert list(table["layers"]) == [1, 2, 1]
+    assert list(table["total_cycles"]) == [100, 40, 60]
+    assert list(table["energy_share"]) == pytest.approx([0.6, 0.2, 0.2])
+    assert list(table["cycles_share"]) == pytest.approx([0.5, 0.2, 0.3])
+    old = op_class_totals(_class_rows().drop(columns=["op_class", "phase"]))  # an older run
+    assert list(old["op_class"]) == ["linear"]
+
+
+def test_attention_layers_collapsed_per_block_and_matmul() -> None:
+    from spikesim.report.markdown import collapse_attention
+
+    out = collapse_attention(_class_rows(), tokens=8)
+    assert list(out["layer"]) == [
+        "layers.0.self_attn.q_proj", "layers.0.attn.score.* (2 layers)",
+        "layers.0.self_attn.softmax",
+    ]
+    group = out.iloc[1]
+    assert (group["total_cycles"], group["energy_pj"]) == (40, 20.0)
+    assert group["utilization"] == pytest.approx((30 * 1.0 + 10 * 0.0) / 40)  # cycle-weighted
+    assert (group["activations"], group["per_token_tokens"]) == (64, 8)

@@ -56,7 +56,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "(columns layer,M,N,K; SCALE-Sim's GEMM topology files too); a Hugging Face "
         f"config.json; or a named shape ({SHAPE_NAMES}; shape:NAME when a shipped trace has "
         "the name). Shape-only workloads generate each layer's values on the fly, seeded; "
-        "nothing is written",
+        "nothing is written. A config.json or a named shape runs each decoder block whole: "
+        "its linears, attention matmuls (layers.B.attn.*) and FP vector operators (RMSNorm, "
+        "RoPE, softmax, SiLU*up, residual adds on the vector unit)",
     )
     p.add_argument(
         "--tokens", type=int, default=None, metavar="N",

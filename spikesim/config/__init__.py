@@ -12,6 +12,7 @@ from spikesim.config.hardware import (
 from spikesim.config.loader import apply_overrides, load_hardware, parse_override
 from spikesim.config.mapping import LoopOrder, MappingConfig
 from spikesim.config.quant import Coding, QuantConfig
+from spikesim.config.vector import VectorConfig, VectorFormat
 
 __all__ = [
     "BankRole",
@@ -25,6 +26,8 @@ __all__ = [
     "MappingConfig",
     "QuantConfig",
     "SRAMBankConfig",
+    "VectorConfig",
+    "VectorFormat",
     "apply_overrides",
     "load_hardware",
     "parse_override",

@@ -15,6 +15,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from spikesim.config._base import FrozenModel
 from spikesim.config.mapping import MappingConfig
 from spikesim.config.quant import QuantConfig
+from spikesim.config.vector import VectorConfig
 
 
 class ResetMode(StrEnum):
@@ -363,6 +364,10 @@ class HardwareConfig(FrozenModel):
     mac: MACArrayConfig = MACArrayConfig()
     mapping: MappingConfig = MappingConfig()
     """DRAM loop order of every design's steps (``mapping.loop_order``)."""
+
+    vector: VectorConfig = VectorConfig()
+    """The floating-point vector unit of the operators outside the array (RMSNorm, RoPE,
+    softmax, SiLU·up, residual adds), shared by every design."""
 
     energy: EnergyRef = EnergyRef()
 

@@ -85,12 +85,19 @@ class LayerSim:
     dram_output_bytes: int = 0
     """DRAM bytes written back for the outputs."""
     transactions: tuple[Transaction, ...] = ()
+    op_class: str = "linear"
+    """The operator's class (:class:`~spikesim.schema.OpClass`): the workload layer's, set by
+    the simulation loop (a dataflow sees only the quantized layer)."""
+    phase: str = "prefill"
+    """The inference phase (:class:`~spikesim.schema.Phase`), as ``op_class``."""
 
     def row(self) -> dict[str, object]:
         """The layer's fields for ``layers.csv`` (energy columns are added by the pricing step)."""
         return {
             "layer": self.layer,
             "op": self.op,
+            "op_class": self.op_class,
+            "phase": self.phase,
             "tokens": self.tokens,
             "k": self.k,
             "n": self.n,

@@ -48,6 +48,7 @@ from spikesim.dataflows import get_design
 from spikesim.dse.area import area_mm2
 from spikesim.dse.spec import LoadedSweep, load_sweep, under, without
 from spikesim.dse.store import (
+    LAYER_CLASS_COLUMNS,
     check_parts,
     check_results_target,
     done_point_ids,
@@ -308,6 +309,7 @@ def _rows_frame(task: PointTask, columns: dict[str, list[Any]], n: int) -> pd.Da
         "point_id": [task.point_id] * n,
         "design": [task.design] * n,
         "layer": columns.pop("layer"),
+        **{c: columns.pop(c) for c in LAYER_CLASS_COLUMNS},
     }
     for axis, value in task.axis_values.items():
         out[axis] = [value] * n
@@ -324,7 +326,7 @@ def _rows_frame(task: PointTask, columns: dict[str, list[Any]], n: int) -> pd.Da
 
 def _error_rows(task: PointTask, error: str) -> pd.DataFrame:
     columns: dict[str, list[Any]] = {m: [math.nan] for m in _LAYER_METRICS}
-    columns.update(layer=[TOTAL], error=[error])
+    columns.update(layer=[TOTAL], op_class=[""], phase=[""], error=[error])
     return _rows_frame(task, columns, 1)
 
 
@@ -335,6 +337,8 @@ def _result_rows(task: PointTask, layers: pd.DataFrame) -> pd.DataFrame:
         *ENERGY_VIEW_COLUMNS,
     ]
     columns: dict[str, list[Any]] = {c: layers[c].tolist() for c in keep}
+    for column in LAYER_CLASS_COLUMNS:  # strings: the TOTAL row has none
+        columns[column] = [str(v) for v in layers[column]] + [""]
     cycles = sum(columns["total_cycles"])
     weighted = sum(u * c for u, c in zip(columns["utilization"], columns["total_cycles"],
                                          strict=True))

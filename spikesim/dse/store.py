@@ -46,8 +46,11 @@ PART_MAX_ROWS = 1_000_000
 """Most rows in one part (a part holds one row per layer of the trace, plus TOTAL)."""
 
 LEAD_COLUMNS = ["point_index", "point_id", "design", "layer"]
-"""First columns of every results table; then the swept fields, then METRIC_COLUMNS, then the
-rest (energy and area per component), sorted."""
+"""First columns of every results table (each part has them); then :data:`LAYER_CLASS_COLUMNS`,
+the swept fields, METRIC_COLUMNS, then the rest (energy and area per component), sorted."""
+LAYER_CLASS_COLUMNS = ["op_class", "phase"]
+"""A layer row's operator class and phase (``layers.csv``'s); empty on ``TOTAL`` rows. Parts
+written before they existed lack them (read as missing values), so they are not required."""
 METRIC_COLUMNS = [
     "total_cycles", "compute_cycles", "stall_cycles", "energy_pj", "area_mm2", "error",
 ]
@@ -263,7 +266,10 @@ def read_meta(root: str | Path) -> dict[str, Any]:
 
 def order_columns(frame: pd.DataFrame, axes: Iterable[str]) -> pd.DataFrame:
     axes = [a for a in axes if a in frame.columns]
-    lead = [c for c in (*LEAD_COLUMNS, *axes, *METRIC_COLUMNS) if c in frame.columns]
+    lead = [
+        c for c in (*LEAD_COLUMNS, *LAYER_CLASS_COLUMNS, *axes, *METRIC_COLUMNS)
+        if c in frame.columns
+    ]
     rest = sorted(c for c in frame.columns if c not in lead)
     return frame[lead + rest]
 
@@ -322,6 +328,9 @@ def check_part(path: str | Path, meta: Mapping[str, Any] | None = None) -> int:
         raise _type_error(path, "point_index", types["point_index"], "integers")
     for column in (*_STRING_COLUMNS, "error"):
         if not is_text(types[column]):
+            raise _type_error(path, column, types[column], "strings")
+    for column in LAYER_CLASS_COLUMNS:
+        if column in types and column not in axes and not is_text(types[column]):
             raise _type_error(path, column, types[column], "strings")
     for name, arrow_type in types.items():
         numeric = name in _NUMERIC_COLUMNS or name == "utilization" or (

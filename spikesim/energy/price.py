@@ -28,6 +28,8 @@ component kind                     actions                        priced as
                                    gate of ``mac-bitserial``)     bound: no gate row)
 ``mac_array``, ``dequant``,        ``fp_multiply`` / ``fp_add``   ``fp_mult`` / ``fp_add`` at
 ``requant``                                                       ``bits`` (16: FP16, 32: FP32)
+``vector_unit``                    ``fp_mult`` / ``fp_add``       ``fp_mult`` / ``fp_add`` at
+                                                                  ``bits`` (16: FP16, 32: FP32)
 ``sram.<name>``                    ``read``, ``write``            SRAM access of ``bits`` to
                                                                   ``hw.sram[<name>]`` (its
                                                                   capacity; ``bits`` = word width)
@@ -138,6 +140,9 @@ _REGISTRY: dict[tuple[str, str], PriceRule] = {
     # An n-bit operand gate (AND/XOR) priced as an n-bit integer add: an upper bound (a gate per
     # bit against a full adder per bit); the table has no logic-gate row.
     ("mac_array", "and"): _op("int_add"),
+    # The FP vector unit (RMSNorm, RoPE, softmax, SiLU·up, residual adds; spikesim.hw.vector).
+    ("vector_unit", "fp_add"): _op("fp_add"),
+    ("vector_unit", "fp_mult"): _op("fp_mult"),
     ("sram", "read"): PriceRule(Entry.SRAM),
     ("sram", "write"): PriceRule(Entry.SRAM),
     ("dram", "read"): PriceRule(Entry.DRAM),

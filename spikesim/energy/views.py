@@ -6,8 +6,8 @@ per ``layers.csv`` row):
 ``energy_compute_pj``
     Arithmetic only: the energy of the actions of the compute components
     (:data:`COMPUTE_KINDS`: the IF or MAC array, threshold multiplies, spike encoders,
-    dequantization and requantization), priced by the run's table. No SRAM, DRAM, latches or
-    leakage.
+    dequantization and requantization, the FP vector unit), priced by the run's table. No
+    SRAM, DRAM, latches or leakage.
 ``energy_paper_pj``
     The SNN papers' convention: ``mac_ops × E_MAC + acc_ops × E_AC`` with the constants of
     ``energy.paper`` (default 4.6 and 0.9 pJ, 32-bit float at 45 nm). No memory, no width.
@@ -34,7 +34,9 @@ from spikesim.energy.price import (
 from spikesim.energy.table import EnergyTable
 from spikesim.schema import LAYER_KEYS
 
-COMPUTE_KINDS = ("if_array", "mac_array", "threshold", "encoder", "dequant", "requant")
+COMPUTE_KINDS = (
+    "if_array", "mac_array", "threshold", "encoder", "dequant", "requant", "vector_unit",
+)
 """Component kinds whose actions are arithmetic (``energy_compute_pj``)."""
 
 

@@ -81,6 +81,7 @@ COMPONENT_COLORS: dict[str, str] = {
     "threshold": "#F1C40F",
     "dequant": "#E8A0BF",
     "requant": "#A0522D",
+    "vector_unit": "#16A085",
     # encoders (purple)
     "encoder": "#8E44AD",
     # on-chip memory (blues)
@@ -100,6 +101,7 @@ COMPONENT_LABELS: dict[str, str] = {
     "threshold": "threshold mult.",
     "dequant": "dequantization",
     "requant": "requantization",
+    "vector_unit": "FP vector unit",
     "encoder": "spike encoders",
     "dram": "DRAM",
     LEAKAGE: "leakage",
@@ -129,6 +131,7 @@ _COMPONENT_ORDER = (
     "threshold",
     "dequant",
     "requant",
+    "vector_unit",
     "encoder",
     "sram.weights",
     "sram.activations",

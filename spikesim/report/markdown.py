@@ -13,6 +13,7 @@ that :mod:`spikesim.report.figures` names for the same tables (``figures/<name>.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -24,18 +25,26 @@ from spikesim.report.pricing import pricing_rows
 from spikesim.schema import (
     CITATION_SEPARATOR,
     ENERGY_VIEW_COLUMNS,
+    OP_CLASSES,
+    PHASES,
     PROVENANCE_COLUMNS,
+    OpClass,
+    Phase,
     energy_column,
     energy_component_columns,
 )
 from spikesim.sim.compare import compare_designs
 
 __all__ = [
+    "OP_CLASS_COLUMNS",
     "TOTALS_COLUMNS",
     "accounting",
+    "attention_groups",
+    "collapse_attention",
     "design_totals",
     "fmt_number",
     "markdown_table",
+    "op_class_totals",
     "provenance_rows",
     "render_comparison",
     "render_report",
@@ -48,6 +57,12 @@ FIGURES_DIR = "figures"
 
 TOTALS_COLUMNS = ["design", "total_cycles", "seconds", "energy_pj", "energy_per_token_pj"]
 """Columns of :func:`design_totals`."""
+
+OP_CLASS_COLUMNS = [
+    "design", "phase", "op_class", "layers", "total_cycles", "energy_pj", "cycles_share",
+    "energy_share",
+]
+"""Columns of :func:`op_class_totals` (``summary.json`` ``op_classes``)."""
 
 _PJ_PER_UJ = 1e6
 _PJ_PER_NJ = 1e3
@@ -166,6 +181,146 @@ def design_totals(layers: pd.DataFrame, clock_hz: float, tokens: int) -> pd.Data
     return out[[*TOTALS_COLUMNS, *views]]
 
 
+def _with_classes(layers: pd.DataFrame) -> pd.DataFrame:
+    """``layers`` with ``op_class`` and ``phase`` (a run directory written before they existed
+    holds linear prefill layers only)."""
+    missing = {
+        c: v for c, v in (("op_class", OpClass.LINEAR.value), ("phase", Phase.PREFILL.value))
+        if c not in layers.columns
+    }
+    return layers.assign(**missing) if missing else layers
+
+
+def _rank(values: pd.Series, order: Sequence[str]) -> pd.Series:
+    """Position of each value in ``order`` (unknown values after, in appearance order)."""
+    known = {v: i for i, v in enumerate(order)}
+    extra = {v: len(order) + i for i, v in enumerate(dict.fromkeys(values)) if v not in known}
+    return values.map(lambda v: known.get(v, extra.get(v, len(order))))
+
+
+def op_class_totals(layers: pd.DataFrame) -> pd.DataFrame:
+    """Per design (first-appearance order), phase and operator class (:data:`PHASES`,
+    :data:`OP_CLASSES` order; those present only): layer count, cycles, energy and the class's
+    share of the design's cycles and energy (fractions of its totals over every class and
+    phase). Columns :data:`OP_CLASS_COLUMNS`."""
+    frame = _with_classes(layers)
+    frame = frame.assign(op_class=frame["op_class"].astype(str), phase=frame["phase"].astype(str))
+    grouped = frame.groupby(["design", "phase", "op_class"], sort=False)
+    out = grouped[["total_cycles", "energy_pj"]].sum().reset_index()
+    out.insert(3, "layers", grouped["layer"].nunique().to_numpy())
+    design_rank = _rank(out["design"], list(dict.fromkeys(frame["design"])))
+    out = out.assign(
+        _d=design_rank, _p=_rank(out["phase"], PHASES), _c=_rank(out["op_class"], OP_CLASSES)
+    ).sort_values(["_d", "_p", "_c"], kind="stable").drop(columns=["_d", "_p", "_c"])
+    totals = out.groupby("design", sort=False)[["total_cycles", "energy_pj"]].transform("sum")
+    out["total_cycles"] = out["total_cycles"].astype("int64")
+    out["layers"] = out["layers"].astype("int64")
+    out["cycles_share"] = (out["total_cycles"] / totals["total_cycles"].replace(0, math.nan)
+                           ).fillna(0.0)
+    out["energy_share"] = (out["energy_pj"] / totals["energy_pj"].replace(0, math.nan)
+                           ).fillna(0.0)
+    return out[OP_CLASS_COLUMNS].reset_index(drop=True)
+
+
+def _op_class_section(layers: pd.DataFrame) -> str:
+    """"Energy and cycles by operator class": :func:`op_class_totals` as a table, with each
+    class's energy against SpikeQuant's same class."""
+    table = op_class_totals(layers)
+    phases = list(dict.fromkeys(table["phase"]))
+    ref = reference_design()
+    designs = list(dict.fromkeys(table["design"]))
+    compare = ref in designs and len(designs) > 1
+    ref_energy = {
+        (r["phase"], r["op_class"]): float(r["energy_pj"])
+        for r in table[table["design"] == ref].to_dict("records")
+    }
+    headers = ["design", *(["phase"] if len(phases) > 1 else []), "operator class", "layers",
+               "cycles", "cycles share", "energy (µJ)", "energy share"]
+    if compare:
+        headers.append(f"energy ÷ {ref}")
+    rows = []
+    for r in table.to_dict("records"):
+        row = [str(r["design"]), *([str(r["phase"])] if len(phases) > 1 else []),
+               str(r["op_class"]), fmt_int(r["layers"]), fmt_int(r["total_cycles"]),
+               f"{100.0 * float(r['cycles_share']):.1f} %",
+               fmt_number(float(r["energy_pj"]) / _PJ_PER_UJ),
+               f"{100.0 * float(r['energy_share']):.1f} %"]
+        if compare:
+            base = ref_energy.get((r["phase"], r["op_class"]))
+            row.append(fmt_number(_ratio(r["energy_pj"], base), 3) if base is not None else "")
+        rows.append(row)
+    align = "l" + ("l" if len(phases) > 1 else "") + "lrrrrr" + ("r" if compare else "")
+    return (
+        "\n## Energy and cycles by operator class\n\n"
+        + markdown_table(headers, rows, align)
+        + "\n*linear*: weight GEMMs (q/k/v/o, gate/up/down, a topology's GEMMs); *attention*: "
+        "the score (Q·Kᵀ) and value (P·V) matmuls, on each design's array; *vector*: RMSNorm, "
+        "RoPE, softmax, SiLU·up and residual adds on the FP vector unit (`vector:`), the same "
+        "for every design; *kv*: KV-cache traffic. Shares are of the design's totals (its "
+        "layers one after another); the same numbers are in `summary.json` (`op_classes`).\n"
+    )
+
+
+_ATTENTION_TILE = re.compile(r"^(?P<base>.+)\.g\d+\.q\d+$")
+"""An attention layer's name, ``layers.{b}.attn.{score|value}.g{g}.q{i}``: its group is
+``layers.{b}.attn.{score|value}.*``."""
+
+
+def collapse_attention(layers: pd.DataFrame, tokens: int) -> pd.DataFrame:
+    """The per-layer rows of the report: ``layers`` with the attention layers of each block and
+    kind (``layers.{b}.attn.score.g*.q*``, ``...value...``) summed into one row per design,
+    named ``layers.{b}.attn.score.* (N layers)`` (:func:`attention_groups`).
+
+    Cycles, energy, spikes and the other counts are sums; ``utilization`` is cycle-weighted and
+    ``salient_ratio`` weighted by activations (tokens · k). Every row gets ``activations``
+    (tokens · k, summed) and ``per_token_tokens``, the tokens its energy per token divides by
+    (the layer's own; ``tokens``, the run's, for a summed group). Other rows are unchanged.
+    """
+    frame = _with_classes(layers).copy()
+    frame["activations"] = frame["tokens"].astype("int64") * frame["k"].astype("int64")
+    frame["per_token_tokens"] = frame["tokens"].astype("int64")
+    groups = attention_groups(frame)
+    if not groups:
+        return frame
+    names = frame["layer"].astype(str)
+    merged = names.isin(list(groups))
+    frame["_key"] = names.map(lambda n: groups.get(n, n)).where(merged, names + "\0")
+    frame["_busy"] = frame["utilization"].astype(float) * frame["total_cycles"].astype(float)
+    frame["_salient"] = frame["salient_ratio"].astype(float) * frame["activations"]
+    kept = ("tokens", "k", "n", "utilization", "salient_ratio", "per_token_tokens")
+    sums = [
+        c for c in frame.columns
+        if c not in kept and c not in ("_key", "design")
+        and pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+    ]
+    first = {c: "first" for c in frame.columns if c not in sums and c not in ("_key", "design")}
+    out = frame.groupby(["_key", "design"], sort=False).agg({**first, **dict.fromkeys(sums, "sum")})
+    out = out.reset_index()
+    group = ~out["_key"].str.endswith("\0")
+    out.loc[group, "layer"] = out.loc[group, "_key"]
+    out.loc[group, "per_token_tokens"] = int(tokens)
+    cycles = out["total_cycles"].astype(float).replace(0, math.nan)
+    out.loc[group, "utilization"] = (out["_busy"] / cycles).fillna(0.0)[group]
+    acts = out["activations"].astype(float).replace(0, math.nan)
+    out.loc[group, "salient_ratio"] = (out["_salient"] / acts).fillna(0.0)[group]
+    return out.drop(columns=["_key", "_busy", "_salient"])
+
+
+def attention_groups(layers: pd.DataFrame) -> dict[str, str]:
+    """Attention layer name → its per-block group label in the report's tables,
+    ``layers.{b}.attn.score.* (N layers)`` (layers of ``op_class`` ``attention`` named
+    ``<base>.g<group>.q<block>``; others are not grouped)."""
+    frame = _with_classes(layers)
+    names = dict.fromkeys(
+        frame.loc[frame["op_class"].astype(str) == OpClass.ATTENTION, "layer"].astype(str)
+    )
+    base = {n: m.group("base") for n in names if (m := _ATTENTION_TILE.match(n))}
+    counts: dict[str, int] = {}
+    for group in base.values():
+        counts[group] = counts.get(group, 0) + 1
+    return {n: f"{g}.* ({counts[g]} layers)" for n, g in base.items()}
+
+
 ACCOUNTING_VIEWS = (
     ("energy_pj", "full system"),
     ("energy_compute_pj", "arithmetic only"),
@@ -248,7 +403,8 @@ def _accounting_section(totals: pd.DataFrame, paper: Mapping[str, Any] | None) -
         + order
         + "\n*Full system*: every priced action (arrays, SRAM, DRAM, encoders, latches) plus "
         "leakage. *Arithmetic only*: the actions of the arrays, threshold multiplies, encoders, "
-        "dequantization and requantization, priced by the same table, with no memory. *SNN-paper "
+        "dequantization and requantization and the FP vector unit, priced by the same table, "
+        "with no memory. *SNN-paper "
         f"convention*: `mac_ops` × E_MAC + `acc_ops` × E_AC, {constants}: no memory, no width — "
         "the accounting behind most published spiking-energy headlines. Compare the ratio "
         "columns to see what the memory system does to a paper-style claim. *Low–high*: the full "
@@ -394,13 +550,17 @@ def render_report(
     pricing = summary.get("pricing") or {}
     out.append(_accounting_section(totals, pricing.get("paper_convention")))
 
+    out.append(_op_class_section(layers))
+
     # ---- per layer
     out.append("\n## Per layer\n\n")
+    per_layer = collapse_attention(layers, tokens)
     layer_rows = []
-    for r in layers.to_dict("records"):
-        activations = int(r["tokens"]) * int(r["k"])
+    for r in per_layer.to_dict("records"):
+        activations = int(r["activations"])
         per_act = float(r["spikes"]) / activations if activations else float("nan")
-        per_token = float(r["energy_pj"]) / int(r["tokens"]) if int(r["tokens"]) else float("nan")
+        divide = int(r["per_token_tokens"])
+        per_token = float(r["energy_pj"]) / divide if divide else float("nan")
         layer_rows.append(
             [
                 r["layer"],
@@ -437,13 +597,21 @@ def render_report(
             "llrrrrrrrrrr",
         )
     )
+    collapsed = len(per_layer) < len(layers)
     out.append(
         "\nStall columns add up to total − compute cycles; energy per token = energy / the "
-        "layer's tokens; spikes per activation = spikes / (tokens · k).\n"
+        "layer's tokens; spikes per activation = spikes / (tokens · k)."
+        + (
+            " Attention layers are summed per block and matmul (`….attn.score.*`, "
+            "`….attn.value.*`: their energy per token is over the run's tokens, utilization "
+            "cycle-weighted); `layers.csv` has each one."
+            if collapsed else ""
+        )
+        + "\n"
     )
 
     # ---- comparison against SpikeQuant, per layer
-    comparison = compare_designs(layers)
+    comparison = compare_designs(per_layer)
     others = [d for d in dict.fromkeys(layers["design"]) if d != reference_design()]
     if len(comparison) and others:
         out.append("\n## Against SpikeQuant, per layer\n\n")
@@ -469,7 +637,7 @@ def render_report(
     # ---- |q| statistics
     if spike_stats is not None and len(spike_stats):
         out.append("\n## Activation magnitudes |q| (SpikeQuant quantization)\n\n")
-        out.append(_spike_stats_table(spike_stats))
+        out.append(_spike_stats_table(spike_stats, attention_groups(layers)))
         out.append(
             "\nFrom `spike_stats.csv` (per layer, how many activations have each |q|); under "
             "count coding a value emits |q| spikes.\n"
@@ -586,9 +754,14 @@ def _figures_section(specs: Sequence[FigureSpec]) -> str:
     return "".join(out)
 
 
-def _spike_stats_table(spike_stats: pd.DataFrame) -> str:
+def _spike_stats_table(spike_stats: pd.DataFrame, groups: Mapping[str, str]) -> str:
+    """One row per layer of ``spike_stats.csv``; the attention layers of ``groups`` summed per
+    group (their histograms added)."""
     rows = []
-    for layer, part in spike_stats.groupby("layer", sort=False):
+    labels = spike_stats["layer"].astype(str).map(lambda n: groups.get(n, n))
+    for layer, part in spike_stats.groupby(labels, sort=False):
+        part = part.groupby("abs_q", sort=True)[["normal_count", "salient_count"]].sum()
+        part = part.reset_index()
         q = part["abs_q"].to_numpy(dtype=float)
         normal = part["normal_count"].to_numpy(dtype=float)
         sal = part["salient_count"].to_numpy(dtype=float)

@@ -8,6 +8,7 @@ A run directory is self-describing::
         actions.csv        SimResult.actions: priced action counts with their sources
         transactions.csv   SimResult.transactions: the transaction timeline
         summary.json       versions, git revision, inputs and their SHA-256, overrides, totals
+                           (per design, and per design and operator class: op_classes)
         spike_stats.csv    optional: histogram of |q| per layer (``spikesim.sim.stats.spike_stats``)
         report.md          rendered from the files above only (:mod:`spikesim.report.markdown`)
         figures/*.png,pdf  drawn from the files above only (:mod:`spikesim.report.figures`)
@@ -70,6 +71,7 @@ from spikesim.report.markdown import (
     FIGURES_DIR,
     accounting,
     design_totals,
+    op_class_totals,
     render_comparison,
     render_report,
     run_labels,
@@ -287,6 +289,7 @@ def build_summary(
         "notes": list(result.notes),
         "layers": list(dict.fromkeys(result.layers["layer"])),
         "totals": totals.to_dict("records"),
+        "op_classes": op_class_totals(result.layers).to_dict("records"),
         "accounting": accounting(totals),
         "comparison": {
             "reference": reference_design(),

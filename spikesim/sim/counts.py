@@ -1,14 +1,16 @@
 """Simulate every (layer, design) of a trace: cycles and action counts, no energy.
 
 ``WorkloadLayer --design.simulate--> LayerSim`` per (layer, design), collected into tidy tables
-(the columns of :mod:`spikesim.schema`). Pricing is :mod:`spikesim.energy`'s job; the two meet
-in :mod:`spikesim.pipeline`.
+(the columns of :mod:`spikesim.schema`). A layer of ``op_class`` ``vector`` goes to the vector
+unit instead (:mod:`spikesim.hw.vector`): simulated once and given to every design alike, so
+each design's rows add up to the whole model. Pricing is :mod:`spikesim.energy`'s job; the two
+meet in :mod:`spikesim.pipeline`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -16,10 +18,13 @@ import pandas as pd
 
 from spikesim.config.hardware import HardwareConfig
 from spikesim.dataflows import DesignKind, get_design, parse_designs, reference_design
+from spikesim.dataflows.base import LayerSim
 from spikesim.errors import InputError
-from spikesim.schema import LAYER_KEYS, SPIKE_STATS_COLUMNS, TRANSACTION_COLUMNS
+from spikesim.hw.transfers import Transaction
+from spikesim.hw.vector import vector_counts
+from spikesim.schema import LAYER_KEYS, SPIKE_STATS_COLUMNS, TRANSACTION_COLUMNS, OpClass
 from spikesim.sim.histogram import layer_histogram
-from spikesim.trace import Workload, WorkloadLayer
+from spikesim.trace import VectorLayer, Workload, WorkloadItem, WorkloadLayer
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,7 +43,49 @@ class CountedRun:
     the run quantized the layers that way anyway; None otherwise."""
 
 
-def select_layers(trace: Workload, layers: Sequence[str] | None) -> list[WorkloadLayer]:
+def is_vector(layer: WorkloadItem) -> bool:
+    """Whether ``layer`` runs on the vector unit (``op_class == "vector"``)."""
+    return str(layer.op_class) == OpClass.VECTOR
+
+
+def tensor_layers(layers: Sequence[WorkloadItem]) -> list[WorkloadLayer]:
+    """The layers with activations and weights (every one but the vector operators)."""
+    return [layer for layer in layers if not isinstance(layer, VectorLayer)]
+
+
+def simulate_vector_layer(layer: VectorLayer, hw: HardwareConfig, design: str) -> LayerSim:
+    """A vector operator on ``hw.vector`` (:func:`spikesim.hw.vector.vector_counts`), as the
+    row of ``design``: no spikes, no MACs, one ``vector``/``compute`` transaction.
+    ``utilization`` is FP operations / (lanes × total cycles)."""
+    counts = vector_counts(layer, hw)
+    total = counts.total_cycles
+    return LayerSim(
+        layer=layer.name,
+        op=layer.op,
+        design=design,
+        tokens=layer.tokens,
+        k=layer.k,
+        n=layer.n,
+        total_cycles=total,
+        compute_cycles=counts.compute_cycles,
+        stall_encoder_cycles=0,
+        stall_bank_cycles=counts.stall_bank_cycles,
+        stall_dram_cycles=0,
+        utilization=counts.operations / (hw.vector.lanes * total) if total else 0.0,
+        spikes=0,
+        acc_ops=0,
+        mac_ops=0,
+        salient_ratio=0.0,
+        overflow_events=0,
+        output_spikes=0,
+        actions=counts.actions(hw),
+        transactions=(Transaction("vector", "compute", 0, 0, total),),
+        op_class=str(layer.op_class),
+        phase=str(layer.phase),
+    )
+
+
+def select_layers(trace: Workload, layers: Sequence[str] | None) -> list[WorkloadItem]:
     """The workload's layers (in its order), or those ``layers`` names: each entry is a layer
     name or a shell glob (``layers.0.*``, :func:`fnmatch.fnmatchcase`); an entry matching no
     layer is an InputError naming ``layers``."""
@@ -73,7 +120,9 @@ def simulate_counts(
     :attr:`~spikesim.dataflows.base.Design.quantization` among the designs (``mac-w4a4`` and
     ``mac-bitserial`` share one); the quantization is dropped before the next layer. When the
     reference design is among them, its quantization also gives the run's |q| histogram.
-    ``on_layer(layer, design)`` is called after each one (progress reporting).
+    ``on_layer(layer, design)`` is called after each one (progress reporting). A vector
+    layer (``op_class == "vector"``) is counted once on the vector unit and gives every design
+    the same row; it has no quantization and no histogram.
     """
     names = parse_designs(designs)
     chosen = select_layers(trace, layers)
@@ -84,16 +133,17 @@ def simulate_counts(
     stats_frames: list[pd.DataFrame] = []
     tx_rows: list[tuple[object, ...]] = []
     for layer in chosen:
-        x, w = layer.activations(), layer.weights()
-        quantized: dict[Hashable, Any] = {}
-        for name in names:
-            design = get_design(name)
-            key = design.quantization
-            if key not in quantized:
-                quantized[key] = design.quantize(layer.name, layer.op, x, w, hw.quant)
-            if histogram and design is reference:
-                stats_frames.append(layer_histogram(layer.name, quantized[key]))
-            res = design.simulate_quantized(quantized[key], hw)
+        if is_vector(layer):
+            if not isinstance(layer, VectorLayer):
+                raise TypeError(f"layer {layer.name} has op_class vector but is no VectorLayer")
+            vector = simulate_vector_layer(layer, hw, names[0])
+            results: Iterable[tuple[str, LayerSim]] = [
+                (name, replace(vector, design=name)) for name in names
+            ]
+        else:
+            results = _simulate_tensor_layer(layer, hw, names, reference, histogram,
+                                             stats_frames)
+        for name, res in results:
             rows.append(res.row())
             frame = res.actions.to_frame()
             for position, (key, value) in enumerate(zip(LAYER_KEYS, (layer.name, name),
@@ -116,3 +166,29 @@ def simulate_counts(
             else (pd.DataFrame(columns=SPIKE_STATS_COLUMNS) if histogram else None)
         ),
     )
+
+
+def _simulate_tensor_layer(
+    layer: WorkloadItem,
+    hw: HardwareConfig,
+    names: Sequence[str],
+    reference: Any,
+    histogram: bool,
+    stats_frames: list[pd.DataFrame],
+) -> Iterator[tuple[str, LayerSim]]:
+    """A layer with activations and weights under each design, one after another: read once,
+    quantized once per distinct quantization; the reference design's quantization adds its
+    histogram."""
+    if isinstance(layer, VectorLayer):
+        raise TypeError(f"vector layer {layer.name} has op_class {layer.op_class!r}")
+    x, w = layer.activations(), layer.weights()
+    quantized: dict[Hashable, Any] = {}
+    for name in names:
+        design = get_design(name)
+        key = design.quantization
+        if key not in quantized:
+            quantized[key] = design.quantize(layer.name, layer.op, x, w, hw.quant)
+        if histogram and design is reference:
+            stats_frames.append(layer_histogram(layer.name, quantized[key]))
+        res = design.simulate_quantized(quantized[key], hw)
+        yield name, replace(res, op_class=str(layer.op_class), phase=str(layer.phase))

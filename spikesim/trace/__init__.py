@@ -5,7 +5,8 @@ A trace is a directory with ``manifest.json`` and one ``.safetensors`` file per 
 (see :mod:`spikesim.trace.synth`); :func:`load_trace` opens one lazily, memory-mapping tensors
 and verifying checksums on first use. :func:`load_workload` also opens shape-only workloads (a
 topology CSV, a Hugging Face ``config.json``, a named shape) whose values are generated per layer
-when the simulator asks for them (see :mod:`spikesim.trace.workload`).
+when the simulator asks for them (see :mod:`spikesim.trace.workload`); a model's block plan also
+holds attention matmuls and vector operators (:mod:`spikesim.trace.vector`).
 """
 
 from spikesim.trace.format import (
@@ -17,10 +18,12 @@ from spikesim.trace.format import (
     write_trace,
 )
 from spikesim.trace.synth import SHAPES, parse_gemm, synth_layers, synth_trace
+from spikesim.trace.vector import VectorLayer, VectorOp
 from spikesim.trace.workload import (
     GeneratedLayer,
     ShapeWorkload,
     Workload,
+    WorkloadItem,
     WorkloadLayer,
     load_workload,
 )
@@ -33,7 +36,10 @@ __all__ = [
     "TensorSpec",
     "Trace",
     "TraceLayer",
+    "VectorLayer",
+    "VectorOp",
     "Workload",
+    "WorkloadItem",
     "WorkloadLayer",
     "load_trace",
     "load_workload",

@@ -196,6 +196,10 @@ class TraceLayer:
         Expected file size in bytes.
     specs:
         Location, dtype and shape of every tensor in the file.
+    op_class:
+        ``linear``: a trace records linear layers only (its manifest has no class).
+    phase:
+        ``prefill``: a trace's tokens are one prefill pass.
     """
 
     name: str
@@ -207,6 +211,8 @@ class TraceLayer:
     sha256: str
     size_bytes: int
     specs: tuple[TensorSpec, ...]
+    op_class: str = "linear"
+    phase: str = "prefill"
 
     def tensor_names(self) -> tuple[str, ...]:
         """Names of the tensors stored in this layer's file, in manifest order."""

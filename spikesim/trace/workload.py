@@ -1,7 +1,9 @@
 """Workloads: what the simulator runs, from a trace on disk or from shapes alone.
 
-A workload is a sequence of linear layers, each giving its activations ``x`` ``[M, K]`` and
-weights ``w`` ``[N, K]`` when asked. :func:`load_workload` opens one of four kinds:
+A workload is a sequence of layers: linear layers (and a model's attention matmuls), each
+giving its activations ``x`` ``[M, K]`` and weights ``w`` ``[N, K]`` when asked, and a model's
+vector operators, which have neither (see "The block plan"). :func:`load_workload` opens one of
+four kinds:
 
 ``trace``
     A trace directory (:func:`~spikesim.trace.format.load_trace`), or the name of a shipped
@@ -10,13 +12,41 @@ weights ``w`` ``[N, K]`` when asked. :func:`load_workload` opens one of four kin
     A topology CSV of GEMMs, ``layer, M, N, K`` (SCALE-Sim's GEMM topology files too; see
     :mod:`spikesim.trace.topology`): one layer per row, op ``gemm``.
 ``hf-config``
-    A Hugging Face ``config.json`` (LlamaForCausalLM-style, GQA included): the q/k/v/o and
-    gate/up/down linears of every decoder block, at ``tokens`` tokens.
+    A Hugging Face ``config.json`` (LlamaForCausalLM-style, GQA included): every decoder block
+    of the model at ``tokens`` tokens, as the block plan below.
 ``named-shape``
     A named model shape of :data:`~spikesim.trace.synth.SHAPES` (``llama2-7b``, ``llama2-13b``,
-    ``llama2-70b``, ``mistral-7b``, ``smollm2-135m``), at ``tokens`` tokens. ``shape:NAME``
-    always means the shape; a bare name means it when no file, directory or shipped trace has
-    that name (``smollm2-135m`` is a shipped trace: its shape is ``shape:smollm2-135m``).
+    ``llama2-70b``, ``mistral-7b``, ``smollm2-135m``), at ``tokens`` tokens, as the block plan
+    below. ``shape:NAME`` always means the shape; a bare name means it when no file, directory
+    or shipped trace has that name (``smollm2-135m`` is a shipped trace: its shape is
+    ``shape:smollm2-135m``).
+
+The block plan
+--------------
+A model (config or named shape) runs each decoder block ``b`` in execution order, every layer
+with its ``op_class`` (:class:`~spikesim.schema.OpClass`) and ``phase`` (``prefill``)::
+
+    layers.b.self_attn.rmsnorm          vector     attention norm
+    layers.b.self_attn.{q,k,v}_proj     linear
+    layers.b.self_attn.rope             vector     RoPE on q and k
+    layers.b.attn.{score,value}.g*.q*   attention  Q·Kᵀ, P·V per KV group and query block
+    layers.b.self_attn.softmax          vector     over every causal score of the block
+    layers.b.self_attn.o_proj           linear
+    layers.b.self_attn.residual         vector
+    layers.b.mlp.rmsnorm                vector     MLP norm
+    layers.b.mlp.{gate,up}_proj         linear
+    layers.b.mlp.silu_mul               vector     SiLU(gate)·up
+    layers.b.mlp.down_proj              linear
+    layers.b.mlp.residual               vector
+
+Attention layers come from :func:`spikesim.trace.attention.attention_layers` with query
+blocks of :data:`ATTENTION_QUERY_BLOCK` tokens, in its order (per KV group and query block, the
+score layer then the value layer; one cache for the whole workload). The softmax of all of them
+is one vector layer after them: a fused kernel interleaves it with the tiles, but the layers
+of a run add up one after another, so only the order of the rows differs. Vector layers
+(:class:`~spikesim.trace.vector.VectorLayer`) carry element counts only and run on the vector
+unit of every design. A topology CSV stays a list of GEMMs (op ``gemm``, class ``linear``) and a
+trace on disk stays its recorded linear layers: neither gains attention or vector layers.
 
 The last three are *shape-only*: nothing is on disk but the description. Their values are
 generated on the fly, per layer, by the generator of :mod:`spikesim.trace.synth` (the same
@@ -52,14 +82,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
 
 from spikesim.errors import InputError, echo
+from spikesim.schema import OpClass, Phase
+from spikesim.trace.attention import AttentionCache, attention_layers
 from spikesim.trace.format import MANIFEST_NAME, Trace, _sha256_file, load_trace
 from spikesim.trace.shipped import SHIPPED_TRACES, resolve_trace
 from spikesim.trace.synth import (
@@ -75,8 +107,10 @@ from spikesim.trace.synth import (
     statistics_source,
 )
 from spikesim.trace.topology import GemmRow, read_hf_config, read_topology_csv
+from spikesim.trace.vector import VectorLayer, VectorOp, block_vector_layer
 
 __all__ = [
+    "ATTENTION_QUERY_BLOCK",
     "DEFAULT_SEED",
     "SHAPE_PREFIX",
     "WORKLOAD_KINDS",
@@ -84,6 +118,7 @@ __all__ = [
     "ShapeWorkload",
     "SizeSource",
     "Workload",
+    "WorkloadItem",
     "WorkloadLayer",
     "check_layer_sizes",
     "load_workload",
@@ -102,6 +137,10 @@ WORKLOAD_KINDS = ("trace", "topology-csv", "hf-config", "named-shape")
 GENERATED_DTYPE = "float16"
 """Values of shape-only workloads are rounded to this dtype, as ``synth`` writes them."""
 
+ATTENTION_QUERY_BLOCK = 128
+"""Query tokens per attention layer of a model's block plan (``query_block`` of
+:func:`spikesim.trace.attention.attention_layers`)."""
+
 
 # --------------------------------------------------------------------------------------------
 # What the simulator consumes
@@ -109,8 +148,10 @@ GENERATED_DTYPE = "float16"
 
 
 class WorkloadLayer(Protocol):
-    """One linear layer as the simulator reads it (:class:`~spikesim.trace.TraceLayer` and
-    :class:`GeneratedLayer` are two)."""
+    """One layer with activations and weights, as the simulator reads it: a linear layer
+    (:class:`~spikesim.trace.TraceLayer` and :class:`GeneratedLayer` are two) or an attention
+    matmul. Vector operators (:class:`~spikesim.trace.vector.VectorLayer`) have neither and are
+    not one."""
 
     @property
     def name(self) -> str:
@@ -119,7 +160,17 @@ class WorkloadLayer(Protocol):
 
     @property
     def op(self) -> str:
-        """Operator (``q_proj`` … ``down_proj``, ``gemm``)."""
+        """Operator (``q_proj`` … ``down_proj``, ``gemm``, ``attn_score``, ``attn_value``)."""
+        ...
+
+    @property
+    def op_class(self) -> str:
+        """:class:`~spikesim.schema.OpClass` value: ``linear`` (the default), ``attention``."""
+        ...
+
+    @property
+    def phase(self) -> str:
+        """:class:`~spikesim.schema.Phase` value: ``prefill`` (the default) or ``decode``."""
         ...
 
     @property
@@ -152,8 +203,12 @@ class WorkloadLayer(Protocol):
         ...
 
 
+WorkloadItem: TypeAlias = WorkloadLayer | VectorLayer
+"""One layer of a workload: one with activations and weights, or a vector operator."""
+
+
 class Workload(Protocol):
-    """Linear layers to simulate, with what ``summary.json`` and the report say of them
+    """Layers to simulate, with what ``summary.json`` and the report say of them
     (:class:`~spikesim.trace.Trace` and :class:`ShapeWorkload` are two)."""
 
     @property
@@ -175,7 +230,7 @@ class Workload(Protocol):
         ...
 
     @property
-    def layers(self) -> Sequence[WorkloadLayer]: ...
+    def layers(self) -> Sequence[WorkloadItem]: ...
 
 
 # --------------------------------------------------------------------------------------------
@@ -234,6 +289,8 @@ class GeneratedLayer:
     x_size, w_size:
         Who set the size of ``x`` / ``w`` (a parameter, or a file's field and row), named by
         the error refusing a tensor that is too big.
+    op_class, phase:
+        ``linear`` and ``prefill`` (the values do not depend on them).
 
     The layers of one workload share a one-entry cache of the last generated ``x`` (float16),
     so the layers of a block that read the same input (q/k/v_proj, gate/up_proj) generate it
@@ -255,6 +312,8 @@ class GeneratedLayer:
     w_size: SizeSource = field(
         default_factory=lambda: SizeSource("layers", note="; select layers that fit")
     )
+    op_class: str = OpClass.LINEAR.value
+    phase: str = Phase.PREFILL.value
     _cache: _InputCache = field(
         default_factory=_InputCache, compare=False, hash=False, repr=False
     )
@@ -345,7 +404,7 @@ class ShapeWorkload:
         Provenance for ``summary.json`` (kind, file and its hash, seed, tokens, dimensions,
         generator and its statistics).
     layers:
-        The layers, in order.
+        The layers, in order (a model's: the block plan of the module docstring).
     """
 
     kind: str
@@ -355,9 +414,9 @@ class ShapeWorkload:
     tokens: int
     seed: int
     source: dict[str, Any] = field(hash=False)
-    layers: tuple[GeneratedLayer, ...]
+    layers: tuple[WorkloadItem, ...]
 
-    def layer(self, name: str) -> GeneratedLayer:
+    def layer(self, name: str) -> WorkloadItem:
         """The layer called ``name`` (:class:`InputError` naming ``layers`` if none)."""
         for layer in self.layers:
             if layer.name == name:
@@ -412,20 +471,55 @@ def _base_source(kind: str, seed: int, tokens: int) -> dict[str, Any]:
     }
 
 
-def _model_layers(dims: ModelShape, tokens: int, seed: int) -> tuple[GeneratedLayer, ...]:
+def _attention_plan() -> Callable[[ModelShape, int, int, int], Sequence[WorkloadLayer]]:
+    """``attention_layers`` of :mod:`spikesim.trace.attention` with query blocks of
+    :data:`ATTENTION_QUERY_BLOCK` and one cache (one KV group held) for every call."""
+    cache = AttentionCache()
+
+    def plan(dims: ModelShape, block: int, tokens: int, seed: int) -> Sequence[WorkloadLayer]:
+        return attention_layers(dims, block, tokens, seed, ATTENTION_QUERY_BLOCK, cache=cache)
+
+    return plan
+
+
+def _model_layers(dims: ModelShape, tokens: int, seed: int) -> tuple[WorkloadItem, ...]:
+    """The block plan (module docstring) of every decoder block of ``dims``."""
     cache = _InputCache()
-    layers = []
+    attention = _attention_plan()
+    linear: dict[tuple[int, str], GeneratedLayer] = {}
     for name, op, k, n in shape_plan(dims, dims.blocks):
         block = int(name.split(".")[1])
-        layers.append(
-            GeneratedLayer(
-                name=name, op=op, tokens=tokens, k=k, n=n, block=block, seed=seed,
-                hidden=dims.hidden,
-                sha256=_recipe_sha256(seed=seed, block=block, op=op, tokens=tokens, k=k, n=n,
-                                      hidden=dims.hidden),
-                _cache=cache,
-            )
+        linear[(block, op)] = GeneratedLayer(
+            name=name, op=op, tokens=tokens, k=k, n=n, block=block, seed=seed,
+            hidden=dims.hidden,
+            sha256=_recipe_sha256(seed=seed, block=block, op=op, tokens=tokens, k=k, n=n,
+                                  hidden=dims.hidden),
+            _cache=cache,
         )
+    layers: list[WorkloadItem] = []
+    for block in range(dims.blocks):
+
+        def vector(op: VectorOp, group: str | None = None, block: int = block) -> VectorLayer:
+            return block_vector_layer(op, block=block, tokens=tokens, dims=dims, group=group)
+
+        def lin(*ops: str, block: int = block) -> list[WorkloadItem]:
+            return [linear[(block, op)] for op in ops]
+
+        matmuls = attention(dims, block, tokens, seed)
+        layers += [
+            vector(VectorOp.RMSNORM, "self_attn"),
+            *lin("q_proj", "k_proj", "v_proj"),
+            vector(VectorOp.ROPE),
+            *matmuls,
+            vector(VectorOp.SOFTMAX),
+            *lin("o_proj"),
+            vector(VectorOp.RESIDUAL, "self_attn"),
+            vector(VectorOp.RMSNORM, "mlp"),
+            *lin("gate_proj", "up_proj"),
+            vector(VectorOp.SILU_MUL),
+            *lin("down_proj"),
+            vector(VectorOp.RESIDUAL, "mlp"),
+        ]
     return tuple(layers)
 
 
@@ -437,6 +531,7 @@ def _named_shape(name: str, tokens: int | None, seed: int) -> ShapeWorkload:
         "shape": name,
         "dims": {**asdict(dims), "head_dim": dims.head_dim},
         "layers": dims.blocks,
+        "query_block": ATTENTION_QUERY_BLOCK,
         "statistics": statistics_source(),
     }
     return ShapeWorkload(
@@ -458,6 +553,7 @@ def _hf_config(path: Path, tokens: int | None, seed: int) -> ShapeWorkload:
         "architectures": list(model.architectures),
         "config": model.fields,
         "layers": model.shape.blocks,
+        "query_block": ATTENTION_QUERY_BLOCK,
         "statistics": statistics_source(),
     }
     return ShapeWorkload(
@@ -612,11 +708,18 @@ def load_workload(
     raise InputError("workload does not exist", file=path, field="workload")
 
 
-def check_layer_sizes(layers: Iterable[WorkloadLayer]) -> None:
+@runtime_checkable
+class _SizeChecked(Protocol):
+    def check_size(self) -> None: ...
+
+
+def check_layer_sizes(layers: Iterable[WorkloadItem]) -> None:
     """Refuse, before anything is generated, a generated layer whose ``x`` or ``w`` would hold
-    more than 2^27 elements (the first one, by name; trace layers are on disk: not checked)."""
+    more than 2^27 elements (the first one, by name): every layer with a ``check_size()``
+    (generated linears and attention matmuls; trace layers are on disk and vector layers have
+    no tensors: not checked)."""
     for layer in layers:
-        if isinstance(layer, GeneratedLayer):
+        if isinstance(layer, _SizeChecked):
             layer.check_size()
 
 

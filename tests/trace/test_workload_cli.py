@@ -109,12 +109,14 @@ def test_hf_config_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     code, stdout, err = run(capsys, *simulate(config, out, "--tokens", 4,
                                               "--designs", "spikequant,mac-w4a4"))
     assert code == 0, err
-    assert "trace 'tiny' (7 layer(s), 4 tokens)" in stdout
     layers = pd.read_csv(out / "layers.csv")
+    n_layers = layers["layer"].nunique()
+    assert f"trace 'tiny' ({n_layers} layer(s), 4 tokens)" in stdout
     kv = layers[layers["layer"] == "layers.0.self_attn.k_proj"]
     assert set(kv["n"]) == {8}  # 2 KV heads of 4
     assert set(layers["design"]) == {"spikequant", "mac-w4a4"}
-    assert len(layers) == 14
+    assert (layers["op_class"] == "linear").sum() == 14  # 7 linears x 2 designs
+    assert (layers["op_class"] == "vector").sum() == 14  # 7 vector operators x 2 designs
     summary = json.loads((out / "summary.json").read_text())
     assert summary["trace"]["kind"] == "hf-config"
     assert summary["trace"]["source"]["config"]["num_key_value_heads"] == 2
