@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from cli_support import assert_one_error, hidden_siblings, run, snapshot
 
 from spikesim.cli import main
 from spikesim.config.presets import list_presets, preset_path
@@ -87,32 +88,12 @@ DEMO_LAYERS = [
 # --------------------------------------------------------------------------------------------
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
-def assert_one_error(code: int, err: str, *needles: object) -> str:
-    """Exit 2, exactly one stderr line ``error: ...`` containing every needle."""
-    assert code == 2, err
-    assert "Traceback" not in err
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("error: "), lines[0]
-    for needle in needles:
-        assert str(needle) in lines[0], (needle, lines[0])
-    return lines[0]
 
 
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
-    }
 
 
-def hidden_siblings(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.parent.iterdir() if p.name.startswith("."))
 
 
 def layer_file(trace_dir: Path) -> tuple[Path, dict[str, Any]]:

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+from cli_support import assert_one_error, hidden_siblings, run, snapshot  # noqa: F401
 
 from spikesim.cli import main
 from spikesim.dse import run_sweep
@@ -27,31 +28,10 @@ HW = ROOT / "hw_configs" / "spikequant-45nm.yaml"
 GEMM = "8,64,40"
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
-def assert_one_error(code: int, err: str, *needles: object) -> str:
-    """Exit 2, exactly one stderr line ``error: ...`` containing every needle."""
-    assert code == 2, err
-    assert "Traceback" not in err
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("error: "), lines[0]
-    for needle in needles:
-        assert str(needle) in lines[0], (needle, lines[0])
-    return lines[0]
 
 
-def snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file below ``folder`` (or ``folder`` itself if it is a file) with its bytes."""
-    if folder.is_file():
-        return {folder.name: folder.read_bytes()}
-    return {
-        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
-    }
 
 
 def tree(folder: Path) -> list[str]:
@@ -59,8 +39,6 @@ def tree(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
 
-def hidden_siblings(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.parent.iterdir() if p.name.startswith("."))
 
 
 def write_spec(path: Path, axes: dict[str, Any] | None = None, **fields: Any) -> Path:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from cli_support import assert_one_error, run
 
 from spikesim import api
 from spikesim.cli import main
@@ -31,22 +32,8 @@ TINY_CONFIG: dict[str, Any] = {
 }
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
-def assert_one_error(code: int, err: str, *needles: object) -> str:
-    """Exit 2, exactly one stderr line ``error: ...`` containing every needle."""
-    assert code == 2, err
-    assert "Traceback" not in err
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("error: "), lines[0]
-    for needle in needles:
-        assert str(needle) in lines[0], (needle, lines[0])
-    return lines[0]
 
 
 def simulate(workload: object, out: Path, *extra: object) -> list[object]:
