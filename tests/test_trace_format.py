@@ -652,3 +652,16 @@ def test_verified_checksums_are_remembered_across_processes(
     with pytest.raises(InputError, match="checksum mismatch"):
         load_trace(tmp_path / "t").layers[0].verify()
     verified.forget_all()
+
+
+def test_reprs_are_one_short_line() -> None:
+    """A trace and its layers print as one line each, not kilobytes of manifest (issue 14)."""
+    from spikesim.trace import load_workload
+    from spikesim.trace.shipped import shipped_trace_path
+
+    trace = load_trace(shipped_trace_path("smollm2-135m"))
+    for obj in (trace, trace.layers[0], load_workload("llama2-7b", tokens=8)):
+        text = repr(obj)
+        assert "\n" not in text
+        assert len(text) < 200, text
+    assert repr(trace).startswith("Trace('smollm2-135m', 8 layers, 256 tokens")

@@ -214,6 +214,13 @@ class TraceLayer:
     op_class: str = "linear"
     phase: str = "prefill"
 
+    def __repr__(self) -> str:
+        """One short line: name, op, shapes and file (the specs and hash stay attributes)."""
+        return (
+            f"TraceLayer({self.name!r}, op={self.op!r}, x=[{self.tokens}, {self.k}], "
+            f"w=[{self.n}, {self.k}], file={self.file.name!r})"
+        )
+
     def tensor_names(self) -> tuple[str, ...]:
         """Names of the tensors stored in this layer's file, in manifest order."""
         return tuple(s.name for s in self.specs)
@@ -355,6 +362,15 @@ class Trace:
             f"trace {self.name!r} has no layer {name!r}",
             file=self.path / MANIFEST_NAME,
             field="layers",
+        )
+
+    def __repr__(self) -> str:
+        """One short line: name, layer and token counts, kind and path (``source`` and the
+        layers stay attributes)."""
+        kind = self.source.get("kind", "?") if isinstance(self.source, dict) else "?"
+        return (
+            f"Trace({self.name!r}, {len(self.layers)} layers, {self.tokens} tokens, "
+            f"kind={kind!r}, path={str(self.path)!r})"
         )
 
     def layer_names(self) -> tuple[str, ...]:

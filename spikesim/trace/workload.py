@@ -423,6 +423,14 @@ class ShapeWorkload:
                 return layer
         raise InputError(f"workload {self.name!r} has no layer {name!r}", field="layers")
 
+    def __repr__(self) -> str:
+        """One short line: kind, name, layer and token counts, seed (``source`` stays an
+        attribute)."""
+        return (
+            f"ShapeWorkload({self.name!r}, kind={self.kind!r}, {len(self.layers)} layers, "
+            f"{self.tokens} tokens, seed={self.seed})"
+        )
+
     def layer_names(self) -> tuple[str, ...]:
         """Names of all layers, in order."""
         return tuple(layer.name for layer in self.layers)
