@@ -98,6 +98,7 @@ def run(
     figures: bool = True,
     on_layer: Callable[[str, str], None] | None = None,
     command: Sequence[str] | None = None,
+    cache: bool = True,
 ) -> SimResult:
     """Simulate ``trace`` on ``hardware`` and write the run directory ``out``; return the result.
 
@@ -127,6 +128,9 @@ def run(
         Draw ``figures/`` (about a second); ``spikesim report`` draws them later otherwise.
     command:
         The command line recorded in ``summary.json``.
+    cache:
+        Use the on-disk cache of quantized layers (:mod:`spikesim.sim.quantcache`; off when
+        ``SPIKESIM_NO_CACHE=1``). A hit gives the same tables as a miss, bit for bit.
 
     Raises
     ------
@@ -178,7 +182,7 @@ def run(
         )
     check_layer_sizes(chosen)  # a generated layer too big to hold fails before any simulation
     try:
-        result = simulate(hw, loaded, names, layers=layers, on_layer=on_layer)
+        result = simulate(hw, loaded, names, layers=layers, on_layer=on_layer, cache=cache)
     except InputError as exc:  # a hardware field found wrong only once a layer is mapped
         if (hardware_file is not None and exc.file is None and exc.field
                 and exc.field.split(".")[0] in HardwareConfig.model_fields):

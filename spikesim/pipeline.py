@@ -63,12 +63,16 @@ def simulate(
     *,
     layers: Sequence[str] | None = None,
     on_layer: Callable[[str, str], None] | None = None,
+    cache: bool = True,
 ) -> SimResult:
     """Simulate every layer of ``trace`` (or the named ``layers``) under each design (names or
     a comma-separated string; default: the reference design) and price it.
-    ``on_layer(layer, design)`` is called after each layer (progress reporting)."""
+    ``on_layer(layer, design)`` is called after each layer (progress reporting); ``cache``:
+    use the on-disk cache of quantized layers (:mod:`spikesim.sim.quantcache`; off when
+    ``SPIKESIM_NO_CACHE=1``)."""
     table = energy_model(hw)  # a bad table fails before any simulation
-    counted = simulate_counts(hw, trace, designs, layers=layers, on_layer=on_layer)
+    counted = simulate_counts(hw, trace, designs, layers=layers, on_layer=on_layer,
+                              cache=cache)
     layer_table, action_table = price_run(counted, hw, table)
     return SimResult(
         layers=layer_table,

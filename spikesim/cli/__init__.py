@@ -1,9 +1,9 @@
 """The ``spikesim`` command line: a thin layer over the Python API (:mod:`spikesim.api`).
 
 One module per subcommand (``validate``, ``energy``, ``synth``, ``simulate``, ``extract``,
-``demo``, ``eval``, ``report``, ``sweep``, ``pareto``) declares its flags (``add_arguments``)
-beside its handler (``run``); :mod:`spikesim.cli.common` holds what they share and
-:mod:`spikesim.cli.flags` turns the API parameters named in library errors into flags.
+``demo``, ``eval``, ``report``, ``sweep``, ``pareto``, ``cache``) declares its flags
+(``add_arguments``) beside its handler (``run``); :mod:`spikesim.cli.common` holds what they
+share and :mod:`spikesim.cli.flags` turns the API parameters named in library errors into flags.
 
 Exit codes: 0 on success, 2 on bad input (one line ``error: ...`` on stderr naming the file and
 the field, never a traceback), 128 + the signal's number when interrupted (130 for SIGINT or
@@ -17,7 +17,18 @@ import sys
 from collections.abc import Callable
 from typing import Protocol
 
-from spikesim.cli import demo, energy, extract, pareto, report, simulate, sweep, synth, validate
+from spikesim.cli import (
+    cache,
+    demo,
+    energy,
+    extract,
+    pareto,
+    report,
+    simulate,
+    sweep,
+    synth,
+    validate,
+)
 from spikesim.cli import eval as eval_command
 from spikesim.cli.common import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, Parser, UsageError
 from spikesim.cli.flags import parser_flags, with_flag
@@ -54,6 +65,7 @@ COMMANDS: tuple[Command, ...] = (
     report,
     sweep,
     pareto,
+    cache,
 )
 """The subcommand modules, in the order ``spikesim --help`` lists them."""
 

@@ -109,6 +109,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="skip drawing figures/ (about a second); 'spikesim report RUN_DIR' draws them later",
     )
     p.add_argument(
+        "--no-cache", action="store_true",
+        help="do not read or write the cache of quantized layers (spikesim cache info); "
+        "SPIKESIM_NO_CACHE=1 does the same",
+    )
+    p.add_argument(
         "--quiet", action="store_true", help="no progress bar on stderr (shown on a terminal only)"
     )
 
@@ -155,6 +160,7 @@ def _run(args: argparse.Namespace) -> int:
                 figures=not args.no_figures,
                 on_layer=progress.callback,
                 command=command_line(args),
+                cache=not args.no_cache,
             )
         except InputError as exc:
             raise from_overrides(exc, overrides, args.hw) from None

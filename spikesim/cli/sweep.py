@@ -47,6 +47,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="tcp://HOST:PORT",
         help="run on this Dask distributed scheduler instead (needs spikesim[dist])",
     )
+    p.add_argument(
+        "--no-cache", action="store_true",
+        help="do not read or write the cache of quantized layers (spikesim cache info); "
+        "SPIKESIM_NO_CACHE=1 does the same",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar and no Pareto table")
 
 
@@ -64,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
             workers=args.workers,
             scheduler=args.scheduler,
             progress=show_progress(args.quiet),
+            cache=not args.no_cache,
         )
         print(summary.text())
         show_front(summary.out, quiet=args.quiet)

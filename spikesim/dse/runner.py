@@ -353,11 +353,14 @@ def _result_rows(task: PointTask, layers: pd.DataFrame) -> pd.DataFrame:
     return _rows_frame(task, columns, n)
 
 
-def run_task(task: PointTask, trace_path: str, trace_sha: str) -> TaskOutcome:
+def run_task(
+    task: PointTask, trace_path: str, trace_sha: str, cache: bool = True
+) -> TaskOutcome:
     """Simulate one (point, design) on the trace; never raises for a bad point.
 
     Runs in a worker (local process or Dask); any exception of the simulation becomes the
-    ``error`` of the point's ``TOTAL`` row.
+    ``error`` of the point's ``TOTAL`` row. ``cache``: use the on-disk cache of quantized
+    layers (shared by the workers; off when ``SPIKESIM_NO_CACHE=1``).
     """
     from spikesim.pipeline import simulate
 
@@ -370,7 +373,7 @@ def run_task(task: PointTask, trace_path: str, trace_sha: str) -> TaskOutcome:
             hw = HardwareConfig.model_validate(task.config)
             trace = _open_trace(trace_path, trace_sha)
             t0 = time.perf_counter()
-            result = simulate(hw, trace, [task.design])
+            result = simulate(hw, trace, [task.design], cache=cache)
             sim_seconds = time.perf_counter() - t0
             rows, failed = _result_rows(task, result.layers), False
         except InputError as exc:
@@ -537,7 +540,8 @@ OnOutcome = Callable[[TaskOutcome], None]
 
 
 def _run_local(
-    tasks: list[PointTask], trace_path: str, trace_sha: str, workers: int, on_outcome: OnOutcome
+    tasks: list[PointTask], trace_path: str, trace_sha: str, workers: int, on_outcome: OnOutcome,
+    cache: bool = True,
 ) -> None:
     import multiprocessing
 
@@ -554,7 +558,7 @@ def _run_local(
         window = 4 * workers  # bounded in-flight work: results are written as they finish
         with _single_thread_env():  # spawned workers inherit one-thread settings
             for task in queue:
-                pending.add(pool.submit(run_task, task, trace_path, trace_sha))
+                pending.add(pool.submit(run_task, task, trace_path, trace_sha, cache))
                 if len(pending) >= window:
                     break
         while pending:
@@ -563,7 +567,8 @@ def _run_local(
                 on_outcome(fut.result())
                 following = next(queue, None)
                 if following is not None:
-                    pending.add(pool.submit(run_task, following, trace_path, trace_sha))
+                    pending.add(pool.submit(run_task, following, trace_path, trace_sha,
+                                                 cache))
     except BaseException:  # interrupted or failed: no worker outlives the sweep
         _stop_pool(pool)
         raise
@@ -571,7 +576,8 @@ def _run_local(
 
 
 def _run_dask(
-    tasks: list[PointTask], trace_path: str, trace_sha: str, address: str, on_outcome: OnOutcome
+    tasks: list[PointTask], trace_path: str, trace_sha: str, address: str, on_outcome: OnOutcome,
+    cache: bool = True,
 ) -> None:
     try:
         from distributed import Client, as_completed
@@ -590,7 +596,7 @@ def _run_dask(
     try:
         client.run(init_worker)
         futures = client.map(
-            run_task, tasks, trace_path=trace_path, trace_sha=trace_sha, pure=False
+            run_task, tasks, trace_path=trace_path, trace_sha=trace_sha, cache=cache, pure=False
         )
         with client.as_current():  # scoped: as_completed needs a current client
             for fut in as_completed(futures):
@@ -609,6 +615,7 @@ def run_sweep(
     scheduler: str | None = None,
     progress: bool = False,
     on_outcome: OnOutcome | None = None,
+    cache: bool = True,
 ) -> SweepSummary:
     """Run (or resume) a sweep into the Parquet dataset ``out``.
 
@@ -629,6 +636,10 @@ def run_sweep(
         Show a progress bar on stderr (callers pass ``stderr.isatty()``).
     on_outcome:
         Called after each task's part is written (tests, benchmarks).
+    cache:
+        Let the workers use the on-disk cache of quantized layers
+        (:mod:`spikesim.sim.quantcache`): a sweep over hardware-only axes quantizes each layer
+        once. Off when False or ``SPIKESIM_NO_CACHE=1``.
     """
     if workers < 1:
         raise InputError(f"must be at least 1, got {workers}", field="workers")
@@ -683,9 +694,11 @@ def run_sweep(
         with interruptible():  # SIGTERM unwinds too: workers stopped, temporary parts removed
             if todo:
                 if scheduler:
-                    _run_dask(todo, str(trace_dir), plan.trace_sha256, scheduler, finished)
+                    _run_dask(todo, str(trace_dir), plan.trace_sha256, scheduler, finished,
+                              cache)
                 else:
-                    _run_local(todo, str(trace_dir), plan.trace_sha256, workers, finished)
+                    _run_local(todo, str(trace_dir), plan.trace_sha256, workers, finished,
+                               cache)
     finally:
         bar.close()
     return SweepSummary(

@@ -224,3 +224,33 @@ def quantize_fp16(name: str, op: str, x: NDArray[np.float32], w: NDArray[np.floa
     weights = LazyWeights(lambda: (w.astype(np.float16), one_w))
     p = GemmPass("fp16", ch, x.astype(np.float16), one_x, weights, 16, 16)
     return MacQuantized(name, op, m, k, w.shape[0], (p,), True, 0.0, k * 16, 16, 16)
+
+
+QUANT_FIELDS: dict[Callable[..., MacQuantized], tuple[str, ...]] = {
+    quantize_w4a4: ("act_bits", "weight_bits", "output_bits"),
+    quantize_atom: ("act_bits", "weight_bits", "output_bits", "calibration_tokens", "atom"),
+    quantize_spikellm: (
+        "act_bits", "weight_bits", "output_bits", "calibration_tokens", "spikellm"
+    ),
+    quantize_fp16: (),
+}
+"""The :class:`~spikesim.config.quant.QuantConfig` fields (a section: all of it) each quantizer
+reads, its lazy weights included (the cache of quantized layers keys on exactly these: keep
+them in step)."""
+
+
+def pass_weights(
+    w: Callable[[], NDArray[np.float32]], floating: bool, bits: int,
+    channels: NDArray[np.int64], group_size: int | None,
+) -> LazyWeights:
+    """A pass's lazy weights from the float weights ``w()`` (read on first use), as the
+    quantizers above make them: float16 for an fp16 pass, else RTN at ``bits`` over
+    ``channels`` in groups of ``group_size``."""
+    if floating:
+
+        def fp16() -> tuple[NDArray[np.generic], NDArray[np.float32]]:
+            values = w()
+            return values.astype(np.float16), np.ones((values.shape[0], 1), np.float32)
+
+        return LazyWeights(fp16)
+    return LazyWeights(lambda: _quantize_weights(w(), bits, channels, group_size))

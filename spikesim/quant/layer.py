@@ -26,6 +26,18 @@ class Method(StrEnum):
     RTN = "rtn"
 
 
+QUANT_FIELDS: dict[Method, tuple[str, ...]] = {
+    Method.SPIKEQUANT: (
+        "weight_group_size", "weight_bits", "act_bits", "salient_bits", "mad_k", "output_bits",
+        "calibration_tokens",
+    ),
+    Method.RTN: ("weight_group_size", "weight_bits", "act_bits", "output_bits",
+                 "calibration_tokens"),
+}
+"""The :class:`~spikesim.config.quant.QuantConfig` fields :func:`quantize_layer` reads under
+each method (the cache of quantized layers keys on exactly these: keep them in step)."""
+
+
 @dataclass(frozen=True, eq=False)
 class QuantizedLayer:
     """One linear layer y = W x per token, quantized.

@@ -24,6 +24,7 @@ from spikesim.hw.transfers import Transaction
 from spikesim.hw.vector import vector_counts
 from spikesim.schema import LAYER_KEYS, SPIKE_STATS_COLUMNS, TRANSACTION_COLUMNS, OpClass
 from spikesim.sim.histogram import layer_histogram
+from spikesim.sim.quantcache import QuantCache, open_cache
 from spikesim.trace import VectorLayer, Workload, WorkloadItem, WorkloadLayer
 
 
@@ -112,6 +113,7 @@ def simulate_counts(
     *,
     layers: Sequence[str] | None = None,
     on_layer: Callable[[str, str], None] | None = None,
+    cache: bool = True,
 ) -> CountedRun:
     """Simulate each chosen layer under each design (layers outer, designs inner; ``None``:
     the reference design).
@@ -123,7 +125,12 @@ def simulate_counts(
     ``on_layer(layer, design)`` is called after each one (progress reporting). A vector
     layer (``op_class == "vector"``) is counted once on the vector unit and gives every design
     the same row; it has no quantization and no histogram.
+
+    With ``cache`` (and ``SPIKESIM_NO_CACHE`` unset) each quantization is looked up in the
+    on-disk cache of quantized layers first (:mod:`spikesim.sim.quantcache`) and stored there
+    after a miss; a layer whose quantizations all hit is never read.
     """
+    store = open_cache(cache)
     names = parse_designs(designs)
     chosen = select_layers(trace, layers)
     reference = get_design(reference_design())
@@ -142,7 +149,7 @@ def simulate_counts(
             ]
         else:
             results = _simulate_tensor_layer(layer, hw, names, reference, histogram,
-                                             stats_frames)
+                                             stats_frames, store)
         for name, res in results:
             rows.append(res.row())
             frame = res.actions.to_frame()
@@ -175,19 +182,30 @@ def _simulate_tensor_layer(
     reference: Any,
     histogram: bool,
     stats_frames: list[pd.DataFrame],
+    store: QuantCache | None = None,
 ) -> Iterator[tuple[str, LayerSim]]:
-    """A layer with activations and weights under each design, one after another: read once,
-    quantized once per distinct quantization; the reference design's quantization adds its
-    histogram."""
+    """A layer with activations and weights under each design, one after another: read once
+    (when a quantization is not in ``store``), quantized once per distinct quantization (or
+    loaded from ``store``); the reference design's quantization adds its histogram."""
     if isinstance(layer, VectorLayer):
         raise TypeError(f"vector layer {layer.name} has op_class {layer.op_class!r}")
-    x, w = layer.activations(), layer.weights()
+    floats: list[tuple[Any, Any]] = []
+
+    def inputs() -> tuple[Any, Any]:
+        if not floats:
+            floats.append((layer.activations(), layer.weights()))
+        return floats[0]
+
     quantized: dict[Hashable, Any] = {}
     for name in names:
         design = get_design(name)
         key = design.quantization
         if key not in quantized:
-            quantized[key] = design.quantize(layer.name, layer.op, x, w, hw.quant)
+            if store is None:
+                x, w = inputs()
+                quantized[key] = design.quantize(layer.name, layer.op, x, w, hw.quant)
+            else:
+                quantized[key] = store.quantize(design, layer, hw.quant, inputs)
         if histogram and design is reference:
             stats_frames.append(layer_histogram(layer.name, quantized[key]))
         res = design.simulate_quantized(quantized[key], hw)

@@ -36,7 +36,9 @@ def cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "spikesim"
 
 
-def _disk_enabled() -> bool:
+def disk_cache_enabled() -> bool:
+    """False when ``SPIKESIM_NO_CACHE`` is 1, true or yes: no spikesim cache is read or written
+    on disk (remembered checksums, quantized layers)."""
     return os.environ.get("SPIKESIM_NO_CACHE", "").strip().lower() not in ("1", "true", "yes")
 
 
@@ -80,7 +82,7 @@ def is_verified(key: Key) -> bool:
     with _lock:
         if key in _memory:
             return True
-        if _disk_enabled():
+        if disk_cache_enabled():
             _load(cache_dir() / _FILE_NAME)
         return key in _memory
 
@@ -90,7 +92,7 @@ def remember(key: Key) -> None:
     with _lock:
         _memory.add(key)
     line = _line(key)
-    if line is None or not _disk_enabled():
+    if line is None or not disk_cache_enabled():
         return
     file = cache_dir() / _FILE_NAME
     try:

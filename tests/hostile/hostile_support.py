@@ -54,9 +54,9 @@ def inline_sweeps(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     import spikesim.dse.runner as runner
 
     def inline(tasks: list[Any], trace_path: str, trace_sha: str, workers: int,
-               on_outcome: Callable[[Any], None]) -> None:
+               on_outcome: Callable[[Any], None], cache: bool = True) -> None:
         for task in tasks:
-            on_outcome(runner.run_task(task, trace_path, trace_sha))
+            on_outcome(runner.run_task(task, trace_path, trace_sha, cache))
 
     with monkeypatch.context() as m:
         m.setattr(runner, "_run_local", inline)

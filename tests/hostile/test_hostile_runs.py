@@ -468,7 +468,7 @@ def test_sweep_interrupted_keeps_finished_parts_and_resumes(
     out = tmp_path / "r.parquet"
 
     def one_then_signal(tasks: list[Any], trace_path: str, trace_sha: str, workers: int,
-                        on_outcome: Any) -> None:
+                        on_outcome: Any, cache: bool = True) -> None:
         on_outcome(runner.run_task(tasks[0], trace_path, trace_sha))
         _kill_self()
         on_outcome(runner.run_task(tasks[1], trace_path, trace_sha))  # never reached

@@ -249,7 +249,8 @@ def test_workers_capped_at_the_tasks_to_run(
 
     started: list[int] = []
 
-    def spy(tasks: list[Any], trace_path: str, trace_sha: str, n: int, on_outcome: Any) -> None:
+    def spy(tasks: list[Any], trace_path: str, trace_sha: str, n: int, on_outcome: Any,
+            cache: bool = True) -> None:
         started.append(n)
         for task in tasks:
             on_outcome(runner.run_task(task, trace_path, trace_sha))

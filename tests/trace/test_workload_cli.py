@@ -245,7 +245,8 @@ def test_bad_workload_file(case: str, tmp_path: Path, capsys: pytest.CaptureFixt
         pytest.param(["--workload", "llama2-70b", "--tokens", 8],
                      ["--layers", "layers.0.mlp.gate_proj", "2^27"], id="layer-too-big"),
         pytest.param(["--workload", "llama2-7b", "--tokens", 12193],
-                     ["--tokens", "layers.0.mlp.down_proj"], id="tokens-too-big"),
+                     ["--tokens", "layers.0.mlp.down_proj"], id="tokens-too-big",
+                     marks=pytest.mark.slow),  # builds a 196,608-layer plan: ~3 s
         pytest.param(["--trace", "smollm2-135m", "--tokens", 4], ["--tokens", "--workload"],
                      id="tokens-with-trace"),
         pytest.param(["--workload", "smollm2-135m", "--seed", 1], ["--seed", "on disk"],

@@ -311,6 +311,7 @@ def test_select_layers_names_and_globs() -> None:
     assert info.value.field == "layers"
 
 
+@pytest.mark.slow  # builds a 196,608-layer plan at 12k tokens: ~3 s
 def test_too_big_layer_is_refused_naming_it() -> None:
     wl = load_workload("llama2-70b", tokens=16)
     check_layer_sizes(linears(wl)[:4])  # the attention projections fit

@@ -1,0 +1,450 @@
+"""A content-addressed on-disk cache of quantized layers, shared by runs and sweep workers.
+
+A sweep over hardware-only axes (lanes, banks, SRAM sizes, dataflow, latch) would quantize every
+layer again at every point, although the quantization depends only on the layer's values and
+on the few :class:`~spikesim.config.quant.QuantConfig` fields its quantizer reads. The first
+run stores what :meth:`Design.quantize <spikesim.dataflows.base.Design.quantize>` returned; the
+next ones load it (and need not even read the layer's floats).
+
+**Key** (:func:`entry_key`): the SHA-256 of the canonical JSON (sorted keys, no spaces) of
+
+- ``format``: :data:`FORMAT` (the entry layout), ``quantizers``: :data:`QUANTIZER_VERSION` (bump
+  it when a quantizer's output changes) and ``quant_source``: the SHA-256 of the source of
+  :mod:`spikesim.quant` (every ``.py`` file, sorted by name: any edit of a quantizer misses),
+  ``spikesim``: the installed version string;
+- ``layer``: :attr:`WorkloadLayer.sha256 <spikesim.trace.WorkloadLayer.sha256>` (the layer file's
+  SHA-256, or the digest of a generated layer's recipe);
+- ``quantization``: the design's quantization (``spiking/spikequant``, ``mac/quantize_atom`` …);
+- ``quant``: the fields that quantization reads (:data:`spikesim.quant.layer.QUANT_FIELDS`,
+  :data:`spikesim.quant.baselines.QUANT_FIELDS`), as ``hw.quant.model_dump(mode="json")``
+  gives them — no other field (a sweep over the spike codings hits).
+
+The layer's name and operator are not in the key (no quantizer reads them): an entry is given
+the current layer's.
+
+**Entries**: ``$SPIKESIM_CACHE/quantized/<64 hex digits>.q`` (default
+``~/.cache/spikesim``), one file each: a magic line, the SHA-256 of the rest, the length of a
+JSON header (scalars; each array's dtype from a short list, shape and place) and the arrays'
+raw bytes. No pickle: a file is read only after its checksum matched, and then only as numbers.
+A truncated or corrupt entry is a miss and is removed. Writes go through
+:func:`spikesim.fsutil.atomic_write_file` (temporary file beside it, fsync, rename), so
+concurrent workers writing one key leave one whole entry. A hit refreshes the entry's
+modification time; after each write the least recently used entries are removed until the
+directory holds at most ``SPIKESIM_CACHE_MAX_BYTES`` (default 2 GiB). Only names of that exact
+pattern are ever read or removed. ``SPIKESIM_NO_CACHE=1`` (or ``cache=False``: the
+``--no-cache`` flags) turns the cache off; an unwritable cache directory only costs quantizing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import stat
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from spikesim.config.quant import QuantConfig
+from spikesim.fsutil import atomic_write_file, remove_debris
+from spikesim.quant import baselines
+from spikesim.quant import layer as quant_layer
+from spikesim.quant.baselines import GemmPass, LazyWeights, MacQuantized, pass_weights
+from spikesim.quant.layer import Method, QuantizedLayer
+from spikesim.trace.verified import cache_dir, disk_cache_enabled
+
+FORMAT = 1
+"""Layout of an entry file (bump on any change of :func:`encode`)."""
+
+QUANTIZER_VERSION = 1
+"""Bump when a quantizer's output changes for the same inputs and fields (the source digest in
+the key catches edits of :mod:`spikesim.quant` as well; this covers changes elsewhere)."""
+
+DEFAULT_MAX_BYTES = 2 * 1024**3
+"""Default bound of the cache directory (``SPIKESIM_CACHE_MAX_BYTES``)."""
+
+SUBDIR = "quantized"
+SUFFIX = ".q"
+_MAGIC = b"SPIKESIM-QUANTIZED\n"
+_ENTRY = re.compile(r"^[0-9a-f]{64}\.q$")
+_DTYPES = frozenset({"|b1", "|i1", "<i2", "<i4", "<i8", "<f2", "<f4", "<f8"})
+"""Array dtypes an entry may hold (little-endian numbers and booleans only)."""
+
+Inputs = Callable[[], tuple[NDArray[np.float32], NDArray[np.float32]]]
+"""Gives the layer's ``(x, w)`` floats (read only on a miss)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Key
+# --------------------------------------------------------------------------------------------
+
+
+def quantization_fields(quantization: object) -> tuple[str, tuple[str, ...]] | None:
+    """``(name, QuantConfig fields read)`` of a design's :attr:`quantization`, or None for one
+    this cache does not know (such a design is never cached)."""
+    if isinstance(quantization, tuple) and len(quantization) == 2:
+        family, how = quantization
+        if family == "spiking" and isinstance(how, Method) and how in quant_layer.QUANT_FIELDS:
+            return f"spiking/{how.value}", quant_layer.QUANT_FIELDS[how]
+        if family == "mac" and how in baselines.QUANT_FIELDS:
+            return f"mac/{how.__name__}", baselines.QUANT_FIELDS[how]
+    return None
+
+
+_source_digest: str | None = None
+
+
+def quant_source_sha256() -> str:
+    """SHA-256 of the source files of :mod:`spikesim.quant` (names and bytes, sorted)."""
+    global _source_digest
+    if _source_digest is None:
+        digest = hashlib.sha256()
+        folder = Path(quant_layer.__file__).parent
+        for file in sorted(folder.glob("*.py")):
+            digest.update(file.name.encode() + b"\0" + file.read_bytes() + b"\0")
+        _source_digest = digest.hexdigest()
+    return _source_digest
+
+
+def key_contents(layer_sha256: str, quantization: object, quant: QuantConfig) -> dict[str, Any]:
+    """What :func:`entry_key` hashes (see the module docstring); KeyError for an unknown
+    quantization."""
+    known = quantization_fields(quantization)
+    if known is None:
+        raise KeyError(f"no cache key for quantization {quantization!r}")
+    from spikesim.version import __version__
+
+    name, fields = known
+    dumped = quant.model_dump(mode="json")
+    return {
+        "format": FORMAT,
+        "quantizers": QUANTIZER_VERSION,
+        "quant_source": quant_source_sha256(),
+        "spikesim": __version__,
+        "layer": layer_sha256,
+        "quantization": name,
+        "quant": {f: dumped[f] for f in fields},
+    }
+
+
+def entry_key(layer_sha256: str, quantization: object, quant: QuantConfig) -> str | None:
+    """The entry's 64 hex digits, or None if the quantization is unknown here."""
+    try:
+        contents = key_contents(layer_sha256, quantization, quant)
+    except KeyError:
+        return None
+    text = json.dumps(contents, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# Entry format
+# --------------------------------------------------------------------------------------------
+
+
+class _Corrupt(ValueError):
+    """An entry that is not what :func:`encode` writes."""
+
+
+def encode(quantized: QuantizedLayer | MacQuantized) -> bytes:
+    """The entry bytes of a quantized layer (its name and operator left out)."""
+    arrays: list[NDArray[Any]] = []
+
+    def put(a: NDArray[Any]) -> int:
+        arrays.append(np.ascontiguousarray(a))
+        return len(arrays) - 1
+
+    if isinstance(quantized, QuantizedLayer):
+        q = quantized
+        header: dict[str, Any] = {
+            "kind": "spiking",
+            "x_q": put(q.x_q), "salient": put(q.salient), "x_scale": put(q.x_scale),
+            "w_q": put(q.w_q), "w_scale": put(q.w_scale),
+            "output_scale": float(q.output_scale), "act_bits": q.act_bits,
+            "salient_bits": q.salient_bits, "weight_bits": q.weight_bits,
+            "output_bits": q.output_bits, "method": q.method.value,
+        }
+    else:
+        m = quantized
+        header = {
+            "kind": "mac", "tokens": m.tokens, "k": m.k, "n": m.n, "floating": m.floating,
+            "salient_ratio": float(m.salient_ratio),
+            "act_bits_per_token": m.act_bits_per_token, "weight_bits": m.weight_bits,
+            "output_bits": m.output_bits,
+            "passes": [
+                {"label": p.label, "channels": put(p.channels), "x_q": put(p.x_q),
+                 "x_scale": put(p.x_scale), "act_bits": p.act_bits,
+                 "weight_bits": p.weight_bits, "dequantized": p.dequantized,
+                 "group_size": p.group_size}
+                for p in m.passes
+            ],
+        }
+    specs: list[dict[str, Any]] = []
+    offset = 0
+    for a in arrays:
+        dtype = a.dtype.newbyteorder("<") if a.dtype.byteorder == ">" else a.dtype
+        if dtype.str not in _DTYPES:
+            raise TypeError(f"cannot cache an array of dtype {a.dtype}")
+        specs.append({"dtype": dtype.str, "shape": list(a.shape), "offset": offset})
+        offset += a.nbytes
+    header["arrays"] = specs
+    head = json.dumps(header, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+    body = b"".join(
+        [struct.pack("<Q", len(head)), head,
+         *(a.astype(str(s["dtype"]), copy=False).tobytes()
+           for a, s in zip(arrays, specs, strict=True))]
+    )
+    return _MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+
+
+def decode(data: bytearray, name: str, op: str,
+           weights: Callable[[], NDArray[np.float32]]) -> QuantizedLayer | MacQuantized:
+    """The quantized layer of entry bytes ``data`` (checked whole first), named ``name``/``op``;
+    a MAC layer's lazy weights come from ``weights()``. Raises :class:`_Corrupt`."""
+    start = len(_MAGIC) + 65
+    if len(data) < start + 8 or bytes(data[: len(_MAGIC)]) != _MAGIC:
+        raise _Corrupt("bad magic or truncated")
+    body = memoryview(data)[start:]
+    if hashlib.sha256(body).hexdigest().encode() != bytes(data[len(_MAGIC) : start - 1]):
+        raise _Corrupt("checksum mismatch")
+    (head_len,) = struct.unpack_from("<Q", body, 0)
+    try:
+        header = json.loads(bytes(body[8 : 8 + head_len]))
+        arrays = _arrays(body[8 + head_len :], header["arrays"])
+
+        def arr(i: int) -> NDArray[Any]:
+            return arrays[i]
+
+        if header["kind"] == "spiking":
+            return QuantizedLayer(
+                name=name, op=op, x_q=arr(header["x_q"]), salient=arr(header["salient"]),
+                x_scale=arr(header["x_scale"]), w_q=arr(header["w_q"]),
+                w_scale=arr(header["w_scale"]), output_scale=float(header["output_scale"]),
+                act_bits=int(header["act_bits"]), salient_bits=int(header["salient_bits"]),
+                weight_bits=int(header["weight_bits"]), output_bits=int(header["output_bits"]),
+                method=Method(header["method"]),
+            )
+        if header["kind"] == "mac":
+            floating = bool(header["floating"])
+            shared: dict[tuple[bytes, int, int | None], LazyWeights] = {}
+            passes = []
+            for p in header["passes"]:
+                channels = arr(p["channels"])
+                group = None if p["group_size"] is None else int(p["group_size"])
+                bits = int(p["weight_bits"])
+                wkey = (channels.tobytes(), bits, group)
+                if wkey not in shared:  # passes over the same channels share one (SpikeLLM)
+                    shared[wkey] = pass_weights(weights, floating, bits, channels, group)
+                passes.append(GemmPass(
+                    str(p["label"]), channels, arr(p["x_q"]), arr(p["x_scale"]), shared[wkey],
+                    int(p["act_bits"]), bits, dequantized=bool(p["dequantized"]),
+                    group_size=group,
+                ))
+            return MacQuantized(
+                name, op, int(header["tokens"]), int(header["k"]), int(header["n"]),
+                tuple(passes), floating, float(header["salient_ratio"]),
+                int(header["act_bits_per_token"]), int(header["weight_bits"]),
+                int(header["output_bits"]),
+            )
+        raise _Corrupt("unknown kind")
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise _Corrupt(str(exc)) from exc
+
+
+def _arrays(blob: memoryview, specs: list[dict[str, Any]]) -> list[NDArray[Any]]:
+    out = []
+    for s in specs:
+        if s["dtype"] not in _DTYPES:
+            raise _Corrupt(f"dtype {s['dtype']!r}")
+        dtype = np.dtype(s["dtype"])
+        shape = tuple(int(d) for d in s["shape"])
+        count = int(np.prod(shape, dtype=np.int64))
+        offset = int(s["offset"])
+        if min(shape, default=0) < 0 or offset < 0 or offset + count * dtype.itemsize > len(blob):
+            raise _Corrupt("array outside the entry")
+        # writable (the entry was read into a bytearray), native byte order like a fresh array
+        a = np.frombuffer(blob, dtype=dtype, count=count, offset=offset).reshape(shape)
+        out.append(a.astype(dtype.newbyteorder("="), copy=False))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# The directory
+# --------------------------------------------------------------------------------------------
+
+
+def max_bytes() -> int:
+    """``SPIKESIM_CACHE_MAX_BYTES`` (a non-negative integer), else :data:`DEFAULT_MAX_BYTES`."""
+    text = os.environ.get("SPIKESIM_CACHE_MAX_BYTES", "").strip()
+    try:
+        value = int(text)
+    except ValueError:
+        return DEFAULT_MAX_BYTES
+    return max(0, value)
+
+
+def directory() -> Path:
+    """``$SPIKESIM_CACHE/quantized`` (default ``~/.cache/spikesim/quantized``)."""
+    return cache_dir() / SUBDIR
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    """What ``spikesim cache info`` prints."""
+
+    directory: Path
+    entries: int
+    bytes: int
+    max_bytes: int
+    enabled: bool
+
+
+def _entries(folder: Path) -> list[tuple[float, int, Path]]:
+    """(mtime, size, path) of every entry file in ``folder`` (names of the entry pattern)."""
+    found = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    for entry in names:
+        if not _ENTRY.match(entry):
+            continue
+        path = folder / entry
+        try:
+            st = path.lstat()
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            found.append((st.st_mtime, st.st_size, path))
+    return found
+
+
+def info() -> CacheInfo:
+    """Location, entry count and bytes of the cache."""
+    entries = _entries(directory())
+    return CacheInfo(directory(), len(entries), sum(size for _, size, _ in entries),
+                     max_bytes(), disk_cache_enabled())
+
+
+def clear() -> tuple[int, int]:
+    """Remove every cache entry (and temporary files of killed writers); return the entries
+    and bytes removed. Nothing else in the directory is touched."""
+    folder = directory()
+    removed, freed = 0, 0
+    for _, size, path in _entries(folder):
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed += 1
+            freed += size
+    _remove_debris(folder)
+    return removed, freed
+
+
+def _remove_debris(folder: Path) -> None:
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    stems = {m.group(1) for n in names if (m := re.match(r"^\.([0-9a-f]{64}\.q)\.tmp-", n))}
+    for stem in stems:
+        remove_debris(folder / stem, files=True)
+
+
+def _evict(folder: Path, bound: int, keep: Path | None = None) -> None:
+    """Remove the least recently used entries until the folder holds at most ``bound`` bytes
+    (``keep``, the entry just written, goes last)."""
+    entries = _entries(folder)
+    total = sum(size for _, size, _ in entries)
+    entries.sort(key=lambda e: (e[2] == keep, e[0], e[2].name))
+    for _, size, path in entries:
+        if total <= bound:
+            break
+        with contextlib.suppress(OSError):
+            path.unlink()
+        total -= size
+
+
+class QuantCache:
+    """The cache directory as one run uses it (see the module docstring)."""
+
+    def __init__(self, folder: Path | None = None, bound: int | None = None) -> None:
+        self.folder = directory() if folder is None else folder
+        self.bound = max_bytes() if bound is None else bound
+        self.hits = 0
+        self.misses = 0
+
+    def path(self, key: str) -> Path:
+        if not re.fullmatch(r"[0-9a-f]{64}", key):
+            raise ValueError(f"not an entry key: {key!r}")
+        return self.folder / f"{key}{SUFFIX}"
+
+    def load(self, key: str, name: str, op: str,
+             weights: Callable[[], NDArray[np.float32]]) -> QuantizedLayer | MacQuantized | None:
+        """The entry ``key`` or None (missing, unreadable, or corrupt: then it is removed)."""
+        path = self.path(key)
+        try:
+            with open(path, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                data = bytearray(st.st_size)
+                read = fh.readinto(data)
+        except OSError:
+            return None
+        try:
+            if read != st.st_size:
+                raise _Corrupt("short read")
+            quantized = decode(data, name, op, weights)
+        except _Corrupt:
+            with contextlib.suppress(OSError):
+                now = path.stat()
+                if (now.st_ino, now.st_dev) == (st.st_ino, st.st_dev):  # not replaced meanwhile
+                    path.unlink()
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # recently used
+        return quantized
+
+    def store(self, key: str, quantized: QuantizedLayer | MacQuantized) -> None:
+        """Write the entry (atomically), then bound the directory; errors only skip it."""
+        try:
+            data = encode(quantized)
+        except TypeError:
+            return
+        if len(data) > self.bound:
+            return
+        path = self.path(key)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            atomic_write_file(path, lambda fh: fh.write(data))
+        except OSError:
+            return
+        _evict(self.folder, self.bound, keep=path)
+
+    def quantize(self, design: Any, layer: Any, quant: QuantConfig, inputs: Inputs) -> Any:
+        """``design.quantize`` of ``layer`` under ``quant``, from the cache when there.
+        ``inputs()`` gives the layer's floats; it is called only on a miss."""
+        key = entry_key(layer.sha256, design.quantization, quant)
+        if key is not None:
+            found = self.load(key, layer.name, layer.op, layer.weights)
+            if found is not None:
+                self.hits += 1
+                return found
+        self.misses += 1
+        x, w = inputs()
+        quantized = design.quantize(layer.name, layer.op, x, w, quant)
+        if key is not None and isinstance(quantized, QuantizedLayer | MacQuantized):
+            self.store(key, quantized)
+        return quantized
+
+
+def open_cache(enabled: bool = True) -> QuantCache | None:
+    """The cache for a run, or None when ``enabled`` is False or ``SPIKESIM_NO_CACHE`` is set."""
+    if not enabled or not disk_cache_enabled():
+        return None
+    return QuantCache()

@@ -1,0 +1,398 @@
+"""The on-disk cache of quantized layers (:mod:`spikesim.sim.quantcache`): a hit is a miss bit
+for bit, the key covers exactly the quant fields each quantizer reads, damaged entries are
+misses and go away, the size bound holds, concurrent writers leave one whole entry, and the
+``--no-cache`` flags and ``spikesim cache`` do what they say."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from cli_support import run
+
+from spikesim.config import load_hardware
+from spikesim.config.quant import QuantConfig
+from spikesim.dataflows import design_names, get_design
+from spikesim.quant.baselines import MacQuantized
+from spikesim.quant.layer import QuantizedLayer
+from spikesim.sim import quantcache
+from spikesim.sim.counts import simulate_counts
+from spikesim.sim.quantcache import QuantCache, entry_key, quantization_fields
+from spikesim.trace import load_trace, synth_trace
+
+ROOT = Path(__file__).resolve().parents[2]
+HW = ROOT / "hw_configs" / "spikequant-45nm.yaml"
+
+
+@pytest.fixture
+def cache_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The cache switched on, in a fresh folder; returns its ``quantized`` directory."""
+    monkeypatch.delenv("SPIKESIM_NO_CACHE", raising=False)
+    monkeypatch.delenv("SPIKESIM_CACHE_MAX_BYTES", raising=False)
+    monkeypatch.setenv("SPIKESIM_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "quantized"
+
+
+@pytest.fixture(scope="module")
+def trace_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two layers; 40 tokens, so calibration_tokens = 8 changes what is calibrated."""
+    path = tmp_path_factory.mktemp("trace") / "two"
+    synth_trace(path, gemm=[(40, 64, 48), (40, 48, 32)], seed=5)
+    return path
+
+
+def entries(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.q")) if folder.is_dir() else []
+
+
+def quantized_arrays(q: Any) -> dict[str, Any]:
+    """Every number a quantized layer holds (lazy MAC weights forced), by name."""
+    if isinstance(q, QuantizedLayer):
+        return {f: getattr(q, f) for f in (
+            "x_q", "salient", "x_scale", "w_q", "w_scale", "output_scale", "act_bits",
+            "salient_bits", "weight_bits", "output_bits", "method", "name", "op")}
+    assert isinstance(q, MacQuantized)
+    out: dict[str, Any] = {f: getattr(q, f) for f in (
+        "name", "op", "tokens", "k", "n", "floating", "salient_ratio", "act_bits_per_token",
+        "weight_bits", "output_bits")}
+    for i, p in enumerate(q.passes):
+        for f in ("label", "channels", "x_q", "x_scale", "act_bits", "weight_bits",
+                  "dequantized", "group_size", "w_q", "w_scale"):
+            out[f"{i}.{f}"] = getattr(p, f)
+    return out
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal values, dtypes and shapes (bit for bit for arrays)."""
+    da, db = quantized_arrays(a), quantized_arrays(b)
+    if da.keys() != db.keys():
+        return False
+    for key, va in da.items():
+        vb = db[key]
+        if isinstance(va, np.ndarray):
+            if not (isinstance(vb, np.ndarray) and va.dtype == vb.dtype and va.shape == vb.shape
+                    and va.tobytes() == vb.tobytes()):
+                return False
+        elif type(va) is not type(vb) or va != vb:
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# A hit is a miss, bit for bit
+# --------------------------------------------------------------------------------------------
+
+
+def test_hit_gives_the_tables_and_arrays_of_a_miss(trace_dir: Path, cache_on: Path) -> None:
+    hw = load_hardware(HW)
+    trace = load_trace(trace_dir)
+    designs = list(design_names())
+    plain = simulate_counts(hw, trace, designs, cache=False)
+    assert entries(cache_on) == []
+    cold = simulate_counts(hw, trace, designs)
+    stored = entries(cache_on)
+    assert stored  # one per (layer, distinct quantization)
+    warm = simulate_counts(hw, trace, designs)
+    assert entries(cache_on) == stored
+    for run_ in (cold, warm):
+        pd.testing.assert_frame_equal(run_.layers, plain.layers, check_exact=True)
+        pd.testing.assert_frame_equal(run_.actions, plain.actions, check_exact=True)
+        pd.testing.assert_frame_equal(run_.transactions, plain.transactions, check_exact=True)
+        assert run_.spike_stats is not None
+        assert plain.spike_stats is not None
+        pd.testing.assert_frame_equal(run_.spike_stats, plain.spike_stats, check_exact=True)
+    store = QuantCache()
+    for name in designs:
+        design = get_design(name)
+        for layer in trace.layers:
+            fresh = design.quantize(layer.name, layer.op, layer.activations(), layer.weights(),
+                                    hw.quant)
+            key = entry_key(layer.sha256, design.quantization, hw.quant)
+            assert key is not None
+            loaded = store.load(key, layer.name, layer.op, layer.weights)
+            assert loaded is not None, (name, layer.name)
+            assert same(loaded, fresh), (name, layer.name)
+
+
+def test_a_full_hit_never_reads_the_layer(trace_dir: Path, cache_on: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    hw = load_hardware(HW)
+    simulate_counts(hw, load_trace(trace_dir), ["spikequant", "mac-w4a4"])
+    from spikesim.trace.format import TraceLayer
+
+    def refuse(self: Any) -> None:
+        raise AssertionError("read on a hit")
+
+    monkeypatch.setattr(TraceLayer, "activations", refuse)
+    monkeypatch.setattr(TraceLayer, "weights", refuse)
+    simulate_counts(hw, load_trace(trace_dir), ["spikequant", "mac-w4a4"])
+
+
+# --------------------------------------------------------------------------------------------
+# The key: every quant field a quantizer reads, nothing else
+# --------------------------------------------------------------------------------------------
+
+VARIANTS: dict[str, object] = {
+    "weight_bits": 6,
+    "weight_group_size": 16,
+    "act_bits": 3,
+    "salient_bits": 12,
+    "mad_k": 3.0,
+    "output_bits": 6,
+    "calibration_tokens": 8,
+    "normal_coding": "ttfs",
+    "salient_coding": "count",
+    "atom.keepers": 4,
+    "atom.keeper_bits": 6,
+    "atom.clip_ratio": 0.8,
+    "atom.group_size": 16,
+    "spikellm.salient_fraction": 0.3,
+    "spikellm.extra_bits": 2,
+}
+"""One other valid value for every leaf field of QuantConfig."""
+
+
+def leaf_fields(data: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out.extend(leaf_fields(value, f"{prefix}{key}."))
+        else:
+            out.append(prefix + key)
+    return out
+
+
+def changed(quant: QuantConfig, path: str, value: object) -> QuantConfig:
+    data = quant.model_dump(mode="json")
+    head, _, leaf = path.rpartition(".")
+    (data[head] if head else data)[leaf] = value
+    return QuantConfig.model_validate(data)
+
+
+def test_every_quant_field_has_a_variant() -> None:
+    assert sorted(leaf_fields(QuantConfig().model_dump(mode="json"))) == sorted(VARIANTS)
+
+
+@pytest.mark.parametrize("name", design_names())
+def test_key_covers_each_field_the_quantizer_reads_and_no_other(
+    name: str, trace_dir: Path
+) -> None:
+    """For each quant field changed alone: the key changes iff the design's quantizer reads
+    it; and where the key stays, the quantized layer (weights included) is bit-identical —
+    a key too narrow would hand out a wrong layer."""
+    design = get_design(name)
+    known = quantization_fields(design.quantization)
+    assert known is not None
+    reads = known[1]
+    base = QuantConfig()
+    layer = load_trace(trace_dir).layers[0]
+    x, w = layer.activations(), layer.weights()
+    reference = design.quantize(layer.name, layer.op, x, w, base)
+    base_key = entry_key(layer.sha256, design.quantization, base)
+    for path, value in VARIANTS.items():
+        quant = changed(base, path, value)
+        key = entry_key(layer.sha256, design.quantization, quant)
+        assert (key != base_key) == (path.split(".")[0] in reads), path
+        if key == base_key:
+            other = design.quantize(layer.name, layer.op, x, w, quant)
+            assert same(other, reference), f"{name}: {path} changes the output, not the key"
+    assert entry_key("0" * 64, design.quantization, base) != base_key  # the layer's values
+
+
+# --------------------------------------------------------------------------------------------
+# Damaged entries, the bound, concurrent writers
+# --------------------------------------------------------------------------------------------
+
+
+def stored_entry(trace_dir: Path) -> tuple[QuantCache, str, Any, Any]:
+    hw = load_hardware(HW)
+    layer = load_trace(trace_dir).layers[0]
+    design = get_design("spikequant")
+    store = QuantCache()
+    q = store.quantize(design, layer, hw.quant, lambda: (layer.activations(), layer.weights()))
+    key = entry_key(layer.sha256, design.quantization, hw.quant)
+    assert key is not None
+    assert store.path(key).is_file()
+    return store, key, layer, q
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "empty", "garbage"])
+def test_a_damaged_entry_is_a_miss_and_is_removed(
+    damage: str, trace_dir: Path, cache_on: Path
+) -> None:
+    store, key, layer, q = stored_entry(trace_dir)
+    path = store.path(key)
+    data = bytearray(path.read_bytes())
+    if damage == "truncate":
+        data = data[: len(data) // 2]
+    elif damage == "flip":
+        data[-1] ^= 0x01
+    elif damage == "empty":
+        data = bytearray()
+    else:
+        data = bytearray(b"\x00" * 100)
+    path.write_bytes(bytes(data))
+    assert store.load(key, layer.name, layer.op, layer.weights) is None
+    assert not path.exists()
+    again = store.quantize(get_design("spikequant"), layer, load_hardware(HW).quant,
+                           lambda: (layer.activations(), layer.weights()))
+    assert same(again, q)
+    assert path.is_file()
+
+
+def test_keys_are_hex_digests_only(cache_on: Path) -> None:
+    with pytest.raises(ValueError, match="not an entry key"):
+        QuantCache().path("../../etc/passwd")
+
+
+def test_eviction_keeps_the_bound_least_recently_used_first(
+    trace_dir: Path, cache_on: Path
+) -> None:
+    _, key, layer, q = stored_entry(trace_dir)
+    size = QuantCache().path(key).stat().st_size
+    QuantCache().path(key).unlink()
+    bound = 3 * size + size // 2  # room for three entries
+    store = QuantCache(bound=bound)
+    keys = [f"{i:064x}" for i in range(5)]
+    past = time.time_ns() - 1000 * 10**9
+    for i, k in enumerate(keys):
+        store.store(k, q)
+        os.utime(store.path(k), ns=(past + i * 10**9, past + i * 10**9))
+        assert sum(p.stat().st_size for p in entries(cache_on)) <= bound
+        if i == 2:  # the first entry used again (a hit refreshes it): now the newest
+            assert store.load(keys[0], layer.name, layer.op, layer.weights) is not None
+    kept = sorted(p.name[:64] for p in entries(cache_on))
+    assert kept == [keys[0], keys[3], keys[4]]
+
+
+def test_two_processes_writing_one_key_leave_one_valid_entry(
+    trace_dir: Path, cache_on: Path
+) -> None:
+    _, key, layer, q = stored_entry(trace_dir)
+    QuantCache().path(key).unlink()
+    script = textwrap.dedent(f"""
+        import sys
+        import numpy as np
+        from spikesim.quant.layer import Method, QuantizedLayer
+        from spikesim.sim.quantcache import QuantCache
+        arrays = np.load({str(cache_on.parent / "arrays.npz")!r})
+        q = QuantizedLayer("n", "o", arrays["x_q"], arrays["salient"], arrays["x_scale"],
+                           arrays["w_q"], arrays["w_scale"], {q.output_scale!r}, {q.act_bits},
+                           {q.salient_bits}, {q.weight_bits}, {q.output_bits}, Method.SPIKEQUANT)
+        store = QuantCache()
+        sys.stdin.readline()  # start together
+        for _ in range(40):
+            store.store({key!r}, q)
+            assert store.load({key!r}, "n", "o", lambda: None) is not None
+    """)
+    np.savez(cache_on.parent / "arrays.npz", x_q=q.x_q, salient=q.salient, x_scale=q.x_scale,
+             w_q=q.w_q, w_scale=q.w_scale)
+    procs = [subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, env=os.environ)
+             for _ in range(2)]
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write(b"go\n")
+        proc.stdin.flush()
+    assert [proc.wait(timeout=120) for proc in procs] == [0, 0]
+    assert [p.name for p in cache_on.iterdir()] == [f"{key}.q"]  # no temporary files left
+    (cache_on.parent / "arrays.npz").unlink()
+    loaded = QuantCache().load(key, layer.name, layer.op, layer.weights)
+    assert loaded is not None
+    assert same(loaded, q)
+
+
+# --------------------------------------------------------------------------------------------
+# Switches and the cache command
+# --------------------------------------------------------------------------------------------
+
+
+def test_no_cache_environment_and_parameter(trace_dir: Path, cache_on: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    hw = load_hardware(HW)
+    simulate_counts(hw, load_trace(trace_dir), None, cache=False)
+    assert entries(cache_on) == []
+    monkeypatch.setenv("SPIKESIM_NO_CACHE", "1")
+    simulate_counts(hw, load_trace(trace_dir), None)
+    assert entries(cache_on) == []
+    assert quantcache.open_cache(True) is None
+
+
+def test_simulate_no_cache_flag(trace_dir: Path, cache_on: Path, tmp_path: Path,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["simulate", "--hw", HW, "--trace", trace_dir, "--quiet", "--no-figures"]
+    code, _, err = run(capsys, *args, "--out", tmp_path / "a", "--no-cache")
+    assert code == 0, err
+    assert entries(cache_on) == []
+    code, _, err = run(capsys, *args, "--out", tmp_path / "b")
+    assert code == 0, err
+    assert len(entries(cache_on)) == 2  # two layers, one quantization
+    for table in ("layers.csv", "actions.csv"):
+        assert (tmp_path / "a" / table).read_bytes() == (tmp_path / "b" / table).read_bytes()
+    code, _, err = run(capsys, *args, "--out", tmp_path / "c")  # warm
+    assert code == 0, err
+    for table in ("layers.csv", "actions.csv"):
+        assert (tmp_path / "a" / table).read_bytes() == (tmp_path / "c" / table).read_bytes()
+
+
+@pytest.mark.slow  # a sweep in a spawned worker process: ~2.5 s
+def test_sweep_passes_no_cache_to_its_workers(
+    trace_dir: Path, cache_on: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from spikesim.dse import runner
+
+    seen: list[bool] = []
+    real = runner.run_task
+
+    def spy(task: Any, trace_path: str, trace_sha: str, cache: bool = True) -> Any:
+        seen.append(cache)
+        return real(task, trace_path, trace_sha, cache)
+
+    def local(tasks: Any, trace_path: str, trace_sha: str, workers: int, on_outcome: Any,
+              cache: bool = True) -> None:  # the pool's job, in process
+        for task in tasks:
+            on_outcome(spy(task, trace_path, trace_sha, cache))
+
+    monkeypatch.setattr(runner, "_run_local", local)
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text(f"base: {HW}\naxes:\n  if_array.lanes: [8, 16]\n", encoding="utf-8")
+    common = ["sweep", spec, "--trace", trace_dir, "--quiet"]
+    code, _, err = run(capsys, *common, "--out", tmp_path / "a.parquet", "--no-cache")
+    assert code == 0, err
+    assert seen == [False, False]
+    assert entries(cache_on) == []
+    code, _, err = run(capsys, *common, "--out", tmp_path / "b.parquet")
+    assert code == 0, err
+    assert seen[2:] == [True, True]
+    assert len(entries(cache_on)) == 2
+
+
+def test_cache_info_and_clear_touch_only_entries(
+    trace_dir: Path, cache_on: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    simulate_counts(load_hardware(HW), load_trace(trace_dir), ["spikequant", "atom"])
+    stored = entries(cache_on)
+    assert len(stored) == 4
+    others = [cache_on / "notes.txt", cache_on / ("f" * 64 + ".qq"), cache_on.parent / "x.tsv"]
+    for other in others:
+        other.write_text("keep me", encoding="utf-8")
+    code, out, err = run(capsys, "cache", "info")
+    assert code == 0, err
+    assert f"directory: {cache_on}" in out
+    assert "entries: 4" in out
+    assert f"bytes: {sum(p.stat().st_size for p in stored):,}" in out
+    code, out, err = run(capsys, "cache", "clear")
+    assert code == 0, err
+    assert "removed 4 entries" in out
+    assert entries(cache_on) == []
+    assert all(p.read_text(encoding="utf-8") == "keep me" for p in others)
+    code, out, _ = run(capsys, "cache", "info")
+    assert "entries: 0" in out
