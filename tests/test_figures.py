@@ -75,6 +75,7 @@ def axis_labels(fig: matplotlib.figure.Figure) -> list[str]:
     return labels
 
 
+@pytest.mark.slow  # a fresh interpreter: ~1.3 s
 def test_import_touches_no_global_matplotlib_state() -> None:
     before = dict(matplotlib.rcParams)
     layers, actions, stats = toy_tables()

@@ -203,6 +203,7 @@ def test_synth_out_refuses_a_foreign_folder(
     assert hidden_siblings(out) == []
 
 
+@pytest.mark.slow  # three small sweeps: ~2 s
 def test_sweep_out_accepts_absent_empty_and_debris_only(
     tmp_path: Path, trace: Path, sweep_spec: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

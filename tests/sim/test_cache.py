@@ -273,6 +273,7 @@ def test_eviction_keeps_the_bound_least_recently_used_first(
     assert kept == [keys[0], keys[3], keys[4]]
 
 
+@pytest.mark.slow  # two writer processes: ~2 s
 def test_two_processes_writing_one_key_leave_one_valid_entry(
     trace_dir: Path, cache_on: Path
 ) -> None:
