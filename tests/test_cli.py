@@ -259,6 +259,7 @@ def test_simulate_prints_totals(
     assert str(tmp_path / "run") in out
 
 
+@pytest.mark.slow  # a whole run or two: kept out of the one-minute default run
 def test_deterministic_tables(
     gemm_trace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -313,6 +314,7 @@ def test_report_of_missing_run_dir(tmp_path: Path, capsys: pytest.CaptureFixture
     assert_one_error(code, err, "summary.json")
 
 
+@pytest.mark.slow  # a whole run or two: kept out of the one-minute default run
 def test_progress_only_on_tty(
     gemm_trace: Path,
     tmp_path: Path,
@@ -689,6 +691,7 @@ def test_write_failure_leaves_run_dir_untouched(
     assert hidden_siblings(out) == []
 
 
+@pytest.mark.slow  # a whole run or two: kept out of the one-minute default run
 def test_second_run_replaces_first(
     gemm_trace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -716,6 +719,7 @@ def test_refuses_to_replace_a_foreign_directory(
     assert (empty / "summary.json").is_file()
 
 
+@pytest.mark.slow  # a whole run or two: kept out of the one-minute default run
 def test_trace_inside_run_dir_survives_replacement(
     gemm_trace_master: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -1087,6 +1091,7 @@ def test_library_errors_name_parameters_and_the_cli_names_flags() -> None:
     assert set(PARAMETER_FLAGS.values()) <= set().union(*flags.values())  # each flag exists
 
 
+@pytest.mark.slow  # a whole run or two: kept out of the one-minute default run
 def test_api_run_writes_the_run_directory_simulate_writes(
     gemm_trace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -53,7 +53,7 @@ import numpy as np
 from safetensors.numpy import save_file
 
 from spikesim.errors import InputError, echo
-from spikesim.fsutil import make_sibling_dir, replace_dir
+from spikesim.fsutil import make_sibling_dir, replace_dir, signals_deferred
 from spikesim.trace import verified
 
 __all__ = [
@@ -554,8 +554,10 @@ def write_trace(
         )
     target.parent.mkdir(parents=True, exist_ok=True)
 
-    tmp = make_sibling_dir(target, "tmp")
+    tmp: Path | None = None
     try:
+        with signals_deferred():  # made and owned in one step: never left behind by a signal
+            tmp = make_sibling_dir(target, "tmp")
         entries: list[dict[str, Any]] = []
         seen: set[str] = set()
         tokens: int | None = None
@@ -600,7 +602,8 @@ def write_trace(
             fh.write("\n")
         replace_dir(tmp, target)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
     return load_trace(target)
 

@@ -458,6 +458,7 @@ def test_report_interrupted_while_drawing_keeps_the_old_report(
     assert _report_state(run_dir) == before
 
 
+@pytest.mark.slow  # a whole run or two: kept out of the one-minute default run
 def test_sweep_interrupted_keeps_finished_parts_and_resumes(
     tmp_path: Path, trace_master: Path, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -543,7 +544,7 @@ def test_signal_during_synth_subprocess(sig: int, tmp_path: Path) -> None:
     before = snapshot(out)
     # the signal is sent as soon as the staging exists; synth generates first and stages only
     # to write, so on a fast machine the write may already be swapping in when the signal is
-    # handled. Either outcome is whole: interrupted (exit 130, the old trace untouched) or
+    # handled. Either outcome is whole: interrupted (exit 128 + sig, the old trace untouched) or
     # finished (exit 0, the new trace complete); never a mix, debris or a traceback. The
     # interruption itself is exercised deterministically in-process above.
     proc = spikesim_process("synth", "--shape", "smollm2-135m", "--layers", 4, "--tokens", 2048,
@@ -557,7 +558,7 @@ def test_signal_during_synth_subprocess(sig: int, tmp_path: Path) -> None:
         assert code == 128 + sig, err
         assert err.splitlines() == ["error: interrupted"]
     else:  # the swap had begun: the new trace is there, whole
-        assert code in (0, 130), err
+        assert code in (0, 128 + sig), err
         trace = load_trace(out)
         assert len(trace.layers) == 28
         for layer in trace.layers:

@@ -75,6 +75,7 @@ def test_topology_csv_end_to_end(csv_run: tuple[Path, Path]) -> None:
     assert "topology-csv" in (out / "report.md").read_text()
 
 
+@pytest.mark.slow  # a whole run or two: kept out of the one-minute default run
 def test_same_seed_same_tables(
     csv_run: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -139,6 +140,7 @@ def same_tables(a: Path, b: Path) -> bool:
     return all((a / f).read_bytes() == (b / f).read_bytes() for f in ("layers.csv", "actions.csv"))
 
 
+@pytest.mark.slow  # a whole run or two: kept out of the one-minute default run
 def test_workload_trace_equals_trace_flag(
     gemm_trace_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
