@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -35,6 +36,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from spikesim.errors import InputError
+
 __all__ = [
     "Interrupted",
     "atomic_write_file",
@@ -42,6 +45,7 @@ __all__ = [
     "make_sibling_dir",
     "owner_is_gone",
     "process_tag",
+    "read_json_object",
     "remove_debris",
     "replace_dir",
     "shared_data_dirs",
@@ -312,3 +316,40 @@ def signals_deferred() -> Iterator[None]:
         signum, _STATE.pending = _STATE.pending, None
         _STATE.raised = True
         raise Interrupted(signum)
+
+
+# --------------------------------------------------------------------------------------------
+# Bounded JSON files
+# --------------------------------------------------------------------------------------------
+
+
+def read_json_object(path: Path, max_bytes: int, *, empty: str | None = None) -> dict[str, Any]:
+    """The JSON object in the file ``path``, read whole if it holds at most ``max_bytes``.
+
+    Every failure is an :class:`~spikesim.errors.InputError` naming ``path``: unreadable, larger
+    than ``max_bytes`` (not read further), empty (with the message ``empty``, when given; else
+    reported as malformed JSON), not UTF-8, malformed or too deeply nested JSON, or a top level
+    that is not an object.
+    """
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read file ({exc.strerror or exc})", file=path) from None
+    if len(raw) > max_bytes:
+        raise InputError(f"larger than {max_bytes >> 20} MiB; not read", file=path)
+    if empty is not None and not raw.strip():
+        raise InputError(empty, file=path)
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", file=path) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"malformed JSON at line {exc.lineno}: {exc.msg}", file=path) from None
+    except (ValueError, RecursionError):
+        raise InputError(
+            "malformed JSON (nested too deep or a number too long)", file=path
+        ) from None
+    if not isinstance(data, dict):
+        raise InputError("top level must be a JSON object", file=path)
+    return data

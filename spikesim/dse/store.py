@@ -33,7 +33,7 @@ from typing import Any
 import pandas as pd
 
 from spikesim.errors import InputError
-from spikesim.fsutil import owner_is_gone, process_tag, signals_deferred
+from spikesim.fsutil import owner_is_gone, process_tag, read_json_object, signals_deferred
 
 PART_PREFIX = "part-"
 PART_SUFFIX = ".parquet"
@@ -234,25 +234,11 @@ def read_meta(root: str | Path) -> dict[str, Any]:
             if os.path.lexists(path):
                 raise InputError("is not a regular file", file=path)
             raise InputError(f"not a sweep results directory (no {META_NAME})", file=root)
-        with open(path, "rb") as fh:
-            raw = fh.read(META_MAX_BYTES + 1)
     except OSError as exc:
         raise InputError(f"cannot read file ({exc.strerror or exc})", file=path) from None
-    if len(raw) > META_MAX_BYTES:
-        raise InputError(f"larger than {META_MAX_BYTES >> 20} MiB; not read", file=path)
-    if not raw.strip():
-        raise InputError("is empty (expected the JSON object a sweep writes)", file=path)
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", file=path) from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"malformed JSON at line {exc.lineno}: {exc.msg}", file=path) from None
-    except (ValueError, RecursionError):
-        raise InputError("malformed JSON (nested too deep or a number too long)",
-                         file=path) from None
-    if not isinstance(data, dict):
-        raise InputError("top level must be a JSON object", file=path)
+    data = read_json_object(
+        path, META_MAX_BYTES, empty="is empty (expected the JSON object a sweep writes)"
+    )
     for key in ("axes", "designs"):
         value = data.get(key)
         if value is not None and not (

@@ -63,6 +63,7 @@ from spikesim.fsutil import (
     atomic_write_file,
     interruptible,
     make_sibling_dir,
+    read_json_object,
     replace_dir,
     signals_deferred,
 )
@@ -357,29 +358,6 @@ _SUMMARY_MAX_BYTES = 64 << 20
 """A ``summary.json`` larger than this is not read (64 MiB; a 10,000-layer run's is ~2 MB)."""
 
 
-def _load_json_object(path: Path, max_bytes: int) -> dict[str, Any]:
-    """The JSON object in ``path``; ``InputError`` naming it when it is not one."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(max_bytes + 1)
-    except OSError as exc:
-        raise InputError(f"cannot read file ({exc.strerror or exc})", file=path) from None
-    if len(data) > max_bytes:
-        raise InputError(f"larger than {max_bytes >> 20} MiB; not read", file=path)
-    try:
-        obj = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", file=path) from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"malformed JSON at line {exc.lineno}: {exc.msg}", file=path) from None
-    except (ValueError, RecursionError):
-        raise InputError("malformed JSON (nested too deep or a number too long)",
-                         file=path) from None
-    if not isinstance(obj, dict):
-        raise InputError("top level must be a JSON object", file=path)
-    return obj
-
-
 def is_run_dir(path: str | Path) -> bool:
     """True when ``path`` holds a ``summary.json`` written by spikesim (a JSON object with
     ``spikesim_version``): only such a directory is ever replaced by a new run."""
@@ -387,7 +365,7 @@ def is_run_dir(path: str | Path) -> bool:
     if summary.is_symlink() or not summary.is_file():
         return False
     try:
-        return "spikesim_version" in _load_json_object(summary, _SUMMARY_MAX_BYTES)
+        return "spikesim_version" in read_json_object(summary, _SUMMARY_MAX_BYTES)
     except InputError:
         return False
 
@@ -689,7 +667,7 @@ def read_run_tables(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, di
     summary_path = run_dir / SUMMARY_NAME
     if not summary_path.is_file():
         raise InputError("not a spikesim run directory (no summary.json)", file=run_dir)
-    summary = _load_json_object(summary_path, _SUMMARY_MAX_BYTES)
+    summary = read_json_object(summary_path, _SUMMARY_MAX_BYTES)
     _check_summary(summary, summary_path)
     layers = _read_csv(run_dir / "layers.csv", _LAYERS_REQUIRED, numeric=_layers_numeric)
     actions = _read_csv(run_dir / "actions.csv", _ACTIONS_REQUIRED, numeric=_ACTIONS_NUMERIC)
