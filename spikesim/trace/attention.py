@@ -141,6 +141,7 @@ from typing import Any
 import numpy as np
 
 from spikesim.errors import InputError, echo
+from spikesim.trace.last_value import LastValue
 from spikesim.trace.synth import MAX_SEED, MAX_TENSOR_ELEMENTS, ModelShape
 
 __all__ = [
@@ -467,22 +468,10 @@ def generate_group(
     return GroupValues(q=q, k=k_rot, v=_to_float16(v))
 
 
-class AttentionCache:
+class AttentionCache(LastValue[GroupValues]):
     """The q, k, v of the last KV group generated, keyed by everything they depend on, so the
     score and value layers of a group (asked one after the other) generate them once. Holds one
     group: heads_per_group + 2 arrays of tokens × head_dim float16."""
-
-    def __init__(self) -> None:
-        self._key: tuple[Any, ...] | None = None
-        self._value: GroupValues | None = None
-
-    def get(self, key: tuple[Any, ...], make: Any) -> GroupValues:
-        if self._key != key or self._value is None:
-            self._key, self._value = None, None  # release the old group first
-            self._value = make()
-            self._key = key
-        assert self._value is not None
-        return self._value
 
 
 # --------------------------------------------------------------------------------------------

@@ -93,6 +93,7 @@ from spikesim.errors import InputError, echo
 from spikesim.schema import OpClass, Phase
 from spikesim.trace.attention import AttentionCache, attention_layers
 from spikesim.trace.format import MANIFEST_NAME, Trace, _sha256_file, load_trace
+from spikesim.trace.last_value import LastValue
 from spikesim.trace.shipped import SHIPPED_TRACES, resolve_trace
 from spikesim.trace.synth import (
     GENERATOR_VERSION,
@@ -238,21 +239,9 @@ class Workload(Protocol):
 # --------------------------------------------------------------------------------------------
 
 
-class _InputCache:
+class _InputCache(LastValue[np.ndarray]):
     """The last generated input ``x`` (float16) of one workload, keyed by everything its values
     depend on, so q/k/v_proj (and gate/up_proj) of a block generate it once. Holds one array."""
-
-    def __init__(self) -> None:
-        self._key: tuple[Any, ...] | None = None
-        self._value: np.ndarray | None = None
-
-    def get(self, key: tuple[Any, ...], make: Any) -> np.ndarray:
-        if self._key != key or self._value is None:
-            self._key, self._value = None, None  # release the old one before making the new
-            self._value = make()
-            self._key = key
-        assert self._value is not None
-        return self._value
 
 
 @dataclass(frozen=True)
