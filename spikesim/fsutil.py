@@ -50,6 +50,7 @@ __all__ = [
     "replace_dir",
     "shared_data_dirs",
     "signals_deferred",
+    "staged_dir",
 ]
 
 
@@ -316,6 +317,28 @@ def signals_deferred() -> Iterator[None]:
         signum, _STATE.pending = _STATE.pending, None
         _STATE.raised = True
         raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def staged_dir(target: Path) -> Iterator[Path]:
+    """A new directory for ``target``, written in a staging sibling and swapped in whole.
+
+    The staging directory (``.NAME.tmp-PID-TAG…``, :func:`make_sibling_dir`) is made with
+    :func:`interruptible`'s signals held back, so it is owned from the moment it exists; when the
+    block ends normally it replaces ``target`` (:func:`replace_dir`), and whatever stops the block
+    (an error, an interruption) removes it and leaves ``target`` as it was.
+    """
+    tmp: Path | None = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with signals_deferred():  # made and owned in one step: never left behind
+            tmp = make_sibling_dir(target, "tmp")
+        yield tmp
+        replace_dir(tmp, target)
+        tmp = None
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------------------------

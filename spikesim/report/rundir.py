@@ -66,6 +66,7 @@ from spikesim.fsutil import (
     read_json_object,
     replace_dir,
     signals_deferred,
+    staged_dir,
 )
 from spikesim.report.figures import RunTables, compare_figures, run_figures
 from spikesim.report.markdown import (
@@ -393,30 +394,22 @@ def staged_run_dir(target: str | Path, *, keep: Sequence[str] = ()) -> Iterator[
         occurred while writing (the error names the path, ``field="out"``).
     """
     target = check_run_dir_target(target)
-    tmp: Path | None = None
     with interruptible():
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with signals_deferred():  # made and owned in one step: never left behind
-                tmp = make_sibling_dir(target, "tmp")
-            for rel in keep:
-                src = target / rel
-                if src.is_dir():
-                    shutil.copytree(src, tmp / rel, copy_function=_link_or_copy)
-                elif src.is_file():
-                    (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-                    _link_or_copy(str(src), str(tmp / rel))
-            yield tmp
-            replace_dir(tmp, target)
-            tmp = None
+            with staged_dir(target) as tmp:
+                for rel in keep:
+                    src = target / rel
+                    if src.is_dir():
+                        shutil.copytree(src, tmp / rel, copy_function=_link_or_copy)
+                    elif src.is_file():
+                        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+                        _link_or_copy(str(src), str(tmp / rel))
+                yield tmp
         except OSError as exc:
             where = exc.filename if exc.filename is not None else target
             raise InputError(
                 f"cannot write run directory: {exc.strerror or exc}", file=where, field="out"
             ) from None
-        finally:
-            if tmp is not None:
-                shutil.rmtree(tmp, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -854,23 +847,15 @@ def write_comparison(
         ]
     }
     target = check_compare_target(out)
-    tmp: Path | None = None
     with interruptible():
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with signals_deferred():
-                tmp = make_sibling_dir(target, "tmp")
-            _write_text(tmp / "compare.md", text)
-            _write_text(tmp / COMPARE_MARKER, json.dumps(marker, indent=2) + "\n")
-            save_figures(compare_figures(tables), tmp / FIGURES_DIR, figure_dpi)
-            replace_dir(tmp, target)
-            tmp = None
+            with staged_dir(target) as tmp:
+                _write_text(tmp / "compare.md", text)
+                _write_text(tmp / COMPARE_MARKER, json.dumps(marker, indent=2) + "\n")
+                save_figures(compare_figures(tables), tmp / FIGURES_DIR, figure_dpi)
         except OSError as exc:
             where = exc.filename if exc.filename is not None else target
             raise InputError(
                 f"cannot write comparison: {exc.strerror or exc}", file=where, field="out"
             ) from None
-        finally:
-            if tmp is not None:
-                shutil.rmtree(tmp, ignore_errors=True)
     return target / "compare.md"

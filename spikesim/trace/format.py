@@ -41,7 +41,6 @@ import json
 import math
 import os
 import re
-import shutil
 import stat
 import struct
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -53,7 +52,7 @@ import numpy as np
 from safetensors.numpy import save_file
 
 from spikesim.errors import InputError, echo
-from spikesim.fsutil import make_sibling_dir, replace_dir, signals_deferred
+from spikesim.fsutil import staged_dir
 from spikesim.trace import verified
 
 __all__ = [
@@ -552,12 +551,7 @@ def write_trace(
         raise InputError(
             "refusing to overwrite: path exists and is not a trace directory", file=target
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-
-    tmp: Path | None = None
-    try:
-        with signals_deferred():  # made and owned in one step: never left behind by a signal
-            tmp = make_sibling_dir(target, "tmp")
+    with staged_dir(target) as tmp:
         entries: list[dict[str, Any]] = []
         seen: set[str] = set()
         tokens: int | None = None
@@ -600,11 +594,6 @@ def write_trace(
         with open(tmp / MANIFEST_NAME, "w", encoding="utf-8") as fh:
             json.dump(manifest, fh, indent=2)
             fh.write("\n")
-        replace_dir(tmp, target)
-    except BaseException:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return load_trace(target)
 
 
