@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cli_support import MAX_LINE, assert_one_error, hidden_siblings, run, snapshot
 
 from spikesim.cli import main
 from spikesim.config.loader import YAML_MAX_BYTES, YAML_MAX_DEPTH, read_yaml_mapping
@@ -24,43 +25,6 @@ from spikesim.errors import InputError
 ROOT = Path(__file__).resolve().parents[2]
 HW_TEXT = (ROOT / "hw_configs" / "spikequant-45nm.yaml").read_text()
 GEMM = "8,64,40"
-MAX_LINE = 1400
-"""Longest acceptable error line: file + field (cut at 200) + message (cut at 1000)."""
-
-
-# --------------------------------------------------------------------------------------------
-# Helpers (the ideas of tests/test_cli.py, kept local)
-# --------------------------------------------------------------------------------------------
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_error(code: int, err: str, *needles: object) -> str:
-    """Exit 2, exactly one bounded stderr line ``error: ...`` containing every needle."""
-    assert code == 2, err[:2000]
-    assert "Traceback" not in err
-    lines = err.splitlines()
-    assert len(lines) == 1, err[:2000]
-    line = lines[0]
-    assert line.startswith("error: "), line[:2000]
-    assert len(line) <= MAX_LINE, (len(line), line[:300])
-    for needle in needles:
-        assert str(needle) in line, (needle, line)
-    return line
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
-    }
-
-
-def hidden_siblings(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.parent.iterdir() if p.name.startswith("."))
 
 
 def sub(old: str, new: str) -> Callable[[str], str]:
