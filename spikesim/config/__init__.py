@@ -9,6 +9,7 @@ from spikesim.config.hardware import (
     MACArrayConfig,
     SRAMBankConfig,
 )
+from spikesim.config.kv import KVCacheConfig
 from spikesim.config.loader import apply_overrides, load_hardware, parse_override
 from spikesim.config.mapping import LoopOrder, MappingConfig
 from spikesim.config.quant import Coding, QuantConfig
@@ -21,6 +22,7 @@ __all__ = [
     "EncoderConfig",
     "HardwareConfig",
     "IFArrayConfig",
+    "KVCacheConfig",
     "LoopOrder",
     "MACArrayConfig",
     "MappingConfig",

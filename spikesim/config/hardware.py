@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from spikesim.config._base import FrozenModel
+from spikesim.config.kv import KVCacheConfig
 from spikesim.config.mapping import MappingConfig
 from spikesim.config.quant import QuantConfig
 from spikesim.config.vector import VectorConfig
@@ -368,6 +369,9 @@ class HardwareConfig(FrozenModel):
     vector: VectorConfig = VectorConfig()
     """The floating-point vector unit of the operators outside the array (RMSNorm, RoPE,
     softmax, SiLU·up, residual adds), shared by every design."""
+
+    kv_cache: KVCacheConfig = KVCacheConfig()
+    """Storage format of the KV cache (:mod:`spikesim.config.kv`), shared by every design."""
 
     energy: EnergyRef = EnergyRef()
 

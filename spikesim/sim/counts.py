@@ -45,8 +45,19 @@ class CountedRun:
 
 
 def is_vector(layer: WorkloadItem) -> bool:
-    """Whether ``layer`` runs on the vector unit (``op_class == "vector"``)."""
-    return str(layer.op_class) == OpClass.VECTOR
+    """Whether ``layer`` runs on the vector unit: a :class:`~spikesim.trace.VectorLayer`
+    (``op_class`` ``vector``, or ``kv`` for the quantize-and-append of new keys and values)."""
+    return isinstance(layer, VectorLayer)
+
+
+def layer_hardware(layer: WorkloadLayer, hw: HardwareConfig) -> HardwareConfig:
+    """The hardware a tensor layer is quantized and simulated on: ``hw`` itself, except for an
+    attention matmul (``op_class`` ``attention``), whose ``w`` operand is K or V read from the
+    KV cache: ``quant.weight_bits`` becomes ``kv_cache.bits`` (:mod:`spikesim.config.kv`)."""
+    if str(layer.op_class) != OpClass.ATTENTION or hw.quant.weight_bits == hw.kv_cache.bits:
+        return hw
+    quant = hw.quant.model_copy(update={"weight_bits": hw.kv_cache.bits})
+    return hw.model_copy(update={"quant": quant})
 
 
 def tensor_layers(layers: Sequence[WorkloadItem]) -> list[WorkloadLayer]:
@@ -140,9 +151,7 @@ def simulate_counts(
     stats_frames: list[pd.DataFrame] = []
     tx_rows: list[tuple[object, ...]] = []
     for layer in chosen:
-        if is_vector(layer):
-            if not isinstance(layer, VectorLayer):
-                raise TypeError(f"layer {layer.name} has op_class vector but is no VectorLayer")
+        if isinstance(layer, VectorLayer):
             vector = simulate_vector_layer(layer, hw, names[0])
             results: Iterable[tuple[str, LayerSim]] = [
                 (name, replace(vector, design=name)) for name in names
@@ -189,6 +198,7 @@ def _simulate_tensor_layer(
     loaded from ``store``); the reference design's quantization adds its histogram."""
     if isinstance(layer, VectorLayer):
         raise TypeError(f"vector layer {layer.name} has op_class {layer.op_class!r}")
+    hw = layer_hardware(layer, hw)
     floats: list[tuple[Any, Any]] = []
 
     def inputs() -> tuple[Any, Any]:
