@@ -41,6 +41,7 @@ from spikesim.errors import InputError
 __all__ = [
     "Interrupted",
     "atomic_write_file",
+    "decode_text",
     "interruptible",
     "make_sibling_dir",
     "owner_is_gone",
@@ -342,8 +343,36 @@ def staged_dir(target: Path) -> Iterator[Path]:
 
 
 # --------------------------------------------------------------------------------------------
-# Bounded JSON files
+# Text files and bounded JSON files
 # --------------------------------------------------------------------------------------------
+
+
+def decode_text(
+    raw: bytes,
+    *,
+    file: Path,
+    what: str = "file",
+    encoding: str = "utf-8",
+    binary_note: str = "",
+) -> str:
+    """The bytes ``raw`` read from ``file`` as text: no NUL byte (a binary file), then decoded
+    with ``encoding`` (``utf-8``, or ``utf-8-sig`` to drop a leading byte-order mark).
+
+    Failures are :class:`~spikesim.errors.InputError` naming ``file``, worded ``WHAT holds
+    binary data (a NUL byte at offset N)BINARY_NOTE`` and ``WHAT is not UTF-8 text (invalid byte
+    at offset N)``.
+    """
+    nul = raw.find(b"\0")
+    if nul >= 0:
+        raise InputError(
+            f"{what} holds binary data (a NUL byte at offset {nul}){binary_note}", file=file
+        )
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{what} is not UTF-8 text (invalid byte at offset {exc.start})", file=file
+        ) from None
 
 
 def read_json_object(path: Path, max_bytes: int, *, empty: str | None = None) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -181,14 +182,14 @@ def test_checksum_is_verified_once_per_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_trace(tmp_path / "t", n_layers=2)
-    calls: list[Path] = []
-    real = tformat._sha256_file
+    calls: list[int] = []
+    real = tformat._sha256_open
 
-    def counting(file: Path) -> str:
-        calls.append(file)
-        return real(file)
+    def counting(fh: io.FileIO) -> str:
+        calls.append(os.fstat(fh.fileno()).st_ino)
+        return real(fh)
 
-    monkeypatch.setattr(tformat, "_sha256_file", counting)
+    monkeypatch.setattr(tformat, "_sha256_open", counting)
     trace = load_trace(tmp_path / "t")
     assert calls == []  # loading hashes nothing
     layer = trace.layers[0]
@@ -196,7 +197,7 @@ def test_checksum_is_verified_once_per_process(
     layer.tensor("w")
     layer.activations()
     load_trace(tmp_path / "t").layers[0].weights()
-    assert calls == [layer.file]
+    assert calls == [layer.file.stat().st_ino]
 
 
 def test_unknown_layer_and_tensor_names(tmp_path: Path) -> None:
@@ -635,10 +636,10 @@ def test_verified_checksums_are_remembered_across_processes(
     assert (tmp_path / "cache" / "verified-checksums.tsv").read_text().count("\n") == 1
     verified.forget_all()  # a new process: only the cache file remembers
 
-    def no_hash(file: Path) -> str:
+    def no_hash(fh: io.FileIO) -> str:
         raise AssertionError("hashed again")
 
-    monkeypatch.setattr(fmt, "_sha256_file", no_hash)
+    monkeypatch.setattr(fmt, "_sha256_open", no_hash)
     load_trace(tmp_path / "t").layers[0].verify()
     monkeypatch.undo()
     monkeypatch.setenv("SPIKESIM_CACHE", str(tmp_path / "cache"))

@@ -7,7 +7,9 @@ share and :mod:`spikesim.cli.flags` turns the API parameters named in library er
 
 Exit codes: 0 on success, 2 on bad input (one line ``error: ...`` on stderr naming the file and
 the field, never a traceback), 128 + the signal's number when interrupted (130 for SIGINT or
-Ctrl-C, 143 for SIGTERM, 129 for SIGHUP).
+Ctrl-C, 143 for SIGTERM, 129 for SIGHUP), 1 on any other exception: a bug in spikesim, reported
+as one line ``error: internal error (...): TYPE: message; ...`` (``SPIKESIM_DEBUG=1`` lets it
+raise with its traceback instead).
 """
 
 from __future__ import annotations
@@ -30,7 +32,16 @@ from spikesim.cli import (
     validate,
 )
 from spikesim.cli import eval as eval_command
-from spikesim.cli.common import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, Parser, UsageError
+from spikesim.cli.common import (
+    EXIT_INPUT,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    Parser,
+    UsageError,
+    debug_enabled,
+    internal_error,
+)
 from spikesim.cli.flags import parser_flags, with_flag
 from spikesim.errors import InputError
 from spikesim.fsutil import Interrupted
@@ -79,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Cycle-level simulator of spiking (integrate-and-fire) accelerators for quantized "
             "LLMs. Exit codes: 0 ok, 2 bad input (one 'error:' line), 128 + signal number "
-            "when interrupted (130 Ctrl-C, 143 SIGTERM)."
+            "when interrupted (130 Ctrl-C, 143 SIGTERM), 1 internal error (a bug; "
+            "SPIKESIM_DEBUG=1 shows its traceback)."
         ),
     )
     parser.add_argument("--version", action="version", version=f"spikesim {__version__}")
@@ -124,3 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         # Ctrl-C outside an interruptible block is SIGINT too
         _error("interrupted")
         return 128 + exc.signum if isinstance(exc, Interrupted) else EXIT_INTERRUPTED
+    except Exception as exc:  # a bug, not the input: one line, unless debugging
+        if debug_enabled():
+            raise
+        _error(internal_error(exc))
+        return EXIT_INTERNAL

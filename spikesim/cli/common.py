@@ -7,12 +7,13 @@ library modules under it) and use these helpers to read flags and print results.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from spikesim.errors import InputError
+from spikesim.errors import InputError, shorten
 
 if TYPE_CHECKING:
     from spikesim.config.hardware import HardwareConfig
@@ -20,11 +21,38 @@ if TYPE_CHECKING:
     from spikesim.sim.result import SimResult
 
 EXIT_OK = 0
+EXIT_INTERNAL = 1
+"""An unexpected exception: a bug in spikesim, not the user's input (one ``error:`` line)."""
 EXIT_INPUT = 2
 EXIT_INTERRUPTED = 130
 
+DEBUG_ENV = "SPIKESIM_DEBUG"
+"""Environment variable: ``1`` (or ``true``, ``yes``) lets an unexpected exception end the
+command with its full Python traceback instead of the one-line internal error."""
+
+INTERNAL_MESSAGE_LIMIT = 300
+"""Characters of an unexpected exception's message echoed in the internal-error line."""
+
 DTYPE_CHOICES = ("float16", "float32")
 """``--dtype`` of synth and extract: the dtype of x and w on disk."""
+
+
+def debug_enabled() -> bool:
+    """True when :data:`DEBUG_ENV` asks for tracebacks of unexpected exceptions."""
+    return os.environ.get(DEBUG_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def internal_error(exc: BaseException) -> str:
+    """The one line (after ``error: ``) reporting the unexpected exception ``exc``: its type and
+    its message, bounded, and how to see the traceback."""
+    detail = type(exc).__name__
+    message = shorten(" ".join(str(exc).split()), INTERNAL_MESSAGE_LIMIT)
+    if message:
+        detail = f"{detail}: {message}"
+    return (
+        f"internal error (a bug in spikesim, please report it): {detail}; "
+        f"set {DEBUG_ENV}=1 to see the traceback"
+    )
 
 
 class UsageError(Exception):

@@ -32,6 +32,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from spikesim.config.hardware import HardwareConfig
 from spikesim.errors import InputError, echo, shorten
+from spikesim.fsutil import decode_text
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -268,17 +269,7 @@ def _read_yaml_text(path: Path) -> str:
             f"file is more than the {limit}-byte limit of a YAML file (a device or a pipe?)",
             file=path,
         )
-    nul = raw.find(b"\0")
-    if nul >= 0:
-        raise InputError(
-            f"file holds binary data (a NUL byte at offset {nul}), not YAML text", file=path
-        )
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"file is not UTF-8 text (invalid byte at offset {exc.start})", file=path
-        ) from None
+    return decode_text(raw, file=path, binary_note=", not YAML text")
 
 
 def read_yaml_mapping(path: str | Path) -> dict[str, Any]:

@@ -36,7 +36,9 @@ time any tensor of a layer is touched (once per process). Every problem is repor
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import io
 import json
 import math
 import os
@@ -244,12 +246,22 @@ class TraceLayer:
     def verify(self) -> None:
         """Check the file's SHA-256 against the manifest (hashed once per process, then cached).
 
+        The file is checked again to be inside the trace directory and is read through the
+        descriptor that check opened (:func:`_open_inside`).
+
         Raises
         ------
         InputError
-            ``field="sha256"`` on mismatch, or if the file cannot be read.
+            ``field="sha256"`` on mismatch, if the file cannot be read, or if it now leaves the
+            trace directory.
         """
-        _verify_file(self.file, self.sha256, self.size_bytes)
+        with self._open("sha256") as fh:
+            _verify_open(fh, self.file, self.sha256, self.size_bytes)
+
+    def _open(self, fld: str) -> io.FileIO:
+        """The layer file, opened as :func:`load_trace` opened it (inside the trace, no link
+        out of it, the file checked is the file read); errors name ``fld``."""
+        return _open_inside(self.file, self.file.parent, fld, "layer file")
 
     def tensor(self, name: str) -> np.ndarray:
         """Tensor ``name`` as a read-only memory-mapped array (no copy into RAM).
@@ -263,20 +275,21 @@ class TraceLayer:
             with the dtype and shape recorded in the file.
         """
         spec = self.spec(name)
-        self.verify()
         dtype = np.dtype(spec.dtype).newbyteorder("<")
-        if spec.nbytes == 0:
-            empty = np.zeros(spec.shape, dtype=dtype)
-            empty.flags.writeable = False
-            return empty
-        try:
-            return np.memmap(
-                self.file, dtype=dtype, mode="r", offset=spec.offset_bytes, shape=spec.shape
-            )
-        except (OSError, ValueError) as exc:
-            raise InputError(
-                f"cannot memory-map tensor: {exc}", file=self.file, field=name
-            ) from exc
+        with self._open(name) as fh:  # verified and mapped through the same descriptor
+            _verify_open(fh, self.file, self.sha256, self.size_bytes)
+            if spec.nbytes == 0:
+                empty = np.zeros(spec.shape, dtype=dtype)
+                empty.flags.writeable = False
+                return empty
+            try:
+                return np.memmap(
+                    fh, dtype=dtype, mode="r", offset=spec.offset_bytes, shape=spec.shape
+                )
+            except (OSError, ValueError) as exc:
+                raise InputError(
+                    f"cannot memory-map tensor: {exc}", file=self.file, field=name
+                ) from exc
 
     def activations(self) -> np.ndarray:
         """Activations ``x`` as float32, shape ``[tokens, k]`` (a fresh, writable array).
@@ -381,37 +394,43 @@ class Trace:
 # Checksums (verified once per file version, remembered across runs: trace/verified.py)
 # --------------------------------------------------------------------------------------------
 
-def _stat_key(file: Path, sha256: str) -> tuple[str, int, int, int, str]:
-    st = file.stat()
-    return (str(file.resolve()), st.st_ino, st.st_size, st.st_mtime_ns, sha256)
-
-
-def _sha256_file(file: Path) -> str:
+def _sha256_open(fh: io.FileIO) -> str:
+    """SHA-256 (hex) of the open file ``fh``, read from its start in chunks."""
     digest = hashlib.sha256()
     buf = bytearray(_HASH_CHUNK_BYTES)
     view = memoryview(buf)
-    with open(file, "rb", buffering=0) as fh:
-        while True:
-            n = fh.readinto(buf)
-            if not n:
-                break
-            digest.update(view[:n])
+    fh.seek(0)
+    while True:
+        n = fh.readinto(buf)
+        if not n:
+            break
+        digest.update(view[:n])
     return digest.hexdigest()
 
 
-def _verify_file(file: Path, sha256: str, size_bytes: int) -> None:
+def _sha256_file(file: Path) -> str:
+    """SHA-256 (hex) of the file at ``file`` (one the caller wrote or already checked)."""
+    with open(file, "rb", buffering=0) as fh:
+        return _sha256_open(fh)
+
+
+def _verify_open(fh: io.FileIO, file: Path, sha256: str, size_bytes: int) -> None:
+    """Check the open layer file ``fh`` (named ``file``) against the manifest's size and
+    SHA-256; the file version is identified (for :mod:`verified`) by the descriptor's status,
+    so what is hashed and what is remembered are the same file."""
     try:
-        key = _stat_key(file, sha256)
+        st = os.fstat(fh.fileno())
+        key = (str(file.resolve()), st.st_ino, st.st_size, st.st_mtime_ns, sha256)
         if verified.is_verified(key):
             return
-        if key[2] != size_bytes:
+        if st.st_size != size_bytes:
             raise InputError(
-                f"file is {key[2]} bytes but the manifest says {size_bytes} "
+                f"file is {st.st_size} bytes but the manifest says {size_bytes} "
                 "(modified after loading?)",
                 file=file,
                 field="bytes",
             )
-        actual = _sha256_file(file)
+        actual = _sha256_open(fh)
     except OSError as exc:
         raise InputError(f"cannot read layer file: {exc}", file=file, field="sha256") from exc
     if actual != sha256:
@@ -728,11 +747,16 @@ def _parse_json(raw: bytes, what: str, file: Path, fld: str | None) -> Any:
     return value
 
 
-def _inside_trace(path: Path, trace_dir: Path, fld: str | None, what: str) -> None:
+def _inside_trace(
+    path: Path, trace_dir: Path, fld: str | None, what: str
+) -> tuple[Path, os.stat_result]:
     """Refuse ``path`` (a direct child of ``trace_dir``) unless it is a regular file inside the
     trace directory: a symbolic link is followed only when its target is inside the trace
-    directory too. Checked with ``lstat`` before the file is opened, so nothing is read from a
-    target outside the trace (and the message says nothing of it)."""
+    directory too. Checked with ``lstat``, before anything is opened, so nothing is read from a
+    target outside the trace (and the message says nothing of it).
+
+    Returns the path to open (``path``, or the resolved target of a link) and its ``lstat``:
+    :func:`_open_inside` opens exactly that file and nothing else."""
     try:
         st = path.lstat()
     except FileNotFoundError:
@@ -741,6 +765,7 @@ def _inside_trace(path: Path, trace_dir: Path, fld: str | None, what: str) -> No
         raise InputError(
             f"cannot read {what} ({exc.__class__.__name__})", file=path, field=fld
         ) from None
+    checked = path
     if stat.S_ISLNK(st.st_mode):
         try:
             target = path.resolve(strict=True)
@@ -755,36 +780,97 @@ def _inside_trace(path: Path, trace_dir: Path, fld: str | None, what: str) -> No
                 file=path,
                 field=fld,
             )
-        st = target.stat()
+        checked = target
+        try:
+            st = target.lstat()  # resolved: the file itself, not a link
+        except OSError:
+            raise InputError(
+                f"{what} is a symbolic link that cannot be followed", file=path, field=fld
+            ) from None
     if not stat.S_ISREG(st.st_mode):
         kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
         raise InputError(f"{what} is {kind}", file=path, field=fld)
+    return checked, st
 
 
-def _read_header(file: Path, size: int) -> dict[str, Any]:
-    """Parse a safetensors header: u64 little-endian length, then that many bytes of JSON."""
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)  # the checked name is not a link: never follow one
+    | getattr(os, "O_NONBLOCK", 0)  # a FIFO swapped in is not waited for (refused below)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+
+
+def _open_inside(path: Path, trace_dir: Path, fld: str | None, what: str) -> io.FileIO:
+    """``path`` opened for reading once :func:`_inside_trace` accepts it, as one act.
+
+    The name that was checked is opened without following a symbolic link (``O_NOFOLLOW``),
+    and the opened descriptor must be the very file that was checked (same device and inode):
+    a file swapped for a link or another file between the check and the open is refused, not
+    read. Everything is then read from the returned file, never again by name.
+    """
+    checked, st = _inside_trace(path, trace_dir, fld, what)
+    try:
+        fd = os.open(checked, _OPEN_FLAGS)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError(
+                f"{what} became a symbolic link while being opened (refused)",
+                file=path,
+                field=fld,
+            ) from None
+        raise InputError(
+            f"cannot read {what} ({exc.__class__.__name__})", file=path, field=fld
+        ) from None
+    try:
+        opened = os.fstat(fd)
+        if (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino) or not stat.S_ISREG(
+            opened.st_mode
+        ):
+            raise InputError(
+                f"{what} was replaced while being opened (refused)", file=path, field=fld
+            )
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return io.FileIO(fd, "rb", closefd=True)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read_header(fh: io.FileIO, file: Path, size: int) -> dict[str, Any]:
+    """Parse the safetensors header of the open layer file ``fh`` (named ``file``, ``size``
+    bytes): u64 little-endian length, then that many bytes of JSON."""
     if size < 8:
         raise InputError(
             f"file is {size} bytes, too short for a safetensors header", file=file, field="header"
         )
     try:
-        with open(file, "rb") as fh:
-            (length,) = struct.unpack("<Q", fh.read(8))
-            if length > size - 8:
-                raise InputError(
-                    f"header length {length} exceeds the file size {size} (truncated or not "
-                    "a safetensors file)",
-                    file=file,
-                    field="header",
-                )
-            if length > MAX_HEADER_BYTES:
-                raise InputError(
-                    f"header length {length} is more than the {MAX_HEADER_BYTES}-byte limit "
-                    "(not a layer file of a trace)",
-                    file=file,
-                    field="header",
-                )
-            raw = fh.read(length)
+        fh.seek(0)
+        prefix = _read_exactly(fh, 8)
+        if len(prefix) < 8:
+            raise InputError(
+                "file ended before its safetensors header (modified while read?)",
+                file=file,
+                field="header",
+            )
+        (length,) = struct.unpack("<Q", prefix)
+        if length > size - 8:
+            raise InputError(
+                f"header length {length} exceeds the file size {size} (truncated or not "
+                "a safetensors file)",
+                file=file,
+                field="header",
+            )
+        if length > MAX_HEADER_BYTES:
+            raise InputError(
+                f"header length {length} is more than the {MAX_HEADER_BYTES}-byte limit "
+                "(not a layer file of a trace)",
+                file=file,
+                field="header",
+            )
+        raw = _read_exactly(fh, length)
     except OSError as exc:
         raise InputError(f"cannot read layer file: {exc}", file=file, field="header") from exc
     header = _parse_json(raw, "safetensors header", file, "header")
@@ -794,8 +880,21 @@ def _read_header(file: Path, size: int) -> dict[str, Any]:
     return header
 
 
-def _header_specs(file: Path, size: int) -> dict[str, TensorSpec]:
-    header = _read_header(file, size)
+def _read_exactly(fh: io.FileIO, size: int) -> bytes:
+    """``size`` bytes from ``fh`` (an unbuffered file may return fewer per read); fewer only
+    at the end of the file."""
+    chunks: list[bytes] = []
+    while size > 0:
+        chunk = fh.read(size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _header_specs(fh: io.FileIO, file: Path, size: int) -> dict[str, TensorSpec]:
+    header = _read_header(fh, file, size)
     data_start: int = header.pop("__data_start__")
     header.pop("__metadata__", None)
     data_len = size - data_start
@@ -901,16 +1000,16 @@ def _load_layer(entry: Any, index: int, trace_dir: Path, manifest: Path) -> Trac
 
     # The file itself.
     file = trace_dir / file_name
-    _inside_trace(file, trace_dir, f"{where}.file", "layer file")
-    actual_size = file.stat().st_size
-    if actual_size != size_bytes:
-        raise InputError(
-            f"file is {actual_size} bytes but the manifest says {size_bytes} "
-            "(truncated or modified)",
-            file=file,
-            field=f"{where}.bytes",
-        )
-    specs = _header_specs(file, actual_size)
+    with _open_inside(file, trace_dir, f"{where}.file", "layer file") as fh:
+        actual_size = os.fstat(fh.fileno()).st_size
+        if actual_size != size_bytes:
+            raise InputError(
+                f"file is {actual_size} bytes but the manifest says {size_bytes} "
+                "(truncated or modified)",
+                file=file,
+                field=f"{where}.bytes",
+            )
+        specs = _header_specs(fh, file, actual_size)
     for req in ("x", "w"):
         if req not in specs:
             raise InputError(f"layer file has no tensor {req!r}", file=file, field=req)
@@ -944,11 +1043,12 @@ def _load_layer(entry: Any, index: int, trace_dir: Path, manifest: Path) -> Trac
     )
 
 
-def _read_manifest(manifest: Path) -> bytes:
-    """The bytes of ``manifest.json``: a bounded read of at most :data:`MAX_MANIFEST_BYTES`."""
+def _read_manifest(manifest: Path, trace_dir: Path) -> bytes:
+    """The bytes of ``manifest.json``, checked to be a file inside the trace and read from the
+    file checked (:func:`_open_inside`): a bounded read of at most :data:`MAX_MANIFEST_BYTES`."""
     try:
-        with open(manifest, "rb") as fh:
-            raw = fh.read(MAX_MANIFEST_BYTES + 1)
+        with _open_inside(manifest, trace_dir, None, "manifest") as fh:
+            raw = _read_exactly(fh, MAX_MANIFEST_BYTES + 1)
     except OSError as exc:
         raise InputError(
             f"cannot read manifest ({exc.__class__.__name__})", file=manifest
@@ -990,8 +1090,7 @@ def load_trace(path: str | os.PathLike[str]) -> Trace:
     manifest = trace_dir / MANIFEST_NAME
     if not manifest.exists() and not manifest.is_symlink():
         raise InputError("trace has no manifest.json", file=manifest)
-    _inside_trace(manifest, trace_dir, None, "manifest")
-    data = _parse_json(_read_manifest(manifest), "manifest", manifest, None)
+    data = _parse_json(_read_manifest(manifest, trace_dir), "manifest", manifest, None)
     if not isinstance(data, dict):
         raise InputError("manifest must be a JSON object", file=manifest)
     version = _require(data, "schema_version", int, manifest, "schema_version")

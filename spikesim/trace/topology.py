@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from spikesim.errors import InputError, echo
+from spikesim.fsutil import decode_text
 from spikesim.trace.format import _parse_json
 from spikesim.trace.synth import ModelShape
 
@@ -165,18 +166,6 @@ def sha256_bytes(data: bytes) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _text(raw: bytes, path: Path, what: str) -> str:
-    nul = raw.find(b"\0")
-    if nul >= 0:
-        raise InputError(f"{what} holds binary data (a NUL byte at offset {nul})", file=path)
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{what} is not UTF-8 text (invalid byte at offset {exc.start})", file=path
-        ) from None
-
-
 def _trim(cells: list[str]) -> list[str]:
     """Cells stripped of blanks, trailing empty cells dropped (SCALE-Sim ends rows in ',')."""
     out = [c.strip() for c in cells]
@@ -241,7 +230,7 @@ def read_topology_csv(path: str | os.PathLike[str]) -> tuple[list[GemmRow], str]
     """
     path = Path(path)
     raw = read_bounded(path, MAX_TOPOLOGY_BYTES, "topology CSV")
-    text = _text(raw, path, "topology CSV")
+    text = decode_text(raw, file=path, what="topology CSV", encoding="utf-8-sig")
     reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
     columns: dict[str, int] = {}
@@ -346,7 +335,7 @@ def read_hf_config(path: str | os.PathLike[str]) -> tuple[HFModel, str]:
     """
     path = Path(path)
     raw = read_bounded(path, MAX_CONFIG_BYTES, "config.json")
-    _text(raw, path, "config.json")
+    decode_text(raw, file=path, what="config.json", encoding="utf-8-sig")
     config = _parse_json(raw, "config.json", path, None)
     if not isinstance(config, dict):
         raise InputError("config.json must be a JSON object", file=path)

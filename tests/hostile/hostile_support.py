@@ -1,6 +1,7 @@
-"""Helpers of the hostile-input suite (tests/hostile/test_hostile_{outputs,store,spec,runs}.py):
-the CLI in-process and as a subprocess, the one-error-line contract, snapshots of folders, sweeps
-without worker processes, and the fixtures those modules share (a module binds the ones it uses:
+"""Helpers of the hostile-input suite (tests/hostile/test_hostile_*.py): the CLI in-process and
+as a subprocess, the one-error-line contract, an input refused by ``validate`` and by
+``simulate`` with the run directory untouched, snapshots of folders, sweeps without worker
+processes, and the fixtures those modules share (a module binds the ones it uses:
 ``trace_master = hostile_support.trace_master``; no conftest.py, the folder is shared)."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
-from cli_support import assert_one_error, hidden_siblings, run, snapshot  # noqa: F401
+from cli_support import MAX_LINE, assert_one_error, hidden_siblings, run, snapshot  # noqa: F401
 
 from spikesim.cli import main
 from spikesim.dse import run_sweep
@@ -32,6 +33,61 @@ GEMM = "8,64,40"
 
 
 
+
+
+def refused_by_validate(
+    capsys: pytest.CaptureFixture[str], file: Path, *needles: object
+) -> str:
+    """``spikesim validate FILE`` refuses: one error line holding every needle, nothing on
+    stdout, nothing in FILE's folder changed. Returns the error line."""
+    folder = Path(file).parent
+    before = snapshot(folder)
+    code, out, err = run(capsys, "validate", file)
+    line = assert_one_error(code, err, *needles)
+    assert not out.strip()
+    assert snapshot(folder) == before
+    return line
+
+
+def refused_by_simulate(
+    capsys: pytest.CaptureFixture[str],
+    hw: object,
+    trace: Path,
+    run_dir: Path,
+    *needles: object,
+    extra: tuple[object, ...] = (),
+) -> str:
+    """``spikesim simulate --hw HW --trace TRACE --out RUN_DIR [EXTRA]`` (quiet, no figures)
+    refuses: one error line holding every needle, nothing on stdout, the existing run directory
+    byte for byte as it was and no staging left beside it. Returns the error line."""
+    before = snapshot(run_dir)
+    hidden = hidden_siblings(run_dir)
+    code, out, err = run(
+        capsys,
+        "simulate", "--hw", hw, "--trace", trace, "--out", run_dir, *extra,
+        "--quiet", "--no-figures",
+    )  # fmt: skip
+    line = assert_one_error(code, err, *needles)
+    assert not out.strip()
+    assert snapshot(run_dir) == before
+    assert hidden_siblings(run_dir) == hidden
+    return line
+
+
+def refused_by_validate_and_simulate(
+    capsys: pytest.CaptureFixture[str],
+    validated: Path,
+    hw: Path,
+    trace: Path,
+    run_dir: Path,
+    *needles: object,
+) -> None:
+    """The bad input is refused by ``validate VALIDATED`` and by ``simulate --hw HW`` (the
+    hardware file holding or naming it), each with the same one error line's needles, and the
+    existing run directory is untouched (:func:`refused_by_validate`,
+    :func:`refused_by_simulate`)."""
+    refused_by_validate(capsys, validated, *needles)
+    refused_by_simulate(capsys, hw, trace, run_dir, *needles)
 
 
 def tree(folder: Path) -> list[str]:

@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cli_support import MAX_LINE, assert_one_error, hidden_siblings, run, snapshot
+from hostile_support import (
+    MAX_LINE,
+    assert_one_error,
+    refused_by_simulate,
+    refused_by_validate,
+    run,
+    snapshot,
+)
 
 from spikesim.cli import main
 from spikesim.config.loader import YAML_MAX_BYTES, YAML_MAX_DEPTH, read_yaml_mapping
@@ -323,9 +330,7 @@ def test_validate_refuses(name: str, tmp_path: Path, capsys: pytest.CaptureFixtu
     case = CASES[name]
     path = _write_case(case, tmp_path)
     before = snapshot(tmp_path)
-    code, out, err = run(capsys, "validate", path)
-    assert_one_error(code, err, *_needles(case, path))
-    assert not out.strip()
+    refused_by_validate(capsys, path, *_needles(case, path))
     assert snapshot(tmp_path) == before
 
 
@@ -341,16 +346,7 @@ def test_simulate_refuses_and_keeps_the_run(
     folder = tmp_path / "input"
     folder.mkdir()
     path = _write_case(case, folder)
-    before = snapshot(existing_run)
-    hidden = hidden_siblings(existing_run)
-    code, _, err = run(
-        capsys,
-        "simulate", "--hw", path, "--trace", tiny_trace, "--out", existing_run,
-        "--quiet", "--no-figures",
-    )  # fmt: skip
-    assert_one_error(code, err, *_needles(case, path))
-    assert snapshot(existing_run) == before
-    assert hidden_siblings(existing_run) == hidden
+    refused_by_simulate(capsys, path, tiny_trace, existing_run, *_needles(case, path))
 
 
 # --- --set overrides go through the same checks ------------------------------------------------
@@ -378,14 +374,10 @@ def test_bad_override_is_one_error(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     text, field, says = OVERRIDES[name]
-    before = snapshot(existing_run)
-    code, _, err = run(
-        capsys,
-        "simulate", "--hw", "spikequant-45nm", "--trace", tiny_trace, "--out", existing_run,
-        "--set", text, "--quiet", "--no-figures",
-    )  # fmt: skip
-    assert_one_error(code, err, f"field '{field}", says)
-    assert snapshot(existing_run) == before
+    refused_by_simulate(
+        capsys, "spikequant-45nm", tiny_trace, existing_run, f"field '{field}", says,
+        extra=("--set", text),
+    )
 
 
 # --- other kinds of YAML (sweep spec, energy table) share the reader --------------------------

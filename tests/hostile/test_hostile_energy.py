@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hostile_support import assert_one_error, hidden_siblings, run, snapshot
+from hostile_support import refused_by_validate_and_simulate
 
 from spikesim.cli import main
 
@@ -119,22 +119,14 @@ def test_bad_table_is_one_error(
     change, field, says = TABLE_CASES[name]
     table = tmp_path / "user-table.yaml"
     table.write_text(yaml.safe_dump(_table(change)))
-    code, _, err = run(capsys, "validate", table)
-    assert_one_error(code, err, table, f"field '{field}", says)
     hw = yaml.safe_load(HW.read_text())
     hw["energy"] = {"dram": "user-table.yaml", "sram": "user-table.yaml",
                     "operations": "user-table.yaml"}
     hw_file = tmp_path / "hw.yaml"
     hw_file.write_text(yaml.safe_dump(hw))
-    before = snapshot(existing_run)
-    hidden = hidden_siblings(existing_run)
-    code, _, err = run(
-        capsys, "simulate", "--hw", hw_file, "--trace", tiny_trace, "--out", existing_run,
-        "--quiet", "--no-figures",
-    )  # fmt: skip
-    assert_one_error(code, err, table, f"field '{field}", says)
-    assert snapshot(existing_run) == before
-    assert hidden_siblings(existing_run) == hidden
+    refused_by_validate_and_simulate(
+        capsys, table, hw_file, tiny_trace, existing_run, table, f"field '{field}", says
+    )
 
 
 # hardware energy section → (field the error names, what it says)
@@ -170,12 +162,6 @@ def test_bad_energy_section_is_one_error(
     hw["energy"] = energy
     hw_file = tmp_path / "hw.yaml"
     hw_file.write_text(yaml.safe_dump(hw))
-    code, _, err = run(capsys, "validate", hw_file)
-    assert_one_error(code, err, hw_file, f"field '{field}", says)
-    before = snapshot(existing_run)
-    code, _, err = run(
-        capsys, "simulate", "--hw", hw_file, "--trace", tiny_trace, "--out", existing_run,
-        "--quiet", "--no-figures",
-    )  # fmt: skip
-    assert_one_error(code, err, hw_file, f"field '{field}", says)
-    assert snapshot(existing_run) == before
+    refused_by_validate_and_simulate(
+        capsys, hw_file, hw_file, tiny_trace, existing_run, hw_file, f"field '{field}", says
+    )
