@@ -33,7 +33,7 @@ component           actions (``bits`` is the operand or access width)
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -82,6 +82,15 @@ class ActionCounter:
             if comp == component and act == action and (bits is None or b == bits)
         )
 
+    def rows(self, *keys: str) -> list[tuple[object, ...]]:
+        """All counts as plain tuples ``(*keys, component, action, count, bits)``, sorted by
+        (component, action, bits) as :meth:`items`: the rows of a keyed action table
+        (:func:`keyed_actions_frame`), without an object per count."""
+        return [
+            (*keys, component, action, count, bits)
+            for (component, action, bits), count in sorted(self._counts.items())
+        ]
+
     def to_frame(self) -> pd.DataFrame:
         return actions_frame(self.items())
 
@@ -89,5 +98,12 @@ class ActionCounter:
 def actions_frame(items: Iterable[ActionCount]) -> pd.DataFrame:
     """A tidy DataFrame with columns component, action, count (int64), bits (int64)."""
     rows = [(a.component, a.action, a.count, a.bits) for a in items]
-    frame = pd.DataFrame(rows, columns=COUNTED_ACTION_COLUMNS)
+    return keyed_actions_frame(rows, ())
+
+
+def keyed_actions_frame(rows: Sequence[tuple[object, ...]], keys: Sequence[str]) -> pd.DataFrame:
+    """One tidy DataFrame of many counters' rows (:meth:`ActionCounter.rows`): columns ``keys``
+    (``layer``, ``design``, ...), then component, action, count (int64), bits (int64). Built
+    once for a whole run, never one frame per layer."""
+    frame = pd.DataFrame(rows, columns=[*keys, *COUNTED_ACTION_COLUMNS])
     return frame.astype({"count": "int64", "bits": "int64"})

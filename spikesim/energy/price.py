@@ -63,7 +63,9 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import MappingProxyType
 
+import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from spikesim.config.hardware import HardwareConfig, SpikeAdd
 from spikesim.energy.table import EnergyTable, PricedAction
@@ -243,24 +245,62 @@ def price_actions(actions: pd.DataFrame, hw: HardwareConfig, table: EnergyTable)
     if clash:
         raise ValueError(f"action table is already priced (has {', '.join(clash)})")
     out = actions.copy()
-    cache: dict[tuple[str, str, int], PricedAction] = {}
-    prices: list[PricedAction] = []
-    for component, action, bits in zip(out["component"], out["action"], out["bits"], strict=True):
-        key = (str(component), str(action), int(bits))
-        priced = cache.get(key)
-        if priced is None:
-            priced = energy_per_action(table, key[0], key[1], key[2], hw)
-            cache[key] = priced
-        prices.append(priced)
+    prices, codes = _price_distinct(out, hw, table)
     out["energy_per_action_pj"] = pd.Series(
-        [p.energy_pj for p in prices], index=out.index, dtype="float64"
+        np.array([p.energy_pj for p in prices], dtype=np.float64)[codes],
+        index=out.index, dtype="float64",
     )
     out["energy_pj"] = out["count"].astype("float64") * out["energy_per_action_pj"]
-    out["source"] = pd.Series([p.source for p in prices], index=out.index, dtype="object")
+    out["source"] = pd.Series(
+        _objects([p.source for p in prices])[codes], index=out.index, dtype="object"
+    )
     provenance = [p.provenance() for p in prices]
     for i, column in enumerate(PROVENANCE_COLUMNS):
-        out[column] = pd.Series([row[i] for row in provenance], index=out.index, dtype="object")
+        out[column] = pd.Series(
+            _objects([row[i] for row in provenance])[codes], index=out.index, dtype="object"
+        )
     return out
+
+
+def action_energy_pj(
+    actions: pd.DataFrame, hw: HardwareConfig, table: EnergyTable
+) -> NDArray[np.float64]:
+    """``count × energy_per_action_pj`` of every row of ``actions`` (the ``energy_pj`` column of
+    :func:`price_actions`, bit for bit) without the provenance columns."""
+    prices, codes = _price_distinct(actions, hw, table)
+    per_action = np.array([p.energy_pj for p in prices], dtype=np.float64)[codes]
+    return actions["count"].to_numpy(dtype=np.float64) * per_action
+
+
+def _objects(values: list[str]) -> NDArray[np.object_]:
+    """``values`` as a 1-d object array (to index by row codes; a list of tuples stays 1-d)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _price_distinct(
+    actions: pd.DataFrame, hw: HardwareConfig, table: EnergyTable
+) -> tuple[list[PricedAction], NDArray[np.intp]]:
+    """Each distinct (component, action, bits) of ``actions`` priced once
+    (:func:`energy_per_action`, in order of first occurrence), and per row the index of its
+    price: a run of thousands of layers repeats the same few dozen actions."""
+    index: dict[tuple[object, object, object], int] = {}
+    prices: list[PricedAction] = []
+    codes = np.empty(len(actions), dtype=np.intp)
+    keys = zip(
+        actions["component"].to_numpy(dtype=object),
+        actions["action"].to_numpy(dtype=object),
+        actions["bits"].to_numpy(),
+        strict=True,
+    )
+    for row, key in enumerate(keys):
+        code = index.get(key)
+        if code is None:
+            code = index[key] = len(prices)
+            prices.append(energy_per_action(table, str(key[0]), str(key[1]), int(key[2]), hw))
+        codes[row] = code
+    return prices, codes
 
 
 def leakage_energy_pj(hw: HardwareConfig, table: EnergyTable, cycles: int) -> dict[str, float]:
@@ -292,36 +332,16 @@ def price_leakage(
     zero leakage power get no row, so a table without leakage adds nothing.
     """
     keys = list(keys)
-    powers = {c: p for c, p in table.leakage_power(hw).items() if p.watts > 0}
     columns = [*keys, *COUNTED_ACTION_COLUMNS, *PRICE_COLUMNS]
-    rows = []
+    leaking = _leaking_components(hw, table)
+    rows: list[tuple[object, ...]] = []
     for record in layers[[*keys, cycles_column]].itertuples(index=False, name=None):
         cycles = int(record[-1])
-        for component, power in sorted(powers.items()):
-            per_cycle = power.watts / hw.clock_hz * 1e12
-            source = (
-                f"{power.table} leakage: {power.watts:.6g} W"
-                + (f" ({power.scaling})" if power.scaling else "")
-                + f" / {hw.clock_hz:.6g} Hz = {per_cycle:.6g} pJ per cycle [{power.citation}]"
-            )
-            rows.append(
-                (
-                    *record[:-1],
-                    component,
-                    LEAK_ACTION,
-                    cycles,
-                    0,
-                    per_cycle,
-                    cycles * per_cycle,
-                    source,
-                    power.table,
-                    power.entry,
-                    "; ".join(
-                        s for s in (power.scaling, f"per cycle: / {hw.clock_hz:.6g} Hz") if s
-                    ),
-                    power.citation,
-                )
-            )
+        rows.extend(
+            (*record[:-1], component, LEAK_ACTION, cycles, 0, per_cycle, cycles * per_cycle,
+             *provenance)
+            for component, per_cycle, provenance in leaking
+        )
     frame = pd.DataFrame(rows, columns=columns)
     return frame.astype(
         {
@@ -331,6 +351,54 @@ def price_leakage(
             "energy_pj": "float64",
         }
     )
+
+
+def leakage_energy_rows(
+    layers: pd.DataFrame,
+    hw: HardwareConfig,
+    table: EnergyTable,
+    *,
+    keys: Sequence[str] = LAYER_KEYS,
+    cycles_column: str = "total_cycles",
+) -> pd.DataFrame:
+    """The rows of :func:`price_leakage` (same order, same ``energy_pj``, bit for bit) with only
+    the ``keys``, ``component`` and ``energy_pj`` columns: what a sum of leakage energy needs,
+    without a provenance sentence per row."""
+    keys = list(keys)
+    leaking = _leaking_components(hw, table)
+    repeat = np.repeat(np.arange(len(layers)), len(leaking))
+    frame = layers[keys].iloc[repeat].reset_index(drop=True)
+    cycles = [int(c) for c in layers[cycles_column]]
+    frame["component"] = pd.Series(
+        [component for _ in cycles for component, _, _ in leaking], dtype="object"
+    )
+    frame["energy_pj"] = np.array(
+        [c * per_cycle for c in cycles for _, per_cycle, _ in leaking], dtype=np.float64
+    )
+    return frame
+
+
+def _leaking_components(
+    hw: HardwareConfig, table: EnergyTable
+) -> list[tuple[str, float, tuple[str, str, str, str, str]]]:
+    """Per component with leakage (sorted): its energy per cycle (pJ) and the provenance
+    columns of its leak rows (``source`` and :data:`~spikesim.schema.PROVENANCE_COLUMNS`)."""
+    out = []
+    powers = {c: p for c, p in table.leakage_power(hw).items() if p.watts > 0}
+    for component, power in sorted(powers.items()):
+        per_cycle = power.watts / hw.clock_hz * 1e12
+        source = (
+            f"{power.table} leakage: {power.watts:.6g} W"
+            + (f" ({power.scaling})" if power.scaling else "")
+            + f" / {hw.clock_hz:.6g} Hz = {per_cycle:.6g} pJ per cycle [{power.citation}]"
+        )
+        scaling = "; ".join(
+            s for s in (power.scaling, f"per cycle: / {hw.clock_hz:.6g} Hz") if s
+        )
+        out.append(
+            (component, per_cycle, (source, power.table, power.entry, scaling, power.citation))
+        )
+    return out
 
 
 def component_energy(priced: pd.DataFrame, keys: Sequence[str] = LAYER_KEYS) -> pd.DataFrame:

@@ -27,9 +27,9 @@ import pandas as pd
 
 from spikesim.config.hardware import HardwareConfig
 from spikesim.energy.price import (
+    action_energy_pj,
     component_kind,
-    price_actions,
-    price_leakage,
+    leakage_energy_rows,
 )
 from spikesim.energy.table import EnergyTable
 from spikesim.schema import LAYER_KEYS
@@ -56,7 +56,9 @@ def _on(layers: pd.DataFrame, keys: list[str], sums: pd.Series) -> pd.Series:
 
 def compute_energy(priced: pd.DataFrame, layers: pd.DataFrame, keys: list[str]) -> pd.Series:
     """Arithmetic-only energy per row of ``layers`` (pJ), from priced actions."""
-    kinds = priced["component"].map(lambda c: component_kind(str(c)))
+    kinds = priced["component"].map(
+        {c: component_kind(str(c)) for c in priced["component"].unique()}
+    )
     return _on(layers, keys, _sum_by(priced[kinds.isin(COMPUTE_KINDS)], keys))
 
 
@@ -80,8 +82,9 @@ def bound_energy(
     """Full-system energy per row of ``layers`` with every ranged value at ``side``."""
     assert side in ("low", "high")
     bound = table.bound("low" if side == "low" else "high")
-    priced = price_actions(actions, hw, bound)
-    leak = price_leakage(layers, hw, bound, keys=keys)
+    priced = actions[keys].copy()
+    priced["energy_pj"] = action_energy_pj(actions, hw, bound)
+    leak = leakage_energy_rows(layers, hw, bound, keys=keys)
     total = _sum_by(priced, keys)
     if len(leak):
         total = total.add(_sum_by(leak, keys), fill_value=0.0)

@@ -16,14 +16,15 @@ from typing import Any
 
 import pandas as pd
 
+from spikesim.actions import keyed_actions_frame
 from spikesim.config.hardware import HardwareConfig
 from spikesim.dataflows import DesignKind, get_design, parse_designs, reference_design
 from spikesim.dataflows.base import LayerSim
 from spikesim.errors import InputError
 from spikesim.hw.transfers import Transaction
 from spikesim.hw.vector import vector_counts
-from spikesim.schema import LAYER_KEYS, SPIKE_STATS_COLUMNS, TRANSACTION_COLUMNS, OpClass
-from spikesim.sim.histogram import layer_histogram
+from spikesim.schema import LAYER_KEYS, TRANSACTION_COLUMNS, OpClass
+from spikesim.sim.histogram import Histogram, histogram_frame, layer_histogram_arrays
 from spikesim.sim.quantcache import QuantCache, open_cache
 from spikesim.trace import VectorLayer, Workload, WorkloadItem, WorkloadLayer
 
@@ -147,8 +148,8 @@ def simulate_counts(
     reference = get_design(reference_design())
     histogram = reference.kind == DesignKind.SPIKING and reference.name in names
     rows: list[dict[str, object]] = []
-    action_frames: list[pd.DataFrame] = []
-    stats_frames: list[pd.DataFrame] = []
+    action_rows: list[tuple[object, ...]] = []
+    histograms: list[Histogram] = []
     tx_rows: list[tuple[object, ...]] = []
     for layer in chosen:
         if isinstance(layer, VectorLayer):
@@ -158,14 +159,10 @@ def simulate_counts(
             ]
         else:
             results = _simulate_tensor_layer(layer, hw, names, reference, histogram,
-                                             stats_frames, store)
+                                             histograms, store)
         for name, res in results:
             rows.append(res.row())
-            frame = res.actions.to_frame()
-            for position, (key, value) in enumerate(zip(LAYER_KEYS, (layer.name, name),
-                                                         strict=True)):
-                frame.insert(position, key, value)
-            action_frames.append(frame)
+            action_rows.extend(res.actions.rows(layer.name, name))
             tx_rows.extend(
                 (layer.name, name, t.unit, t.kind, t.step, t.start, t.end)
                 for t in res.transactions
@@ -174,13 +171,10 @@ def simulate_counts(
                 on_layer(layer.name, name)
     return CountedRun(
         layers=pd.DataFrame(rows),
-        actions=pd.concat(action_frames, ignore_index=True),
+        actions=keyed_actions_frame(action_rows, LAYER_KEYS),
         transactions=pd.DataFrame(tx_rows, columns=TRANSACTION_COLUMNS),
         designs=names,
-        spike_stats=(
-            pd.concat(stats_frames, ignore_index=True) if histogram and stats_frames
-            else (pd.DataFrame(columns=SPIKE_STATS_COLUMNS) if histogram else None)
-        ),
+        spike_stats=histogram_frame(histograms) if histogram else None,
     )
 
 
@@ -190,7 +184,7 @@ def _simulate_tensor_layer(
     names: Sequence[str],
     reference: Any,
     histogram: bool,
-    stats_frames: list[pd.DataFrame],
+    histograms: list[Histogram],
     store: QuantCache | None = None,
 ) -> Iterator[tuple[str, LayerSim]]:
     """A layer with activations and weights under each design, one after another: read once
@@ -217,6 +211,6 @@ def _simulate_tensor_layer(
             else:
                 quantized[key] = store.quantize(design, layer, hw.quant, inputs)
         if histogram and design is reference:
-            stats_frames.append(layer_histogram(layer.name, quantized[key]))
+            histograms.append(layer_histogram_arrays(layer.name, quantized[key]))
         res = design.simulate_quantized(quantized[key], hw)
         yield name, replace(res, op_class=str(layer.op_class), phase=str(layer.phase))

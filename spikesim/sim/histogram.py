@@ -1,29 +1,73 @@
-"""The |q| histogram of one spiking-quantized layer (a row block of ``spike_stats.csv``)."""
+"""The |q| histogram of spiking-quantized layers (the rows of ``spike_stats.csv``).
+
+:func:`layer_histogram_arrays` counts one layer into plain arrays; :func:`histogram_frame`
+makes one table of many layers' counts at the end of a run (no DataFrame per layer: a run of
+thousands of small layers would spend more time building frames than counting).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from spikesim.quant.layer import QuantizedLayer
 from spikesim.schema import SPIKE_STATS_COLUMNS
 
 
-def layer_histogram(layer: str, quantized: QuantizedLayer) -> pd.DataFrame:
-    """One row per |q| that occurs (ascending): ``normal_count`` and ``salient_count`` are how
-    many activations (tokens × k) of ``quantized`` have that magnitude, split by the salient
-    mask. Columns :data:`~spikesim.schema.SPIKE_STATS_COLUMNS`."""
+class Histogram(NamedTuple):
+    """One layer's |q| histogram: the magnitudes that occur (ascending) and how many normal and
+    salient activations have each."""
+
+    layer: str
+    abs_q: NDArray[np.int64]
+    normal_count: NDArray[np.int64]
+    salient_count: NDArray[np.int64]
+
+
+def layer_histogram_arrays(layer: str, quantized: QuantizedLayer) -> Histogram:
+    """The |q| that occur in ``quantized`` (ascending) with ``normal_count`` and
+    ``salient_count``: how many activations (tokens × k) have that magnitude, split by the
+    salient mask."""
     mag = np.abs(quantized.x_q.astype(np.int64)).ravel()
     sal = quantized.salient.ravel()
     size = int(mag.max(initial=0)) + 1
     salient_count = np.bincount(mag[sal], minlength=size)
     normal_count = np.bincount(mag, minlength=size) - salient_count
     present = np.flatnonzero(normal_count + salient_count)
+    return Histogram(
+        layer,
+        present.astype(np.int64),
+        normal_count[present].astype(np.int64),
+        salient_count[present].astype(np.int64),
+    )
+
+
+def histogram_frame(histograms: Sequence[Histogram]) -> pd.DataFrame:
+    """One table of ``histograms`` in order, columns
+    :data:`~spikesim.schema.SPIKE_STATS_COLUMNS` (``layer`` str, the counts int64); no
+    histograms: an empty table with those columns."""
+    if not histograms:
+        return pd.DataFrame(columns=SPIKE_STATS_COLUMNS)
+    sizes = [len(h.abs_q) for h in histograms]
+    layers = np.repeat(np.array([h.layer for h in histograms], dtype=object), sizes)
     return pd.DataFrame(
         {
-            "layer": layer,
-            "abs_q": present.astype(np.int64),
-            "normal_count": normal_count[present].astype(np.int64),
-            "salient_count": salient_count[present].astype(np.int64),
+            "layer": pd.Series(layers, dtype="str"),
+            "abs_q": np.concatenate([h.abs_q for h in histograms]).astype(np.int64),
+            "normal_count": np.concatenate([h.normal_count for h in histograms]).astype(np.int64),
+            "salient_count": np.concatenate([h.salient_count for h in histograms]).astype(
+                np.int64
+            ),
         }
     )[SPIKE_STATS_COLUMNS]
+
+
+def layer_histogram(layer: str, quantized: QuantizedLayer) -> pd.DataFrame:
+    """One row per |q| that occurs (ascending): ``normal_count`` and ``salient_count`` are how
+    many activations (tokens × k) of ``quantized`` have that magnitude, split by the salient
+    mask. Columns :data:`~spikesim.schema.SPIKE_STATS_COLUMNS`."""
+    return histogram_frame([layer_histogram_arrays(layer, quantized)])

@@ -1,0 +1,150 @@
+"""The per-layer fixed cost cuts (issue 13) change no table: one action table and one histogram
+table built at the end of a run equal the per-layer frames they replace (values, dtypes, row
+order), and pricing each distinct (component, action, bits) once, or summing only the energy
+for the range bounds, gives the same numbers bit for bit as pricing every row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from spikesim.actions import ActionCounter, keyed_actions_frame
+from spikesim.config import load_hardware
+from spikesim.dataflows import get_design
+from spikesim.dataflows.base import quantize_trace_layer
+from spikesim.energy import energy_model
+from spikesim.energy import price as price_module
+from spikesim.energy.price import (
+    action_energy_pj,
+    leakage_energy_rows,
+    price_actions,
+    price_leakage,
+)
+from spikesim.schema import LAYER_KEYS, SPIKE_STATS_COLUMNS
+from spikesim.sim.counts import simulate_counts
+from spikesim.sim.histogram import histogram_frame, layer_histogram, layer_histogram_arrays
+from spikesim.trace import load_trace, synth_trace
+
+ROOT = Path(__file__).resolve().parents[2]
+HW = ROOT / "hw_configs" / "spikequant-45nm.yaml"
+
+
+@pytest.fixture(scope="module")
+def trace_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("trace") / "three"
+    synth_trace(path, gemm=[(24, 64, 48), (24, 48, 32), (24, 32, 40)], seed=3)
+    return path
+
+
+def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    assert list(a.columns) == list(b.columns)
+    assert [str(t) for t in a.dtypes] == [str(t) for t in b.dtypes]
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+def _per_layer_actions(results: list[tuple[str, str, ActionCounter]]) -> pd.DataFrame:
+    """The old way: one frame per (layer, design), keys inserted, concatenated."""
+    frames = []
+    for layer, design, counter in results:
+        frame = counter.to_frame()
+        frame.insert(0, "layer", layer)
+        frame.insert(1, "design", design)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_one_action_table_equals_the_per_layer_frames() -> None:
+    results = []
+    for layer, design, seed in (("a", "x", 1), ("a", "y", 2), ("b", "x", 3)):
+        counter = ActionCounter()
+        rng = np.random.default_rng(seed)
+        for component, action, bits in (("if_array", "acc", 24), ("sram.w", "read", 64),
+                                        ("dram", "read", 8), ("if_array", "acc", 16)):
+            counter.add(component, action, int(rng.integers(0, 1000)), bits)
+        results.append((layer, design, counter))
+    rows = [row for layer, design, c in results for row in c.rows(layer, design)]
+    _same(keyed_actions_frame(rows, LAYER_KEYS), _per_layer_actions(results))
+
+
+def test_run_actions_and_histogram_equal_the_per_layer_frames(trace_dir: Path) -> None:
+    hw = load_hardware(HW)
+    trace = load_trace(trace_dir)
+    counted = simulate_counts(hw, trace, ["spikequant", "mac-w4a4"], cache=False)
+    spiking = get_design("spikequant")
+    frames = [
+        layer_histogram(layer.name, quantize_trace_layer(spiking, layer, hw.quant))
+        for layer in trace.layers
+    ]
+    assert counted.spike_stats is not None
+    _same(counted.spike_stats, pd.concat(frames, ignore_index=True))
+    results = []
+    for layer in trace.layers:
+        for name in ("spikequant", "mac-w4a4"):
+            design = get_design(name)
+            quantized = quantize_trace_layer(design, layer, hw.quant)
+            results.append((layer.name, name, design.simulate_quantized(quantized, hw).actions))
+    _same(counted.actions, _per_layer_actions(results))
+
+
+def test_histogram_frame_edges(trace_dir: Path) -> None:
+    empty = histogram_frame([])
+    assert list(empty.columns) == SPIKE_STATS_COLUMNS
+    assert len(empty) == 0
+    hw = load_hardware(HW)
+    layer = load_trace(trace_dir).layers[0]
+    q = quantize_trace_layer(get_design("spikequant"), layer, hw.quant)
+    one = layer_histogram_arrays("l0", q)
+    _same(histogram_frame([one]), layer_histogram("l0", q))
+    assert int(one.normal_count.sum() + one.salient_count.sum()) == q.x_q.size
+
+
+def _counted(trace_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    hw = load_hardware(HW)
+    counted = simulate_counts(hw, load_trace(trace_dir), ["spikequant", "mac-w4a4"],
+                              cache=False)
+    return counted.actions, counted.layers
+
+
+def test_each_distinct_action_is_priced_once(
+    trace_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hw = load_hardware(HW)
+    table = energy_model(hw)
+    actions, _ = _counted(trace_dir)
+    calls: list[tuple[str, str, int]] = []
+    original = price_module.energy_per_action
+
+    def counting(table_: object, component: str, action: str, bits: int, hw_: object) -> object:
+        calls.append((component, action, bits))
+        return original(table_, component, action, bits, hw_)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(price_module, "energy_per_action", counting)
+    priced = price_actions(actions, hw, table)
+    distinct = {(str(c), str(a), int(b))
+                for c, a, b in zip(actions["component"], actions["action"], actions["bits"],
+                                   strict=True)}
+    assert len(calls) == len(set(calls)) == len(distinct)
+    monkeypatch.undo()
+    for row in priced.head(40).itertuples(index=False):
+        expected = price_module.energy_per_action(table, row.component, row.action, row.bits, hw)
+        assert row.energy_per_action_pj == expected.energy_pj
+        assert row.source == expected.source
+
+
+def test_energy_only_pricing_equals_full_pricing(trace_dir: Path) -> None:
+    hw = load_hardware(HW)
+    actions, layers = _counted(trace_dir)
+    table = energy_model(hw)
+    for bound in (table, table.bound("low"), table.bound("high")):
+        full = price_actions(actions, hw, bound)
+        assert np.array_equal(action_energy_pj(actions, hw, bound),
+                              full["energy_pj"].to_numpy(), equal_nan=True)
+        leak = price_leakage(layers, hw, bound)
+        rows = leakage_energy_rows(layers, hw, bound)
+        assert list(rows.columns) == [*LAYER_KEYS, "component", "energy_pj"]
+        for column in [*LAYER_KEYS, "component"]:
+            assert list(rows[column]) == list(leak[column])
+        assert np.array_equal(rows["energy_pj"].to_numpy(), leak["energy_pj"].to_numpy())
