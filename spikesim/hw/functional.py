@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from spikesim._jit import njit
+from spikesim.hw.intgemm import FLOAT32_EXACT, ExactGemm
 from spikesim.hw.params import ArrayParams
 from spikesim.quant.layer import QuantizedLayer
 
@@ -62,17 +63,14 @@ def reference_outputs(
     return fire(wrap(exact, ap.acc_bits), theta_fx, ap), overflowed(exact, ap.acc_bits)
 
 
-FLOAT32_EXACT = 2**24
-"""Integers below this magnitude, and every partial sum of them, are exact in float32."""
-
-
 def exact_matmul(
     x_q: NDArray[np.integer],
     w_q: NDArray[np.integer],
     w_f32: NDArray[np.float32],
     exact_limit: int = FLOAT32_EXACT,
 ) -> NDArray[np.int64]:
-    """x_q @ w_q.T exactly, through float32 BLAS.
+    """x_q @ w_q.T exactly, through float32 BLAS (the path before :mod:`spikesim.hw.intgemm`;
+    kept as the benchmark's "old" column and for callers of this name).
 
     Every partial sum of token t's dot products is bounded by max|w| · Σ_i |x_t,i| (its L1
     norm), so float32 is exact for every token whose bound stays below 2^24 — in practice all
@@ -107,6 +105,7 @@ class FunctionalTotals:
 @njit
 def _fire_block(
     y: np.ndarray,
+    check: np.ndarray,
     sx: np.ndarray,
     sw: np.ndarray,
     s_y: float,
@@ -118,7 +117,9 @@ def _fire_block(
     out: np.ndarray,
     keep: bool,
 ) -> tuple[int, int]:
-    """Fused wrap → overflow → threshold → fire over an exact-integer matmul block ``y``."""
+    """Fused wrap → overflow → threshold → fire over an exact-integer matmul block ``y``
+    (float32, int32 or int64 holding exact integers). Only tokens with ``check[t]`` can overflow
+    (their bound does not exclude it); the others skip the wrap and the overflow test."""
     m, n = y.shape
     lo = -(1 << (acc_bits - 1))
     hi = (1 << (acc_bits - 1)) - 1
@@ -128,11 +129,13 @@ def _fire_block(
     overflow = 0
     for t in range(m):
         sxt = np.float64(sx[t])
+        chk = check[t]
         for j in range(n):
-            exact = int(y[t, j])
-            if exact < lo or exact > hi:
-                overflow += 1
-            v = ((exact - lo) & mask) + lo
+            v = int(y[t, j])
+            if chk:
+                if v < lo or v > hi:
+                    overflow += 1
+                v = ((v - lo) & mask) + lo
             th = s_y / (sxt * np.float64(sw[j])) * scale
             th = np.rint(min(th, 2.0**62))
             theta = int(max(1.0, th))
@@ -157,21 +160,25 @@ def functional_outputs(
     chunk_tokens: int = 512,
     keep_outputs: bool = False,
     exact_limit: int = FLOAT32_EXACT,
+    backend: str = "auto",
 ) -> FunctionalTotals:
-    """Fast path: exact matmul over token chunks (bounded memory; float32 BLAS, see
-    :func:`exact_matmul`), then one fused numba pass (wrap, overflow, θ, fire). Twin:
-    :func:`reference_outputs` with ``threshold_fx``. ``exact_limit``: see exact_matmul."""
+    """Fast path: exact matmul over token chunks (bounded memory; :class:`ExactGemm`, float32
+    BLAS or an int8 GEMM), then one fused numba pass (wrap, overflow, θ, fire) in which only the
+    tokens whose bound Σ_i |x̄_t,i|·max_j |w̄_j,i| reaches 2^(acc_bits-1) are checked for overflow.
+    Twin: :func:`reference_outputs` with ``threshold_fx``. ``exact_limit``: see exact_matmul;
+    ``backend``: see :mod:`spikesim.hw.intgemm`."""
     m = layer.tokens
     spikes = 0
     overflow = 0
     outs = np.zeros((m, layer.n), np.int64) if keep_outputs else np.zeros((1, 1), np.int64)
-    w_f32 = np.asarray(layer.w_q, np.float32)
+    gemm = ExactGemm(layer.w_q, backend, exact_limit)
+    hi = (1 << (ap.acc_bits - 1)) - 1
     for t0 in range(0, m, chunk_tokens):
         t1 = min(m, t0 + chunk_tokens)
-        y = exact_matmul(layer.x_q[t0:t1], layer.w_q, w_f32, exact_limit)
+        y, bound = gemm(layer.x_q[t0:t1])
         s, o = _fire_block(
-            y, layer.x_scale[t0:t1], layer.w_scale, float(layer.output_scale), ap.frac_bits,
-            ap.acc_bits, ap.fire_cycles, ap.reset_zero, ap.half_init,
+            y, bound > hi, layer.x_scale[t0:t1], layer.w_scale, float(layer.output_scale),
+            ap.frac_bits, ap.acc_bits, ap.fire_cycles, ap.reset_zero, ap.half_init,
             outs[t0:t1] if keep_outputs else outs, keep_outputs,
         )
         spikes += int(s)

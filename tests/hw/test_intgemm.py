@@ -1,0 +1,158 @@
+"""Exact integer GEMM (spikesim.hw.intgemm): every backend == the int64 NumPy twin, bit for bit;
+the functional path on each backend == reference_outputs (output spikes and overflow events)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from spikesim.hw import intgemm
+from spikesim.hw.functional import functional_outputs, reference_outputs
+from spikesim.hw.intgemm import (
+    ExactGemm,
+    add_sparse,
+    exact_matmul_int,
+    reference_bound,
+    reference_matmul,
+    split_wide,
+    token_bound,
+)
+from spikesim.hw.params import ArrayParams, PassParams
+from spikesim.quant.layer import Method, QuantizedLayer
+
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+TORCH_BACKENDS = ["int_mm", "onednn"] if HAS_TORCH else []
+ALL = ["blas", *TORCH_BACKENDS]
+
+
+def integers(rng: np.random.Generator, m: int, k: int, n: int, act_bits: int, salient_bits: int,
+             weight_bits: int, salient: float, sign: int
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x̄ [m, k] (int16: normal values at act_bits, a share of salient ones at salient_bits),
+    w̄ [n, k] int8 at weight_bits; ``sign`` 0 mixed, +1/-1 forces one sign of x̄ (sums grow)."""
+    qa, qs, qw = (1 << (act_bits - 1)) - 1, (1 << (salient_bits - 1)) - 1, (1 << (weight_bits - 1))
+    x = rng.integers(-qa, qa + 1, (m, k))
+    mask = rng.random((m, k)) < salient
+    x[mask] = rng.integers(-qs, qs + 1, int(mask.sum()))
+    if sign:
+        x = sign * np.abs(x)
+    w = rng.integers(-qw, qw, (n, k))  # -2^(b-1) included: the full two's-complement range
+    return x.astype(np.int16), w.astype(np.int8), mask
+
+
+shapes = {
+    "seed": st.integers(0, 2**32 - 1),
+    "m": st.integers(0, 40),  # below and above _int_mm's M > 16 of other builds
+    "k": st.integers(0, 70),  # not multiples of 8
+    "n": st.integers(0, 27),
+    "act_bits": st.integers(2, 8),
+    "salient_bits": st.integers(2, 16),
+    "weight_bits": st.integers(2, 8),
+    "salient": st.sampled_from([0.0, 0.025, 0.3, 1.0]),
+    "sign": st.sampled_from([0, 1, -1]),
+}
+
+
+@pytest.mark.parametrize("backend", ALL)
+@given(**shapes)
+def test_exact_gemm_equals_int64_twin(
+    backend: str, seed: int, m: int, k: int, n: int, act_bits: int, salient_bits: int,
+    weight_bits: int, salient: float, sign: int,
+) -> None:
+    rng = np.random.default_rng(seed)
+    x, w, _ = integers(rng, m, k, n, act_bits, salient_bits, weight_bits, salient, sign)
+    gemm = ExactGemm(w, backend)
+    y, bound = gemm(x)
+    assert y.shape == (m, n)
+    np.testing.assert_array_equal(np.asarray(y).astype(np.int64), reference_matmul(x, w))
+    colmax = intgemm.column_max(w)
+    np.testing.assert_array_equal(bound, reference_bound(x, colmax))
+    assert np.all(np.abs(reference_matmul(x, w)) <= bound[:, None])
+
+
+@pytest.mark.parametrize("backend", ["blas", *(["int_mm"] if HAS_TORCH else [])])
+@given(seed=st.integers(0, 2**32 - 1), limit=st.sampled_from([2**6, 2**9, 2**12]),
+       m=st.integers(1, 20), k=st.integers(1, 50), n=st.integers(1, 12))
+def test_fallbacks_stay_exact(backend: str, seed: int, limit: int, m: int, k: int,
+                              n: int) -> None:
+    """Small limits force the float64 recomputation (blas) and K blocks with an int64 sum and
+    the int64 sparse correction (int_mm)."""
+    rng = np.random.default_rng(seed)
+    x, w, _ = integers(rng, m, k, n, 4, 16, 8, 0.2, 0)
+    gemm = ExactGemm(w, backend, exact_limit=limit)
+    gemm.int32_limit = limit * 128
+    y, _ = gemm(x)
+    np.testing.assert_array_equal(np.asarray(y).astype(np.int64), reference_matmul(x, w))
+
+
+def layer_of(x: np.ndarray, w: np.ndarray, mask: np.ndarray, rng: np.random.Generator,
+             weight_bits: int) -> QuantizedLayer:
+    m, n = x.shape[0], w.shape[0]
+    return QuantizedLayer(
+        name="l", op="op", x_q=x, salient=mask, w_q=w,
+        x_scale=rng.uniform(0.01, 1.0, (m,)).astype(np.float32),
+        w_scale=rng.uniform(0.01, 1.0, (n,)).astype(np.float32),
+        output_scale=float(rng.uniform(0.05, 50.0)), act_bits=4, salient_bits=16,
+        weight_bits=weight_bits, output_bits=4, method=Method.SPIKEQUANT,
+    )
+
+
+@pytest.mark.parametrize("backend", ALL)
+@given(**shapes, acc_bits=st.integers(4, 26), reset_zero=st.booleans(), half=st.booleans(),
+       chunk=st.sampled_from([3, 17, 512]))
+def test_functional_outputs_equal_twin(
+    backend: str, seed: int, m: int, k: int, n: int, act_bits: int, salient_bits: int,
+    weight_bits: int, salient: float, sign: int, acc_bits: int, reset_zero: bool, half: bool,
+    chunk: int,
+) -> None:
+    """Output spikes and overflow events bit-identical to the int64 twin; small acc_bits make
+    overflow (and the per-token bound that must not hide it) common."""
+    rng = np.random.default_rng(seed)
+    x, w, mask = integers(rng, m, k, n, act_bits, salient_bits, weight_bits, salient, sign)
+    layer = layer_of(x, w, mask, rng, weight_bits)
+    p = PassParams(0, 4, 7, 3, 16)
+    ap = ArrayParams(8, 8, acc_bits, 4, 1, 2, 7, reset_zero, half, 8, p, p)
+    want, ovf = reference_outputs(x, w, layer.threshold_fx(ap.frac_bits), ap)
+    got = functional_outputs(layer, ap, chunk_tokens=chunk, keep_outputs=True, backend=backend)
+    assert got.outputs is not None
+    np.testing.assert_array_equal(got.outputs, want)
+    assert got.overflow_events == int(ovf.sum())
+    assert got.output_spikes == int(np.abs(want).sum())
+    plain = functional_outputs(layer, ap, chunk_tokens=chunk, backend=backend)
+    assert (plain.output_spikes, plain.overflow_events) == (got.output_spikes, got.overflow_events)
+
+
+@given(seed=st.integers(0, 2**32 - 1), m=st.integers(0, 9), k=st.integers(0, 30),
+       n=st.integers(1, 9))
+def test_kernels_equal_twins(seed: int, m: int, k: int, n: int) -> None:
+    """token_bound and add_sparse (numba) against their NumPy twins; split_wide reassembles x̄."""
+    rng = np.random.default_rng(seed)
+    x, w, _ = integers(rng, m, k, n, 4, 16, 8, 0.3, 0)
+    colmax = intgemm.column_max(w)
+    np.testing.assert_array_equal(token_bound(x, colmax), reference_bound(x, colmax))
+    dense, rows, cols, vals = split_wide(x)
+    back = dense.astype(np.int64)
+    back[rows, cols] += vals
+    np.testing.assert_array_equal(back, x)
+    for dtype in (np.int64, np.int32, np.float32):
+        y = rng.integers(-1000, 1000, (m, n)).astype(dtype)
+        twin = y.astype(np.int64)
+        np.add.at(twin, rows, vals[:, None] * w[:, cols].T.astype(np.int64))
+        add_sparse(y, rows, cols, vals, w)
+        np.testing.assert_array_equal(y.astype(np.int64), twin)
+
+
+def test_backend_choice() -> None:
+    with pytest.raises(ValueError, match="backend"):
+        intgemm.resolve_backend("gpu")
+    assert intgemm.resolve_backend("blas") == "blas"
+    assert intgemm.resolve_backend("auto") in ("blas", "int_mm")
+    wide_w = np.full((2, 3), 100, np.int8)  # 2·255·100 saturates oneDNN's int16 pair sums
+    assert ExactGemm(wide_w, "onednn").backend == "blas"
+    assert ExactGemm(np.full((2, 3), 300, np.int16), "int_mm").backend == "blas"
+    x = np.array([[2000, -3, 7]], np.int16)
+    np.testing.assert_array_equal(exact_matmul_int(x, wide_w, "blas"), reference_matmul(x, wide_w))
