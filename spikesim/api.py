@@ -58,7 +58,14 @@ def load_trace(path: str | Path) -> Trace:
 
 
 def load_workload(
-    workload: str | Path, tokens: int | None = None, seed: int | None = None
+    workload: str | Path,
+    tokens: int | None = None,
+    seed: int | None = None,
+    *,
+    phase: str | None = None,
+    batch: int | None = None,
+    context: int | None = None,
+    decode_steps: int | None = None,
 ) -> Trace | ShapeWorkload:
     """Open a workload for :func:`simulate` and :func:`run`: a trace directory or shipped trace
     (as :func:`load_trace`), a topology CSV (``layer, M, N, K``; SCALE-Sim's GEMM topology
@@ -70,16 +77,22 @@ def load_workload(
     required for a config or a named shape and replaces M of every row of a CSV. See
     :mod:`spikesim.trace.workload`.
 
+    A model (config or named shape) also takes ``phase`` (``prefill``, the default;
+    ``decode``; ``both``), ``batch`` (sequences, default 1), ``context`` (decode: tokens in each
+    sequence's KV cache at the first step) and ``decode_steps`` (tokens generated per
+    sequence, default 1); see :mod:`spikesim.trace.model_plan`.
+
     Raises
     ------
     InputError
-        Naming the file and field at fault, ``tokens``, ``seed``, or ``workload`` (a missing
-        path, an unknown name).
+        Naming the file and field at fault, ``tokens``, ``seed``, ``phase``, ``batch``,
+        ``context``, ``decode_steps``, or ``workload`` (a missing path, an unknown name).
     """
     from spikesim.errors import InputError
 
     try:
-        return _load_workload(workload, tokens=tokens, seed=seed)
+        return _load_workload(workload, tokens=tokens, seed=seed, phase=phase, batch=batch,
+                              context=context, decode_steps=decode_steps)
     except InputError as exc:
         if exc.field:
             raise

@@ -133,15 +133,6 @@ def add_dtype_argument(p: argparse.ArgumentParser) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def add_trace_argument(p: argparse.ArgumentParser) -> None:
-    """--trace: a trace directory or a shipped trace's name (sweep; simulate declares it beside
-    --workload)."""
-    p.add_argument(
-        "--trace", required=True, metavar="DIR",
-        help="trace directory, or the name of a shipped trace (smollm2-135m)",
-    )
-
-
 def split_list(text: str, flag: str) -> list[str]:
     """A comma-separated list (blanks dropped, duplicates removed in order); ``flag`` names it."""
     items = [part.strip() for part in text.split(",")]
@@ -303,7 +294,10 @@ class Progress:
 
 def print_totals(result: SimResult, run_dir: Path) -> None:
     """The per-design totals of a run and where its run directory is, on stdout."""
-    from spikesim.report.markdown import design_totals, text_table, totals_rows
+    from spikesim.dataflows import reference_design
+    from spikesim.report.markdown import design_totals, phase_rows, text_table, totals_rows
+    from spikesim.report.phases import phase_tokens, phase_totals
+    from spikesim.schema import Phase
 
     totals = design_totals(result.layers, result.hardware.clock_hz, result.trace.tokens)
     headers, rows, align = totals_rows(totals)
@@ -313,4 +307,10 @@ def print_totals(result: SimResult, run_dir: Path) -> None:
         f"'{result.hardware.name}'"
     )
     print(text_table(headers, rows, align), end="")
+    phases = phase_tokens(result.trace.source, result.trace.tokens)
+    if Phase.DECODE.value in phases or len(phases) > 1:
+        table = phase_totals(result.layers, result.hardware.clock_hz, phases)
+        headers, rows, align = phase_rows(table, reference_design())
+        print("per token, by phase:")
+        print(text_table(headers, rows, align), end="")
     print(f"run directory: {run_dir} (report: {run_dir / 'report.md'})")

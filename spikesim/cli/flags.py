@@ -23,6 +23,8 @@ from spikesim.errors import InputError
 
 PARAMETER_FLAGS: dict[str, str] = {
     "batch": "--batch",
+    "context": "--context",
+    "decode_steps": "--decode-steps",
     "designs": "--designs",
     "dtype": "--dtype",
     "exclude": "--exclude",
@@ -33,6 +35,7 @@ PARAMETER_FLAGS: dict[str, str] = {
     "model": "--model",
     "out": "--out",
     "overrides": "--set",
+    "phase": "--phase",
     "run_dirs": "RUN_DIR",
     "scheduler": "--scheduler",
     "seed": "--seed",

@@ -2,7 +2,9 @@
 
 The workload is ``--trace DIR`` (a trace directory or shipped trace, as always) or ``--workload
 W`` (that, or a topology CSV, a Hugging Face ``config.json``, a named shape: see
-:func:`spikesim.api.load_workload`), with ``--tokens`` and ``--seed`` for shape-only workloads.
+:func:`spikesim.api.load_workload`), with ``--tokens`` and ``--seed`` for shape-only workloads,
+and ``--phase``, ``--batch``, ``--context``, ``--decode-steps`` for a model (a config or a named
+shape; :mod:`spikesim.trace.model_plan`).
 """
 
 from __future__ import annotations
@@ -62,8 +64,31 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--tokens", type=int, default=None, metavar="N",
-        help="prefill length M of a shape-only workload: required for a config.json or a named "
-        "shape; replaces M of every row of a topology CSV",
+        help="prefill length M of a shape-only workload (per sequence): required for a "
+        "config.json or a named shape in phase prefill or both; replaces M of every row of a "
+        "topology CSV",
+    )
+    p.add_argument(
+        "--phase", default=None, metavar="PHASE",
+        help="what a model workload (config.json or named shape) runs: prefill (default; "
+        "--tokens tokens per sequence), decode (--decode-steps generated tokens per sequence "
+        "from a KV cache of --context tokens; layers decode.S.*), or both (the prefill, then "
+        "the decode steps continuing it)",
+    )
+    p.add_argument(
+        "--batch", type=int, default=None, metavar="B",
+        help="sequences processed together (default 1): linears run B rows per decode step "
+        "(B x tokens in the prefill), each sequence's attention reads its own KV cache",
+    )
+    p.add_argument(
+        "--context", type=int, default=None, metavar="L",
+        help="phase decode: tokens already in each sequence's KV cache at the first step "
+        "(phase both: the prefill's --tokens)",
+    )
+    p.add_argument(
+        "--decode-steps", type=int, default=None, metavar="N",
+        help="phase decode or both: tokens generated per sequence (default 1); step s attends "
+        "context + s + 1 keys",
     )
     p.add_argument(
         "--seed", type=int, default=None, metavar="S",
@@ -136,9 +161,14 @@ def _run(args: argparse.Namespace) -> int:
     timeline = split_list(args.timeline, "--timeline") if args.timeline is not None else []
     workload: Workload | str
     if args.workload is not None:
-        workload = api.load_workload(args.workload, tokens=args.tokens, seed=args.seed)
+        workload = api.load_workload(
+            args.workload, tokens=args.tokens, seed=args.seed, phase=args.phase,
+            batch=args.batch, context=args.context, decode_steps=args.decode_steps,
+        )
     else:
-        for flag, value in (("--tokens", args.tokens), ("--seed", args.seed)):
+        for flag, value in (("--tokens", args.tokens), ("--seed", args.seed),
+                            ("--phase", args.phase), ("--batch", args.batch),
+                            ("--context", args.context), ("--decode-steps", args.decode_steps)):
             if value is not None:
                 raise InputError(
                     f"{flag} applies to --workload (a trace's tokens and values are on disk)",

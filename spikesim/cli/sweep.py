@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from spikesim.cli.common import EXIT_OK, add_trace_argument, show_progress
+from spikesim.cli.common import EXIT_OK, show_progress
 from spikesim.cli.pareto import show_front
+from spikesim.errors import InputError
 
 NAME = "sweep"
 HELP = "simulate many hardware points × designs into a Parquet dataset, then Pareto"
 DESCRIPTION = (
     "Run every point of a sweep spec (base hardware YAML + axes, grid or random "
-    "sampling, designs, constraints) on a trace, in parallel (local processes, or a Dask "
+    "sampling, designs, constraints) on a trace or a workload (--workload: a topology CSV, a "
+    "config.json or a named shape, prefill or decode), in parallel (local processes, or a Dask "
     "scheduler), into a Parquet dataset directory: one part per finished (point, "
     "design), written atomically, so an interrupted sweep resumes where it stopped. A "
     "failing point is recorded with its error. Ends with the Pareto front. --out must be "
@@ -27,7 +29,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="sweep specification (top-level 'axes'), or a shipped sweep by name "
         "(dataflows, example)",
     )
-    add_trace_argument(p)
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument(
+        "--trace", metavar="DIR",
+        help="trace directory, or the name of a shipped trace (smollm2-135m)",
+    )
+    what.add_argument(
+        "--workload", metavar="W",
+        help="any workload of 'spikesim simulate --workload' (a trace, a topology CSV, a "
+        "config.json, a named shape), regenerated in each worker from its description; with "
+        "--tokens, --seed, --phase, --batch, --context, --decode-steps as for simulate",
+    )
+    for flag, kind, text in (
+        ("--tokens", int, "prefill length per sequence (as simulate)"),
+        ("--seed", int, "seed of a shape-only workload's values (default 0)"),
+        ("--phase", str, "prefill (default), decode or both (as simulate)"),
+        ("--batch", int, "sequences processed together (default 1)"),
+        ("--context", int, "decode: tokens already in each sequence's KV cache"),
+        ("--decode-steps", int, "decode: tokens generated per sequence (default 1)"),
+    ):
+        p.add_argument(flag, type=kind, default=None, help=f"with --workload: {text}")
     p.add_argument(
         "--out",
         required=True,
@@ -61,11 +82,21 @@ def run(args: argparse.Namespace) -> int:
 
     # SIGTERM/SIGINT/SIGHUP unwind: workers stopped, temporary parts and figures removed, the
     # finished parts kept (rerun the command to resume); one line "error: interrupted"
+    params = {
+        "tokens": args.tokens, "seed": args.seed, "phase": args.phase, "batch": args.batch,
+        "context": args.context, "decode_steps": args.decode_steps,
+    }
+    if args.trace is not None:
+        for name, value in params.items():
+            if value is not None:
+                flag = "--" + name.replace("_", "-")
+                raise InputError(f"{flag} applies to --workload", field=flag)
     with interruptible():
         summary = run_sweep(
             args.spec,
-            args.trace,
+            args.trace if args.trace is not None else args.workload,
             args.out,
+            workload=None if args.trace is not None else params,
             workers=args.workers,
             scheduler=args.scheduler,
             progress=show_progress(args.quiet),

@@ -11,7 +11,11 @@ at most :data:`MAX_WORKERS`, and never more than there are tasks to run),
 or, with ``scheduler="tcp://HOST:PORT"``, a Dask distributed cluster (the optional extra
 ``spikesim[dist]``, imported only then). Both run the same function, :func:`run_task`, on the same
 tasks, so they produce identical rows. The trace travels by path: each worker memory-maps it
-(the path must be visible to the workers, e.g. a shared file system for a remote cluster).
+(the path must be visible to the workers, e.g. a shared file system for a remote cluster). A
+shape-only workload (``workload=``: a topology CSV, a config.json, a named shape, with its
+tokens, seed and phases) travels as its description (:func:`sweep_workload`) and each worker
+regenerates its layers; its identity, in place of the manifest's sha256, is a hash of what its
+values depend on.
 
 The parent process owns all writing: each finished task becomes one part file, written atomically
 (:mod:`spikesim.dse.store`). Local workers live no longer than their parent: they ignore SIGINT
@@ -34,7 +38,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -199,15 +203,53 @@ def point_id(config_json: str, trace_sha256: str, design: str) -> str:
     return digest.hexdigest()[:32]
 
 
-def plan_sweep(sweep: LoadedSweep, trace_path: str | Path) -> SweepPlan:
-    """Resolve every sampled point, apply the constraints, and list the tasks."""
+WORKLOAD_PREFIX = "workload:"
+"""Start of a shape-only workload's reference (a trace's is its directory, an absolute path)."""
+
+WORKLOAD_PARAMETERS = ("tokens", "seed", "phase", "batch", "context", "decode_steps")
+"""The arguments of :func:`spikesim.trace.load_workload` a sweep passes on to its workers."""
+
+
+def sweep_workload(workload: str | Path, params: Mapping[str, Any]) -> tuple[str, str]:
+    """What the workers open and its identity: ``(trace directory, manifest sha256)`` for a
+    trace on disk given with no parameters, else ``(reference, sha256)`` of a shape-only
+    workload (topology CSV, config.json, named shape; :func:`spikesim.trace.load_workload`
+    with ``params``), loaded once here so a bad one is one clear error. The identity of a
+    shape-only workload is the sha256 of its kind, its description file's sha256 and its
+    recorded source (dimensions, tokens, seed, phases, generator versions; not the file's
+    path or folder name), so the same workload gives the same point ids wherever its file
+    lies."""
+    from spikesim.trace import load_workload
+    from spikesim.trace.workload import ShapeWorkload
+
+    given = {k: v for k, v in params.items() if v is not None}
+    unknown = set(given) - set(WORKLOAD_PARAMETERS)
+    if unknown:
+        raise ValueError(f"unknown workload parameters {sorted(unknown)}")
+    loaded = load_workload(workload, **given)
+    if not isinstance(loaded, ShapeWorkload):
+        directory = Path(str(loaded.path)).resolve()
+        return str(directory), manifest_sha256(directory)
+    source = {k: v for k, v in loaded.source.items() if k not in ("file", "model")}
+    identity = canonical_json({"kind": loaded.kind, "file_sha256": loaded.file_sha256,
+                               "source": source})
+    text = str(Path(loaded.path).resolve()) if loaded.path is not None else os.fspath(workload)
+    reference = WORKLOAD_PREFIX + canonical_json({"workload": text, **given})
+    return reference, hashlib.sha256(identity.encode("utf-8")).hexdigest()
+
+
+def plan_sweep(
+    sweep: LoadedSweep, trace_path: str | Path, trace_sha256: str | None = None
+) -> SweepPlan:
+    """Resolve every sampled point, apply the constraints, and list the tasks (on the trace
+    at ``trace_path``, or the workload of identity ``trace_sha256``)."""
     from spikesim.config.loader import read_yaml_mapping
     from spikesim.dse.spec import resolve_point
     from spikesim.energy.model import energy_key, energy_model
 
     spec = sweep.spec
     base_data = read_yaml_mapping(sweep.base_path)
-    trace_sha = manifest_sha256(trace_path)
+    trace_sha = trace_sha256 if trace_sha256 is not None else manifest_sha256(trace_path)
     relations = spec.constraints.parsed_relations()
     max_area = spec.constraints.max_area_mm2
     tasks: list[PointTask] = []
@@ -287,17 +329,25 @@ def plan_sweep(sweep: LoadedSweep, trace_path: str | Path) -> SweepPlan:
 # --------------------------------------------------------------------------------------------
 
 _trace_cache: dict[tuple[str, str], Any] = {}
-"""Per worker process: the opened (memory-mapped) trace, keyed by (path, manifest sha256)."""
+"""Per worker process: the opened (memory-mapped) trace or the loaded shape-only workload,
+keyed by (reference, identity sha256)."""
 
 
 def _open_trace(trace_path: str, trace_sha: str) -> Any:
-    from spikesim.trace import load_trace
+    """The workload a task runs on: ``trace_path`` is a trace directory, or a shape-only
+    workload's reference (:data:`WORKLOAD_PREFIX` + the JSON of :func:`load_workload`'s
+    arguments, :func:`sweep_workload`)."""
+    from spikesim.trace import load_trace, load_workload
 
     key = (trace_path, trace_sha)
     trace = _trace_cache.get(key)
     if trace is None:
         _trace_cache.clear()
-        trace = load_trace(trace_path)
+        if trace_path.startswith(WORKLOAD_PREFIX):
+            args = json.loads(trace_path[len(WORKLOAD_PREFIX):])
+            trace = load_workload(args.pop("workload"), **args)
+        else:
+            trace = load_trace(trace_path)
         _trace_cache[key] = trace
     return trace
 
@@ -616,6 +666,7 @@ def run_sweep(
     progress: bool = False,
     on_outcome: OnOutcome | None = None,
     cache: bool = True,
+    workload: Mapping[str, Any] | None = None,
 ) -> SweepSummary:
     """Run (or resume) a sweep into the Parquet dataset ``out``.
 
@@ -624,7 +675,9 @@ def run_sweep(
     spec:
         The sweep YAML (or an already loaded one).
     trace:
-        The trace directory (opened by path in each worker).
+        The trace directory (opened by path in each worker); with ``workload``, any workload
+        :func:`spikesim.trace.load_workload` opens (a topology CSV, a config.json, a named
+        shape), regenerated in each worker.
     out:
         The results directory (``results.parquet/``); finished points found there are skipped.
     workers:
@@ -640,6 +693,10 @@ def run_sweep(
         Let the workers use the on-disk cache of quantized layers
         (:mod:`spikesim.sim.quantcache`): a sweep over hardware-only axes quantizes each layer
         once. Off when False or ``SPIKESIM_NO_CACHE=1``.
+    workload:
+        Arguments of :func:`spikesim.trace.load_workload` (:data:`WORKLOAD_PARAMETERS`:
+        ``tokens``, ``seed``, ``phase``, ``batch``, ``context``, ``decode_steps``); ``None``:
+        ``trace`` is a trace directory or shipped trace, as ``--trace``.
     """
     if workers < 1:
         raise InputError(f"must be at least 1, got {workers}", field="workers")
@@ -647,16 +704,25 @@ def run_sweep(
         raise InputError(f"must be at most {MAX_WORKERS}, got {workers}", field="workers")
     check_results_target(out)  # before any work: a foreign --out is refused at once
     sweep = spec if isinstance(spec, LoadedSweep) else load_sweep(spec)
-    trace_dir = resolve_trace(trace).resolve()
-    from spikesim.trace import load_trace
+    if workload is None:
+        trace_dir = resolve_trace(trace).resolve()
+        from spikesim.trace import load_trace
 
-    try:
-        load_trace(trace_dir)  # validate the manifest up front (one clear error)
-    except InputError as exc:
-        if exc.field:
-            raise
-        raise InputError(exc.message, file=exc.file, field="trace") from None
-    plan = plan_sweep(sweep, trace_dir)
+        try:
+            load_trace(trace_dir)  # validate the manifest up front (one clear error)
+        except InputError as exc:
+            if exc.field:
+                raise
+            raise InputError(exc.message, file=exc.file, field="trace") from None
+        reference, identity = str(trace_dir), manifest_sha256(trace_dir)
+    else:
+        try:
+            reference, identity = sweep_workload(trace, workload)
+        except InputError as exc:
+            if exc.field:
+                raise
+            raise InputError(exc.message, file=exc.file, field="workload") from None
+    plan = plan_sweep(sweep, reference, identity)
     meta = {
         "spec": sweep.spec.model_dump(mode="json"),
         "base_sha256": hashlib.sha256(sweep.base_path.read_bytes()).hexdigest(),
@@ -694,11 +760,9 @@ def run_sweep(
         with interruptible():  # SIGTERM unwinds too: workers stopped, temporary parts removed
             if todo:
                 if scheduler:
-                    _run_dask(todo, str(trace_dir), plan.trace_sha256, scheduler, finished,
-                              cache)
+                    _run_dask(todo, reference, plan.trace_sha256, scheduler, finished, cache)
                 else:
-                    _run_local(todo, str(trace_dir), plan.trace_sha256, workers, finished,
-                               cache)
+                    _run_local(todo, reference, plan.trace_sha256, workers, finished, cache)
     finally:
         bar.close()
     return SweepSummary(

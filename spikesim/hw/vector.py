@@ -59,9 +59,20 @@ operator       per element (adds a, mults m; passes)            a           m   
                4 m), · g (m), · u (m)
 ``residual``   x + f(x) (a)                                     1           0           R 2
                                                                                         W 1
+``kv_write``   pass 1: |x| max (a compare; the sign is a bit);  3           1           R 1
+               pass 2: x · (1/scale) (m), round to an integer                           DRAM
+               (2 a: add and subtract 1.5·2^10). Per row: the
+               max's tree, then 1/max (4 m + 2 a), · q_max
+               (m) for 1/scale and · 1/q_max (m) for the
+               stored scale, serially
 =============  ===============================================  ==========  ==========  =====
 
 (R, W: values read and written per element; γ is RMSNorm's weight vector, read per token.)
+
+``kv_write`` (the KV cache's quantize-and-append, :mod:`spikesim.config.kv`) writes its results
+to DRAM, not to the SRAM: per row (one token's k or v of one KV head) ceil((head_dim ·
+kv_cache.bits + kv_cache.scale_bits) / 8) bytes, as a ``dram`` ``write`` of 8-bit bytes like
+an array's output write-back, posted (it never stalls the unit).
 Softmax's score scaling 1/sqrt(head_dim) costs nothing: the max of the unscaled scores is the
 max of the scaled ones, and the factor joins exp's first constant, t = (x − max) · log2(e) /
 sqrt(head_dim).
@@ -85,6 +96,7 @@ __all__ = [
     "VECTOR_UNIT",
     "Pass",
     "VectorCounts",
+    "dram_row_bytes",
     "exp_ops",
     "op_passes",
     "per_element_ops",
@@ -162,6 +174,11 @@ def op_passes(op: str, config: VectorConfig) -> tuple[Pass, ...]:
         return (Pass((*exp, ADD, *reciprocal_ops(it), MULT, MULT), reads=2, writes=1),)
     if op == VectorOp.RESIDUAL:
         return (Pass((ADD,), reads=2, writes=1),)
+    if op == VectorOp.KV_WRITE:
+        return (
+            Pass((ADD,), reads=1, reduce=True, scalar=(*reciprocal_ops(it), MULT, MULT)),
+            Pass((MULT, ADD, ADD)),
+        )
     raise ValueError(f"unknown vector op {op!r}")
 
 
@@ -185,6 +202,8 @@ class VectorCounts:
     """Cycles of arithmetic (lane groups, reduction trees, per-row scalar work)."""
     stall_bank_cycles: int
     """Cycles a pass waits for the activation SRAM beyond its arithmetic."""
+    dram_write_bytes: int = 0
+    """Bytes written to DRAM (``kv_write``: the quantized keys and values and their scales)."""
 
     @property
     def total_cycles(self) -> int:
@@ -204,6 +223,8 @@ class VectorCounts:
         name, bank = hw.sram_for(BankRole.ACTIVATIONS)
         counter.add(f"sram.{name}", "read", self.sram_reads, bank.word_bits)
         counter.add(f"sram.{name}", "write", self.sram_writes, bank.word_bits)
+        if self.dram_write_bytes:
+            counter.add("dram", "write", self.dram_write_bytes, 8)
         return counter
 
 
@@ -226,6 +247,14 @@ def _pass_words(p: Pass, length: int, table_values: int, value_bits: int,
     return reads, p.writes * stream
 
 
+def dram_row_bytes(layer: VectorLayer, length: int, hw: HardwareConfig) -> int:
+    """DRAM bytes one row of ``length`` elements writes: a ``kv_write`` row's integers and scale
+    (ceil((length · kv_cache.bits + kv_cache.scale_bits) / 8)); 0 for every other operator."""
+    if layer.op != VectorOp.KV_WRITE:
+        return 0
+    return _ceil_div(length * hw.kv_cache.bits + hw.kv_cache.scale_bits, 8)
+
+
 def vector_counts(layer: VectorLayer, hw: HardwareConfig) -> VectorCounts:
     """Operations, SRAM words and cycles of ``layer`` on ``hw.vector`` (closed form, per
     distinct row length)."""
@@ -234,8 +263,9 @@ def vector_counts(layer: VectorLayer, hw: HardwareConfig) -> VectorCounts:
     _, bank = hw.sram_for(BankRole.ACTIVATIONS)
     ports = bank.banks * bank.ports
     passes = op_passes(layer.op, config)
-    adds = mults = reads = writes = compute = stall = 0
+    adds = mults = reads = writes = compute = stall = dram = 0
     for length, count in layer.rows():
+        dram += count * dram_row_bytes(layer, length, hw)
         groups = _ceil_div(length, lanes)
         used = min(lanes, length)
         row_adds = row_mults = row_reads = row_writes = row_compute = row_stall = 0
@@ -261,7 +291,7 @@ def vector_counts(layer: VectorLayer, hw: HardwareConfig) -> VectorCounts:
         writes += count * row_writes
         compute += count * row_compute
         stall += count * row_stall
-    return VectorCounts(adds, mults, reads, writes, compute, stall)
+    return VectorCounts(adds, mults, reads, writes, compute, stall, dram)
 
 
 def vector_reference(layer: VectorLayer, hw: HardwareConfig) -> VectorCounts:
@@ -282,9 +312,10 @@ def vector_reference(layer: VectorLayer, hw: HardwareConfig) -> VectorCounts:
     _, bank = hw.sram_for(BankRole.ACTIVATIONS)
     ports = bank.banks * bank.ports
     passes = op_passes(layer.op, config)
-    adds = mults = reads = writes = compute = stall = 0
+    adds = mults = reads = writes = compute = stall = dram = 0
     for length, count in layer.rows():
         for _ in range(count):
+            dram += dram_row_bytes(layer, length, hw)
             for p in passes:
                 groups = [min(lanes, length - start) for start in range(0, length, lanes)]
                 schedule = [(size, op) for size in groups for op in p.ops]
@@ -322,4 +353,4 @@ def vector_reference(layer: VectorLayer, hw: HardwareConfig) -> VectorCounts:
                     else:
                         mults += 1
                     compute += 1
-    return VectorCounts(adds, mults, reads, writes, compute, stall)
+    return VectorCounts(adds, mults, reads, writes, compute, stall, dram)

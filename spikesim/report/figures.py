@@ -20,7 +20,9 @@ Figures (``name``: content):
 - ``cycle_breakdown``: compute and stall cycles by cause per layer and design; utilisation.
 - ``spike_statistics``: spikes per activation, salient ratio per layer, histogram of |q|.
 - ``compare_totals`` / ``compare_energy`` (several run directories): energy per token,
-  latency, ratios against SpikeQuant, and energy by component, per run and design.
+  latency, ratios against SpikeQuant, and energy by component, per run and design;
+  ``compare_decode`` (runs with decode steps): energy per generated token and time per step
+  against batch size or context length.
 
 Matplotlib is imported lazily (only when a figure is drawn), so importing the report package
 stays cheap.
@@ -30,10 +32,10 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -52,6 +54,7 @@ __all__ = [
     "LEAKAGE",
     "MAX_LAYER_GROUPS",
     "RunTables",
+    "compare_decode",
     "compare_energy",
     "compare_figures",
     "compare_specs",
@@ -61,6 +64,7 @@ __all__ = [
     "design_color",
     "energy_by_component",
     "energy_by_component_table",
+    "has_decode_series",
     "ratios_vs_spikequant",
     "run_figure_specs",
     "run_figures",
@@ -215,6 +219,8 @@ class RunTables:
     label: str = ""
     clock_hz: float = 0.0
     tokens: int = 0
+    phases: Mapping[str, Any] | None = None
+    """A model workload's phase plan (``summary.json`` ``trace.source.phases``), else None."""
 
 
 def _ordered(values: pd.Series) -> list[str]:
@@ -773,6 +779,81 @@ def compare_energy(runs: Sequence[RunTables]) -> Figure:
     return fig
 
 
+def _decode_points(runs: Sequence[RunTables]) -> pd.DataFrame:
+    """Per run with decode steps and design: batch, context, decode energy per generated token
+    and seconds per step (:func:`spikesim.report.phases.phase_totals`)."""
+    from spikesim.report.phases import phase_tokens, phase_totals
+
+    rows = []
+    for run in runs:
+        plan = run.phases
+        if not isinstance(plan, Mapping):
+            continue
+        tokens = phase_tokens({"phases": plan}, run.tokens)
+        if "decode" not in tokens:
+            continue
+        table = phase_totals(run.layers, run.clock_hz, tokens)
+        for r in table[table["phase"] == "decode"].to_dict("records"):
+            rows.append({"run": run.label, "design": r["design"],
+                         "batch": _positive(plan.get("batch"), 1),
+                         "context": _positive(plan.get("context"), 0),
+                         "energy_per_token_pj": r["energy_per_token_pj"],
+                         "seconds_per_step": r["seconds_per_step"]})
+    return pd.DataFrame(rows, columns=["run", "design", "batch", "context",
+                                       "energy_per_token_pj", "seconds_per_step"])
+
+
+def _positive(value: Any, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 \
+        else default
+
+
+def has_decode_series(runs: Sequence[RunTables]) -> bool:
+    """Whether at least two of ``runs`` ran decode steps (the decode figure has a line)."""
+    return _decode_points(runs)["run"].nunique() >= 2
+
+
+_CONTEXT_STYLES: tuple[Literal["-", "--", ":", "-."], ...] = ("-", "--", ":", "-.")
+
+
+def compare_decode(runs: Sequence[RunTables]) -> Figure:
+    """Decode steps across runs: energy per generated token (left, log scale) and time per
+    step (right) of each design (colour) against the runs' batch size, one line per context
+    length (line style); against the context length when every run has the same batch."""
+    points = _decode_points(runs)
+    by_batch = points["batch"].nunique() > 1 or points["context"].nunique() == 1
+    x_col, series_col = ("batch", "context") if by_batch else ("context", "batch")
+    designs = list(dict.fromkeys(points["design"]))
+    series = sorted(set(points[series_col]))
+    with _style():
+        fig = _new_figure(_WIDTH_IN, 3.0)
+        axes = fig.subplots(1, 2)
+        panels = ((axes[0], "energy_per_token_pj", 1 / _PJ_PER_NJ,
+                   "energy per generated token (nJ)"),
+                  (axes[1], "seconds_per_step", 1e3, "time per decode step (ms)"))
+        for ax, column, scale, ylabel in panels:
+            for design in designs:
+                for si, value in enumerate(series):
+                    part = points[(points["design"] == design) & (points[series_col] == value)]
+                    part = part.sort_values(x_col)
+                    ax.plot(part[x_col], scale * part[column].astype(float),
+                            _CONTEXT_STYLES[si % len(_CONTEXT_STYLES)], marker="o",
+                            markersize=3, color=design_color(design), linewidth=1.0)
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+            ax.set_xlabel("batch (sequences)" if x_col == "batch" else "context (tokens)")
+            ax.set_ylabel(ylabel)
+            ax.grid(True, which="major", axis="both")
+        handles = _legend_handles([(d, design_color(d)) for d in designs])
+        if len(series) > 1:
+            from matplotlib.lines import Line2D
+
+            handles += [Line2D([], [], color="#555555", linestyle=_CONTEXT_STYLES[i % 4],
+                               label=f"{series_col} {v}") for i, v in enumerate(series)]
+        fig.legend(handles=handles, loc="outside upper center", ncol=min(len(handles), 6))
+    return fig
+
+
 # --------------------------------------------------------------------------------------------
 # Which figures a run (or a comparison) has
 # --------------------------------------------------------------------------------------------
@@ -828,9 +909,10 @@ def run_figures(tables: RunTables) -> dict[str, Figure]:
     return {spec.name: drawers[spec.name]() for spec in run_figure_specs(tables.layers)}
 
 
-def compare_specs() -> list[FigureSpec]:
-    """The figures of a comparison of several runs."""
-    return [
+def compare_specs(decode: bool = False) -> list[FigureSpec]:
+    """The figures of a comparison of several runs (``decode``: at least two of them ran
+    decode steps, :func:`has_decode_series`)."""
+    specs = [
         FigureSpec(
             "compare_totals",
             "Per run and design: energy per token, latency, and energy and cycles ÷ SpikeQuant "
@@ -838,6 +920,14 @@ def compare_specs() -> list[FigureSpec]:
         ),
         FigureSpec("compare_energy", "Per run and design: total energy by component (µJ)."),
     ]
+    if decode:
+        specs.append(FigureSpec(
+            "compare_decode",
+            "Decode: energy per generated token (nJ) and time per step (ms) of each design "
+            "against the runs' batch size (or their context length when the batch is the same), "
+            "one line per design and context.",
+        ))
+    return specs
 
 
 def compare_figures(runs: Sequence[RunTables]) -> dict[str, Figure]:
@@ -845,5 +935,8 @@ def compare_figures(runs: Sequence[RunTables]) -> dict[str, Figure]:
     labels = [run.label for run in runs]
     if len(set(labels)) != len(labels):
         raise ValueError(f"run labels must be unique, got {labels}")
-    return {"compare_totals": compare_totals(runs), "compare_energy": compare_energy(runs)}
+    figures = {"compare_totals": compare_totals(runs), "compare_energy": compare_energy(runs)}
+    if has_decode_series(runs):
+        figures["compare_decode"] = compare_decode(runs)
+    return figures
 

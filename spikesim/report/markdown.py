@@ -21,6 +21,7 @@ import pandas as pd
 
 from spikesim.dataflows import reference_design
 from spikesim.report.figures import FigureSpec, compare_specs, run_figure_specs
+from spikesim.report.phases import phase_tokens, phase_totals
 from spikesim.report.pricing import pricing_rows
 from spikesim.schema import (
     CITATION_SEPARATOR,
@@ -261,9 +262,60 @@ def _op_class_section(layers: pd.DataFrame) -> str:
     )
 
 
-_ATTENTION_TILE = re.compile(r"^(?P<base>.+)\.g\d+\.q\d+$")
-"""An attention layer's name, ``layers.{b}.attn.{score|value}.g{g}.q{i}``: its group is
-``layers.{b}.attn.{score|value}.*``."""
+def phase_rows(table: pd.DataFrame, reference: str) -> tuple[list[str], list[list[str]], str]:
+    """Headers, formatted rows and alignment of the per-phase table (µJ, nJ, ms), with each
+    design's energy per token ÷ ``reference``'s in the same phase when both are present."""
+    refs = {str(r["phase"]): float(r["energy_per_token_pj"])
+            for r in table.to_dict("records") if r["design"] == reference}
+    compare = len(set(table["design"])) > 1 and bool(refs)
+    classes = [c for c in OP_CLASSES if table[f"energy_{c}_per_token_pj"].fillna(0).any()]
+    headers = ["design", "phase", "tokens", "steps", "ms", "ms per step", "energy (µJ)",
+               "energy per token (nJ)", *(f"{c} (nJ/token)" for c in classes)]
+    if compare:
+        headers.append(f"per token ÷ {reference}")
+    rows = []
+    for r in table.to_dict("records"):
+        row = [str(r["design"]), str(r["phase"]), fmt_int(r["tokens"]), fmt_int(r["steps"]),
+               fmt_number(1e3 * float(r["seconds"])),
+               fmt_number(1e3 * float(r["seconds_per_step"])),
+               fmt_number(float(r["energy_pj"]) / 1e6),
+               fmt_number(float(r["energy_per_token_pj"]) / 1e3),
+               *(fmt_number(float(r[f"energy_{c}_per_token_pj"]) / 1e3) for c in classes)]
+        if compare:
+            base = refs.get(str(r["phase"]))
+            row.append(fmt_number(float(r["energy_per_token_pj"]) / base, 3)
+                       if base else "")
+        rows.append(row)
+    return headers, rows, "ll" + "r" * (len(headers) - 2)
+
+
+def _phase_section(layers: pd.DataFrame, clock_hz: float, source: Mapping[str, Any],
+                   tokens: int) -> str:
+    """"Per token, by phase": :func:`~spikesim.report.phases.phase_totals` as a table (a model
+    workload's run only: its plan says the phases' tokens)."""
+    if not isinstance(source.get("phases"), Mapping):
+        return ""
+    table = phase_totals(layers, clock_hz, phase_tokens(source, tokens))
+    headers, rows, align = phase_rows(table, reference_design())
+    plan = source["phases"]
+    return (
+        "\n## Per token, by phase\n\n"
+        + markdown_table(headers, rows, align)
+        + f"\nPlan: phase {plan.get('phase')}, batch {plan.get('batch')}"
+        + (f", prefill {plan.get('tokens')} tokens per sequence" if plan.get("tokens") else "")
+        + (f", {plan.get('decode_steps')} decode step(s) from a context of "
+           f"{plan.get('context')} tokens" if plan.get("decode_steps") else "")
+        + ". Prefill: energy per prompt token, ms = time to the first token; decode: energy "
+        "per generated token, ms per step = time per output token (a step generates one token "
+        "of every sequence). Layers run one after another; with `--layers` the figures cover "
+        "the layers simulated. The same numbers are in `summary.json` (`phases`).\n"
+    )
+
+
+_ATTENTION_TILE = re.compile(r"^(?P<base>.+)\.g\d+(?:\.q\d+(?:\.seq\d+)?|\.seq\d+)$")
+"""An attention layer's name: ``layers.{b}.attn.{score|value}.g{g}.q{i}`` (``.seq{s}`` added
+for a batch), or ``decode.{t}.layers.{b}.attn.{score|value}.g{g}.seq{s}``; its group is the
+name up to ``.g{g}`` followed by ``.*``."""
 
 
 def collapse_attention(layers: pd.DataFrame, tokens: int) -> pd.DataFrame:
@@ -551,6 +603,7 @@ def render_report(
     out.append(_accounting_section(totals, pricing.get("paper_convention")))
 
     out.append(_op_class_section(layers))
+    out.append(_phase_section(layers, clock_hz, source, tokens))
 
     # ---- per layer
     out.append("\n## Per layer\n\n")
@@ -904,6 +957,14 @@ def run_labels(names: Sequence[str], dirs: Sequence[str]) -> list[str]:
     return [f"{b} #{i + 1}" for i, b in enumerate(bases)]
 
 
+def _generated_tokens(summary: Mapping[str, Any]) -> int:
+    """Tokens a run's decode steps generated (``trace.source.phases``), 0 if none or unknown."""
+    node: Any = summary
+    for key in ("trace", "source", "phases", "generated_tokens"):
+        node = node.get(key) if isinstance(node, Mapping) else None
+    return node if isinstance(node, int) and not isinstance(node, bool) else 0
+
+
 def render_comparison(
     runs: Sequence[tuple[str, str, pd.DataFrame, Mapping[str, Any]]],
 ) -> str:
@@ -999,7 +1060,8 @@ def render_comparison(
         f"\nLatency = cycles / the run's clock; ÷ spikequant: within the same run; ÷ first run: "
         f"the same design in run `{runs[0][0]}`.\n"
     )
-    out.append(_figures_section(compare_specs()))
+    decode_runs = sum(1 for _, _, _, summary in runs if _generated_tokens(summary))
+    out.append(_figures_section(compare_specs(decode=decode_runs >= 2)))
     out.append(
         "Each run's own report (per layer, energy by component, provenance) is its "
         "`report.md`.\n"

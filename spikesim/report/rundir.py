@@ -78,6 +78,7 @@ from spikesim.report.markdown import (
     render_report,
     run_labels,
 )
+from spikesim.report.phases import phase_tokens, phase_totals
 from spikesim.report.pricing import pricing_assumptions
 from spikesim.report.timeline import chrome_trace, timeline_file_name
 from spikesim.schema import LAYER_KEYS, SPIKE_STATS_COLUMNS, TRANSACTION_COLUMNS
@@ -292,6 +293,9 @@ def build_summary(
         "layers": list(dict.fromkeys(result.layers["layer"])),
         "totals": totals.to_dict("records"),
         "op_classes": op_class_totals(result.layers).to_dict("records"),
+        "phases": phase_totals(
+            result.layers, hw.clock_hz, phase_tokens(trace.source, trace.tokens)
+        ).to_dict("records"),
         "accounting": accounting(totals),
         "comparison": {
             "reference": reference_design(),
@@ -691,7 +695,16 @@ def read_figure_tables(run_dir: str | Path, label: str = "") -> RunTables:
         label=label or str(summary.get("hardware", {}).get("name") or run_dir.name),
         clock_hz=float(summary.get("hardware", {}).get("clock_hz") or 0.0),
         tokens=int(summary.get("trace", {}).get("tokens") or 0),
+        phases=_phases_of(summary),
     )
+
+
+def _phases_of(summary: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A model run's phase plan (``trace.source.phases``), or None."""
+    trace = summary.get("trace")
+    source = trace.get("source") if isinstance(trace, Mapping) else None
+    phases = source.get("phases") if isinstance(source, Mapping) else None
+    return dict(phases) if isinstance(phases, Mapping) else None
 
 
 def save_figures(figures: Mapping[str, Figure], directory: str | Path, dpi: int) -> list[Path]:

@@ -68,7 +68,8 @@ def tensor_layers(layers: Sequence[WorkloadItem]) -> list[WorkloadLayer]:
 
 def simulate_vector_layer(layer: VectorLayer, hw: HardwareConfig, design: str) -> LayerSim:
     """A vector operator on ``hw.vector`` (:func:`spikesim.hw.vector.vector_counts`), as the
-    row of ``design``: no spikes, no MACs, one ``vector``/``compute`` transaction.
+    row of ``design``: no spikes, no MACs, one ``vector``/``compute`` transaction; a
+    ``kv_write``'s DRAM bytes are its ``dram_output_bytes``.
     ``utilization`` is FP operations / (lanes × total cycles)."""
     counts = vector_counts(layer, hw)
     total = counts.total_cycles
@@ -92,6 +93,7 @@ def simulate_vector_layer(layer: VectorLayer, hw: HardwareConfig, design: str) -
         overflow_events=0,
         output_spikes=0,
         actions=counts.actions(hw),
+        dram_output_bytes=counts.dram_write_bytes,
         transactions=(Transaction("vector", "compute", 0, 0, total),),
         op_class=str(layer.op_class),
         phase=str(layer.phase),

@@ -36,6 +36,18 @@ head of the group. For llama2-7b at 2048 tokens (32 heads, no GQA) a block has 3
 query blocks × 2 = 1024 such layers; they compute the lower triangle plus half of each diagonal
 tile, (tokens² / 2 + tokens · query_block / 2) · d MACs per head and matmul.
 
+Batches and decode steps
+------------------------
+A batch of B sequences (``sequences``) repeats the layers per sequence, each attending only its
+own keys (names end ``.seq{b}`` when B > 1). A decode step
+(:func:`decode_attention_layers`) has one query token per sequence, at position p, against
+its keys 0 … p (the KV cache and its own): per KV group and sequence a score layer
+``decode.{step}.layers.{block}.attn.score.g{g}.seq{b}`` (``x`` ``[heads_per_group, d]``, ``w``
+= K_g[0:p+1]) and a value layer (``x`` = P ``[heads_per_group, p+1]``, ``w`` = V_g^T); no key
+is masked. Sequence b's per-token draws come from its own streams (sequence 0's are those of
+a batch of one, so a decode continuing a prefill reads the prefill's very keys); the group's
+constants (gains, massive pairs, the sink key) are the model's, shared by every sequence.
+
 P is computed exactly: the float32 softmax (max subtracted) of the float32 scores
 x W^T / sqrt(d) of the very float16 ``q`` and ``k`` the score layer holds, with masked entries
 set to 0 (a masked probability is 0: no spike on the IF array, a multiplication by zero on a
@@ -159,6 +171,7 @@ __all__ = [
     "attention_layers",
     "attention_statistics_source",
     "causal_softmax",
+    "decode_attention_layers",
     "generate_group",
     "rope_frequencies",
 ]
@@ -315,14 +328,16 @@ def _chunks(tokens: int) -> range:
 
 def _per_token(
     seed: int, block: int, group: int, part: int, tokens: int, width: int, draw: str,
-    df: float = 0.0, sigma: float = 0.0,
+    df: float = 0.0, sigma: float = 0.0, sequence: int = 0,
 ) -> np.ndarray:
     """``[tokens, width]`` per-token draws from chunk streams (each chunk drawn whole, so a
     token's values do not depend on ``tokens``): ``draw`` is ``student`` (df), ``normal`` or
-    ``lognormal`` (σ; ``width`` 1 gives a per-token scale)."""
+    ``lognormal`` (σ; ``width`` 1 gives a per-token scale). Sequence 0's streams are
+    ``[seed, block, site, group, part, chunk]``; sequence b > 0 appends b."""
     out = np.empty((tokens, width), dtype=np.float32)
+    tail = [sequence] if sequence else []
     for c in _chunks(tokens):
-        rng = np.random.default_rng([seed, block, _SITE, group, part, c])
+        rng = np.random.default_rng([seed, block, _SITE, group, part, c, *tail])
         if draw == "student":
             values = _student(rng, (CHUNK_TOKENS, width), df)
         elif draw == "normal":
@@ -391,9 +406,10 @@ def _group_params(seed: int, block: int, group: int, heads: int, d: int,
     )
 
 
-def _content(seed: int, block: int, group: int, tokens: int, d: int, rho: float) -> np.ndarray:
+def _content(seed: int, block: int, group: int, tokens: int, d: int, rho: float,
+             sequence: int = 0) -> np.ndarray:
     """z_t = ρ z_{t-1} + sqrt(1 - ρ²) e_t, z_0 = e_0 (unit variance), float32 [tokens, d]."""
-    e = _per_token(seed, block, group, _CONTENT, tokens, d, "normal")
+    e = _per_token(seed, block, group, _CONTENT, tokens, d, "normal", sequence=sequence)
     z = np.empty_like(e)
     gain = np.float32(math.sqrt(1.0 - rho * rho))
     r = np.float32(rho)
@@ -406,10 +422,12 @@ def _content(seed: int, block: int, group: int, tokens: int, d: int, rho: float)
 
 
 def _with_massive(seed: int, block: int, group: int, part: int, tokens: int, d: int,
-                  pairs: np.ndarray, mean: np.ndarray, jitter: float) -> np.ndarray:
+                  pairs: np.ndarray, mean: np.ndarray, jitter: float, sequence: int = 0
+                  ) -> np.ndarray:
     """The persistent massive vector ``mean`` with ±jitter per token and pair, [tokens, d]."""
     out = np.zeros((tokens, d), dtype=np.float32)
-    factor = 1.0 + jitter * _per_token(seed, block, group, part, tokens, pairs.size, "normal")
+    factor = 1.0 + jitter * _per_token(seed, block, group, part, tokens, pairs.size, "normal",
+                                       sequence=sequence)
     out[:, pairs] = mean[pairs][None, :] * factor
     out[:, pairs + d // 2] = mean[pairs + d // 2][None, :] * factor
     return out
@@ -424,30 +442,36 @@ def _to_float16(x: np.ndarray) -> np.ndarray:
 
 def generate_group(
     *, seed: int, block: int, group: int, heads_per_group: int, head_dim: int, tokens: int,
-    stats: AttentionStats = ATTENTION_STATS,
+    stats: AttentionStats = ATTENTION_STATS, sequence: int = 0,
 ) -> GroupValues:
     """q, k, v of KV group ``group`` of block ``block`` for positions 0 … tokens-1, after RoPE
-    (see the module docstring), float16."""
+    (see the module docstring), float16.
+
+    ``sequence`` numbers the sequences of a batch: each has its own per-token draws (content,
+    bulk, jitter, token scales); the group's constants (gains, massive pairs and vectors, the
+    sink key) belong to the model and are the same in every sequence. Sequence 0 is the
+    sequence of a batch of one."""
     d, heads = head_dim, heads_per_group
     p = _group_params(seed, block, group, heads, d, stats)
     w = np.float32(stats.content_weight)
     b = np.float32(math.sqrt(1.0 - stats.content_weight**2))
-    z = _content(seed, block, group, tokens, d, stats.content_rho)
+    z = _content(seed, block, group, tokens, d, stats.content_rho, sequence)
     positions = np.arange(tokens)
 
     def bulk(part: int, gain: np.ndarray) -> np.ndarray:
-        x = _per_token(seed, block, group, part, tokens, d, "student", df=stats.df)
+        x = _per_token(seed, block, group, part, tokens, d, "student", df=stats.df,
+                       sequence=sequence)
         x *= b
         x += w * z
         x *= gain[None, :]
         x *= _per_token(seed, block, group, part + 1000, tokens, 1, "lognormal",
-                        sigma=stats.token_sigma)
+                        sigma=stats.token_sigma, sequence=sequence)
         return x
 
     k = bulk(_K_NOISE, p.k_gain)
     k[0] *= np.float32(0.1)  # the sink: a key bias, little of the bulk and content
     massive = _with_massive(seed, block, group, _K_JITTER, tokens, d, p.pairs, p.k_mean,
-                            stats.massive_jitter)
+                            stats.massive_jitter, sequence)
     massive[0] = p.sink_key
     k += massive
     del massive
@@ -457,13 +481,14 @@ def generate_group(
     for j in range(heads):
         qj = bulk(_Q_NOISE_BASE + 2 * j, p.q_gain[j])
         qj += _with_massive(seed, block, group, _Q_NOISE_BASE + 2 * j + 1, tokens, d, p.pairs,
-                            p.q_mean[j], stats.massive_jitter)
+                            p.q_mean[j], stats.massive_jitter, sequence)
         q[j] = _to_float16(apply_rope(qj, positions, stats.rope_base))
     q.flags.writeable = False
-    v = _per_token(seed, block, group, _V_NOISE, tokens, d, "student", df=stats.v_df)
+    v = _per_token(seed, block, group, _V_NOISE, tokens, d, "student", df=stats.v_df,
+                   sequence=sequence)
     v *= p.v_gain[None, :]
     v *= _per_token(seed, block, group, _V_NOISE + 1000, tokens, 1, "lognormal",
-                    sigma=stats.token_sigma)
+                    sigma=stats.token_sigma, sequence=sequence)
     v[0] *= np.float32(stats.sink_value_scale)
     return GroupValues(q=q, k=k_rot, v=_to_float16(v))
 
@@ -506,7 +531,9 @@ class AttentionLayer:
     sha256:
         Digest of the generation recipe: equal digests, equal values.
     op_class, phase:
-        ``attention`` and ``prefill`` (the report's operator class and phase).
+        ``attention``, and ``prefill`` or ``decode`` (the report's operator class and phase).
+    sequence:
+        The sequence of the batch whose q, k, v these are (0 for a batch of one).
     """
 
     name: str
@@ -527,6 +554,7 @@ class AttentionLayer:
     sha256: str
     op_class: str = "attention"
     phase: str = "prefill"
+    sequence: int = 0
     stats: AttentionStats = field(default=ATTENTION_STATS, repr=False)
     _cache: AttentionCache = field(
         default_factory=AttentionCache, compare=False, hash=False, repr=False
@@ -561,11 +589,11 @@ class AttentionLayer:
     def group_values(self) -> GroupValues:
         """The group's q, k, v (float16, read-only; shared through the cache: do not write)."""
         key = (self.seed, self.block, self.group, self.heads_per_group, self.head_dim,
-               self.sequence_tokens, self.stats)
+               self.sequence_tokens, self.stats, self.sequence)
         return self._cache.get(key, lambda: generate_group(
             seed=self.seed, block=self.block, group=self.group,
             heads_per_group=self.heads_per_group, head_dim=self.head_dim,
-            tokens=self.sequence_tokens, stats=self.stats,
+            tokens=self.sequence_tokens, stats=self.stats, sequence=self.sequence,
         ))
 
     def queries(self) -> np.ndarray:
@@ -653,6 +681,7 @@ def attention_layers(
     query_block: int = DEFAULT_QUERY_BLOCK,
     *,
     cache: AttentionCache | None = None,
+    sequences: int = 1,
 ) -> list[AttentionLayer]:
     """The attention GEMMs of decoder block ``block`` of ``shape`` in a prefill of ``tokens``
     tokens, in order: for each KV group g, for each query block i, the score layer then the
@@ -665,7 +694,7 @@ def attention_layers(
     block:
         Decoder block index (0 … ``shape.blocks`` - 1): its own random streams.
     tokens:
-        Prefill length.
+        Prefill length (of each sequence).
     seed:
         The workload's seed (0 … 2^64-1).
     query_block:
@@ -673,36 +702,105 @@ def attention_layers(
     cache:
         Where the layers keep the last generated KV group; pass one cache to every call of a
         workload so memory holds one group in all (default: one per call, i.e. per block).
+    sequences:
+        Sequences of the batch, each attending only its own keys: for each KV group, each
+        sequence b runs its query blocks, named with the suffix ``.seq{b}`` when there is more
+        than one sequence (a batch of one keeps the names above).
 
     Returns
     -------
     list[AttentionLayer]
-        ``2 × kv_heads × ceil(tokens / query_block)`` layers. Nothing is generated yet.
+        ``2 × kv_heads × sequences × ceil(tokens / query_block)`` layers. Nothing is
+        generated yet.
 
     Raises
     ------
     InputError
-        Tokens, query_block, seed or block out of range, or a shape whose heads are not a
-        multiple of its KV heads or whose head dimension is odd (field named).
+        Tokens, query_block, sequences, seed or block out of range, or a shape whose heads are
+        not a multiple of its KV heads or whose head dimension is odd (field named).
     """
     _check(shape, block, tokens, seed, query_block)
+    _positive(sequences, "batch")
     shared = cache if cache is not None else AttentionCache()
     per_group = shape.heads // shape.kv_heads
     d = shape.head_dim
     hasher = _recipe_hasher(ATTENTION_STATS)
     layers: list[AttentionLayer] = []
     for g in range(shape.kv_heads):
-        for i in range(-(-tokens // query_block)):
-            start, stop = i * query_block, min(tokens, (i + 1) * query_block)
+        for b in range(sequences):
+            suffix = f".seq{b}" if sequences > 1 else ""
+            for i in range(-(-tokens // query_block)):
+                start, stop = i * query_block, min(tokens, (i + 1) * query_block)
+                for op, kind in (("attn_score", "score"), ("attn_value", "value")):
+                    m = per_group * (stop - start)
+                    k, n = (d, stop) if op == "attn_score" else (stop, d)
+                    name = f"layers.{block}.attn.{kind}.g{g}.q{i}{suffix}"
+                    recipe: tuple[object, ...] = (name, op, seed, block, g, start, stop, stop,
+                                                  per_group, d) + ((b,) if b else ())
+                    layers.append(AttentionLayer(
+                        name=name, op=op, tokens=m, k=k, n=n, block=block, group=g, index=i,
+                        start=start, stop=stop, keys=stop, sequence_tokens=tokens,
+                        heads_per_group=per_group, head_dim=d, seed=seed,
+                        sha256=_recipe_sha256(hasher, recipe), sequence=b, _cache=shared,
+                    ))
+    return layers
+
+
+def decode_attention_layers(
+    shape: ModelShape,
+    block: int,
+    *,
+    step: int,
+    position: int,
+    positions: int,
+    seed: int,
+    sequences: int = 1,
+    cache: AttentionCache | None = None,
+) -> list[AttentionLayer]:
+    """The attention GEMVs of decoder block ``block`` in decode step ``step``: each sequence's
+    new token, at ``position``, attends its keys 0 … position (the KV cache plus its own).
+
+    For each KV group g and each sequence b (in that order), a score layer
+    ``decode.{step}.layers.{block}.attn.score.g{g}.seq{b}`` (``x`` = the new token's queries
+    of the group's heads, ``[heads_per_group, head_dim]``; ``w`` = K_g[0:position+1]) then the
+    value layer ``….attn.value.g{g}.seq{b}`` (``x`` = P ``[heads_per_group, position+1]``;
+    ``w`` = V_g^T). The q, k, v are those of :func:`generate_group` for the sequence (positions
+    0 … ``positions``-1 are generated, so every step of a run shares one draw of a sequence's
+    values, and sequence 0 continues the prefill's sequence). Phase ``decode``.
+
+    Raises
+    ------
+    InputError
+        ``position`` negative or not below ``positions``, ``sequences`` not positive, or a
+        bad seed, block or shape (as :func:`attention_layers`).
+    """
+    _check(shape, block, positions, seed, DEFAULT_QUERY_BLOCK)
+    _positive(sequences, "batch")
+    if not isinstance(position, int) or isinstance(position, bool) or not (
+        0 <= position < positions
+    ):
+        raise InputError(
+            f"decode position must be an integer from 0 to {positions - 1}, got "
+            f"{echo(position)}",
+            field="context",
+        )
+    shared = cache if cache is not None else AttentionCache()
+    per_group = shape.heads // shape.kv_heads
+    d = shape.head_dim
+    keys = position + 1
+    hasher = _recipe_hasher(ATTENTION_STATS)
+    layers: list[AttentionLayer] = []
+    for g in range(shape.kv_heads):
+        for b in range(sequences):
             for op, kind in (("attn_score", "score"), ("attn_value", "value")):
-                m = per_group * (stop - start)
-                k, n = (d, stop) if op == "attn_score" else (stop, d)
-                name = f"layers.{block}.attn.{kind}.g{g}.q{i}"
-                recipe = (name, op, seed, block, g, start, stop, stop, per_group, d)
+                k, n = (d, keys) if op == "attn_score" else (keys, d)
+                name = f"decode.{step}.layers.{block}.attn.{kind}.g{g}.seq{b}"
+                recipe = (name, op, seed, block, g, position, keys, keys, per_group, d, b)
                 layers.append(AttentionLayer(
-                    name=name, op=op, tokens=m, k=k, n=n, block=block, group=g, index=i,
-                    start=start, stop=stop, keys=stop, sequence_tokens=tokens,
+                    name=name, op=op, tokens=per_group, k=k, n=n, block=block, group=g,
+                    index=step, start=position, stop=keys, keys=keys, sequence_tokens=positions,
                     heads_per_group=per_group, head_dim=d, seed=seed,
-                    sha256=_recipe_sha256(hasher, recipe), _cache=shared,
+                    sha256=_recipe_sha256(hasher, recipe), phase="decode", sequence=b,
+                    _cache=shared,
                 ))
     return layers

@@ -354,10 +354,11 @@ def _add_massive(rng: np.random.Generator, x: np.ndarray, stats: ActivationStats
 
 
 def _activations(
-    seed: int, block: int, site: str, m: int, k: int, shared_channels: np.ndarray | None
+    seed: int, block: int, site: str, m: int, k: int, shared_channels: np.ndarray | None,
+    stream: tuple[int, ...] = (),
 ) -> np.ndarray:
     stats = ACTIVATION_STATS[site]
-    rng = np.random.default_rng([seed, block, _SITE_IDS[site]])
+    rng = np.random.default_rng([seed, block, _SITE_IDS[site], *stream])
     if site == "down_in":
         # SwiGLU: silu(g) * u, g and u heavy-tailed; outlier channels come through u.
         u = _bulk(rng, m, k, stats)
@@ -416,7 +417,8 @@ def site_of(op: str) -> str:
 
 
 def generate_activations(
-    *, seed: int, block: int, op: str, m: int, k: int, hidden: int | None, dtype: str
+    *, seed: int, block: int, op: str, m: int, k: int, hidden: int | None, dtype: str,
+    stream: tuple[int, ...] = (),
 ) -> np.ndarray:
     """The input ``x`` ``[m, k]`` of layer ``op`` of block ``block``, as :func:`synth_trace`
     writes it (``dtype``, float16 clipped to its finite range).
@@ -425,13 +427,19 @@ def generate_activations(
     inputs of q/k/v and gate/up_proj then carry the persistent outlier channels of the
     residual stream, the same in every block; ``None`` for a standalone GEMM. Values depend
     only on the arguments (one random stream per (seed, block, site)).
+
+    ``stream`` (non-negative integers) selects another stream of the same statistics: the
+    rows of a decode step (``(1, step)``) are new tokens, not the prefill's rows again. Empty
+    (the default) is the stream ``synth`` writes. The residual stream's outlier channels are
+    the model's in every stream; a site's own outlier channels (o_proj and down_proj inputs)
+    and channel gains are drawn with the rows, so another stream redraws them.
     """
     site = site_of(op)
     shared: np.ndarray | None = None
     if hidden is not None and site in ("attn_in", "mlp_in"):
         rng = np.random.default_rng([seed, 0, _SITE_IDS["hidden_outliers"]])
         shared = _outlier_channels(rng, hidden, ACTIVATION_STATS["attn_in"].outlier_fraction)
-    return _cast(_activations(seed, block, site, m, k, shared), dtype)
+    return _cast(_activations(seed, block, site, m, k, shared, stream), dtype)
 
 
 def generate_weights(*, seed: int, block: int, op: str, n: int, k: int, dtype: str) -> np.ndarray:

@@ -17,11 +17,23 @@ op            rows (length × how many)               ``width`` (``k`` = ``n``)
               GQA shares keys, not scores)
 ``silu_mul``  ``intermediate`` × tokens              intermediate
 ``residual``  ``hidden`` × tokens                    hidden
+``kv_write``  ``head_dim`` × 2 · kv_heads · tokens     head_dim
+              (each new token's k and v of every
+              KV head, one row each)
 ============  =====================================  =========================================
 
-Softmax covers the causal scores only (T(T+1)/2 per head): a score the causal mask removes is
-never exponentiated, even where a score matmul computes a whole diagonal block. How many
-operations each element costs is the hardware's business (:mod:`spikesim.hw.vector`).
+Softmax covers the causal scores only (T(T+1)/2 per head and sequence): a score the causal mask
+removes is never exponentiated, even where a score matmul computes a whole diagonal block. A
+batch of ``sequences`` sequences has one causal triangle per sequence (``tokens`` counts the
+tokens of all of them). In a decode step (``keys`` > 0) every query row, one per sequence
+and head, holds ``keys`` scores: the cache's keys and the new token's own.
+
+``kv_write`` (``op_class`` ``kv``) quantizes the new keys and values to the KV cache's format
+and appends them to the cache (:mod:`spikesim.config.kv`); its rows are per token and KV head,
+the groups that share one scale.
+
+How many operations each element costs is the hardware's business
+(:mod:`spikesim.hw.vector`).
 """
 
 from __future__ import annotations
@@ -48,6 +60,7 @@ class VectorOp(StrEnum):
     SOFTMAX = "softmax"
     SILU_MUL = "silu_mul"
     RESIDUAL = "residual"
+    KV_WRITE = "kv_write"
 
 
 @dataclass(frozen=True)
@@ -73,7 +86,16 @@ class VectorLayer:
     block:
         Decoder block index.
     phase:
-        ``prefill``.
+        ``prefill`` or ``decode``.
+    op_class:
+        ``vector``, or ``kv`` for ``kv_write``.
+    sequences:
+        Softmax of a prefill: sequences of the batch, one causal triangle each of
+        ``tokens / sequences`` rows.
+    keys:
+        Softmax of a decode step: scores per query row (0: a prefill's causal rows).
+    rows_per_token:
+        ``kv_write``: rows per token (2 × KV heads); 1 otherwise.
     """
 
     name: str
@@ -85,13 +107,20 @@ class VectorLayer:
     block: int = 0
     phase: str = Phase.PREFILL.value
     op_class: str = OpClass.VECTOR.value
+    sequences: int = 1
+    keys: int = 0
+    rows_per_token: int = 1
 
     def __post_init__(self) -> None:
         if self.op not in VectorOp.__members__.values():
             raise ValueError(f"unknown vector op {self.op!r}")
-        for field_name in ("tokens", "width", "heads"):
+        for field_name in ("tokens", "width", "heads", "sequences", "rows_per_token"):
             if getattr(self, field_name) < 1:
                 raise ValueError(f"{field_name} must be positive")
+        if self.keys < 0:
+            raise ValueError("keys must not be negative")
+        if self.tokens % self.sequences:
+            raise ValueError("tokens must be a multiple of sequences")
 
     @property
     def k(self) -> int:
@@ -105,22 +134,24 @@ class VectorLayer:
 
     @property
     def causal(self) -> bool:
-        """True for softmax: row t (1-based) holds t scores."""
-        return self.op == VectorOp.SOFTMAX
+        """True for a prefill's softmax: row t (1-based) of each sequence holds t scores."""
+        return self.op == VectorOp.SOFTMAX and not self.keys
 
     def rows(self) -> tuple[tuple[int, int], ...]:
         """``(length, count)`` of the rows the operator reduces or walks over, shortest first:
         ``count`` rows of ``length`` elements each."""
         if self.causal:
-            return tuple((t, self.heads) for t in range(1, self.tokens + 1))
-        return ((self.width, self.tokens),)
+            per_sequence = self.tokens // self.sequences
+            count = self.heads * self.sequences
+            return tuple((t, count) for t in range(1, per_sequence + 1))
+        if self.op == VectorOp.SOFTMAX:
+            return ((self.keys, self.heads * self.tokens),)
+        return ((self.width, self.tokens * self.rows_per_token),)
 
     @property
     def elements(self) -> int:
         """Elements processed: Σ length × count over :meth:`rows`."""
-        if self.causal:
-            return self.heads * self.tokens * (self.tokens + 1) // 2
-        return self.width * self.tokens
+        return sum(length * count for length, count in self.rows())
 
     @property
     def sha256(self) -> str:
@@ -136,6 +167,10 @@ class VectorLayer:
             "table_values": self.table_values,
             "phase": self.phase,
         }
+        for extra, default in (("sequences", 1), ("keys", 0), ("rows_per_token", 1),
+                               ("op_class", OpClass.VECTOR.value)):
+            if getattr(self, extra) != default:
+                recipe[extra] = getattr(self, extra)
         text = json.dumps(recipe, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -143,25 +178,47 @@ class VectorLayer:
 _GROUP = {
     VectorOp.ROPE: "self_attn",
     VectorOp.SOFTMAX: "self_attn",
+    VectorOp.KV_WRITE: "self_attn",
     VectorOp.SILU_MUL: "mlp",
 }
 
 
 def block_vector_layer(
-    op: VectorOp, *, block: int, tokens: int, dims: ModelShape, group: str | None = None
+    op: VectorOp,
+    *,
+    block: int,
+    tokens: int,
+    dims: ModelShape,
+    group: str | None = None,
+    phase: str = Phase.PREFILL.value,
+    prefix: str = "",
+    sequences: int = 1,
+    keys: int = 0,
 ) -> VectorLayer:
     """The vector operator ``op`` of decoder block ``block`` of a model of shape ``dims`` at
-    ``tokens`` tokens. ``group`` (``self_attn`` or ``mlp``) names the sub-block of an
-    RMSNorm or a residual add (each block has two); the others have one."""
+    ``tokens`` tokens (all sequences' together). ``group`` (``self_attn`` or ``mlp``) names the
+    sub-block of an RMSNorm or a residual add (each block has two); the others have one.
+
+    ``prefix`` starts the name (``decode.{step}.`` in a decode step); ``sequences`` is the
+    batch of a prefill (softmax: one causal triangle per sequence); ``keys`` the keys every
+    query attends in a decode step (softmax)."""
     where = _GROUP.get(op, group)
     if where not in ("self_attn", "mlp"):
         raise ValueError(f"{op.value} needs group self_attn or mlp")
-    name = f"layers.{block}.{where}.{op.value}"
+    name = f"{prefix}layers.{block}.{where}.{op.value}"
     if op is VectorOp.ROPE:
         return VectorLayer(name, op.value, tokens, dims.q_out + dims.kv_out,
-                           table_values=dims.head_dim, block=block)
+                           table_values=dims.head_dim, block=block, phase=phase)
     if op is VectorOp.SOFTMAX:
-        return VectorLayer(name, op.value, tokens, tokens, heads=dims.heads, block=block)
+        if keys:
+            return VectorLayer(name, op.value, tokens, keys, heads=dims.heads, keys=keys,
+                               block=block, phase=phase)
+        return VectorLayer(name, op.value, tokens, tokens // sequences, heads=dims.heads,
+                           sequences=sequences, block=block, phase=phase)
+    if op is VectorOp.KV_WRITE:
+        return VectorLayer(name, op.value, tokens, dims.head_dim,
+                           rows_per_token=2 * dims.kv_heads, op_class=OpClass.KV.value,
+                           block=block, phase=phase)
     if op is VectorOp.SILU_MUL:
-        return VectorLayer(name, op.value, tokens, dims.intermediate, block=block)
-    return VectorLayer(name, op.value, tokens, dims.hidden, block=block)
+        return VectorLayer(name, op.value, tokens, dims.intermediate, block=block, phase=phase)
+    return VectorLayer(name, op.value, tokens, dims.hidden, block=block, phase=phase)

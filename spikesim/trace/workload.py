@@ -24,11 +24,13 @@ four kinds:
 The block plan
 --------------
 A model (config or named shape) runs each decoder block ``b`` in execution order, every layer
-with its ``op_class`` (:class:`~spikesim.schema.OpClass`) and ``phase`` (``prefill``)::
+with its ``op_class`` (:class:`~spikesim.schema.OpClass`) and ``phase`` (``prefill``; the
+decode steps and batches of :mod:`spikesim.trace.model_plan` repeat the plan per step)::
 
     layers.b.self_attn.rmsnorm          vector     attention norm
     layers.b.self_attn.{q,k,v}_proj     linear
     layers.b.self_attn.rope             vector     RoPE on q and k
+    layers.b.self_attn.kv_write         kv         k and v quantized into the KV cache
     layers.b.attn.{score,value}.g*.q*   attention  Q·Kᵀ, P·V per KV group and query block
     layers.b.self_attn.softmax          vector     over every causal score of the block
     layers.b.self_attn.o_proj           linear
@@ -60,11 +62,15 @@ the trace ``spikesim synth --shape … --layers … --tokens … --seed …`` wo
 row *i* draws from the streams of block *i* with the statistics of ``synth --gemm`` (the
 post-RMSNorm residual stream), so a one-row CSV equals ``synth --gemm M,K,N``.
 
-Tokens and seed
----------------
-``tokens`` is required for a config or a named shape (the prefill length M decides how weights
-are amortised, so no default is guessed); for a topology CSV it replaces the M of every row; for
-a trace it may only repeat the trace's own token count. ``seed`` (default
+Tokens, phases and seed
+-----------------------
+``tokens`` is required for a config or a named shape in a prefill (the prefill length M decides
+how weights are amortised, so no default is guessed); for a topology CSV it replaces the M of
+every row; for a trace it may only repeat the trace's own token count. A model also takes
+``phase``, ``batch``, ``context`` and ``decode_steps`` (:func:`~spikesim.trace.model_plan.
+phase_plan`); a trace or a topology CSV refuses them (their layers are prefill GEMMs). A model
+workload's ``tokens`` attribute is every token it runs: the prefill's (batch × tokens) plus the
+decode's (batch × decode_steps), what energy per token divides by. ``seed`` (default
 :data:`DEFAULT_SEED`) applies to shape-only workloads; a trace's values are on disk, so a seed is
 refused there.
 
@@ -79,10 +85,8 @@ again when a layer is generated; the error names the layer. llama2-70b's gate/up
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeAlias, runtime_checkable
@@ -90,25 +94,25 @@ from typing import Any, Protocol, TypeAlias, runtime_checkable
 import numpy as np
 
 from spikesim.errors import InputError, echo
-from spikesim.schema import OpClass, Phase
-from spikesim.trace.attention import AttentionCache, attention_layers
-from spikesim.trace.format import MANIFEST_NAME, Trace, _sha256_file, load_trace
-from spikesim.trace.last_value import LastValue
+from spikesim.trace.format import MANIFEST_NAME, Trace, _open_inside, _sha256_open, load_trace
+from spikesim.trace.generated import (
+    GENERATED_DTYPE,
+    GeneratedLayer,
+    InputCache,
+    SizeSource,
+    linear_recipe_sha256,
+)
+from spikesim.trace.model_plan import ATTENTION_QUERY_BLOCK, PhasePlan, model_layers, phase_plan
 from spikesim.trace.shipped import SHIPPED_TRACES, resolve_trace
 from spikesim.trace.synth import (
     GENERATOR_VERSION,
     MAX_SEED,
     SHAPES,
     ModelShape,
-    check_tensor_size,
-    generate_activations,
-    generate_weights,
-    shape_plan,
-    site_of,
     statistics_source,
 )
 from spikesim.trace.topology import GemmRow, read_hf_config, read_topology_csv
-from spikesim.trace.vector import VectorLayer, VectorOp, block_vector_layer
+from spikesim.trace.vector import VectorLayer
 
 __all__ = [
     "ATTENTION_QUERY_BLOCK",
@@ -135,12 +139,7 @@ SHAPE_PREFIX = "shape:"
 WORKLOAD_KINDS = ("trace", "topology-csv", "hf-config", "named-shape")
 """The kinds of workload, as ``summary.json`` records them (``trace.kind``)."""
 
-GENERATED_DTYPE = "float16"
-"""Values of shape-only workloads are rounded to this dtype, as ``synth`` writes them."""
 
-ATTENTION_QUERY_BLOCK = 128
-"""Query tokens per attention layer of a model's block plan (``query_block`` of
-:func:`spikesim.trace.attention.attention_layers`)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -234,141 +233,6 @@ class Workload(Protocol):
     def layers(self) -> Sequence[WorkloadItem]: ...
 
 
-# --------------------------------------------------------------------------------------------
-# Generated layers
-# --------------------------------------------------------------------------------------------
-
-
-class _InputCache(LastValue[np.ndarray]):
-    """The last generated input ``x`` (float16) of one workload, keyed by everything its values
-    depend on, so q/k/v_proj (and gate/up_proj) of a block generate it once. Holds one array."""
-
-
-@dataclass(frozen=True)
-class SizeSource:
-    """What set the size of a generated tensor: a parameter (``tokens``, ``layers``: the layers
-    chosen) or a field of a file (a topology CSV's ``M`` on some line)."""
-
-    field: str
-    file: Path | None = None
-    where: str = ""
-    """Prefix of the error message (``"line 3: "``)."""
-    note: str = ""
-    """End of the error message (what to do instead)."""
-
-
-@dataclass(frozen=True)
-class GeneratedLayer:
-    """A linear layer of a shape-only workload; ``x`` and ``w`` are generated when asked.
-
-    Attributes
-    ----------
-    name, op, tokens, k, n:
-        As :class:`~spikesim.trace.TraceLayer` (``tokens`` is M).
-    block:
-        The random-stream block (decoder block index, or the row index of a topology CSV).
-    seed:
-        The workload's seed.
-    hidden:
-        Residual width of the model (shared outlier channels of q/k/v and gate/up inputs), or
-        ``None`` for a standalone GEMM.
-    sha256:
-        Digest of the generation recipe (generator version, seed, block, op, M, K, N, hidden,
-        dtype): equal digests, equal values.
-    x_size, w_size:
-        Who set the size of ``x`` / ``w`` (a parameter, or a file's field and row), named by
-        the error refusing a tensor that is too big.
-    op_class, phase:
-        ``linear`` and ``prefill`` (the values do not depend on them).
-
-    The layers of one workload share a one-entry cache of the last generated ``x`` (float16),
-    so the layers of a block that read the same input (q/k/v_proj, gate/up_proj) generate it
-    once; it never holds more than that one array.
-    """
-
-    name: str
-    op: str
-    tokens: int
-    k: int
-    n: int
-    block: int
-    seed: int
-    hidden: int | None
-    sha256: str
-    x_size: SizeSource = field(
-        default_factory=lambda: SizeSource("tokens", note="; give fewer tokens")
-    )
-    w_size: SizeSource = field(
-        default_factory=lambda: SizeSource("layers", note="; select layers that fit")
-    )
-    op_class: str = OpClass.LINEAR.value
-    phase: str = Phase.PREFILL.value
-    _cache: _InputCache = field(
-        default_factory=_InputCache, compare=False, hash=False, repr=False
-    )
-
-    def tensor_names(self) -> tuple[str, ...]:
-        """``("x", "w")``: the tensors a generated layer has."""
-        return ("x", "w")
-
-    def check_size(self) -> None:
-        """Refuse (:class:`InputError`) an ``x`` or ``w`` of more than 2^27 elements."""
-        for tensor, rows, size in (("x", self.tokens, self.x_size), ("w", self.n, self.w_size)):
-            try:
-                check_tensor_size(self.name, tensor, rows, self.k, field=size.field)
-            except InputError as exc:
-                raise InputError(size.where + exc.message + size.note, file=size.file,
-                                 field=size.field) from None
-
-    def tensor(self, name: str) -> np.ndarray:
-        """Tensor ``x`` or ``w`` as generated (float16, read-only; ``x`` may be shared with the
-        other layers of its block, so it must not be written)."""
-        if name == "x":
-            self.check_size()
-            key = (self.seed, self.block, site_of(self.op), self.tokens, self.k, self.hidden)
-            x = self._cache.get(key, lambda: generate_activations(
-                seed=self.seed, block=self.block, op=self.op, m=self.tokens, k=self.k,
-                hidden=self.hidden, dtype=GENERATED_DTYPE,
-            ))
-            x.flags.writeable = False
-            return x
-        if name == "w":
-            self.check_size()
-            w = generate_weights(
-                seed=self.seed, block=self.block, op=self.op, n=self.n, k=self.k,
-                dtype=GENERATED_DTYPE,
-            )
-            w.flags.writeable = False
-            return w
-        raise InputError(f"layer {self.name!r} has no tensor {name!r} (has: x, w)", field=name)
-
-    def activations(self) -> np.ndarray:
-        """``x`` as a fresh float32 array ``[tokens, k]`` (the caller's to keep or drop)."""
-        return self.tensor("x").astype(np.float32)
-
-    def weights(self) -> np.ndarray:
-        """``w`` as a fresh float32 array ``[n, k]`` (``nn.Linear`` convention)."""
-        return self.tensor("w").astype(np.float32)
-
-
-def _recipe_sha256(
-    *, seed: int, block: int, op: str, tokens: int, k: int, n: int, hidden: int | None
-) -> str:
-    recipe = {
-        "generator": "spikesim.trace.synth",
-        "generator_version": GENERATOR_VERSION,
-        "seed": seed,
-        "block": block,
-        "op": op,
-        "site": site_of(op),
-        "tokens": tokens,
-        "k": k,
-        "n": n,
-        "hidden": hidden,
-        "dtype": GENERATED_DTYPE,
-    }
-    text = json.dumps(recipe, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -386,7 +250,8 @@ class ShapeWorkload:
     file_sha256:
         SHA-256 of the description file, or ``None``.
     tokens:
-        The token count (the largest M of a topology CSV).
+        The token count: the largest M of a topology CSV; a model's prefill and generated
+        tokens, all sequences together.
     seed:
         The seed every layer's values derive from.
     source:
@@ -394,6 +259,9 @@ class ShapeWorkload:
         generator and its statistics).
     layers:
         The layers, in order (a model's: the block plan of the module docstring).
+    plan:
+        A model's phases (:class:`~spikesim.trace.model_plan.PhasePlan`); ``None`` for a
+        topology CSV.
     """
 
     kind: str
@@ -404,6 +272,7 @@ class ShapeWorkload:
     seed: int
     source: dict[str, Any] = field(hash=False)
     layers: tuple[WorkloadItem, ...]
+    plan: PhasePlan | None = None
 
     def layer(self, name: str) -> WorkloadItem:
         """The layer called ``name`` (:class:`InputError` naming ``layers`` if none)."""
@@ -448,16 +317,7 @@ def _check_seed(seed: int | None) -> int:
     return seed
 
 
-def _need_tokens(tokens: int | None, what: str) -> int:
-    if tokens is None:
-        raise InputError(
-            f"{what} has no token count: give tokens (the prefill length M, e.g. 2048)",
-            field="tokens",
-        )
-    return tokens
-
-
-def _base_source(kind: str, seed: int, tokens: int) -> dict[str, Any]:
+def _base_source(kind: str, seed: int, tokens: int | None) -> dict[str, Any]:
     return {
         "kind": kind,
         "generator": "spikesim.trace.synth",
@@ -468,104 +328,54 @@ def _base_source(kind: str, seed: int, tokens: int) -> dict[str, Any]:
     }
 
 
-def _attention_plan() -> Callable[[ModelShape, int, int, int], Sequence[WorkloadLayer]]:
-    """``attention_layers`` of :mod:`spikesim.trace.attention` with query blocks of
-    :data:`ATTENTION_QUERY_BLOCK` and one cache (one KV group held) for every call."""
-    cache = AttentionCache()
-
-    def plan(dims: ModelShape, block: int, tokens: int, seed: int) -> Sequence[WorkloadLayer]:
-        return attention_layers(dims, block, tokens, seed, ATTENTION_QUERY_BLOCK, cache=cache)
-
-    return plan
-
-
-def _model_layers(dims: ModelShape, tokens: int, seed: int) -> tuple[WorkloadItem, ...]:
-    """The block plan (module docstring) of every decoder block of ``dims``."""
-    cache = _InputCache()
-    attention = _attention_plan()
-    linear: dict[tuple[int, str], GeneratedLayer] = {}
-    for name, op, k, n in shape_plan(dims, dims.blocks):
-        block = int(name.split(".")[1])
-        linear[(block, op)] = GeneratedLayer(
-            name=name, op=op, tokens=tokens, k=k, n=n, block=block, seed=seed,
-            hidden=dims.hidden,
-            sha256=_recipe_sha256(seed=seed, block=block, op=op, tokens=tokens, k=k, n=n,
-                                  hidden=dims.hidden),
-            _cache=cache,
-        )
-    layers: list[WorkloadItem] = []
-    for block in range(dims.blocks):
-
-        def vector(op: VectorOp, group: str | None = None, block: int = block) -> VectorLayer:
-            return block_vector_layer(op, block=block, tokens=tokens, dims=dims, group=group)
-
-        def lin(*ops: str, block: int = block) -> list[WorkloadItem]:
-            return [linear[(block, op)] for op in ops]
-
-        matmuls = attention(dims, block, tokens, seed)
-        layers += [
-            vector(VectorOp.RMSNORM, "self_attn"),
-            *lin("q_proj", "k_proj", "v_proj"),
-            vector(VectorOp.ROPE),
-            *matmuls,
-            vector(VectorOp.SOFTMAX),
-            *lin("o_proj"),
-            vector(VectorOp.RESIDUAL, "self_attn"),
-            vector(VectorOp.RMSNORM, "mlp"),
-            *lin("gate_proj", "up_proj"),
-            vector(VectorOp.SILU_MUL),
-            *lin("down_proj"),
-            vector(VectorOp.RESIDUAL, "mlp"),
-        ]
-    return tuple(layers)
-
-
-def _named_shape(name: str, tokens: int | None, seed: int) -> ShapeWorkload:
-    dims = SHAPES[name]
-    m = _need_tokens(tokens, f"named shape {name!r}")
+def _model_workload(kind: str, name: str, dims: ModelShape, plan: PhasePlan, seed: int,
+                    extra: dict[str, Any], path: Path | None = None,
+                    file_sha256: str | None = None) -> ShapeWorkload:
+    """A named shape or a config's model under ``plan``."""
+    tokens = plan.prefill_tokens + plan.generated_tokens
     source = {
-        **_base_source("named-shape", seed, m),
-        "shape": name,
-        "dims": {**asdict(dims), "head_dim": dims.head_dim},
+        **_base_source(kind, seed, plan.tokens),
+        **extra,
         "layers": dims.blocks,
         "query_block": ATTENTION_QUERY_BLOCK,
+        "phases": plan.source(),
         "statistics": statistics_source(),
     }
     return ShapeWorkload(
-        kind="named-shape", name=name, path=None, file_sha256=None, tokens=m, seed=seed,
-        source=source, layers=_model_layers(dims, m, seed),
+        kind=kind, name=name, path=path, file_sha256=file_sha256, tokens=tokens, seed=seed,
+        source=source, layers=model_layers(dims, plan, seed), plan=plan,
     )
 
 
-def _hf_config(path: Path, tokens: int | None, seed: int) -> ShapeWorkload:
+def _named_shape(name: str, plan: PhaseArgs, seed: int) -> ShapeWorkload:
+    dims = SHAPES[name]
+    extra = {"shape": name, "dims": {**asdict(dims), "head_dim": dims.head_dim}}
+    return _model_workload("named-shape", name, dims, plan.check(f"named shape {name!r}"),
+                           seed, extra)
+
+
+def _hf_config(path: Path, plan: PhaseArgs, seed: int) -> ShapeWorkload:
     model, sha = read_hf_config(path)
-    m = _need_tokens(tokens, "a config.json workload")
     name = path.parent.name if path.name == "config.json" and path.parent.name else path.stem
-    source = {
-        **_base_source("hf-config", seed, m),
+    extra = {
         "model": name,
         "file": str(path.resolve()),
         "file_sha256": sha,
         "model_type": model.model_type,
         "architectures": list(model.architectures),
         "config": model.fields,
-        "layers": model.shape.blocks,
-        "query_block": ATTENTION_QUERY_BLOCK,
-        "statistics": statistics_source(),
     }
-    return ShapeWorkload(
-        kind="hf-config", name=name, path=path, file_sha256=sha, tokens=m, seed=seed,
-        source=source, layers=_model_layers(model.shape, m, seed),
-    )
+    return _model_workload("hf-config", name, model.shape, plan.check("a config.json workload"),
+                           seed, extra, path=path, file_sha256=sha)
 
 
 def _csv_layer(row: GemmRow, index: int, m: int, seed: int, path: Path,
-               override: bool, cache: _InputCache) -> GeneratedLayer:
+               override: bool, cache: InputCache) -> GeneratedLayer:
     where = f"line {row.line}: "
     return GeneratedLayer(
         name=row.name, op="gemm", tokens=m, k=row.k, n=row.n, block=index, seed=seed,
         hidden=None,
-        sha256=_recipe_sha256(seed=seed, block=index, op="gemm", tokens=m, k=row.k, n=row.n,
+        sha256=linear_recipe_sha256(seed=seed, block=index, op="gemm", tokens=m, k=row.k, n=row.n,
                               hidden=None),
         x_size=(
             SizeSource("tokens", note="; give fewer tokens") if override
@@ -580,7 +390,7 @@ def _topology_csv(path: Path, tokens: int | None, seed: int) -> ShapeWorkload:
     rows, sha = read_topology_csv(path)
     override = tokens is not None
     ms = [tokens if tokens is not None else row.m for row in rows]
-    cache = _InputCache()
+    cache = InputCache()
     layers = tuple(
         _csv_layer(row, i, m, seed, path, override, cache)
         for i, (row, m) in enumerate(zip(rows, ms, strict=True))
@@ -626,11 +436,45 @@ def _unknown(text: str) -> InputError:
     )
 
 
+@dataclass(frozen=True)
+class PhaseArgs:
+    """The phase parameters as given (``None``: not given), checked once the workload's kind is
+    known: a model completes them (:func:`~spikesim.trace.model_plan.phase_plan`), a trace or a
+    topology CSV refuses any but ``phase`` ``prefill``."""
+
+    tokens: int | None = None
+    phase: str | None = None
+    batch: int | None = None
+    context: int | None = None
+    decode_steps: int | None = None
+
+    def check(self, what: str) -> PhasePlan:
+        return phase_plan(phase=self.phase, batch=self.batch, tokens=self.tokens,
+                          context=self.context, decode_steps=self.decode_steps, what=what)
+
+    def refuse(self, what: str) -> None:
+        """:class:`InputError` naming the first parameter given that ``what`` cannot take."""
+        given = [("phase", self.phase if self.phase != "prefill" else None),
+                 ("batch", self.batch), ("context", self.context),
+                 ("decode_steps", self.decode_steps)]
+        for name, value in given:
+            if value is not None:
+                raise InputError(
+                    f"{name} applies to a model workload (a named shape or a config.json); "
+                    f"{what} is a list of prefill GEMMs",
+                    field=name,
+                )
+
+
 def load_workload(
     workload: str | os.PathLike[str],
     *,
     tokens: int | None = None,
     seed: int | None = None,
+    phase: str | None = None,
+    batch: int | None = None,
+    context: int | None = None,
+    decode_steps: int | None = None,
 ) -> Trace | ShapeWorkload:
     """Open a workload: a trace directory or shipped trace, a topology CSV, a Hugging Face
     ``config.json``, or a named shape (see the module docstring for how ``workload`` is read).
@@ -646,6 +490,9 @@ def load_workload(
         topology CSV; for a trace, only its own token count is accepted.
     seed:
         Seed of the generated values (default :data:`DEFAULT_SEED`); refused for a trace.
+    phase, batch, context, decode_steps:
+        A model's phases (:func:`~spikesim.trace.model_plan.phase_plan`): ``prefill`` (the
+        default), ``decode`` (needs ``context``) or ``both``; refused for a trace or a CSV.
 
     Returns
     -------
@@ -657,9 +504,10 @@ def load_workload(
     InputError
         A missing path (field ``workload``), an unknown name (the known ones listed), a bad
         file (its row and field), tokens missing or not positive (``tokens``), a bad seed
-        (``seed``).
+        (``seed``), bad or contradictory phase parameters (the parameter named).
     """
     checked_tokens = _check_tokens(tokens)
+    args = PhaseArgs(checked_tokens, phase, batch, context, decode_steps)
     text = os.fspath(workload)
     if not text:
         raise InputError("empty workload name", field="workload")
@@ -670,16 +518,18 @@ def load_workload(
                 f"unknown named shape {echo(name)} (known: {', '.join(sorted(SHAPES))})",
                 field="workload",
             )
-        return _named_shape(name, checked_tokens, _check_seed(seed))
+        return _named_shape(name, args, _check_seed(seed))
     path = Path(text)
     if path.is_dir():
+        args.refuse("a trace on disk")
         return _trace(path, checked_tokens, seed)
     suffix = path.suffix.lower()
     if path.exists() or path.is_symlink():
         if suffix == ".csv":
+            args.refuse("a topology CSV")
             return _topology_csv(path, checked_tokens, _check_seed(seed))
         if suffix == ".json":
-            return _hf_config(path, checked_tokens, _check_seed(seed))
+            return _hf_config(path, args, _check_seed(seed))
         raise InputError(
             "not a workload: expected a trace directory, a topology CSV (*.csv) or a Hugging "
             "Face config (*.json)",
@@ -690,9 +540,12 @@ def load_workload(
         shipped = resolve_trace(text)
         if (shipped / MANIFEST_NAME).is_file():
             try:
+                args.refuse("a trace on disk")
                 return _trace(shipped, checked_tokens, seed)
             except InputError as exc:
-                if text not in SHAPES or exc.field not in ("tokens", "seed"):
+                if text not in SHAPES or exc.field not in (
+                    "tokens", "seed", "phase", "batch", "context", "decode_steps"
+                ):
                     raise
                 raise InputError(
                     f"{exc.message}; {text!r} is the shipped trace, the named shape is "
@@ -700,7 +553,7 @@ def load_workload(
                     field=exc.field,
                 ) from None
         if text in SHAPES:
-            return _named_shape(text, checked_tokens, _check_seed(seed))
+            return _named_shape(text, args, _check_seed(seed))
         raise _unknown(text)
     raise InputError("workload does not exist", file=path, field="workload")
 
@@ -718,6 +571,13 @@ def check_layer_sizes(layers: Iterable[WorkloadItem]) -> None:
     for layer in layers:
         if isinstance(layer, _SizeChecked):
             layer.check_size()
+
+
+def _manifest_sha256(directory: Path) -> str:
+    """SHA-256 of a trace's manifest, read through the same confinement as loading it (a
+    manifest swapped for a link since is refused, not read)."""
+    with _open_inside(directory / MANIFEST_NAME, directory, None, "manifest") as fh:
+        return _sha256_open(fh)
 
 
 def workload_summary(workload: Workload, shown_path: str | Path | None = None) -> dict[str, Any]:
@@ -749,6 +609,6 @@ def workload_summary(workload: Workload, shown_path: str | Path | None = None) -
         "path": str(shown.resolve()),
         "tokens": workload.tokens,
         "source": dict(workload.source),
-        "manifest_sha256": _sha256_file(directory / MANIFEST_NAME),
+        "manifest_sha256": _manifest_sha256(directory),
         "layer_sha256": layer_sha,
     }

@@ -20,7 +20,7 @@ from spikesim.dataflows.bitserial_mac.reference import reference_layer as bitser
 from spikesim.dataflows.systolic.timing import systolic_gemm
 from spikesim.hw.functional import reference_outputs
 from spikesim.hw.params import array_params
-from spikesim.trace.attention import AttentionLayer, attention_layers
+from spikesim.trace.attention import AttentionLayer, attention_layers, decode_attention_layers
 from spikesim.trace.synth import ModelShape
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,8 +48,12 @@ DATAFLOWS = {
 
 
 def layers() -> dict[str, AttentionLayer]:
-    """24 tokens in query blocks of 8: 2 groups x 3 blocks x (score, value)."""
-    return {x.name: x for x in attention_layers(SHAPE, 1, 24, 5, query_block=8)}
+    """24 tokens in query blocks of 8: 2 groups x 3 blocks x (score, value); and the decode
+    step at position 23 of 2 sequences (its 24 keys; 2 groups x 2 sequences x (score, value))."""
+    prefill = attention_layers(SHAPE, 1, 24, 5, query_block=8)
+    decode = decode_attention_layers(SHAPE, 1, step=0, position=23, positions=24, seed=5,
+                                     sequences=2)
+    return {x.name: x for x in (*prefill, *decode)}
 
 
 def counts(counter: Any) -> dict[tuple[str, str, int], int]:
@@ -65,6 +69,8 @@ def counts(counter: Any) -> dict[tuple[str, str, int], int]:
         pytest.param("layers.1.attn.score.g0.q0", marks=pytest.mark.slow),
         pytest.param("layers.1.attn.value.g0.q0", marks=pytest.mark.slow),
         pytest.param("layers.1.attn.value.g0.q1", marks=pytest.mark.slow),
+        "decode.0.layers.1.attn.score.g1.seq1",  # one query token's 2 heads, 24 keys
+        "decode.0.layers.1.attn.value.g1.seq1",
     ],
 )
 def test_spiking_engine_equals_reference_and_integer_truth(dataflow: str, name: str) -> None:
@@ -92,7 +98,7 @@ def test_spiking_engine_equals_reference_and_integer_truth(dataflow: str, name: 
     assert ref.overflow_events == int(ovf.sum())
     assert fast.spikes > 0
     assert fast.output_spikes > 0
-    if layer.op == "attn_value":  # P >= 0: no negative spike, masked entries none at all
+    if layer.op == "attn_value" and layer.phase == "prefill":  # P >= 0; masked entries 0
         assert q.x_q.min() >= 0
         masked = np.arange(layer.k)[None, :] > layer.query_positions[:, None]
         assert masked.any()

@@ -48,6 +48,7 @@ def test_fp16_operation_counts() -> None:
         "softmax": (9, 5),
         "silu_mul": (9, 10),
         "residual": (1, 0),
+        "kv_write": (3, 1),
     }
     fp32 = load_hardware(PRESET, {"vector.format": "fp32"}).vector
     assert (fp32.exp_poly_degree, fp32.newton_steps, fp32.value_bits) == (6, 3, 32)
@@ -84,6 +85,38 @@ def test_softmax_by_hand() -> None:
     assert (counts.sram_reads, counts.sram_writes, counts.stall_bank_cycles) == (6, 6, 0)
 
 
+def test_kv_write_by_hand() -> None:
+    """One token, one KV head of head_dim 8 (rows: its k and its v) on 4 lanes, 4-bit cache
+    with FP16 scales. Per row: pass 1 (|x| max) 2 groups × 1 op, a tree of 3 compares in 2
+    levels, 1/max (4 mults, 2 adds), · q_max and · 1/q_max (2 mults): 2 + 2 + 8 = 12 cycles;
+    pass 2 (· 1/scale, two adds to round) 2 × 3 = 6 cycles. x read once (2 words); nothing
+    written to the SRAM: (8 × 4 + 16) / 8 = 6 bytes per row go to DRAM."""
+    layer = VectorLayer("w", "kv_write", tokens=1, width=8, rows_per_token=2, op_class="kv")
+    counts = vector_counts(layer, HW)
+    assert counts == VectorCounts(
+        adds=2 * (8 + 3 + 2 + 16), mults=2 * (6 + 8), sram_reads=2 * 2, sram_writes=0,
+        compute_cycles=2 * (12 + 6), stall_bank_cycles=0, dram_write_bytes=2 * 6,
+    )
+    wide = vector_counts(layer, hw_with(**{"kv_cache.bits": 8, "kv_cache.scale_bits": 0}))
+    assert wide.dram_write_bytes == 2 * 8
+    priced = counts.actions(HW).to_frame()
+    dram = priced[priced["component"] == "dram"]
+    assert dram[["action", "count", "bits"]].values.tolist() == [["write", 12, 8]]
+
+
+def test_decode_and_batched_softmax_rows() -> None:
+    """A decode step's softmax: every (sequence, head) row holds the step's keys; a batched
+    prefill: one causal triangle per sequence."""
+    decode = VectorLayer("s", "softmax", tokens=3, width=5, heads=2, keys=5)
+    assert decode.rows() == ((5, 6),)
+    assert decode.elements == 30
+    batched = VectorLayer("s", "softmax", tokens=6, width=3, heads=2, sequences=2)
+    assert batched.rows() == ((1, 4), (2, 4), (3, 4))
+    assert batched.elements == 2 * 2 * 6
+    with pytest.raises(ValueError, match="multiple of sequences"):
+        VectorLayer("s", "softmax", tokens=5, width=3, sequences=2)
+
+
 def test_silu_rope_residual_by_hand() -> None:
     silu = vector_counts(VectorLayer("g", "silu_mul", tokens=1, width=4), HW)
     assert (silu.adds, silu.mults, silu.compute_cycles) == (36, 40, 19)  # 19 ops, one group
@@ -111,19 +144,27 @@ def test_silu_rope_residual_by_hand() -> None:
     word_bits=st.sampled_from([16, 24, 64, 128]),
     fmt=st.sampled_from(["fp16", "fp32"]),
     newton=st.integers(0, 3),
+    shape=st.sampled_from(["prefill", "batched", "decode"]),
+    kv_bits=st.integers(2, 8),
 )
 def test_closed_form_equals_cycle_by_cycle_reference(
     op: VectorOp, tokens: int, width: int, heads: int, lanes: int, banks: int, word_bits: int,
-    fmt: str, newton: int,
+    fmt: str, newton: int, shape: str, kv_bits: int,
 ) -> None:
     hw = load_hardware(PRESET, {
         "vector.lanes": lanes, "vector.format": fmt, "vector.newton_iterations": newton,
         "sram.activations.banks": banks, "sram.activations.word_bits": word_bits,
+        "kv_cache.bits": kv_bits,
     })
     softmax = op is VectorOp.SOFTMAX
-    layer = VectorLayer("l", op.value, tokens, tokens if softmax else width,
+    sequences = 2 if shape == "batched" else 1
+    keys = width if shape == "decode" and softmax else 0
+    layer = VectorLayer("l", op.value, tokens * sequences,
+                        (keys or tokens) if softmax else width,
                         heads=heads if softmax else 1,
-                        table_values=width % 7 if op is VectorOp.ROPE else 0)
+                        table_values=width % 7 if op is VectorOp.ROPE else 0,
+                        sequences=sequences if softmax else 1, keys=keys,
+                        rows_per_token=heads if op is VectorOp.KV_WRITE else 1)
     assert vector_counts(layer, hw) == vector_reference(layer, hw)
 
 

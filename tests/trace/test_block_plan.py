@@ -31,6 +31,7 @@ SMALL_CONFIG: dict[str, Any] = {
 VECTOR_PLAN = [
     ("layers.0.self_attn.rmsnorm", "rmsnorm"),
     ("layers.0.self_attn.rope", "rope"),
+    ("layers.0.self_attn.kv_write", "kv_write"),
     ("layers.0.self_attn.softmax", "softmax"),
     ("layers.0.self_attn.residual", "residual"),
     ("layers.0.mlp.rmsnorm", "rmsnorm"),
@@ -69,19 +70,20 @@ def test_block_plan_in_execution_order(config: Path) -> None:
     assert all(lay.phase == "prefill" for lay in wl.layers)
     vectors = [(lay.name, lay.op) for lay in wl.layers if isinstance(lay, VectorLayer)]
     assert vectors == VECTOR_PLAN
-    assert all(classes[n] == "vector" for n, _ in VECTOR_PLAN)
+    assert all(classes[n] == ("kv" if op == "kv_write" else "vector") for n, op in VECTOR_PLAN)
     linear = [n for n in names if classes[n] == "linear"]
     attention = [n for n in names if classes[n] == "attention"]
     order = [n for n in names if classes[n] != "attention"]
     assert order == [
         "layers.0.self_attn.rmsnorm", *linear[:3], "layers.0.self_attn.rope",
-        "layers.0.self_attn.softmax", linear[3], "layers.0.self_attn.residual",
+        "layers.0.self_attn.kv_write", "layers.0.self_attn.softmax", linear[3],
+        "layers.0.self_attn.residual",
         "layers.0.mlp.rmsnorm", *linear[4:6], "layers.0.mlp.silu_mul", linear[6],
         "layers.0.mlp.residual",
     ]
-    if attention:  # between RoPE and softmax
+    if attention:  # between the KV write (after RoPE) and softmax
         first, last = names.index(attention[0]), names.index(attention[-1])
-        assert names.index("layers.0.self_attn.rope") < first
+        assert names.index("layers.0.self_attn.kv_write") < first
         assert last < names.index("layers.0.self_attn.softmax")
     softmax = wl.layer("layers.0.self_attn.softmax")
     assert isinstance(softmax, VectorLayer)
@@ -106,7 +108,7 @@ def test_model_end_to_end_with_every_class(model_run: Path) -> None:
     assert list(layers.columns[: len(LAYER_COLUMNS)]) == LAYER_COLUMNS
     assert list(layers.columns[:4]) == ["layer", "op", "op_class", "phase"]
     present = set(layers["op_class"])
-    assert {"linear", "vector"} <= present <= {"linear", "vector", "attention"}
+    assert {"linear", "vector", "kv"} <= present <= {"linear", "vector", "attention", "kv"}
     assert set(layers["phase"]) == {"prefill"}
     vector = layers[layers["op_class"] == "vector"]
     assert sorted(set(vector["op"])) == ["residual", "rmsnorm", "rope", "silu_mul", "softmax"]

@@ -1,0 +1,174 @@
+"""Linear layers whose values are generated when asked (shape-only workloads).
+
+A :class:`GeneratedLayer` holds no values: its ``x`` and ``w`` come from the generator of
+:mod:`spikesim.trace.synth` (the LLM-like statistics and random streams of ``synth``) when
+:meth:`GeneratedLayer.activations` / :meth:`GeneratedLayer.weights` are called, so memory holds
+one layer at a time (plus one cached input ``x``, :class:`InputCache`, shared by the layers of
+a block that read the same input). :func:`linear_recipe_sha256` is the layer's identity: equal
+digests, equal values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from spikesim.errors import InputError
+from spikesim.schema import OpClass, Phase
+from spikesim.trace.last_value import LastValue
+from spikesim.trace.synth import (
+    GENERATOR_VERSION,
+    check_tensor_size,
+    generate_activations,
+    generate_weights,
+    site_of,
+)
+
+__all__ = ["GENERATED_DTYPE", "GeneratedLayer", "InputCache", "SizeSource", "linear_recipe_sha256"]
+
+GENERATED_DTYPE = "float16"
+"""Values of shape-only workloads are rounded to this dtype, as ``synth`` writes them."""
+
+
+class InputCache(LastValue[np.ndarray]):
+    """The last generated input ``x`` (float16) of one workload, keyed by everything its values
+    depend on, so q/k/v_proj (and gate/up_proj) of a block generate it once. Holds one array."""
+
+
+@dataclass(frozen=True)
+class SizeSource:
+    """What set the size of a generated tensor: a parameter (``tokens``, ``layers``: the layers
+    chosen) or a field of a file (a topology CSV's ``M`` on some line)."""
+
+    field: str
+    file: Path | None = None
+    where: str = ""
+    """Prefix of the error message (``"line 3: "``)."""
+    note: str = ""
+    """End of the error message (what to do instead)."""
+
+
+@dataclass(frozen=True)
+class GeneratedLayer:
+    """A linear layer of a shape-only workload; ``x`` and ``w`` are generated when asked.
+
+    Attributes
+    ----------
+    name, op, tokens, k, n:
+        As :class:`~spikesim.trace.TraceLayer` (``tokens`` is M).
+    block:
+        The random-stream block (decoder block index, or the row index of a topology CSV).
+    seed:
+        The workload's seed.
+    hidden:
+        Residual width of the model (shared outlier channels of q/k/v and gate/up inputs), or
+        ``None`` for a standalone GEMM.
+    sha256:
+        Digest of the generation recipe (generator version, seed, block, op, M, K, N, hidden,
+        dtype): equal digests, equal values.
+    x_size, w_size:
+        Who set the size of ``x`` / ``w`` (a parameter, or a file's field and row), named by
+        the error refusing a tensor that is too big.
+    op_class, phase:
+        ``linear``, and ``prefill`` or ``decode`` (the values do not depend on them).
+    stream:
+        Selects the random stream of ``x`` (:func:`~spikesim.trace.synth.generate_activations`):
+        ``()`` for a prefill (``synth``'s values), ``(1, step)`` for decode step ``step``.
+
+    The layers of one workload share a one-entry cache of the last generated ``x`` (float16),
+    so the layers of a block that read the same input (q/k/v_proj, gate/up_proj) generate it
+    once; it never holds more than that one array.
+    """
+
+    name: str
+    op: str
+    tokens: int
+    k: int
+    n: int
+    block: int
+    seed: int
+    hidden: int | None
+    sha256: str
+    x_size: SizeSource = field(
+        default_factory=lambda: SizeSource("tokens", note="; give fewer tokens")
+    )
+    w_size: SizeSource = field(
+        default_factory=lambda: SizeSource("layers", note="; select layers that fit")
+    )
+    op_class: str = OpClass.LINEAR.value
+    phase: str = Phase.PREFILL.value
+    stream: tuple[int, ...] = ()
+    _cache: InputCache = field(
+        default_factory=InputCache, compare=False, hash=False, repr=False
+    )
+
+    def tensor_names(self) -> tuple[str, ...]:
+        """``("x", "w")``: the tensors a generated layer has."""
+        return ("x", "w")
+
+    def check_size(self) -> None:
+        """Refuse (:class:`InputError`) an ``x`` or ``w`` of more than 2^27 elements."""
+        for tensor, rows, size in (("x", self.tokens, self.x_size), ("w", self.n, self.w_size)):
+            try:
+                check_tensor_size(self.name, tensor, rows, self.k, field=size.field)
+            except InputError as exc:
+                raise InputError(size.where + exc.message + size.note, file=size.file,
+                                 field=size.field) from None
+
+    def tensor(self, name: str) -> np.ndarray:
+        """Tensor ``x`` or ``w`` as generated (float16, read-only; ``x`` may be shared with the
+        other layers of its block, so it must not be written)."""
+        if name == "x":
+            self.check_size()
+            key = (self.seed, self.block, site_of(self.op), self.tokens, self.k, self.hidden,
+                   self.stream)
+            x = self._cache.get(key, lambda: generate_activations(
+                seed=self.seed, block=self.block, op=self.op, m=self.tokens, k=self.k,
+                hidden=self.hidden, dtype=GENERATED_DTYPE, stream=self.stream,
+            ))
+            x.flags.writeable = False
+            return x
+        if name == "w":
+            self.check_size()
+            w = generate_weights(
+                seed=self.seed, block=self.block, op=self.op, n=self.n, k=self.k,
+                dtype=GENERATED_DTYPE,
+            )
+            w.flags.writeable = False
+            return w
+        raise InputError(f"layer {self.name!r} has no tensor {name!r} (has: x, w)", field=name)
+
+    def activations(self) -> np.ndarray:
+        """``x`` as a fresh float32 array ``[tokens, k]`` (the caller's to keep or drop)."""
+        return self.tensor("x").astype(np.float32)
+
+    def weights(self) -> np.ndarray:
+        """``w`` as a fresh float32 array ``[n, k]`` (``nn.Linear`` convention)."""
+        return self.tensor("w").astype(np.float32)
+
+
+def linear_recipe_sha256(
+    *, seed: int, block: int, op: str, tokens: int, k: int, n: int, hidden: int | None,
+    stream: tuple[int, ...] = (),
+) -> str:
+    recipe = {
+        "generator": "spikesim.trace.synth",
+        "generator_version": GENERATOR_VERSION,
+        "seed": seed,
+        "block": block,
+        "op": op,
+        "site": site_of(op),
+        "tokens": tokens,
+        "k": k,
+        "n": n,
+        "hidden": hidden,
+        "dtype": GENERATED_DTYPE,
+    }
+    if stream:
+        recipe["stream"] = list(stream)
+    text = json.dumps(recipe, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
