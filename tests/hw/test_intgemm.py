@@ -25,7 +25,11 @@ from spikesim.hw.params import ArrayParams, PassParams
 from spikesim.quant.layer import Method, QuantizedLayer
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
-TORCH_BACKENDS = ["int_mm", "onednn"] if HAS_TORCH else []
+TORCH_BACKENDS = [
+    pytest.param(name, marks=pytest.mark.slow) for name in ("int_mm", "onednn") if HAS_TORCH
+]
+"""The torch paths (importing torch costs seconds; ``auto`` picks them only on VNNI/AMX CPUs):
+in the slow run."""
 ALL = ["blas", *TORCH_BACKENDS]
 
 
@@ -74,7 +78,9 @@ def test_exact_gemm_equals_int64_twin(
     assert np.all(np.abs(reference_matmul(x, w)) <= bound[:, None])
 
 
-@pytest.mark.parametrize("backend", ["blas", *(["int_mm"] if HAS_TORCH else [])])
+@pytest.mark.parametrize(
+    "backend", ["blas", *([pytest.param("int_mm", marks=pytest.mark.slow)] if HAS_TORCH else [])]
+)
 @given(seed=st.integers(0, 2**32 - 1), limit=st.sampled_from([2**6, 2**9, 2**12]),
        m=st.integers(1, 20), k=st.integers(1, 50), n=st.integers(1, 12))
 def test_fallbacks_stay_exact(backend: str, seed: int, limit: int, m: int, k: int,
