@@ -29,8 +29,12 @@ raw bytes. No pickle: a file is read only after its checksum matched, and then o
 A truncated or corrupt entry is a miss and is removed. Writes go through
 :func:`spikesim.fsutil.atomic_write_file` (temporary file beside it, fsync, rename), so
 concurrent workers writing one key leave one whole entry. A hit refreshes the entry's
-modification time; after each write the least recently used entries are removed until the
-directory holds at most ``SPIKESIM_CACHE_MAX_BYTES`` (default 2 GiB). Only names of that exact
+modification time. The directory holds at most ``SPIKESIM_CACHE_MAX_BYTES`` (default 2 GiB):
+a run scans it once, then counts what it writes, and when that count passes the bound it removes
+the least recently used entries down to 7/8 of it (so a full cache is scanned once per bound/8
+bytes written, not on every write: a run of thousands of small layers stays linear). Writers in
+other processes are seen at the next scan, at the latest after bound/8 bytes of one's own
+writes, so together they can overshoot the bound by about that much. Only names of that exact
 pattern are ever read or removed. ``SPIKESIM_NO_CACHE=1`` (or ``cache=False``: the
 ``--no-cache`` flags) turns the cache off; an unwritable cache directory only costs quantizing.
 """
@@ -357,18 +361,22 @@ def _remove_debris(folder: Path) -> None:
         remove_debris(folder / stem, files=True)
 
 
-def _evict(folder: Path, bound: int, keep: Path | None = None) -> None:
-    """Remove the least recently used entries until the folder holds at most ``bound`` bytes
-    (``keep``, the entry just written, goes last)."""
+def _evict(folder: Path, bound: int, target: int, keep: Path | None = None) -> int:
+    """Scan the folder; if it holds more than ``bound`` bytes, remove the least recently used
+    entries until it holds at most ``target`` (``keep``, the entry just written, goes last).
+    Returns the bytes left."""
     entries = _entries(folder)
     total = sum(size for _, size, _ in entries)
+    if total <= bound:
+        return total
     entries.sort(key=lambda e: (e[2] == keep, e[0], e[2].name))
     for _, size, path in entries:
-        if total <= bound:
+        if total <= target:
             break
         with contextlib.suppress(OSError):
             path.unlink()
         total -= size
+    return total
 
 
 class QuantCache:
@@ -379,6 +387,10 @@ class QuantCache:
         self.bound = max_bytes() if bound is None else bound
         self.hits = 0
         self.misses = 0
+        self._known: int | None = None
+        """Bytes in the folder at the last scan plus this cache's writes since (None: not
+        scanned yet)."""
+        self._since_scan = 0
 
     def path(self, key: str) -> Path:
         if not re.fullmatch(r"[0-9a-f]{64}", key):
@@ -424,7 +436,13 @@ class QuantCache:
             atomic_write_file(path, lambda fh: fh.write(data))
         except OSError:
             return
-        _evict(self.folder, self.bound, keep=path)
+        self._since_scan += len(data)
+        if self._known is not None and self._since_scan <= self.bound // 8:
+            self._known += len(data)
+            if self._known <= self.bound:
+                return
+        self._known = _evict(self.folder, self.bound, self.bound - self.bound // 8, keep=path)
+        self._since_scan = 0
 
     def quantize(self, design: Any, layer: Any, quant: QuantConfig, inputs: Inputs) -> Any:
         """``design.quantize`` of ``layer`` under ``quant``, from the cache when there.

@@ -273,6 +273,31 @@ def test_eviction_keeps_the_bound_least_recently_used_first(
     assert kept == [keys[0], keys[3], keys[4]]
 
 
+def test_a_full_cache_is_not_scanned_on_every_write(
+    trace_dir: Path, cache_on: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writes are counted between scans: 64 stores into a cache kept at its bound scan the
+    directory a handful of times (once at the start, then once per bound/8 bytes), not 64."""
+    import spikesim.sim.quantcache as quantcache
+
+    _, key, _, q = stored_entry(trace_dir)
+    size = QuantCache().path(key).stat().st_size
+    scans = []
+    real = quantcache._entries
+
+    def counted(folder: Path) -> Any:
+        scans.append(folder)
+        return real(folder)
+
+    monkeypatch.setattr(quantcache, "_entries", counted)
+    bound = 32 * size
+    store = QuantCache(bound=bound)
+    for i in range(64):
+        store.store(f"{i:064x}", q)
+    assert sum(p.stat().st_size for p in entries(cache_on)) <= bound
+    assert len(scans) <= 1 + 64 // 4  # one scan per bound/8 (4 entries) written at most
+
+
 @pytest.mark.slow  # two writer processes: ~2 s
 def test_two_processes_writing_one_key_leave_one_valid_entry(
     trace_dir: Path, cache_on: Path
