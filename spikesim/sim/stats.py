@@ -10,9 +10,8 @@ from spikesim.config.hardware import HardwareConfig
 from spikesim.dataflows import DesignKind, get_design, reference_design
 from spikesim.dataflows.base import quantize_trace_layer
 from spikesim.errors import InputError
-from spikesim.schema import SPIKE_STATS_COLUMNS
-from spikesim.sim.counts import select_layers, tensor_layers
-from spikesim.sim.histogram import layer_histogram
+from spikesim.sim.counts import layer_hardware, select_layers, tensor_layers
+from spikesim.sim.histogram import histogram_frame, layer_histogram_arrays
 from spikesim.trace import Workload
 
 
@@ -29,16 +28,16 @@ def spike_stats(
     are how many activations (tokens × k) have that magnitude, split by the salient mask. Under
     count coding |q| is the number of spikes a value emits. ``design`` is a spiking design
     (default: the reference design), quantized with ``hw.quant`` as in a simulation;
-    ``layers`` selects layers by name; vector operators have no activations and no rows.
+    ``layers`` selects layers by name; vector operators have no activations and no rows;
+    attention matmuls are quantized as in a simulation (K and V at ``kv_cache.bits``).
     Columns :data:`~spikesim.schema.SPIKE_STATS_COLUMNS`.
     """
     spiking = get_design(reference_design() if design is None else design)
     if spiking.kind != DesignKind.SPIKING:
         raise InputError(f"'{spiking.name}' is not a spiking design", field="design")
-    frames = [
-        layer_histogram(layer.name, quantize_trace_layer(spiking, layer, hw.quant))
+    return histogram_frame([
+        layer_histogram_arrays(
+            layer.name, quantize_trace_layer(spiking, layer, layer_hardware(layer, hw).quant)
+        )
         for layer in tensor_layers(select_layers(trace, layers))
-    ]
-    if not frames:
-        return pd.DataFrame(columns=SPIKE_STATS_COLUMNS)
-    return pd.concat(frames, ignore_index=True)[SPIKE_STATS_COLUMNS]
+    ])
