@@ -133,6 +133,71 @@ def add_dtype_argument(p: argparse.ArgumentParser) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+WORKLOAD_FLAGS = ("tokens", "seed", "phase", "batch", "context", "decode_steps")
+"""The parameters of :func:`spikesim.api.load_workload` beside the workload itself (flags
+``--tokens`` … ``--decode-steps``)."""
+
+
+def add_workload_arguments(p: argparse.ArgumentParser, workload_help: str) -> None:
+    """``--trace DIR`` or ``--workload W`` (one required), and the parameters of a shape-only or
+    model workload: ``--tokens``, ``--seed``, ``--phase``, ``--batch``, ``--context``,
+    ``--decode-steps`` (simulate and sweep)."""
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument(
+        "--trace", metavar="DIR",
+        help="trace directory, or the name of a shipped trace (smollm2-135m)",
+    )
+    what.add_argument("--workload", metavar="W", help=workload_help)
+    p.add_argument(
+        "--tokens", type=int, default=None, metavar="N",
+        help="prefill length M of a shape-only workload (per sequence): required for a "
+        "config.json or a named shape in phase prefill or both; replaces M of every row of a "
+        "topology CSV",
+    )
+    p.add_argument(
+        "--phase", default=None, metavar="PHASE",
+        help="what a model workload (config.json or named shape) runs: prefill (default; "
+        "--tokens tokens per sequence), decode (--decode-steps generated tokens per sequence "
+        "from a KV cache of --context tokens; layers decode.S.*), or both (the prefill, then "
+        "the decode steps continuing it)",
+    )
+    p.add_argument(
+        "--batch", type=int, default=None, metavar="B",
+        help="sequences processed together (default 1): linears run B rows per decode step "
+        "(B x tokens in the prefill), each sequence's attention reads its own KV cache",
+    )
+    p.add_argument(
+        "--context", type=int, default=None, metavar="L",
+        help="phase decode: tokens already in each sequence's KV cache at the first step "
+        "(phase both: the prefill's --tokens)",
+    )
+    p.add_argument(
+        "--decode-steps", type=int, default=None, metavar="N",
+        help="phase decode or both: tokens generated per sequence (default 1); step s attends "
+        "context + s + 1 keys",
+    )
+    p.add_argument(
+        "--seed", type=int, default=None, metavar="S",
+        help="seed of a shape-only workload's generated values (default 0)",
+    )
+
+
+def workload_parameters(args: argparse.Namespace) -> dict[str, Any]:
+    """The workload parameters given (:data:`WORKLOAD_FLAGS`; ``None``: not given). With
+    ``--trace`` none may be given (a trace's tokens and values are on disk): an
+    :class:`InputError` naming the first flag."""
+    params = {name: getattr(args, name) for name in WORKLOAD_FLAGS}
+    if args.trace is not None:
+        for name, value in params.items():
+            if value is not None:
+                flag = "--" + name.replace("_", "-")
+                raise InputError(
+                    f"{flag} applies to --workload (a trace's tokens and values are on disk)",
+                    field=flag,
+                )
+    return params
+
+
 def split_list(text: str, flag: str) -> list[str]:
     """A comma-separated list (blanks dropped, duplicates removed in order); ``flag`` names it."""
     items = [part.strip() for part in text.split(",")]

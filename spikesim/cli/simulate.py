@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING
 from spikesim.cli.common import (
     EXIT_OK,
     Progress,
+    add_workload_arguments,
     command_line,
     from_overrides,
     parse_sets,
     print_totals,
     show_progress,
     split_list,
+    workload_parameters,
 )
 from spikesim.cli.synth import SHAPE_NAMES
 from spikesim.errors import InputError
@@ -47,52 +49,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="hardware YAML, or the name of a preset in hw_configs/",
     )
-    what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument(
-        "--trace", metavar="DIR",
-        help="trace directory, or the name of a shipped trace (smollm2-135m)",
-    )
-    what.add_argument(
-        "--workload", metavar="W",
-        help="a trace directory or shipped trace (as --trace); a topology CSV of GEMMs "
+    add_workload_arguments(
+        p,
+        "a trace directory or shipped trace (as --trace); a topology CSV of GEMMs "
         "(columns layer,M,N,K; SCALE-Sim's GEMM topology files too); a Hugging Face "
         f"config.json; or a named shape ({SHAPE_NAMES}; shape:NAME when a shipped trace has "
         "the name). Shape-only workloads generate each layer's values on the fly, seeded; "
         "nothing is written. A config.json or a named shape runs each decoder block whole: "
         "its linears, attention matmuls (layers.B.attn.*) and FP vector operators (RMSNorm, "
         "RoPE, softmax, SiLU*up, residual adds on the vector unit)",
-    )
-    p.add_argument(
-        "--tokens", type=int, default=None, metavar="N",
-        help="prefill length M of a shape-only workload (per sequence): required for a "
-        "config.json or a named shape in phase prefill or both; replaces M of every row of a "
-        "topology CSV",
-    )
-    p.add_argument(
-        "--phase", default=None, metavar="PHASE",
-        help="what a model workload (config.json or named shape) runs: prefill (default; "
-        "--tokens tokens per sequence), decode (--decode-steps generated tokens per sequence "
-        "from a KV cache of --context tokens; layers decode.S.*), or both (the prefill, then "
-        "the decode steps continuing it)",
-    )
-    p.add_argument(
-        "--batch", type=int, default=None, metavar="B",
-        help="sequences processed together (default 1): linears run B rows per decode step "
-        "(B x tokens in the prefill), each sequence's attention reads its own KV cache",
-    )
-    p.add_argument(
-        "--context", type=int, default=None, metavar="L",
-        help="phase decode: tokens already in each sequence's KV cache at the first step "
-        "(phase both: the prefill's --tokens)",
-    )
-    p.add_argument(
-        "--decode-steps", type=int, default=None, metavar="N",
-        help="phase decode or both: tokens generated per sequence (default 1); step s attends "
-        "context + s + 1 keys",
-    )
-    p.add_argument(
-        "--seed", type=int, default=None, metavar="S",
-        help="seed of a shape-only workload's generated values (default 0)",
     )
     p.add_argument(
         "--out",
@@ -160,20 +125,10 @@ def _run(args: argparse.Namespace) -> int:
     layers = split_list(args.layers, "--layers") if args.layers is not None else None
     timeline = split_list(args.timeline, "--timeline") if args.timeline is not None else []
     workload: Workload | str
+    params = workload_parameters(args)
     if args.workload is not None:
-        workload = api.load_workload(
-            args.workload, tokens=args.tokens, seed=args.seed, phase=args.phase,
-            batch=args.batch, context=args.context, decode_steps=args.decode_steps,
-        )
+        workload = api.load_workload(args.workload, **params)
     else:
-        for flag, value in (("--tokens", args.tokens), ("--seed", args.seed),
-                            ("--phase", args.phase), ("--batch", args.batch),
-                            ("--context", args.context), ("--decode-steps", args.decode_steps)):
-            if value is not None:
-                raise InputError(
-                    f"{flag} applies to --workload (a trace's tokens and values are on disk)",
-                    field=flag,
-                )
         workload = args.trace
     show = show_progress(args.quiet)
     steps = _steps(workload, args.designs, layers) if show else None

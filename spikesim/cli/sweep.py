@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from spikesim.cli.common import EXIT_OK, show_progress
+from spikesim.cli.common import (
+    EXIT_OK,
+    add_workload_arguments,
+    show_progress,
+    workload_parameters,
+)
 from spikesim.cli.pareto import show_front
-from spikesim.errors import InputError
 
 NAME = "sweep"
 HELP = "simulate many hardware points × designs into a Parquet dataset, then Pareto"
@@ -29,26 +33,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="sweep specification (top-level 'axes'), or a shipped sweep by name "
         "(dataflows, example)",
     )
-    what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument(
-        "--trace", metavar="DIR",
-        help="trace directory, or the name of a shipped trace (smollm2-135m)",
+    add_workload_arguments(
+        p,
+        "any workload of 'spikesim simulate --workload' (a trace, a topology CSV, a "
+        "config.json, a named shape), regenerated in each worker from its description",
     )
-    what.add_argument(
-        "--workload", metavar="W",
-        help="any workload of 'spikesim simulate --workload' (a trace, a topology CSV, a "
-        "config.json, a named shape), regenerated in each worker from its description; with "
-        "--tokens, --seed, --phase, --batch, --context, --decode-steps as for simulate",
-    )
-    for flag, kind, text in (
-        ("--tokens", int, "prefill length per sequence (as simulate)"),
-        ("--seed", int, "seed of a shape-only workload's values (default 0)"),
-        ("--phase", str, "prefill (default), decode or both (as simulate)"),
-        ("--batch", int, "sequences processed together (default 1)"),
-        ("--context", int, "decode: tokens already in each sequence's KV cache"),
-        ("--decode-steps", int, "decode: tokens generated per sequence (default 1)"),
-    ):
-        p.add_argument(flag, type=kind, default=None, help=f"with --workload: {text}")
     p.add_argument(
         "--out",
         required=True,
@@ -82,15 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
     # SIGTERM/SIGINT/SIGHUP unwind: workers stopped, temporary parts and figures removed, the
     # finished parts kept (rerun the command to resume); one line "error: interrupted"
-    params = {
-        "tokens": args.tokens, "seed": args.seed, "phase": args.phase, "batch": args.batch,
-        "context": args.context, "decode_steps": args.decode_steps,
-    }
-    if args.trace is not None:
-        for name, value in params.items():
-            if value is not None:
-                flag = "--" + name.replace("_", "-")
-                raise InputError(f"{flag} applies to --workload", field=flag)
+    params = workload_parameters(args)
     with interruptible():
         summary = run_sweep(
             args.spec,
