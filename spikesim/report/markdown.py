@@ -552,7 +552,7 @@ def render_report(
     override_text = ", ".join(f"`{k}={v}`" for k, v in overrides.items()) or "none"
     n_layers = len(dict.fromkeys(layers["layer"]))
     facts = [
-        ("trace", f"`{trace.get('name', '?')}` ({trace.get('path', '?')})"),
+        ("trace", f"`{trace.get('name', '?')}` ({trace.get('path') or trace.get('kind', '?')})"),
         ("trace source", _source_summary(source)),
         ("tokens", fmt_int(tokens)),
         ("layers simulated", str(n_layers)),
