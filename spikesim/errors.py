@@ -70,3 +70,12 @@ class InputError(Exception):
         message = shorten(self.message, MESSAGE_LIMIT)
         text = f"{prefix}: {message}" if prefix else message
         return " ".join(text.split())  # exactly one line
+
+
+def positive_int(value: object, name: str) -> int:
+    """``value`` if it is an integer of at least 1 (a boolean is not), else an
+    :class:`InputError` naming ``name`` as the field: ``"{name} must be a positive integer,
+    got …"``."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InputError(f"{name} must be a positive integer, got {echo(value)}", field=name)
+    return value

@@ -782,7 +782,7 @@ def compare_energy(runs: Sequence[RunTables]) -> Figure:
 def _decode_points(runs: Sequence[RunTables]) -> pd.DataFrame:
     """Per run with decode steps and design: batch, context, decode energy per generated token
     and seconds per step (:func:`spikesim.report.phases.phase_totals`)."""
-    from spikesim.report.phases import phase_tokens, phase_totals
+    from spikesim.report.phases import phase_tokens, phase_totals, summary_count
 
     rows = []
     for run in runs:
@@ -795,17 +795,12 @@ def _decode_points(runs: Sequence[RunTables]) -> pd.DataFrame:
         table = phase_totals(run.layers, run.clock_hz, tokens)
         for r in table[table["phase"] == "decode"].to_dict("records"):
             rows.append({"run": run.label, "design": r["design"],
-                         "batch": _positive(plan.get("batch"), 1),
-                         "context": _positive(plan.get("context"), 0),
+                         "batch": summary_count(plan.get("batch"), 1),
+                         "context": summary_count(plan.get("context")),
                          "energy_per_token_pj": r["energy_per_token_pj"],
                          "seconds_per_step": r["seconds_per_step"]})
     return pd.DataFrame(rows, columns=["run", "design", "batch", "context",
                                        "energy_per_token_pj", "seconds_per_step"])
-
-
-def _positive(value: Any, default: int) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 \
-        else default
 
 
 def has_decode_series(runs: Sequence[RunTables]) -> bool:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from spikesim.dataflows import reference_design
 from spikesim.report.figures import FigureSpec, compare_specs, run_figure_specs
-from spikesim.report.phases import phase_tokens, phase_totals
+from spikesim.report.phases import phase_tokens, phase_totals, summary_count
 from spikesim.report.pricing import pricing_rows
 from spikesim.schema import (
     CITATION_SEPARATOR,
@@ -962,7 +962,7 @@ def _generated_tokens(summary: Mapping[str, Any]) -> int:
     node: Any = summary
     for key in ("trace", "source", "phases", "generated_tokens"):
         node = node.get(key) if isinstance(node, Mapping) else None
-    return node if isinstance(node, int) and not isinstance(node, bool) else 0
+    return summary_count(node)
 
 
 def render_comparison(

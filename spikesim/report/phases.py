@@ -22,7 +22,7 @@ import pandas as pd
 
 from spikesim.schema import OP_CLASSES, PHASES, Phase
 
-__all__ = ["PHASE_COLUMNS", "phase_tokens", "phase_totals"]
+__all__ = ["PHASE_COLUMNS", "phase_tokens", "phase_totals", "summary_count"]
 
 PHASE_COLUMNS = [
     "design", "phase", "tokens", "steps", "total_cycles", "seconds", "seconds_per_step",
@@ -35,11 +35,12 @@ the steps); ``seconds_per_step`` (decode: time per output token); energy per tok
 per operator class."""
 
 
-def _count(value: Any) -> int:
-    """A non-negative integer of a summary read back from disk, else 0 (not a count)."""
+def summary_count(value: Any, default: int = 0) -> int:
+    """A positive integer of a summary read back from disk, else ``default`` (not a count: a
+    hand-edited ``summary.json`` may hold anything)."""
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
-    return 0
+    return default
 
 
 def phase_tokens(source: Mapping[str, Any], tokens: int) -> dict[str, tuple[int, int]]:
@@ -51,11 +52,11 @@ def phase_tokens(source: Mapping[str, Any], tokens: int) -> dict[str, tuple[int,
     if not isinstance(plan, Mapping):
         return {Phase.PREFILL.value: (int(tokens), 1)}
     out: dict[str, tuple[int, int]] = {}
-    if _count(plan.get("prefill_tokens")):
-        out[Phase.PREFILL.value] = (_count(plan.get("prefill_tokens")), 1)
-    if _count(plan.get("generated_tokens")):
-        out[Phase.DECODE.value] = (_count(plan.get("generated_tokens")),
-                                   max(1, _count(plan.get("decode_steps"))))
+    if summary_count(plan.get("prefill_tokens")):
+        out[Phase.PREFILL.value] = (summary_count(plan.get("prefill_tokens")), 1)
+    if summary_count(plan.get("generated_tokens")):
+        out[Phase.DECODE.value] = (summary_count(plan.get("generated_tokens")),
+                                   summary_count(plan.get("decode_steps"), 1))
     return out
 
 

@@ -152,7 +152,7 @@ from typing import Any
 
 import numpy as np
 
-from spikesim.errors import InputError, echo
+from spikesim.errors import InputError, echo, positive_int
 from spikesim.trace.last_value import LastValue
 from spikesim.trace.synth import MAX_SEED, MAX_TENSOR_ELEMENTS, ModelShape
 
@@ -640,15 +640,9 @@ def _recipe_sha256(hasher: Any, layer: tuple[object, ...]) -> str:
     return str(h.hexdigest())
 
 
-def _positive(value: object, name: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise InputError(f"{name} must be a positive integer, got {echo(value)}", field=name)
-    return value
-
-
 def _check(shape: ModelShape, block: int, tokens: int, seed: int, query_block: int) -> None:
-    _positive(tokens, "tokens")
-    _positive(query_block, "query_block")
+    positive_int(tokens, "tokens")
+    positive_int(query_block, "query_block")
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
         raise InputError(
             f"seed must be an integer from 0 to 2^64-1, got {echo(seed)}", field="seed"
@@ -720,7 +714,7 @@ def attention_layers(
         not a multiple of its KV heads or whose head dimension is odd (field named).
     """
     _check(shape, block, tokens, seed, query_block)
-    _positive(sequences, "batch")
+    positive_int(sequences, "batch")
     shared = cache if cache is not None else AttentionCache()
     per_group = shape.heads // shape.kv_heads
     d = shape.head_dim
@@ -775,7 +769,7 @@ def decode_attention_layers(
         bad seed, block or shape (as :func:`attention_layers`).
     """
     _check(shape, block, positions, seed, DEFAULT_QUERY_BLOCK)
-    _positive(sequences, "batch")
+    positive_int(sequences, "batch")
     if not isinstance(position, int) or isinstance(position, bool) or not (
         0 <= position < positions
     ):

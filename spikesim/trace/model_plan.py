@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from spikesim.errors import InputError, echo
+from spikesim.errors import InputError, echo, positive_int
 from spikesim.schema import Phase
 from spikesim.trace.attention import (
     AttentionCache,
@@ -134,13 +134,6 @@ class PhasePlan:
         }
 
 
-def _count(value: object, name: str, *, minimum: int = 1) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        what = "a positive integer" if minimum == 1 else f"an integer of at least {minimum}"
-        raise InputError(f"{name} must be {what}, got {echo(value)}", field=name)
-    return value
-
-
 def phase_plan(
     *,
     phase: str | None = None,
@@ -164,11 +157,11 @@ def phase_plan(
         raise InputError(
             f"phase must be one of {', '.join(PHASE_CHOICES)}, got {echo(phase)}", field="phase"
         )
-    b = 1 if batch is None else _count(batch, "batch")
+    b = 1 if batch is None else positive_int(batch, "batch")
     if tokens is not None:
-        _count(tokens, "tokens")
+        positive_int(tokens, "tokens")
     if context is not None:
-        _count(context, "context")
+        positive_int(context, "context")
     if chosen == "prefill":
         for name, value in (("context", context), ("decode_steps", decode_steps)):
             if value is not None:
@@ -182,7 +175,7 @@ def phase_plan(
                 field="tokens",
             )
         return PhasePlan("prefill", b, tokens, None, 0)
-    steps = 1 if decode_steps is None else _count(decode_steps, "decode_steps")
+    steps = 1 if decode_steps is None else positive_int(decode_steps, "decode_steps")
     if chosen == "decode":
         if tokens is not None:
             raise InputError(

@@ -93,7 +93,7 @@ from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
 
-from spikesim.errors import InputError, echo
+from spikesim.errors import InputError, echo, positive_int
 from spikesim.trace.format import MANIFEST_NAME, Trace, _open_inside, _sha256_open, load_trace
 from spikesim.trace.generated import (
     GENERATED_DTYPE,
@@ -300,11 +300,7 @@ class ShapeWorkload:
 
 
 def _check_tokens(tokens: int | None) -> int | None:
-    if tokens is None:
-        return None
-    if not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 1:
-        raise InputError(f"tokens must be a positive integer, got {echo(tokens)}", field="tokens")
-    return tokens
+    return None if tokens is None else positive_int(tokens, "tokens")
 
 
 def _check_seed(seed: int | None) -> int:
