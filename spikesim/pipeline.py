@@ -56,6 +56,12 @@ def price_run(
     return layers[columns], priced[ACTION_COLUMNS]
 
 
+def residency_notes(counted: CountedRun) -> list[str]:
+    """What the on-chip store held, when the run planned it (:mod:`spikesim.sim.residency`)."""
+    line = counted.residency.describe() if counted.residency is not None else None
+    return [line] if line else []
+
+
 def simulate(
     hw: HardwareConfig,
     trace: Workload,
@@ -81,6 +87,6 @@ def simulate(
         hardware=hw,
         trace=trace,
         designs=counted.designs,
-        notes=tuple(configuration_notes(hw, counted.designs)),
+        notes=(*configuration_notes(hw, counted.designs), *residency_notes(counted)),
         spike_stats=counted.spike_stats,
     )

@@ -11,7 +11,7 @@ from spikesim.config.hardware import (
 )
 from spikesim.config.kv import KVCacheConfig
 from spikesim.config.loader import apply_overrides, load_hardware, parse_override
-from spikesim.config.mapping import LoopOrder, MappingConfig
+from spikesim.config.mapping import LoopOrder, MappingConfig, WeightSource
 from spikesim.config.quant import Coding, QuantConfig
 from spikesim.config.vector import VectorConfig, VectorFormat
 
@@ -30,6 +30,7 @@ __all__ = [
     "SRAMBankConfig",
     "VectorConfig",
     "VectorFormat",
+    "WeightSource",
     "apply_overrides",
     "load_hardware",
     "parse_override",

@@ -14,7 +14,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from spikesim.config._base import FrozenModel
 from spikesim.config.kv import KVCacheConfig
-from spikesim.config.mapping import MappingConfig
+from spikesim.config.mapping import MappingConfig, WeightSource
 from spikesim.config.quant import QuantConfig
 from spikesim.config.vector import VectorConfig
 
@@ -178,13 +178,17 @@ class BankRole(StrEnum):
     SALIENT = "salient"
     MEMBRANE = "membrane"
     OUTPUT = "output"
+    STORE = "store"
+    """The optional on-chip store (global buffer) that holds weights and KV cache across
+    layers and decode steps (``mapping.weight_source``, :mod:`spikesim.sim.residency`)."""
 
 
 class SRAMBankConfig(FrozenModel):
     """One named SRAM of ``banks`` equal banks; weight rows are interleaved i mod ``banks``."""
 
     role: BankRole
-    """What it stores (exactly one SRAM per role for weights, activations, salient, output)."""
+    """What it stores (exactly one SRAM per role for weights, activations, salient, output; at
+    most one membrane store and one on-chip store)."""
 
     capacity_bytes: int = Field(gt=0, le=2**40)
     """Total capacity over all banks (bytes; at most 1 TiB)."""
@@ -385,7 +389,30 @@ class HardwareConfig(FrozenModel):
                     f"need exactly one SRAM with role '{role.value}', found {len(names)}"
                     + (f" ({', '.join(names)})" if names else "")
                 )
+        for role in (BankRole.MEMBRANE, BankRole.STORE):
+            names = [n for n, b in sram.items() if b.role == role]
+            if len(names) > 1:
+                raise ValueError(
+                    f"at most one SRAM with role '{role.value}', found {len(names)} "
+                    f"({', '.join(names)})"
+                )
         return sram
+
+    @model_validator(mode="after")
+    def _store_exists(self) -> HardwareConfig:
+        if self.mapping.weight_source == WeightSource.STORE and self.store() is None:
+            raise ValueError(
+                "mapping.weight_source is 'store' but no SRAM has role 'store' "
+                "(add one, or use 'auto' or 'dram')"
+            )
+        return self
+
+    def store(self) -> tuple[str, SRAMBankConfig] | None:
+        """The (name, config) of the on-chip store (role ``store``), or None."""
+        for name, bank in self.sram.items():
+            if bank.role == BankRole.STORE:
+                return name, bank
+        return None
 
     def sram_for(self, role: BankRole) -> tuple[str, SRAMBankConfig]:
         """The (name, config) of the SRAM holding ``role``."""

@@ -15,10 +15,14 @@ design and comparisons stay about the arrays:
   integers are quantized at ``bits`` (the design's per-channel weight rule, with
   ``quant.weight_bits`` replaced by ``bits``) and stream from DRAM through the weight SRAM
   like any weight tile, so their DRAM bytes are the cache's read traffic (``dram_weight_bytes``
-  of the attention rows), overlapped with the array as the engines model it.
+  of the attention rows; store reads when the block's cache is on chip), overlapped with the
+  array as the engines model it.
 
-The cache lives in DRAM: no on-chip KV store is modelled (every default SRAM is far smaller
-than a KV cache, e.g. 1 GiB for llama2-7b at 4096 tokens and 4 bits).
+Where it lives: in DRAM, unless the hardware has an on-chip store (an SRAM with role
+``store``) with room left after the weights: then the residency plan
+(:mod:`spikesim.sim.residency`) keeps decoder blocks' caches there, block by block while they
+fit, and their reads and appends go to the store; the other blocks spill to DRAM. (A cache is
+large: 1 GiB for llama2-7b at 4096 tokens and 4 bits.)
 """
 
 from __future__ import annotations

@@ -24,9 +24,31 @@ class LoopOrder(StrEnum):
     AUTO = "auto"
 
 
+class WeightSource(StrEnum):
+    """Where a layer's ``w`` operand (weights, or K and V of an attention matmul) is read from
+    when its tiles are loaded into the weight SRAM.
+
+    ``dram``: off chip, every time (a decode step streams every weight again). ``store``: the
+    on-chip store (the SRAM with role ``store``), for every layer, without a capacity check: a
+    chip that holds the whole model and its KV cache on chip. ``auto`` (default): with no
+    store, ``dram``; with one, the residency plan of the run (:mod:`spikesim.sim.residency`)
+    puts each linear's weights, then each decoder block's KV cache, in the store while they
+    fit, and the rest stays in DRAM. A ``kv_write`` appends to the store when its block's cache
+    lives there.
+    """
+
+    AUTO = "auto"
+    DRAM = "dram"
+    STORE = "store"
+
+
 class MappingConfig(FrozenModel):
     """How a layer is cut into steps and ordered against DRAM (every design)."""
 
     loop_order: LoopOrder = LoopOrder.TOKENS_OUTER
     """DRAM loop order of token blocks and weight tiles (see :class:`LoopOrder`); the block and
     tile sizes do not depend on it."""
+
+    weight_source: WeightSource = WeightSource.AUTO
+    """Where weight tiles (and K, V) are read from: DRAM, the on-chip store, or the run's
+    residency plan (see :class:`WeightSource`)."""

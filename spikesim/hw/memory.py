@@ -34,13 +34,16 @@ def membrane_cycles(hw: HardwareConfig, cols: int) -> int:
 def count_load_actions(
     counter: ActionCounter, sched: Schedule, hw: HardwareConfig, weight_bits: int
 ) -> None:
-    """DRAM reads and the SRAM writes they fill, per step; the outputs' DRAM write-back."""
+    """DRAM reads (and on-chip store reads of weights kept there) and the SRAM writes they
+    fill, per step; the outputs' DRAM write-back."""
     wname, wbank = hw.sram_for(BankRole.WEIGHTS)
     aname, abank = hw.sram_for(BankRole.ACTIVATIONS)
     sname, sbank = hw.sram_for(BankRole.SALIENT)
     dram_read = 0
+    store_words = 0
     for step in sched.steps:
-        dram_read += step.load_bytes
+        dram_read += sched.dram_step_bytes(step)
+        store_words += sched.store_read_words(step)
         if step.weight_bytes:
             cols = sched.tile_columns[step.tile]
             inputs = sched.chunk_inputs(step.chunk)
@@ -54,4 +57,6 @@ def count_load_actions(
                 words = ceil_div(sched.block_salient_bits[b], sbank.word_bits)
                 counter.add(f"sram.{sname}", "write", words, sbank.word_bits)
     counter.add("dram", "read", dram_read, 8)
+    if sched.weights_from_store:
+        counter.add(sched.weight_component, "read", store_words, sched.store_word_bits)
     counter.add("dram", "write", sched.output_bytes, 8)

@@ -133,8 +133,9 @@ class DramChannel:
     """One DRAM channel loading the schedule's steps in order into ``buffers`` slots.
 
     A load starts once the channel is idle and a slot is free; it takes
-    ``Schedule.load_cycles(bytes)`` cycles (0 bytes: loaded at once). Each load counts its DRAM
-    bytes and the SRAM words it writes (weights, activations, salient records).
+    ``Schedule.step_load_cycles(step)`` cycles (0 bytes: loaded at once). Each load counts its
+    DRAM bytes, the store words it reads (weights from the on-chip store) and the SRAM words it
+    writes (weights, activations, salient records).
     """
 
     def __init__(
@@ -164,7 +165,10 @@ class DramChannel:
         while self.loading is None and self.next_load < len(sched.steps) and self.slots_free:
             st = sched.steps[self.next_load]
             self.slots_free -= 1
-            self.acts.add("dram", "read", st.load_bytes, 8)
+            self.acts.add("dram", "read", sched.dram_step_bytes(st), 8)
+            if sched.weights_from_store:
+                self.acts.add(sched.weight_component, "read", sched.store_read_words(st),
+                              sched.store_word_bits)
             if st.weight_bytes:
                 comp, word = self.weights
                 c = sched.tile_columns[st.tile]
@@ -178,7 +182,7 @@ class DramChannel:
                     comp, word = self.salient
                     words = ceil_div(sched.block_salient_bits[st.block], word)
                     self.acts.add(comp, "write", words, word)
-            dur = sched.load_cycles(st.load_bytes)
+            dur = sched.step_load_cycles(st)
             if dur == 0:
                 self.loaded[self.next_load] = True
             else:

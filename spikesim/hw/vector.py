@@ -89,6 +89,7 @@ from dataclasses import dataclass
 
 from spikesim.actions import ActionCounter
 from spikesim.config.hardware import BankRole, HardwareConfig
+from spikesim.config.mapping import WeightSource
 from spikesim.config.vector import VectorConfig
 from spikesim.trace.vector import VectorLayer, VectorOp
 
@@ -203,7 +204,9 @@ class VectorCounts:
     stall_bank_cycles: int
     """Cycles a pass waits for the activation SRAM beyond its arithmetic."""
     dram_write_bytes: int = 0
-    """Bytes written to DRAM (``kv_write``: the quantized keys and values and their scales)."""
+    """Bytes a ``kv_write`` appends to the KV cache (the quantized keys and values and their
+    scales): to DRAM, or to the on-chip store when the cache lives there
+    (:func:`cache_in_store`)."""
 
     @property
     def total_cycles(self) -> int:
@@ -224,8 +227,20 @@ class VectorCounts:
         counter.add(f"sram.{name}", "read", self.sram_reads, bank.word_bits)
         counter.add(f"sram.{name}", "write", self.sram_writes, bank.word_bits)
         if self.dram_write_bytes:
-            counter.add("dram", "write", self.dram_write_bytes, 8)
+            stored = hw.store()
+            if cache_in_store(hw) and stored is not None:
+                store_name, store = stored
+                words = _ceil_div(8 * self.dram_write_bytes, store.word_bits)
+                counter.add(f"sram.{store_name}", "write", words, store.word_bits)
+            else:
+                counter.add("dram", "write", self.dram_write_bytes, 8)
         return counter
+
+
+def cache_in_store(hw: HardwareConfig) -> bool:
+    """Whether a ``kv_write`` on ``hw`` appends to the on-chip store (``mapping.weight_source``
+    ``store``, with a store) rather than to DRAM."""
+    return hw.mapping.weight_source == WeightSource.STORE and hw.store() is not None
 
 
 def _ceil_div(a: int, b: int) -> int:

@@ -68,6 +68,12 @@ DRAM: one channel serving loads in step order; a load of ``bytes`` takes
 The load for step s may start once the channel is free and step s-2 has finished computing (its
 buffer is free again). Output write-back (M · N · b_out bits) is counted as traffic and energy;
 it is posted (write buffer) and does not stall the array; it is the same in both orders.
+
+On-chip store (``mapping.weight_source`` resolved to ``store`` for the layer, see
+:mod:`spikesim.sim.residency`): the step's weight bytes are read from the SRAM with role
+``store`` instead of DRAM, ``ceil(bytes / (word_bits · banks · ports / 8))`` cycles with no
+fixed latency, then its activation bytes from DRAM as above, one after the other on the
+step's load; the DRAM byte figures of such a layer hold its activations only.
 """
 
 from __future__ import annotations
@@ -81,7 +87,7 @@ from itertools import pairwise
 import numpy as np
 
 from spikesim.config.hardware import BankRole, HardwareConfig
-from spikesim.config.mapping import LoopOrder
+from spikesim.config.mapping import LoopOrder, WeightSource
 from spikesim.errors import InputError
 
 
@@ -140,6 +146,40 @@ class Schedule:
     """The order :attr:`steps` follow (``auto`` resolved to the order it chose)."""
     k_chunks: tuple[tuple[int, int], ...] = ()
     """Input ranges [i0, i1) of the K chunks (one, (0, K), when the tiles fit unsplit)."""
+    weight_component: str = "dram"
+    """Where weight tiles are read from: ``dram``, or the on-chip store ``sram.<name>``."""
+    store_bytes_per_cycle: float = 0.0
+    """Read bandwidth of the store (word_bits · banks · ports / 8; 0 when weights come from
+    DRAM)."""
+    store_word_bits: int = 0
+    """Access width of the store (0 when weights come from DRAM)."""
+
+    def store_read_words(self, step: Step) -> int:
+        """Store words read for step ``step``'s weight tiles: ceil(8 · bytes / word_bits)
+        (0 when weights come from DRAM)."""
+        if not self.weights_from_store or not step.weight_bytes:
+            return 0
+        return ceil_div(8 * step.weight_bytes, self.store_word_bits)
+
+    @property
+    def weights_from_store(self) -> bool:
+        """Whether weight tiles are read from the on-chip store instead of DRAM."""
+        return self.weight_component != "dram"
+
+    def step_load_cycles(self, step: Step) -> int:
+        """Cycles of step ``step``'s load: its weight bytes from DRAM together with its
+        activations (one transfer), or, from the store, the store's cycles then the DRAM
+        transfer of its activations."""
+        if not self.weights_from_store:
+            return self.load_cycles(step.load_bytes)
+        return (dram_cycles(step.weight_bytes, 0, self.store_bytes_per_cycle)
+                + self.load_cycles(step.activation_bytes))
+
+    def dram_step_bytes(self, step: Step) -> int:
+        """DRAM bytes step ``step`` reads (its weights only when they come from DRAM)."""
+        if self.weights_from_store:
+            return step.activation_bytes
+        return step.load_bytes
 
     def chunk_inputs(self, chunk: int) -> int:
         """Inputs of chunk ``chunk`` (K when unsplit)."""
@@ -153,9 +193,21 @@ class Schedule:
         return dram_cycles(nbytes, self.dram_latency_cycles, self.dram_bytes_per_cycle)
 
     @property
-    def dram_weight_bytes(self) -> int:
-        """DRAM bytes read for weight tiles, over all steps."""
+    def weight_bytes(self) -> int:
+        """Bytes of weight tiles loaded into the weight SRAM, over all steps (from DRAM or
+        from the store)."""
         return sum(s.weight_bytes for s in self.steps)
+
+    @property
+    def dram_weight_bytes(self) -> int:
+        """DRAM bytes read for weight tiles, over all steps (0 when they come from the
+        store)."""
+        return 0 if self.weights_from_store else self.weight_bytes
+
+    @property
+    def store_weight_bytes(self) -> int:
+        """Store bytes read for weight tiles, over all steps (0 when they come from DRAM)."""
+        return self.weight_bytes if self.weights_from_store else 0
 
     @property
     def dram_activation_bytes(self) -> int:
@@ -310,6 +362,13 @@ def plan_steps(
                     wb = cb if (b == 0 or reload_weights) else 0
                     first = c == 0 and (j == 0 or not activations_resident)
                     steps.append(Step(b, j, wb, ab if first else 0, c))
+    weight_component, store_bpc, store_word_bits = "dram", 0.0, 0
+    stored = hw.store()
+    if hw.mapping.weight_source == WeightSource.STORE and stored is not None:
+        store_name, store = stored
+        weight_component = f"sram.{store_name}"
+        store_bpc = store.word_bits * store.banks * store.ports / 8
+        store_word_bits = store.word_bits
     return Schedule(
         layer=name,
         tokens=m,
@@ -328,4 +387,7 @@ def plan_steps(
         activations_resident=activations_resident,
         loop_order=order,
         k_chunks=tuple(k_chunks),
+        weight_component=weight_component,
+        store_bytes_per_cycle=store_bpc,
+        store_word_bits=store_word_bits,
     )

@@ -18,14 +18,16 @@ import pandas as pd
 
 from spikesim.actions import keyed_actions_frame
 from spikesim.config.hardware import HardwareConfig
+from spikesim.config.mapping import WeightSource
 from spikesim.dataflows import DesignKind, get_design, parse_designs, reference_design
 from spikesim.dataflows.base import LayerSim
 from spikesim.errors import InputError
 from spikesim.hw.transfers import Transaction
-from spikesim.hw.vector import vector_counts
+from spikesim.hw.vector import cache_in_store, vector_counts
 from spikesim.schema import LAYER_KEYS, TRANSACTION_COLUMNS, OpClass
 from spikesim.sim.histogram import Histogram, histogram_frame, layer_histogram_arrays
 from spikesim.sim.quantcache import QuantCache, open_cache
+from spikesim.sim.residency import Residency, plan_residency
 from spikesim.trace import VectorLayer, Workload, WorkloadItem, WorkloadLayer
 
 
@@ -43,6 +45,8 @@ class CountedRun:
     spike_stats: pd.DataFrame | None = None
     """The |q| histogram of the reference design's quantization (``spike_stats.csv``), when
     the run quantized the layers that way anyway; None otherwise."""
+    residency: Residency | None = None
+    """What the on-chip store held (:mod:`spikesim.sim.residency`)."""
 
 
 def is_vector(layer: WorkloadItem) -> bool:
@@ -69,10 +73,12 @@ def tensor_layers(layers: Sequence[WorkloadItem]) -> list[WorkloadLayer]:
 def simulate_vector_layer(layer: VectorLayer, hw: HardwareConfig, design: str) -> LayerSim:
     """A vector operator on ``hw.vector`` (:func:`spikesim.hw.vector.vector_counts`), as the
     row of ``design``: no spikes, no MACs, one ``vector``/``compute`` transaction; a
-    ``kv_write``'s DRAM bytes are its ``dram_output_bytes``.
+    ``kv_write``'s DRAM bytes are its ``dram_output_bytes`` (0 when it appends to the on-chip
+    store).
     ``utilization`` is FP operations / (lanes × total cycles)."""
     counts = vector_counts(layer, hw)
     total = counts.total_cycles
+    dram_written = 0 if cache_in_store(hw) else counts.dram_write_bytes
     return LayerSim(
         layer=layer.name,
         op=layer.op,
@@ -93,7 +99,7 @@ def simulate_vector_layer(layer: VectorLayer, hw: HardwareConfig, design: str) -
         overflow_events=0,
         output_spikes=0,
         actions=counts.actions(hw),
-        dram_output_bytes=counts.dram_write_bytes,
+        dram_output_bytes=dram_written,
         transactions=(Transaction("vector", "compute", 0, 0, total),),
         op_class=str(layer.op_class),
         phase=str(layer.phase),
@@ -147,6 +153,8 @@ def simulate_counts(
     store = open_cache(cache)
     names = parse_designs(designs)
     chosen = select_layers(trace, layers)
+    residency = plan_residency(trace.layers, hw)
+    placed = PlacedHardware(hw)
     reference = get_design(reference_design())
     histogram = reference.kind == DesignKind.SPIKING and reference.name in names
     rows: list[dict[str, object]] = []
@@ -154,13 +162,14 @@ def simulate_counts(
     histograms: list[Histogram] = []
     tx_rows: list[tuple[object, ...]] = []
     for layer in chosen:
+        layer_hw = placed.get(residency.layer_source(layer))
         if isinstance(layer, VectorLayer):
-            vector = simulate_vector_layer(layer, hw, names[0])
+            vector = simulate_vector_layer(layer, layer_hw, names[0])
             results: Iterable[tuple[str, LayerSim]] = [
                 (name, replace(vector, design=name)) for name in names
             ]
         else:
-            results = _simulate_tensor_layer(layer, hw, names, reference, histogram,
+            results = _simulate_tensor_layer(layer, layer_hw, names, reference, histogram,
                                              histograms, store)
         for name, res in results:
             rows.append(res.row())
@@ -177,7 +186,25 @@ def simulate_counts(
         transactions=pd.DataFrame(tx_rows, columns=TRANSACTION_COLUMNS),
         designs=names,
         spike_stats=histogram_frame(histograms) if histogram else None,
+        residency=residency,
     )
+
+
+class PlacedHardware:
+    """``hw`` with ``mapping.weight_source`` set to each layer's resolved source (``dram`` or
+    ``store``, :mod:`spikesim.sim.residency`), each variant made once."""
+
+    def __init__(self, hw: HardwareConfig) -> None:
+        self.hw = hw
+        self._variants: dict[WeightSource, HardwareConfig] = {}
+
+    def get(self, source: WeightSource) -> HardwareConfig:
+        if source == self.hw.mapping.weight_source:
+            return self.hw
+        if source not in self._variants:
+            mapping = self.hw.mapping.model_copy(update={"weight_source": source})
+            self._variants[source] = self.hw.model_copy(update={"mapping": mapping})
+        return self._variants[source]
 
 
 def _simulate_tensor_layer(

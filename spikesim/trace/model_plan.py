@@ -14,7 +14,8 @@ Prefill (``phase`` ``prefill`` or ``both``)
 Decode step s (``phase`` ``decode`` or ``both``)
     Each of the ``batch`` sequences generates one token, at position ``context + s``: the
     linears are GEMMs of M = ``batch`` rows (a GEMV per sequence, batched), with the same
-    weights as the prefill, streamed again from DRAM like any layer's; ``kv_write`` appends the
+    weights as the prefill, streamed again from DRAM like any layer's unless an on-chip store
+    holds them (:mod:`spikesim.sim.residency`); ``kv_write`` appends the
     batch's new k and v; each sequence's new token attends its ``context + s + 1`` keys
     (:func:`~spikesim.trace.attention.decode_attention_layers`: K and V read from the cache);
     softmax rows hold ``context + s + 1`` scores. Names are ``decode.{s}.layers.{block}.…``,

@@ -160,7 +160,7 @@ def simulate_layer(layer: QuantizedLayer, hw: HardwareConfig, design: str) -> La
     stats = step_statistics(layer, hw, ap, sched, record)
     step_stats = [stats[(s.block, s.chunk, sched.tile_columns[s.tile])] for s in sched.steps]
     compute = [int(st[S.TOTAL]) for st in step_stats]
-    loads = [sched.load_cycles(s.load_bytes) for s in sched.steps]
+    loads = [sched.step_load_cycles(s) for s in sched.steps]
     times = run_steps(loads, compute)
     func = functional_outputs(layer, ap)
     actions = count_actions(layer, hw, ap, sched, stats, record, func.output_spikes)

@@ -64,7 +64,7 @@ def memory_times(sched: Schedule, compute_cycles: int) -> StepTimes:
         [(sched.blocks[s.block][1] - sched.blocks[s.block][0]) * sched.tile_columns[s.tile]
          for s in sched.steps],
     )
-    return run_steps([sched.load_cycles(s.load_bytes) for s in sched.steps], shares)
+    return run_steps([sched.step_load_cycles(s) for s in sched.steps], shares)
 
 
 def mac_layer_sim(

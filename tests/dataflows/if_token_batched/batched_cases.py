@@ -63,6 +63,12 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
             "quant.salient_coding": "count",
         },
     ),
+    "weights from the on-chip store (8-bit words), batch 3, slow dram": _case(
+        "spikequant-45nm",
+        {"if_array.batch_tokens": 3, "mapping.weight_source": "store",
+         "sram.store": {"role": "store", "capacity_bytes": 1 << 20, "word_bits": 8},
+         "dram.bandwidth_bytes_per_cycle": 0.5, "sram.weights.capacity_bytes": 320},
+    ),
     "batch 8 larger than the block, lanes 1": _case(
         "spikequant-45nm-count", {"if_array.batch_tokens": 8, "if_array.lanes": 1}
     ),

@@ -71,6 +71,12 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
         {"if_array.row_latch": True, "sram.weights.banks": 2, "if_array.lanes": 8},
     ),
     "compare counted at 12 bits": ("spikequant-45nm", {"if_array.compare_bits": 12}),
+    "weights from the on-chip store, store-read bound, slow dram": (
+        "spikequant-45nm",
+        {"sram.store": {"role": "store", "capacity_bytes": 1 << 20, "word_bits": 8},
+         "mapping.weight_source": "store", "sram.weights.capacity_bytes": 320,
+         "dram.bandwidth_bytes_per_cycle": 0.5},
+    ),
     "row latch, bitserial normal, ttfs salient, overflow": (
         "spikequant-45nm",
         {"if_array.row_latch": True, "quant.normal_coding": "bitserial",
@@ -96,6 +102,13 @@ SPLIT_CASES: dict[str, tuple[str, dict[str, Any], int]] = {
         "spikequant-45nm",
         {"sram.weights.capacity_bytes": 120, "mapping.loop_order": "weights_outer",
          "dram.bandwidth_bytes_per_cycle": 0.5, **MEMBRANE_SRAM},
+        3,
+    ),
+    "K split in 3, weights from a wide store": (
+        "spikequant-45nm",
+        {"sram.weights.capacity_bytes": 120, "mapping.weight_source": "store",
+         "sram.store": {"role": "store", "capacity_bytes": 1 << 16, "word_bits": 128,
+                        "banks": 2}},
         3,
     ),
     "K split in 3, overflow, bitserial + ttfs, zero reset": (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from spikesim.config import load_hardware
 from spikesim.config.quant import AtomConfig, QuantConfig
 from spikesim.dataflows import DesignKind, design_names, get_design
-from spikesim.dataflows.systolic.engine import apportion, simulate_mac_layer
+from spikesim.dataflows.systolic.engine import apportion, map_mac_layer, simulate_mac_layer
 from spikesim.dataflows.systolic.timing import systolic_gemm
 from spikesim.quant.baselines import quantize_atom, quantize_w4a4
 
@@ -60,6 +61,30 @@ def test_w4a4_toy_hand_count() -> None:
         ("dram", "read", 8): 16 + 8 + 16,
         ("dram", "write", 8): 12,                          # 24 outputs x 4 bits
     }
+
+
+def test_weights_from_the_store_toy_hand_count() -> None:
+    """The toy of test_w4a4_toy_hand_count with its weights in an on-chip store of 64-bit
+    words, 2 banks: the tiles (16 and 8 bytes) are 2 + 1 store reads instead of DRAM bytes, and
+    their loads take ceil(16 / 16) and ceil(8 / 16) store cycles; activations and outputs still
+    move through DRAM."""
+    store = {"sram.store": {"role": "store", "capacity_bytes": 1 << 20, "word_bits": 64,
+                            "banks": 2}, "mapping.weight_source": "store"}
+    x, w = toy_tensors()
+    plain = toy_hw()
+    hw = toy_hw(**store)
+    q = quantize_w4a4("l", "op", x, w, hw.quant)
+    res = simulate_mac_layer(q, hw, "test")
+    base = counts(simulate_mac_layer(q, plain, "test"))
+    want = dict(base)
+    want[("dram", "read", 8)] = 16                      # the block of activations only
+    want[("sram.store", "read", 64)] = 2 + 1
+    assert counts(res) == want
+    assert (res.dram_weight_bytes, res.dram_activation_bytes) == (0, 16)
+    sched = map_mac_layer(q, hw)
+    assert [sched.step_load_cycles(s) for s in sched.steps] == [
+        1 + plain.dram.latency_cycles + math.ceil(16 / plain.dram.bandwidth_bytes_per_cycle), 1,
+    ]
 
 
 def test_atom_toy_hand_count() -> None:
