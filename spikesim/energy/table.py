@@ -58,6 +58,7 @@ The cross-table mapping from simulator actions to these entries lives in
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -923,6 +924,23 @@ def load_energy_table(name_or_path: str | Path, *, relative_to: Path | None = No
 
 
 def _load_file(path: Path) -> EnergyTable:
+    """The table in ``path``, parsed once per version of the file: remembered by path and
+    (inode, size, modification time), so a sweep or a test that prices many runs does not
+    re-read and re-validate the same YAML every time (tables are never modified once loaded;
+    a changed file is a new key)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return _parse_file(path)  # the error names the file
+    return _parsed_file(str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_file(path: str, inode: int, size: int, mtime_ns: int) -> EnergyTable:
+    return _parse_file(Path(path))
+
+
+def _parse_file(path: Path) -> EnergyTable:
     data = read_yaml_mapping(path)
     table = validate_mapping(EnergyTable, data, file=path)
     table._origin = str(path)

@@ -134,3 +134,22 @@ def test_bounds_move_only_ranged_values() -> None:
             energy_per_action(side, "if_array", "acc", 24, hw)
             == energy_per_action(model, "if_array", "acc", 24, hw)
         )
+
+
+def test_a_table_file_is_parsed_once_per_version(tmp_path: Path) -> None:
+    """The same file loads to the same table without a second parse; an edited file (new
+    size or modification time) is read again."""
+    table = yaml.safe_load(
+        (ROOT / "spikesim" / "energy" / "tables" / "horowitz-45nm.yaml").read_text()
+    )
+    path = tmp_path / "mine.yaml"
+    table["name"] = "first"
+    path.write_text(yaml.safe_dump(table))
+    first = load_energy_table(path)
+    assert load_energy_table(path) is first
+    table["name"] = "second, edited"
+    path.write_text(yaml.safe_dump(table))
+    assert load_energy_table(path).name == "second, edited"
+    path.unlink()
+    with pytest.raises(InputError, match="mine.yaml"):
+        load_energy_table(path)
