@@ -64,6 +64,13 @@ class ArrayParams:
     normal: PassParams
     salient: PassParams
 
+    def functional_key(self) -> tuple[int, int, int, bool, bool]:
+        """The fields the output spikes and overflow events depend on (besides the quantized
+        layer): (acc_bits, frac_bits, fire_cycles, reset_zero, half_init). Timing fields
+        (lanes, banks, FIFO, codings) are not among them."""
+        return (self.acc_bits, self.frac_bits, self.fire_cycles, self.reset_zero,
+                self.half_init)
+
 
 def array_params(hw: HardwareConfig, act_bits: int, salient_bits: int, k: int) -> ArrayParams:
     """Derive kernel parameters for a layer with ``k`` inputs.

@@ -8,8 +8,9 @@ IF neuron's output spike count is the re-quantized output ȳ = round(y / s_y) (o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,6 +37,14 @@ QUANT_FIELDS: dict[Method, tuple[str, ...]] = {
 }
 """The :class:`~spikesim.config.quant.QuantConfig` fields :func:`quantize_layer` reads under
 each method (the cache of quantized layers keys on exactly these: keep them in step)."""
+
+
+class TotalsMemo(Protocol):
+    """A store of a layer's functional totals (output spikes, overflow events) by key."""
+
+    def get(self, key: tuple[Any, ...]) -> tuple[int, int] | None: ...
+
+    def __setitem__(self, key: tuple[Any, ...], value: tuple[int, int]) -> None: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,6 +80,14 @@ class QuantizedLayer:
     weight_bits: int
     output_bits: int
     method: Method
+    functional_memo: TotalsMemo | None = field(
+        default=None, compare=False, repr=False
+    )
+    """Where :func:`spikesim.hw.functional.functional_outputs` remembers its totals (output
+    spikes, overflow events) per :meth:`ArrayParams.functional_key
+    <spikesim.hw.params.ArrayParams.functional_key>`: the on-disk cache gives a cached layer
+    one (:mod:`spikesim.sim.quantcache`), so a sweep over timing-only fields computes the
+    exact matmul once; None: not remembered."""
 
     @property
     def tokens(self) -> int:

@@ -22,6 +22,13 @@ next ones load it (and need not even read the layer's floats).
 The layer's name and operator are not in the key (no quantizer reads them): an entry is given
 the current layer's.
 
+**Output totals** (:class:`FunctionalMemo`): a spiking layer taken from (or put in) the cache
+carries a memo of its exact outputs' totals (output spikes, overflow events), one small
+``<64 hex digits>.fo`` file per functional key (acc_bits, frac_bits, fire_cycles, reset rule,
+initial membrane: :meth:`~spikesim.hw.params.ArrayParams.functional_key`). A hardware point
+that changes only timing fields (lanes, banks, FIFOs, SRAM sizes, codings, dataflow) finds
+them and skips the exact matmul. They are bounded, listed and cleared with the entries.
+
 **Entries**: ``$SPIKESIM_CACHE/quantized/<64 hex digits>.q`` (default
 ``~/.cache/spikesim``), one file each: a magic line, the SHA-256 of the rest, the length of a
 JSON header (scalars; each array's dtype from a short list, shape and place) and the arrays'
@@ -49,7 +56,7 @@ import re
 import stat
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +84,9 @@ DEFAULT_MAX_BYTES = 2 * 1024**3
 SUBDIR = "quantized"
 SUFFIX = ".q"
 _MAGIC = b"SPIKESIM-QUANTIZED\n"
-_ENTRY = re.compile(r"^[0-9a-f]{64}\.q$")
+_ENTRY = re.compile(r"^[0-9a-f]{64}\.(q|fo)$")
+TOTALS_SUFFIX = ".fo"
+"""Suffix of a functional-totals file (:class:`FunctionalMemo`)."""
 _DTYPES = frozenset({"|b1", "|i1", "<i2", "<i4", "<i8", "<f2", "<f4", "<f8"})
 """Array dtypes an entry may hold (little-endian numbers and booleans only)."""
 
@@ -356,7 +365,8 @@ def _remove_debris(folder: Path) -> None:
         names = os.listdir(folder)
     except OSError:
         return
-    stems = {m.group(1) for n in names if (m := re.match(r"^\.([0-9a-f]{64}\.q)\.tmp-", n))}
+    stems = {m.group(1) for n in names
+             if (m := re.match(r"^\.([0-9a-f]{64}\.(?:q|fo))\.tmp-", n))}
     for stem in stems:
         remove_debris(folder / stem, files=True)
 
@@ -452,13 +462,76 @@ class QuantCache:
             found = self.load(key, layer.name, layer.op, layer.weights)
             if found is not None:
                 self.hits += 1
-                return found
+                return self._with_memo(key, found)
         self.misses += 1
         x, w = inputs()
         quantized = design.quantize(layer.name, layer.op, x, w, quant)
         if key is not None and isinstance(quantized, QuantizedLayer | MacQuantized):
             self.store(key, quantized)
-        return quantized
+        return self._with_memo(key, quantized)
+
+    def _with_memo(self, key: str | None, quantized: Any) -> Any:
+        """A spiking layer with a :class:`FunctionalMemo` of entry ``key`` (others as they
+        are)."""
+        if key is None or not isinstance(quantized, QuantizedLayer):
+            return quantized
+        return replace(quantized, functional_memo=FunctionalMemo(self, key))
+
+    def account(self, nbytes: int) -> None:
+        """Count ``nbytes`` just written beside the entries (see :meth:`store`)."""
+        self._since_scan += nbytes
+        if self._known is not None:
+            self._known += nbytes
+
+
+class FunctionalMemo:
+    """The functional totals (output spikes, overflow events) of one cached spiking layer, per
+    :meth:`~spikesim.hw.params.ArrayParams.functional_key`: one small JSON file each,
+    ``<sha256 of the entry key and the functional key>.fo`` beside the entries (bounded,
+    listed and cleared with them). A sweep over timing-only fields then runs the layer's exact
+    matmul once. A file that does not hold exactly this entry's and key's two non-negative
+    integers is a miss (and is removed); writes are atomic."""
+
+    def __init__(self, cache: QuantCache, entry: str) -> None:
+        self.cache = cache
+        self.entry = entry
+
+    def _path(self, key: tuple[Any, ...]) -> tuple[Path, list[Any]]:
+        array = [int(v) for v in key]
+        text = json.dumps({"entry": self.entry, "array": array}, sort_keys=True)
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        return self.cache.folder / f"{digest}{TOTALS_SUFFIX}", array
+
+    def get(self, key: tuple[Any, ...]) -> tuple[int, int] | None:
+        path, array = self._path(key)
+        try:
+            data = json.loads(path.read_bytes())
+            ok = (data["entry"] == self.entry and data["array"] == array
+                  and all(type(data[f]) is int and data[f] >= 0
+                          for f in ("spikes", "overflow")))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError):
+            ok = False
+        if not ok:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path)
+        return int(data["spikes"]), int(data["overflow"])
+
+    def __setitem__(self, key: tuple[Any, ...], value: tuple[int, int]) -> None:
+        path, array = self._path(key)
+        spikes, overflow = value
+        data = json.dumps({"entry": self.entry, "array": array, "spikes": int(spikes),
+                           "overflow": int(overflow)}, sort_keys=True).encode()
+        try:
+            self.cache.folder.mkdir(parents=True, exist_ok=True)
+            atomic_write_file(path, lambda fh: fh.write(data))
+        except OSError:
+            return
+        self.cache.account(len(data))
 
 
 def open_cache(enabled: bool = True) -> QuantCache | None:

@@ -122,6 +122,61 @@ def test_hit_gives_the_tables_and_arrays_of_a_miss(trace_dir: Path, cache_on: Pa
             assert same(loaded, fresh), (name, layer.name)
 
 
+def totals_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.fo")) if folder.is_dir() else []
+
+
+def test_functional_totals_are_computed_once_per_functional_key(
+    trace_dir: Path, cache_on: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hardware point that changes only timing fields reuses the exact matmul's totals (no
+    GEMM runs), with the tables of an uncached run; a field the outputs depend on
+    (acc_bits) computes them again; a damaged totals file is a miss and is replaced."""
+    from spikesim.hw import functional
+
+    gemms = [0]
+    real = functional.ExactGemm.__call__
+
+    def counted(self: Any, x: Any) -> Any:
+        gemms[0] += 1
+        return real(self, x)
+
+    monkeypatch.setattr(functional.ExactGemm, "__call__", counted)
+    trace = load_trace(trace_dir)
+    designs = ["spikequant"]
+    cold = simulate_counts(load_hardware(HW), trace, designs)
+    assert gemms[0] == 2
+    assert len(totals_files(cache_on)) == 2
+    for point in ({"if_array.lanes": 4}, {"sram.weights.banks": 2, "encoder.fifo_depth": 1},
+                  {"if_array.dataflow": "token_batched"}):
+        hw = load_hardware(HW, point)
+        gemms[0] = 0
+        warm = simulate_counts(hw, trace, designs)
+        assert gemms[0] == 0, point
+        plain = simulate_counts(hw, trace, designs, cache=False)
+        pd.testing.assert_frame_equal(warm.layers, plain.layers, check_exact=True)
+        pd.testing.assert_frame_equal(warm.actions, plain.actions, check_exact=True)
+    fires = cold.actions[cold.actions["action"] == "fire"]  # one per output spike
+    assert len(fires) == 2
+    assert (fires["count"] > 0).all()
+    gemms[0] = 0
+    narrow = load_hardware(HW, {"if_array.acc_bits": 12})
+    simulate_counts(narrow, trace, designs)
+    assert gemms[0] == 2
+    assert len(totals_files(cache_on)) == 4
+    for path in totals_files(cache_on):
+        path.write_text('{"spikes": -1}')
+    gemms[0] = 0
+    again = simulate_counts(load_hardware(HW), trace, designs)
+    assert gemms[0] == 2
+    pd.testing.assert_frame_equal(again.layers, cold.layers, check_exact=True)
+    readable = [f for f in totals_files(cache_on) if "spikes\": -1" not in f.read_text()]
+    assert len(readable) == 2  # rewritten; acc_bits 12's, not read since, stay damaged
+    assert quantcache.info().entries == len(entries(cache_on)) + 4
+    quantcache.clear()
+    assert totals_files(cache_on) == []
+
+
 def test_a_full_hit_never_reads_the_layer(trace_dir: Path, cache_on: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     hw = load_hardware(HW)
@@ -405,20 +460,21 @@ def test_cache_info_and_clear_touch_only_entries(
     trace_dir: Path, cache_on: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     simulate_counts(load_hardware(HW), load_trace(trace_dir), ["spikequant", "atom"])
-    stored = entries(cache_on)
-    assert len(stored) == 4
+    stored = entries(cache_on) + totals_files(cache_on)
+    assert len(stored) == 6  # 2 layers x 2 quantizations, 2 spiking layers' output totals
     others = [cache_on / "notes.txt", cache_on / ("f" * 64 + ".qq"), cache_on.parent / "x.tsv"]
     for other in others:
         other.write_text("keep me", encoding="utf-8")
     code, out, err = run(capsys, "cache", "info")
     assert code == 0, err
     assert f"directory: {cache_on}" in out
-    assert "entries: 4" in out
+    assert "entries: 6" in out
     assert f"bytes: {sum(p.stat().st_size for p in stored):,}" in out
     code, out, err = run(capsys, "cache", "clear")
     assert code == 0, err
-    assert "removed 4 entries" in out
+    assert "removed 6 entries" in out
     assert entries(cache_on) == []
+    assert totals_files(cache_on) == []
     assert all(p.read_text(encoding="utf-8") == "keep me" for p in others)
     code, out, _ = run(capsys, "cache", "info")
     assert "entries: 0" in out
