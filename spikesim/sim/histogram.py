@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from spikesim._jit import njit
 from spikesim.quant.layer import QuantizedLayer
 from spikesim.schema import SPIKE_STATS_COLUMNS
 
@@ -28,21 +29,60 @@ class Histogram(NamedTuple):
     salient_count: NDArray[np.int64]
 
 
+def magnitude_counts_numpy(
+    x_q: NDArray[np.integer], salient: NDArray[np.bool_]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(normal, salient) counts of each |q| = 0 … max|q| over ``x_q`` split by the ``salient``
+    mask (same shape). Plain NumPy; the twin of :func:`magnitude_counts`."""
+    mag = np.abs(x_q.astype(np.int64)).ravel()
+    sal = salient.ravel()
+    size = int(mag.max(initial=0)) + 1
+    salient_count = np.bincount(mag[sal], minlength=size)
+    normal_count = np.bincount(mag, minlength=size) - salient_count
+    return normal_count.astype(np.int64), salient_count.astype(np.int64)
+
+
+@njit
+def _magnitude_counts(
+    x_q: NDArray[np.integer], salient: NDArray[np.bool_], size: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    normal = np.zeros(size, np.int64)
+    sal = np.zeros(size, np.int64)
+    for i in range(x_q.size):
+        v = np.int64(x_q[i])
+        if v < 0:
+            v = -v
+        if salient[i]:
+            sal[v] += 1
+        else:
+            normal[v] += 1
+    return normal, sal
+
+
+def magnitude_counts(
+    x_q: NDArray[np.integer], salient: NDArray[np.bool_]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """:func:`magnitude_counts_numpy` in one pass and no temporaries (numba): equal, bit for
+    bit (hypothesis test)."""
+    flat = np.ascontiguousarray(x_q).ravel()
+    mask = np.ascontiguousarray(salient).ravel()
+    if flat.size == 0:
+        return np.zeros(1, np.int64), np.zeros(1, np.int64)
+    size = int(max(int(flat.max()), -int(flat.min()))) + 1
+    return _magnitude_counts(flat, mask, size)
+
+
 def layer_histogram_arrays(layer: str, quantized: QuantizedLayer) -> Histogram:
     """The |q| that occur in ``quantized`` (ascending) with ``normal_count`` and
     ``salient_count``: how many activations (tokens × k) have that magnitude, split by the
     salient mask."""
-    mag = np.abs(quantized.x_q.astype(np.int64)).ravel()
-    sal = quantized.salient.ravel()
-    size = int(mag.max(initial=0)) + 1
-    salient_count = np.bincount(mag[sal], minlength=size)
-    normal_count = np.bincount(mag, minlength=size) - salient_count
+    normal_count, salient_count = magnitude_counts(quantized.x_q, quantized.salient)
     present = np.flatnonzero(normal_count + salient_count)
     return Histogram(
         layer,
         present.astype(np.int64),
-        normal_count[present].astype(np.int64),
-        salient_count[present].astype(np.int64),
+        normal_count[present],
+        salient_count[present],
     )
 
 
