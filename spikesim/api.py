@@ -51,10 +51,11 @@ def load_hardware(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     return _load_hardware(resolve_hardware(str(path)), overrides)
 
 
-def load_trace(path: str | Path) -> Trace:
+def load_trace(path: str | Path, *, phase: str = "prefill") -> Trace:
     """Open a trace directory (manifest validated; tensors memory-mapped on access); a bare
-    name that is not a directory here is a shipped trace (``"smollm2-135m"``)."""
-    return _load_trace(resolve_trace(path))
+    name that is not a directory here is a shipped trace (``"smollm2-135m"``). ``phase``:
+    its ``prefill`` layers (default), the ``decode`` steps it recorded, or ``both``."""
+    return _load_trace(resolve_trace(path), phase=phase)
 
 
 def load_workload(
@@ -80,7 +81,8 @@ def load_workload(
     A model (config or named shape) also takes ``phase`` (``prefill``, the default;
     ``decode``; ``both``), ``batch`` (sequences, default 1), ``context`` (decode: tokens in each
     sequence's KV cache at the first step) and ``decode_steps`` (tokens generated per
-    sequence, default 1); see :mod:`spikesim.trace.model_plan`.
+    sequence, default 1); see :mod:`spikesim.trace.model_plan`. A trace takes ``phase`` only
+    (which of its recorded layers: :func:`load_trace`).
 
     Raises
     ------

@@ -184,12 +184,12 @@ def add_workload_arguments(p: argparse.ArgumentParser, workload_help: str) -> No
 
 def workload_parameters(args: argparse.Namespace) -> dict[str, Any]:
     """The workload parameters given (:data:`WORKLOAD_FLAGS`; ``None``: not given). With
-    ``--trace`` none may be given (a trace's tokens and values are on disk): an
-    :class:`InputError` naming the first flag."""
+    ``--trace`` only ``--phase`` may be given (which of the trace's recorded layers; its tokens
+    and values are on disk): any other is an :class:`InputError` naming the first flag."""
     params = {name: getattr(args, name) for name in WORKLOAD_FLAGS}
     if args.trace is not None:
         for name, value in params.items():
-            if value is not None:
+            if value is not None and name != "phase":
                 flag = "--" + name.replace("_", "-")
                 raise InputError(
                     f"{flag} applies to --workload (a trace's tokens and values are on disk)",

@@ -158,6 +158,8 @@ def _demo_trace(stage: Path, args: argparse.Namespace) -> Trace:
         tokens=recipe.tokens,
         layers=recipe.layers,
         dtype=recipe.dtype,
+        attention=recipe.attention,
+        decode_steps=recipe.decode_steps,
         name=DEMO_TRACE,
         command=command_line(args),
         progress=show_progress(args.quiet),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, Any
 
 from spikesim.cli.common import (
     EXIT_OK,
@@ -15,6 +16,10 @@ from spikesim.cli.common import (
     stored_methods,
 )
 
+if TYPE_CHECKING:
+    from spikesim.trace import Trace
+    from spikesim.trace.recorded import RecordedParts
+
 NAME = "extract"
 HELP = "record a Hugging Face causal LM's linear layers into a trace (needs torch)"
 DESCRIPTION = (
@@ -24,7 +29,11 @@ DESCRIPTION = (
     "lm_head is excluded unless --layers names it. Needs the [extract] extra (torch, "
     "transformers); smollm2-135m also needs [real-model] (gguf, accelerate) and is "
     "fetched once into $SPIKESIM_CACHE (default ~/.cache/spikesim). With HF_HUB_OFFLINE "
-    "set, hub ids are looked up in the local cache only."
+    "set, hub ids are looked up in the local cache only. --attention also records the q, k "
+    "(after RoPE) and v of every head of each decoder block with a recorded linear "
+    "(LLaMA-style attention); --decode-steps N then generates N tokens greedily with the KV "
+    "cache and records each step's linear inputs (and, with --attention, the new token's "
+    "q, k, v): the trace's workload gains those blocks' attention matmuls and N decode steps."
 )
 
 
@@ -43,15 +52,64 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--exclude", default=None, metavar="PATTERNS", help="comma-separated globs to skip"
     )
     add_dtype_argument(p)
+    p.add_argument(
+        "--attention",
+        action="store_true",
+        help="also record the attention operands (q, k after RoPE, v; every head) of each "
+        "decoder block with a recorded linear",
+    )
+    p.add_argument(
+        "--decode-steps",
+        type=int,
+        default=None,
+        metavar="N",
+        help="after the prompt, generate N tokens greedily (KV cache) and record each step's "
+        "linear inputs (the prompt must be one pass: --tokens a multiple of --seq-len, at "
+        "most --seq-len x --batch)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars on stderr")
     add_method_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
-    from spikesim.trace.extract import extract_model_trace
 
     extra, note = stored_methods(args)
-    trace = extract_model_trace(
+    trace = _extract(args, extra, note)
+    size = sum(layer.size_bytes for layer in trace.manifest_layers)
+    size += sum(f.size_bytes for f in _recorded(trace).files) if trace.recorded else 0
+    print(
+        f"wrote trace '{trace.name}' to {trace.path}: {len(trace.manifest_layers)} layer(s), "
+        f"{trace.tokens} tokens of {trace.source['text']['source']}, from {args.model} "
+        f"({args.dtype}, {size / 1e6:.1f} MB){_recorded_note(trace)}"
+    )
+    return EXIT_OK
+
+
+def _recorded_note(trace: Trace) -> str:
+    """``; attention of blocks …, N decode steps (…)`` for a trace with recorded parts."""
+    if trace.recorded is None:
+        return ""
+    parts = _recorded(trace)
+    notes = []
+    if parts.attention is not None:
+        blocks = ", ".join(str(b.block) for b in parts.attention.blocks)
+        notes.append(f"attention of block(s) {blocks}")
+    if parts.decode is not None:
+        notes.append(f"{parts.decode.steps} decode step(s)")
+    return f"; {' and '.join(notes)}: {len(trace.layers)} workload layers"
+
+
+def _recorded(trace: Trace) -> RecordedParts:
+    from spikesim.trace.recorded import RecordedParts
+
+    assert isinstance(trace.recorded, RecordedParts)
+    return trace.recorded
+
+
+def _extract(args: argparse.Namespace, extra: Any, note: dict[str, Any]) -> Trace:
+    from spikesim.trace.extract import extract_model_trace
+
+    return extract_model_trace(
         args.model,
         args.out,
         text=args.text,
@@ -65,11 +123,6 @@ def run(args: argparse.Namespace) -> int:
         progress=show_progress(args.quiet),
         extra=extra,
         source_extra=note,
+        attention=args.attention,
+        decode_steps=args.decode_steps,
     )
-    size = sum(layer.size_bytes for layer in trace.layers)
-    print(
-        f"wrote trace '{trace.name}' to {trace.path}: {len(trace.layers)} layer(s), "
-        f"{trace.tokens} tokens of {trace.source['text']['source']}, from {args.model} "
-        f"({args.dtype}, {size / 1e6:.1f} MB)"
-    )
-    return EXIT_OK

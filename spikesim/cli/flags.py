@@ -22,6 +22,7 @@ import argparse
 from spikesim.errors import InputError
 
 PARAMETER_FLAGS: dict[str, str] = {
+    "attention": "--attention",
     "batch": "--batch",
     "context": "--context",
     "decode_steps": "--decode-steps",

@@ -128,6 +128,8 @@ def _run(args: argparse.Namespace) -> int:
     params = workload_parameters(args)
     if args.workload is not None:
         workload = api.load_workload(args.workload, **params)
+    elif args.phase is not None:
+        workload = api.load_workload(args.trace, phase=args.phase)
     else:
         workload = args.trace
     show = show_progress(args.quiet)

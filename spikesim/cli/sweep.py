@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             args.spec,
             args.trace if args.trace is not None else args.workload,
             args.out,
-            workload=None if args.trace is not None else params,
+            workload=None if args.trace is not None and args.phase is None else params,
             workers=args.workers,
             scheduler=args.scheduler,
             progress=show_progress(args.quiet),

@@ -229,7 +229,13 @@ def sweep_workload(workload: str | Path, params: Mapping[str, Any]) -> tuple[str
     loaded = load_workload(workload, **given)
     if not isinstance(loaded, ShapeWorkload):
         directory = Path(str(loaded.path)).resolve()
-        return str(directory), manifest_sha256(directory)
+        phase = given.get("phase", "prefill")
+        if phase == "prefill":  # the trace as --trace opens it: the same point ids
+            return str(directory), manifest_sha256(directory)
+        reference = WORKLOAD_PREFIX + canonical_json({"workload": str(directory),
+                                                      "phase": phase})
+        identity = f"{manifest_sha256(directory)}:phase={phase}"
+        return reference, hashlib.sha256(identity.encode("utf-8")).hexdigest()
     source = {k: v for k, v in loaded.source.items() if k not in ("file", "model")}
     identity = canonical_json({"kind": loaded.kind, "file_sha256": loaded.file_sha256,
                                "source": source})

@@ -24,9 +24,19 @@ short and the full module name. **``lm_head`` is excluded by default** (it is th
 projection, not a decoder linear, and by far the largest layer of a small model); name it in
 ``layers`` to record it.
 
+Attention and decode (:mod:`spikesim.trace.recording`, stored as :mod:`spikesim.trace.recorded`
+describes): ``attention=True`` also records, for every decoder block with a selected linear,
+the q and k (after RoPE) and v of every head and position; ``decode_steps=N`` continues the
+prompt's forward pass (one batch of equal sequences) with N greedy steps on the KV cache,
+recording each step's linear inputs (one row per sequence; the weights are the prefill
+layer's) and, with attention, the new token's q, k, v. The trace's workload then holds the
+attention matmuls of those blocks and the decode steps (``decode.{s}.…``, phase ``decode``),
+built as a named shape's are.
+
 Memory: the recorded activations are held in RAM until written, in the trace dtype, about
 ``tokens × ΣK × 2`` bytes for float16 (an input shared by several layers, e.g. q/k/v_proj, is
-stored once). torch is imported only when these functions run.
+stored once), plus ``positions × (H + 2G) × d × 2`` per recorded attention block. torch is
+imported only when these functions run.
 """
 
 from __future__ import annotations
@@ -35,7 +45,7 @@ import fnmatch
 import os
 import shlex
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,9 +57,12 @@ from spikesim.trace.format import (
     ExtraTensors,
     LayerTensors,
     Trace,
+    TraceSection,
     with_extra_tensors,
     write_trace,
 )
+from spikesim.trace.recorded import attention_section, decode_section
+from spikesim.trace.recording import AttentionRecorder, find_attention, greedy_decode
 
 if TYPE_CHECKING:
     import torch
@@ -243,6 +256,9 @@ def extract_trace(
     source: Mapping[str, Any] | None = None,
     progress: bool | None = None,
     extra: ExtraTensors | None = None,
+    attention: bool = False,
+    decode_steps: int | None = None,
+    token_text: Callable[[Sequence[int]], str] | None = None,
 ) -> Trace:
     """Run ``model`` on ``token_batches`` and write the trace of its linear layers to ``out``.
 
@@ -271,28 +287,53 @@ def extract_trace(
     extra:
         Tensors computed from each layer's ``x`` and ``w`` and stored beside them (see
         :func:`~spikesim.trace.format.with_extra_tensors`), e.g. a method's integers.
+    attention:
+        Also record q, k (after RoPE) and v of every head of each decoder block that has a
+        selected linear (LLaMA-style attention; :mod:`spikesim.trace.recording`).
+    decode_steps:
+        Greedy decode steps after the prompt (None: none). Needs one batch, a mapping with
+        ``input_ids`` ``[S, T]``; each step's linear inputs (``[S, K]``) are recorded.
+    token_text:
+        Renders the generated token ids as text for the manifest's ``source`` (a tokenizer's
+        ``decode``).
 
     Returns
     -------
     Trace
         The written trace. Every layer has ``x`` ``[tokens, K]``, ``w`` ``[N, K]`` in ``dtype``
         and, when the module has a bias, ``b`` ``[N]`` float32. ``tokens`` is the total over
-        all batches (every selected module must see the same number).
+        all batches of the prompt (every selected module must see the same number). With
+        ``attention`` or ``decode_steps`` the manifest has the sections of
+        :mod:`spikesim.trace.recorded` and the trace's layers include the attention matmuls
+        and the decode steps.
 
     Raises
     ------
     InputError
-        Bad ``dtype``, no selected layer, a selected layer never called or called with
-        different token counts, NaN/Inf, or an unwritable ``out``.
+        Bad ``dtype`` or ``decode_steps``, no selected layer, a selected layer never called or
+        called with different token counts, NaN/Inf, an unwritable ``out``; ``attention`` on a
+        model whose attention is not found or not reproduced (field ``attention``).
     """
     import torch
 
     if dtype not in _DTYPES:
         raise InputError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}", field="dtype")
+    steps = 0 if decode_steps is None else _positive(decode_steps, "decode_steps")
     show = sys.stderr.isatty() if progress is None else progress
     sites = find_linears(model, layers, exclude)
-    recorded: dict[str, list[np.ndarray]] = {s.name: [] for s in sites}
     clipped = [0]
+
+    def convert(t: torch.Tensor) -> np.ndarray:
+        arr, n_clip = _to_numpy(t, dtype)
+        clipped[0] += n_clip
+        return arr
+
+    recorders = [AttentionRecorder(site, convert)
+                 for site in find_attention(model, [s.name for s in sites])] if attention else []
+    inputs: Iterable[Any] = _one_batch(token_batches) if steps else token_batches
+    recorded: dict[str, list[np.ndarray]] = {s.name: [] for s in sites}
+    decoded: dict[str, list[np.ndarray]] = {s.name: [] for s in sites}
+    target = [recorded]  # the hooks append here: the prompt's inputs, then the decode steps'
     # One batch's converted inputs, keyed by storage, shape, stride and version counter; the
     # tensor is kept alive so its memory cannot be reused by another input within the batch.
     shared: dict[tuple[int, tuple[int, ...], tuple[int, ...], int], tuple[Any, np.ndarray]] = {}
@@ -304,28 +345,36 @@ def extract_trace(
             key = (x.data_ptr(), tuple(x.shape), tuple(x.stride()), x._version)
             hit = shared.get(key)
             if hit is None:  # inputs shared by several layers (q/k/v) are converted once
-                arr, n_clip = _to_numpy(x.reshape(-1, k), dtype)
-                clipped[0] += n_clip
+                arr = convert(x.reshape(-1, k))
                 shared[key] = (x, arr)
             else:
                 arr = hit[1]
-            recorded[site.name].append(arr)
+            target[0][site.name].append(arr)
 
         return hook
 
     handles = [s.module.register_forward_pre_hook(make_hook(s)) for s in sites]
+    handles += [h for r in recorders for h in r.attach()]
     batches = 0
+    token_ids: list[list[int]] = []
     bar = _progress(None, "extract: forward", show)
     try:
         with torch.no_grad():  # not inference_mode: the hooks read tensor version counters
-            for batch in token_batches:
+            for batch in inputs:
                 shared.clear()
-                if isinstance(batch, Mapping):
+                if steps:
+                    output = model(**{**batch, "use_cache": True})
+                elif isinstance(batch, Mapping):
                     model(**batch)
                 else:
                     model(batch)
                 batches += 1
                 bar.update(1)
+            if steps:
+                target[0] = decoded
+                for r in recorders:
+                    r.phase = "decode"
+                token_ids = greedy_decode(model, batch, output, steps, shared.clear)
     finally:
         bar.close()
         for h in handles:
@@ -333,23 +382,8 @@ def extract_trace(
         shared.clear()
     if batches == 0:
         raise InputError("no input batches given", field="token_batches")
-    counts = {n: sum(a.shape[0] for a in arrs) for n, arrs in recorded.items()}
-    never = [n for n, c in counts.items() if c == 0]
-    if never:
-        raise InputError(
-            f"selected layer(s) never called during the forward pass: {', '.join(never[:5])} "
-            "(exclude them)",
-            field="layers",
-        )
-    tokens = counts[sites[0].name]
-    uneven = {n: c for n, c in counts.items() if c != tokens}
-    if uneven:
-        first = next(iter(uneven))
-        raise InputError(
-            f"layer {first!r} saw {uneven[first]} tokens but {sites[0].name!r} saw {tokens} "
-            "(a trace has one token count; exclude layers that run on fewer tokens)",
-            field="layers",
-        )
+    tokens = _prompt_tokens(sites, recorded)
+    sections = _sections(recorders, sites, decoded, token_ids)
 
     meta: dict[str, Any] = {
         "kind": "model",
@@ -368,6 +402,7 @@ def extract_trace(
         "clipped_to_float16": clipped[0],
         "extractor": "spikesim.trace.extract",
         "torch": torch.__version__,
+        **_recorded_source(recorders, token_ids, tokens, token_text),
     }
     try:
         import transformers as _tf
@@ -394,10 +429,117 @@ def extract_trace(
         finally:
             bar.close()
 
-    target = Path(out)
+    target_dir = Path(out)
     return write_trace(
-        target, name=name or target.name, source=meta, layers=with_extra_tensors(generate(), extra)
+        target_dir,
+        name=name or target_dir.name,
+        source=meta,
+        layers=with_extra_tensors(generate(), extra),
+        sections=sections,
     )
+
+
+def _prompt_tokens(sites: Sequence[LinearSite], recorded: Mapping[str, list[np.ndarray]]) -> int:
+    """The prompt's token count, which every selected layer must have seen."""
+    counts = {n: sum(a.shape[0] for a in arrs) for n, arrs in recorded.items()}
+    never = [n for n, c in counts.items() if c == 0]
+    if never:
+        raise InputError(
+            f"selected layer(s) never called during the forward pass: {', '.join(never[:5])} "
+            "(exclude them)",
+            field="layers",
+        )
+    tokens = counts[sites[0].name]
+    uneven = {n: c for n, c in counts.items() if c != tokens}
+    if uneven:
+        first = next(iter(uneven))
+        raise InputError(
+            f"layer {first!r} saw {uneven[first]} tokens but {sites[0].name!r} saw {tokens} "
+            "(a trace has one token count; exclude layers that run on fewer tokens)",
+            field="layers",
+        )
+    return tokens
+
+
+def _one_batch(token_batches: Iterable[Any]) -> list[Mapping[str, Any]]:
+    """The one batch a decode continues (a mapping with ``input_ids``)."""
+    batches = list(token_batches)
+    if len(batches) != 1 or not isinstance(batches[0], Mapping) or "input_ids" not in batches[0]:
+        raise InputError(
+            f"decode steps continue one forward pass, got {len(batches)} batch(es): give one "
+            "batch of input_ids (spikesim extract: --tokens at most --seq-len x --batch, in "
+            "sequences of one length)",
+            field="decode_steps",
+        )
+    return batches
+
+
+def _sections(
+    recorders: Sequence[AttentionRecorder],
+    sites: Sequence[LinearSite],
+    decoded: Mapping[str, list[np.ndarray]],
+    token_ids: list[list[int]],
+) -> list[TraceSection]:
+    """The manifest sections of the recorded attention operands and decode steps."""
+    sections: list[TraceSection] = []
+    if recorders:
+        sequences, length = recorders[0].sequences()
+        dims = {(r.site.heads, r.site.kv_heads, r.site.head_dim) for r in recorders}
+        if len(dims) != 1:
+            raise InputError("the recorded blocks' attention dimensions differ",
+                             field="attention")
+        heads, kv_heads, head_dim = dims.pop()
+        sections.append(attention_section(
+            heads=heads, kv_heads=kv_heads, head_dim=head_dim, sequences=sequences,
+            prefill_tokens=length,
+            blocks=((r.site.block, r.site.name, r.tensors()) for r in recorders),
+        ))
+    if token_ids:
+        steps = len(token_ids[0])
+        rows = steps * len(token_ids)
+        for site in sites:
+            got = sum(a.shape[0] for a in decoded[site.name])
+            if got != rows:
+                raise InputError(
+                    f"layer {site.name!r} saw {got} decode rows, not {rows} (steps x "
+                    "sequences); exclude it",
+                    field="layers",
+                )
+        sections.append(decode_section(
+            steps=steps, sequences=len(token_ids), token_ids=token_ids,
+            inputs=((s.name, np.concatenate(decoded[s.name], axis=0)) for s in sites),
+        ))
+    return sections
+
+
+def _recorded_source(
+    recorders: Sequence[AttentionRecorder],
+    token_ids: list[list[int]],
+    tokens: int,
+    token_text: Callable[[Sequence[int]], str] | None,
+) -> dict[str, Any]:
+    """The manifest ``source`` entries of the recorded parts: which attention blocks, the
+    decode steps (and their text) and, with decode, the phases the report splits by
+    (:meth:`spikesim.trace.model_plan.PhasePlan.source`)."""
+    out: dict[str, Any] = {}
+    if recorders:
+        out["attention"] = {
+            "blocks": [r.site.block for r in recorders],
+            "recorded": "q and k after RoPE, v; every head and position (section 'attention')",
+        }
+    if token_ids:
+        sequences, steps = len(token_ids), len(token_ids[0])
+        out["decode"] = {
+            "steps": steps,
+            "strategy": "greedy, with the KV cache",
+            "text": [token_text(row) for row in token_ids] if token_text else None,
+        }
+        out["phases"] = {
+            "phase": "both", "batch": sequences, "tokens": tokens // sequences,
+            "context": tokens // sequences, "decode_steps": steps, "prefill_tokens": tokens,
+            "generated_tokens": sequences * steps,
+        }
+    return out
 
 
 def token_batches(ids: Sequence[int], *, tokens: int, seq_len: int, batch: int) -> list[Any]:
@@ -455,6 +597,26 @@ def resolve_seq_len(model: Any, tokens: int, seq_len: int | None) -> int:
     return seq_len
 
 
+def _check_decode(model: Any, tokens: int, length: int, batch: int, steps: int) -> None:
+    """Refuse (field ``decode_steps``) a prompt that is not one forward pass of equal
+    sequences, or sequences that the steps would take past the model's context."""
+    sequences = -(-tokens // length)
+    if tokens % length or sequences > batch:
+        raise InputError(
+            f"decode steps continue one forward pass of equal sequences, but {tokens} tokens "
+            f"in sequences of {length} (batch {batch}) take {sequences} sequence(s)"
+            f"{' of different lengths' if tokens % length else ' in several passes'}: give "
+            "--tokens a multiple of --seq-len and at most --seq-len x --batch",
+            field="decode_steps",
+        )
+    ctx = context_length(model)
+    if ctx is not None and length + steps > ctx:
+        raise InputError(
+            f"{length} prompt tokens + {steps} steps exceed the model's context length {ctx}",
+            field="decode_steps",
+        )
+
+
 def extract_model_trace(
     model: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -471,6 +633,8 @@ def extract_model_trace(
     progress: bool | None = None,
     extra: ExtraTensors | None = None,
     source_extra: Mapping[str, Any] | None = None,
+    attention: bool = False,
+    decode_steps: int | None = None,
 ) -> Trace:
     """Extract a trace from a Hugging Face causal LM (``spikesim extract``).
 
@@ -500,17 +664,26 @@ def extract_model_trace(
         tqdm bars on stderr (None: only on a terminal).
     extra, source_extra:
         Tensors stored beside ``x`` and ``w`` (``--method``) and their manifest note.
+    attention:
+        Also record the attention operands (``--attention``; see :func:`extract_trace`).
+    decode_steps:
+        Greedy decode steps after the prompt (``--decode-steps``): the prompt must be one
+        forward pass (``tokens`` a multiple of ``seq_len``, at most ``seq_len × batch``), and
+        the sequences plus the steps must fit the model's context.
 
     Raises
     ------
     InputError
-        Naming the parameter at fault (``model``, ``text``, ``tokens`` …).
+        Naming the parameter at fault (``model``, ``text``, ``tokens``, ``decode_steps``,
+        ``attention`` …).
     """
     from spikesim.trace.models import load_causal_lm
     from spikesim.trace.text import read_text
 
     _positive(tokens, "tokens")
     _positive(batch, "batch")
+    if decode_steps is not None:
+        _positive(decode_steps, "decode_steps")
     if dtype not in _DTYPES:
         raise InputError(f"must be one of {', '.join(_DTYPES)}, got {dtype!r}", field="dtype")
     src = read_text(text, builtin="calibration")
@@ -522,6 +695,8 @@ def extract_model_trace(
             field="tokens",
         )
     length = resolve_seq_len(loaded.model, tokens, seq_len)
+    if decode_steps is not None:
+        _check_decode(loaded.model, tokens, length, batch, decode_steps)
     source: dict[str, Any] = {
         **loaded.info,
         "text": {"source": src.label, "sha256": src.sha256, "tokens_in_text": len(ids)},
@@ -541,4 +716,7 @@ def extract_model_trace(
         source=source,
         progress=progress,
         extra=extra,
+        attention=attention,
+        decode_steps=decode_steps,
+        token_text=loaded.tokenizer.decode,
     )

@@ -27,6 +27,13 @@ Each layer file holds at least
 plus whatever extra tensors the writer was given (``w_q`` int8 ``[N, K]``, ``w_scale`` float32
 ``[N]``, ``x_q`` int16 ``[M, K]``, ``x_scale`` float32 ``[M]``, ``salient`` uint8 ``[M, K]`` …).
 
+Optional sections (additive; :data:`SECTION_KEYS`): ``"attention"`` and ``"decode"`` hold what
+``spikesim extract --attention --decode-steps N`` records beside the linear layers — each a
+JSON object whose list of files (``blocks`` / ``layers``) has entries ``{..., "file", "sha256",
+"bytes", "tensors"}`` checked like a layer's (:func:`load_tensor_file`). Their meaning and the
+workload layers built from them are :mod:`spikesim.trace.recorded`'s; a trace that has them
+lists those layers in :attr:`Trace.layers` after (or among) its linear layers.
+
 Reading is lazy and cheap: :func:`load_trace` checks the manifest, the file sizes and every
 safetensors header (so a truncated or mislabelled file is caught at once) but reads no tensor
 data. Tensors are memory-mapped read-only on first use; the file's SHA-256 is verified the first
@@ -48,7 +55,7 @@ import struct
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from safetensors.numpy import save_file
@@ -60,11 +67,19 @@ from spikesim.trace import verified
 __all__ = [
     "MANIFEST_NAME",
     "SCHEMA_VERSION",
+    "SECTION_KEYS",
     "LayerTensors",
+    "SectionFile",
+    "SectionReader",
     "TensorSpec",
     "Trace",
+    "TraceFile",
+    "TraceItem",
     "TraceLayer",
+    "TraceSection",
+    "load_tensor_file",
     "load_trace",
+    "register_section_reader",
     "write_trace",
 ]
 
@@ -120,7 +135,11 @@ _UNSAFE_FILE_CHARS_RE = re.compile(r"[^A-Za-z0-9._-]")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 _LAYER_KEYS = ("name", "op", "file", "tokens", "k", "n", "sha256", "bytes", "tensors")
-_TOP_KEYS = ("schema_version", "name", "tokens", "source", "layers")
+SECTION_KEYS = ("attention", "decode")
+"""Optional top-level manifest sections (:mod:`spikesim.trace.recorded`)."""
+_TOP_KEYS = ("schema_version", "name", "tokens", "source", "layers", *SECTION_KEYS)
+_FILE_KEYS = ("file", "sha256", "bytes", "tensors")
+"""The keys of a section file's entry that :func:`load_tensor_file` checks."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -331,6 +350,62 @@ class TraceLayer:
         return out
 
 
+class TraceItem(Protocol):
+    """A layer of a loaded trace: a :class:`TraceLayer` (one file of the manifest's
+    ``layers``), or a layer built from its recorded sections (an attention matmul or a decode
+    step's linear, :mod:`spikesim.trace.recorded`). What the simulator reads of it (the
+    ``WorkloadLayer`` protocol of :mod:`spikesim.trace.workload`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def op(self) -> str: ...
+
+    @property
+    def op_class(self) -> str: ...
+
+    @property
+    def phase(self) -> str: ...
+
+    @property
+    def tokens(self) -> int: ...
+
+    @property
+    def k(self) -> int: ...
+
+    @property
+    def n(self) -> int: ...
+
+    @property
+    def sha256(self) -> str: ...
+
+    def activations(self) -> np.ndarray:
+        """``x`` as a fresh float32 array ``[tokens, k]``."""
+        ...
+
+    def weights(self) -> np.ndarray:
+        """``w`` as a fresh float32 array ``[n, k]``."""
+        ...
+
+
+SectionReader = Callable[
+    [Mapping[str, Any], Path, Path, tuple[TraceLayer, ...], int, set[str]],
+    tuple[tuple[TraceItem, ...], object],
+]
+"""``reader(sections, trace_dir, manifest, layers, tokens, layer_files) -> (every layer in
+order, the parsed sections)``: reads a manifest's optional sections (:data:`SECTION_KEYS`)."""
+
+_section_reader: list[SectionReader] = []
+
+
+def register_section_reader(reader: SectionReader) -> None:
+    """Install the reader of the manifest's optional sections. :mod:`spikesim.trace.recorded`
+    installs its own when imported (``spikesim.trace`` imports it), so this module need not
+    import it: the sections' layers build on the attention model, which builds on this one."""
+    _section_reader[:] = [reader]
+
+
 @dataclass(frozen=True)
 class Trace:
     """A loaded trace: manifest contents plus lazily readable layers.
@@ -349,7 +424,11 @@ class Trace:
     schema_version:
         Manifest schema version (1).
     layers:
-        The layers in manifest order.
+        The layers in manifest order (:class:`TraceLayer`); a trace with recorded sections
+        (``attention``, ``decode``) also lists the layers built from them, in execution order
+        (:func:`spikesim.trace.recorded.recorded_layers`).
+    recorded:
+        The recorded sections (:class:`~spikesim.trace.recorded.RecordedParts`), or ``None``.
     """
 
     path: Path
@@ -357,9 +436,15 @@ class Trace:
     tokens: int
     source: dict[str, Any] = field(hash=False)
     schema_version: int
-    layers: tuple[TraceLayer, ...]
+    layers: tuple[TraceItem, ...]
+    recorded: object | None = field(default=None, compare=False, hash=False, repr=False)
 
-    def layer(self, name: str) -> TraceLayer:
+    @property
+    def manifest_layers(self) -> tuple[TraceLayer, ...]:
+        """The linear layers of the manifest's ``layers`` list (one file each), in its order."""
+        return tuple(layer for layer in self.layers if isinstance(layer, TraceLayer))
+
+    def layer(self, name: str) -> TraceItem:
         """The layer called ``name``.
 
         Raises
@@ -388,6 +473,75 @@ class Trace:
     def layer_names(self) -> tuple[str, ...]:
         """Names of all layers, in manifest order."""
         return tuple(layer.name for layer in self.layers)
+
+
+@dataclass(frozen=True)
+class TraceFile:
+    """A tensor file of a trace section (not a linear layer): recorded attention operands or a
+    decode step's inputs (:mod:`spikesim.trace.recorded`). Read lazily and verified like a
+    layer's file: memory-mapped on first use, its SHA-256 checked once per process.
+
+    Attributes
+    ----------
+    file:
+        Path of the ``.safetensors`` file.
+    sha256:
+        Expected SHA-256 (lower-case hex) of the whole file.
+    size_bytes:
+        Expected file size in bytes.
+    specs:
+        Location, dtype and shape of every tensor in the file, in manifest order.
+    """
+
+    file: Path
+    sha256: str
+    size_bytes: int
+    specs: tuple[TensorSpec, ...]
+
+    def tensor_names(self) -> tuple[str, ...]:
+        """Names of the tensors stored in the file, in manifest order."""
+        return tuple(s.name for s in self.specs)
+
+    def spec(self, name: str) -> TensorSpec:
+        """The :class:`TensorSpec` of tensor ``name`` (:class:`InputError` naming it if
+        absent)."""
+        for s in self.specs:
+            if s.name == name:
+                return s
+        raise InputError(
+            f"file has no tensor {name!r} (has: {', '.join(self.tensor_names())})",
+            file=self.file,
+            field=name,
+        )
+
+    def tensor(self, name: str) -> np.ndarray:
+        """Tensor ``name`` as a read-only memory-mapped array (the file verified first)."""
+        spec = self.spec(name)
+        dtype = np.dtype(spec.dtype).newbyteorder("<")
+        with _open_inside(self.file, self.file.parent, name, "trace file") as fh:
+            _verify_open(fh, self.file, self.sha256, self.size_bytes)
+            if spec.nbytes == 0:
+                empty = np.zeros(spec.shape, dtype=dtype)
+                empty.flags.writeable = False
+                return empty
+            try:
+                return np.memmap(
+                    fh, dtype=dtype, mode="r", offset=spec.offset_bytes, shape=spec.shape
+                )
+            except (OSError, ValueError) as exc:
+                raise InputError(
+                    f"cannot memory-map tensor: {exc}", file=self.file, field=name
+                ) from exc
+
+    def finite(self, name: str, index: Any = ...) -> np.ndarray:
+        """``tensor(name)[index]`` as a fresh array of its own dtype, refused
+        (:class:`InputError` naming the file and tensor) if any value is NaN or ±Inf."""
+        out = np.array(self.tensor(name)[index])
+        if out.dtype.kind == "f" and not np.isfinite(out).all():
+            raise InputError(
+                f"non-finite value in tensor {name!r}", file=self.file, field=name
+            )
+        return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -450,6 +604,70 @@ def _verify_open(fh: io.FileIO, file: Path, sha256: str, size_bytes: int) -> Non
 
 def _layer_file_name(index: int, name: str) -> str:
     return f"{index:03d}_{_UNSAFE_FILE_CHARS_RE.sub('_', name)}.safetensors"
+
+
+@dataclass(frozen=True)
+class SectionFile:
+    """One file of a :class:`TraceSection` handed to :func:`write_trace`.
+
+    Parameters
+    ----------
+    label:
+        Names the file (``NNN_<label>.safetensors``, numbered after the layers').
+    meta:
+        JSON-serialisable fields of the file's manifest entry (``block``, ``name`` …).
+    tensors:
+        Tensor name → array (any rank; floats must be finite).
+    """
+
+    label: str
+    meta: Mapping[str, Any] = field(hash=False)
+    tensors: Mapping[str, np.ndarray] = field(hash=False)
+
+
+@dataclass(frozen=True)
+class TraceSection:
+    """An optional manifest section (:data:`SECTION_KEYS`) and its files.
+
+    The manifest gets ``key: {**meta, files_key: [entry of each file]}``, each entry
+    ``{**file.meta, "file", "sha256", "bytes", "tensors"}``.
+    """
+
+    key: str
+    meta: Mapping[str, Any] = field(hash=False)
+    files_key: str
+    files: Iterable[SectionFile] = field(hash=False)
+
+
+def _write_section_file(tmp: Path, index: int, part: SectionFile, key: str) -> dict[str, Any]:
+    """Write one section file into ``tmp``; its manifest entry."""
+    arrays: dict[str, np.ndarray] = {}
+    for tname, value in part.tensors.items():
+        fld = f"{key}.{part.label}.{tname}"
+        if not isinstance(tname, str) or not _TENSOR_NAME_RE.match(tname):
+            raise InputError(f"invalid tensor name {tname!r}", field=fld)
+        arr = np.asarray(value)
+        if arr.dtype.name not in _NUMPY_TO_ST:
+            raise InputError(
+                f"unsupported dtype {arr.dtype} (allowed: {', '.join(_NUMPY_TO_ST)})", field=fld
+            )
+        if arr.dtype.kind == "f":
+            _check_finite(arr, f"{key}.{part.label}", tname)
+        arrays[tname] = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))
+    if not arrays:
+        raise InputError("a section file needs at least one tensor", field=f"{key}.{part.label}")
+    file_name = _layer_file_name(index, part.label)
+    file_path = tmp / file_name
+    tensor_meta = {t: {"dtype": a.dtype.name, "shape": list(a.shape)} for t, a in arrays.items()}
+    save_file(arrays, str(file_path))
+    del arrays
+    return {
+        **dict(part.meta),
+        "file": file_name,
+        "sha256": _sha256_file(file_path),
+        "bytes": file_path.stat().st_size,
+        "tensors": tensor_meta,
+    }
 
 
 def _check_finite(arr: np.ndarray, layer: str, tensor: str) -> None:
@@ -524,6 +742,7 @@ def write_trace(
     name: str,
     source: Mapping[str, Any],
     layers: Iterable[LayerTensors],
+    sections: Iterable[TraceSection] = (),
 ) -> Trace:
     """Write a trace directory, one layer at a time, atomically.
 
@@ -546,6 +765,9 @@ def write_trace(
         command …).
     layers:
         The layers, in order. Names must be unique and all layers must share the token count M.
+    sections:
+        Optional manifest sections (:data:`SECTION_KEYS`), their files written after the
+        layers' (numbered on from them), each file as it arrives.
 
     Returns
     -------
@@ -603,13 +825,28 @@ def write_trace(
             )
         if tokens is None:
             raise InputError("a trace needs at least one layer", field="layers")
-        manifest = {
+        manifest: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             "name": name,
             "tokens": tokens,
             "source": source_dict,
             "layers": entries,
         }
+        index = len(entries)
+        for section in sections:
+            if section.key not in SECTION_KEYS or section.key in manifest:
+                raise InputError(
+                    f"unknown or repeated section {section.key!r} (known: "
+                    f"{', '.join(SECTION_KEYS)})",
+                    field="sections",
+                )
+            files: list[dict[str, Any]] = []
+            for part in section.files:
+                files.append(_write_section_file(tmp, index, part, section.key))
+                index += 1
+            manifest[section.key] = json.loads(
+                json.dumps({**dict(section.meta), section.files_key: files})
+            )
         with open(tmp / MANIFEST_NAME, "w", encoding="utf-8") as fh:
             json.dump(manifest, fh, indent=2)
             fh.write("\n")
@@ -1043,6 +1280,70 @@ def _load_layer(entry: Any, index: int, trace_dir: Path, manifest: Path) -> Trac
     )
 
 
+def load_tensor_file(
+    entry: Any, where: str, trace_dir: Path, manifest: Path, keys: tuple[str, ...] = ()
+) -> TraceFile:
+    """Check one section file's manifest entry (``file``, ``sha256``, ``bytes``, ``tensors``,
+    plus the section's own ``keys``, checked by the caller) against the file: its name, size
+    and safetensors header, every tensor's dtype and shape as the manifest says. Errors name
+    ``where`` (``decode.layers[2]``) and the field."""
+    if not isinstance(entry, dict):
+        raise InputError("file entry must be an object", file=manifest, field=where)
+    _reject_unknown(entry, (*keys, *_FILE_KEYS), manifest, f"{where}.")
+    file_name: str = _require(entry, "file", str, manifest, f"{where}.file")
+    if len(file_name) > 255 or not _LAYER_FILE_RE.match(file_name):
+        raise InputError(
+            "file must be a plain '*.safetensors' name inside the trace (letters, digits, '.', "
+            f"'_', '-'; at most 255 characters), got {echo(file_name)}",
+            file=manifest,
+            field=f"{where}.file",
+        )
+    sha: str = _require(entry, "sha256", str, manifest, f"{where}.sha256")
+    if not _SHA256_RE.match(sha):
+        raise InputError("must be 64 lower-case hex digits", file=manifest, field=f"{where}.sha256")
+    size_bytes: int = _require(entry, "bytes", int, manifest, f"{where}.bytes")
+    tensors: dict[str, Any] = _require(entry, "tensors", dict, manifest, f"{where}.tensors")
+    declared: dict[str, tuple[str, tuple[int, ...]]] = {}
+    for tname, meta in tensors.items():
+        fld = f"{where}.tensors.{tname}"
+        if not isinstance(meta, dict):
+            raise InputError("tensor entry must be an object", file=manifest, field=fld)
+        _reject_unknown(meta, ("dtype", "shape"), manifest, f"{fld}.")
+        dtype: str = _require(meta, "dtype", str, manifest, f"{fld}.dtype")
+        if dtype not in _NUMPY_TO_ST:
+            raise InputError(
+                f"unsupported dtype {echo(dtype)}", file=manifest, field=f"{fld}.dtype"
+            )
+        declared[tname] = (dtype, _parse_shape(meta.get("shape"), manifest, f"{fld}.shape"))
+    file = trace_dir / file_name
+    with _open_inside(file, trace_dir, f"{where}.file", "trace file") as fh:
+        actual_size = os.fstat(fh.fileno()).st_size
+        if actual_size != size_bytes:
+            raise InputError(
+                f"file is {actual_size} bytes but the manifest says {size_bytes} "
+                "(truncated or modified)",
+                file=file,
+                field=f"{where}.bytes",
+            )
+        specs = _header_specs(fh, file, actual_size)
+    if set(specs) != set(declared):
+        odd = sorted(set(specs) ^ set(declared))[0]
+        where_not = ("the file but not in the manifest" if odd in specs
+                     else "the manifest but not in the file")
+        raise InputError(f"tensor is in {where_not}", file=file, field=odd)
+    for tname, (dtype, shape) in declared.items():
+        spec = specs[tname]
+        if (spec.dtype, spec.shape) != (dtype, shape):
+            raise InputError(
+                f"file has {spec.dtype} {list(spec.shape)}, manifest says {dtype} {list(shape)}",
+                file=file,
+                field=tname,
+            )
+    return TraceFile(
+        file=file, sha256=sha, size_bytes=size_bytes, specs=tuple(specs[t] for t in declared)
+    )
+
+
 def _read_manifest(manifest: Path, trace_dir: Path) -> bytes:
     """The bytes of ``manifest.json``, checked to be a file inside the trace and read from the
     file checked (:func:`_open_inside`): a bounded read of at most :data:`MAX_MANIFEST_BYTES`."""
@@ -1060,7 +1361,11 @@ def _read_manifest(manifest: Path, trace_dir: Path) -> bytes:
     return raw
 
 
-def load_trace(path: str | os.PathLike[str]) -> Trace:
+TRACE_PHASES = ("prefill", "decode", "both")
+"""Values of :func:`load_trace`'s ``phase``: which of a trace's layers it yields."""
+
+
+def load_trace(path: str | os.PathLike[str], *, phase: str = "prefill") -> Trace:
     """Open a trace directory and validate everything except the tensor data.
 
     Checks the manifest (JSON, ``schema_version`` 1, required fields and their types), and for
@@ -1073,6 +1378,11 @@ def load_trace(path: str | os.PathLike[str]) -> Trace:
     ----------
     path:
         The trace directory (the one holding ``manifest.json``).
+    phase:
+        Which layers :attr:`Trace.layers` holds: ``prefill`` (default: the linear layers and
+        the attention of the recorded pass), ``decode`` (the recorded decode steps of a trace
+        extracted with ``--decode-steps``) or ``both``. A trace without a decode part has
+        only prefill layers; asking it for ``decode`` is an error.
 
     Returns
     -------
@@ -1083,6 +1393,9 @@ def load_trace(path: str | os.PathLike[str]) -> Trace:
     InputError
         Naming the file and the field at fault (e.g. ``field="layers[3].bytes"``).
     """
+    if phase not in TRACE_PHASES:
+        raise InputError(f"phase must be one of {', '.join(TRACE_PHASES)}, got {echo(phase)}",
+                         field="phase")
     trace_dir = Path(path)
     if not trace_dir.is_dir():
         what = "is not a directory" if trace_dir.exists() else "does not exist"
@@ -1131,14 +1444,48 @@ def load_trace(path: str | os.PathLike[str]) -> Trace:
         seen_names.add(layer.name)
         seen_files.add(layer.file.name)
         layers.append(layer)
+    sections = {key: data[key] for key in SECTION_KEYS if key in data}
+    if not sections:
+        if phase == "decode":
+            _of_phase((), phase, manifest)
+        return Trace(
+            path=trace_dir,
+            name=name,
+            tokens=tokens,
+            source=source,
+            schema_version=version,
+            layers=tuple(layers),
+        )
+    if not _section_reader:  # pragma: no cover - spikesim.trace imports the reader
+        raise InputError("no reader of the manifest's sections is installed (import "
+                         "spikesim.trace)", file=manifest, field=next(iter(sections)))
+    items, recorded = _section_reader[0](
+        sections, trace_dir, manifest, tuple(layers), tokens, seen_files
+    )
     return Trace(
         path=trace_dir,
         name=name,
         tokens=tokens,
         source=source,
         schema_version=version,
-        layers=tuple(layers),
+        layers=_of_phase(items, phase, manifest),
+        recorded=recorded,
     )
+
+
+def _of_phase(items: tuple[TraceItem, ...], phase: str, manifest: Path) -> tuple[TraceItem, ...]:
+    """The layers of ``phase`` (``both``: all of them, in order)."""
+    if phase == "both":
+        return items
+    chosen = tuple(item for item in items if str(item.phase) == phase)
+    if not chosen:
+        raise InputError(
+            f"the trace has no {phase} layers (a decode part is recorded by "
+            "spikesim extract --decode-steps N)",
+            file=manifest,
+            field="phase",
+        )
+    return chosen
 
 
 ExtraTensors = Callable[[np.ndarray, np.ndarray], Mapping[str, np.ndarray]]

@@ -35,6 +35,10 @@ class ExtractRecipe:
         ``--dtype`` on disk.
     why:
         Why these layers.
+    attention:
+        ``--attention``: record the attention operands of the recorded blocks.
+    decode_steps:
+        ``--decode-steps`` (None: no decode part).
     """
 
     model: str
@@ -42,6 +46,8 @@ class ExtractRecipe:
     layers: tuple[str, ...]
     dtype: str
     why: str
+    attention: bool = False
+    decode_steps: int | None = None
 
     def argv(self, out: str) -> list[str]:
         """The ``spikesim extract`` arguments writing to ``out``."""
@@ -57,6 +63,8 @@ class ExtractRecipe:
             ",".join(self.layers),
             "--dtype",
             self.dtype,
+            *(["--attention"] if self.attention else []),
+            *(["--decode-steps", str(self.decode_steps)] if self.decode_steps else []),
         ]
 
     def command(self, out: str) -> str:
@@ -73,8 +81,12 @@ SHIPPED_TRACES: dict[str, ExtractRecipe] = {
         why=(
             "the seven linears of the middle decoder block (15 of 30), plus block 11's down_proj, "
             "whose input carries SmolLM2's massive activations (|x| up to about 2800, 3400x the "
-            "median channel); about 12 MB in float16"
+            "median channel); the attention operands (q, k after RoPE, v) of blocks 11 and 15 "
+            "and 32 greedy decode steps, so the workload has attention matmuls and a decode "
+            "phase; about 13 MB in float16"
         ),
+        attention=True,
+        decode_steps=32,
     ),
 }
 """Shipped trace name → the recipe that made it (its command is also in its manifest)."""

@@ -7,7 +7,11 @@ four kinds:
 
 ``trace``
     A trace directory (:func:`~spikesim.trace.format.load_trace`), or the name of a shipped
-    trace (``smollm2-135m``): exactly what ``--trace`` accepts. Values are on disk.
+    trace (``smollm2-135m``): exactly what ``--trace`` accepts. Values are on disk. A trace
+    extracted with ``--attention`` / ``--decode-steps N`` also yields the attention matmuls of
+    its recorded blocks and its decode steps (``decode.{s}.…``, phase ``decode``), built from
+    the recorded q, k, v and inputs as the block plan below builds them from generated ones
+    (:mod:`spikesim.trace.recorded`).
 ``topology-csv``
     A topology CSV of GEMMs, ``layer, M, N, K`` (SCALE-Sim's GEMM topology files too; see
     :mod:`spikesim.trace.topology`): one layer per row, op ``gemm``.
@@ -103,6 +107,7 @@ from spikesim.trace.generated import (
     linear_recipe_sha256,
 )
 from spikesim.trace.model_plan import ATTENTION_QUERY_BLOCK, PhasePlan, model_layers, phase_plan
+from spikesim.trace.recorded import read_sections  # noqa: F401 - installs the sections' reader
 from spikesim.trace.shipped import SHIPPED_TRACES, resolve_trace
 from spikesim.trace.synth import (
     GENERATOR_VERSION,
@@ -406,8 +411,8 @@ def _topology_csv(path: Path, tokens: int | None, seed: int) -> ShapeWorkload:
     )
 
 
-def _trace(path: Path, tokens: int | None, seed: int | None) -> Trace:
-    trace = load_trace(path)
+def _trace(path: Path, tokens: int | None, seed: int | None, phase: str | None = None) -> Trace:
+    trace = load_trace(path, phase=phase or "prefill")
     if tokens is not None and tokens != trace.tokens:
         raise InputError(
             f"tokens={tokens} contradicts the trace's {trace.tokens} tokens (a trace's values "
@@ -432,6 +437,9 @@ def _unknown(text: str) -> InputError:
     )
 
 
+TRACE_ON_DISK = "a trace on disk"
+
+
 @dataclass(frozen=True)
 class PhaseArgs:
     """The phase parameters as given (``None``: not given), checked once the workload's kind is
@@ -449,15 +457,19 @@ class PhaseArgs:
                           context=self.context, decode_steps=self.decode_steps, what=what)
 
     def refuse(self, what: str) -> None:
-        """:class:`InputError` naming the first parameter given that ``what`` cannot take."""
-        given = [("phase", self.phase if self.phase != "prefill" else None),
+        """:class:`InputError` naming the first parameter given that ``what`` cannot take (a
+        trace takes ``phase``: which of its recorded layers)."""
+        trace = what == TRACE_ON_DISK
+        given = [("phase", None if trace or self.phase == "prefill" else self.phase),
                  ("batch", self.batch), ("context", self.context),
                  ("decode_steps", self.decode_steps)]
         for name, value in given:
             if value is not None:
+                why = ("'s batch, context and decode steps are those it was extracted with"
+                       if trace else " is a list of prefill GEMMs")
                 raise InputError(
                     f"{name} applies to a model workload (a named shape or a config.json); "
-                    f"{what} is a list of prefill GEMMs",
+                    f"{what}{why}",
                     field=name,
                 )
 
@@ -517,8 +529,8 @@ def load_workload(
         return _named_shape(name, args, _check_seed(seed))
     path = Path(text)
     if path.is_dir():
-        args.refuse("a trace on disk")
-        return _trace(path, checked_tokens, seed)
+        args.refuse(TRACE_ON_DISK)
+        return _trace(path, checked_tokens, seed, phase)
     suffix = path.suffix.lower()
     if path.exists() or path.is_symlink():
         if suffix == ".csv":
@@ -536,8 +548,8 @@ def load_workload(
         shipped = resolve_trace(text)
         if (shipped / MANIFEST_NAME).is_file():
             try:
-                args.refuse("a trace on disk")
-                return _trace(shipped, checked_tokens, seed)
+                args.refuse(TRACE_ON_DISK)
+                return _trace(shipped, checked_tokens, seed, phase)
             except InputError as exc:
                 if text not in SHAPES or exc.field not in (
                     "tokens", "seed", "phase", "batch", "context", "decode_steps"

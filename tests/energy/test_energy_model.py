@@ -151,5 +151,5 @@ def test_a_table_file_is_parsed_once_per_version(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(table))
     assert load_energy_table(path).name == "second, edited"
     path.unlink()
-    with pytest.raises(InputError, match="mine.yaml"):
+    with pytest.raises(InputError, match=r"mine\.yaml"):
         load_energy_table(path)

@@ -16,7 +16,7 @@ import pytest
 import spikesim
 from spikesim.cli import main
 from spikesim.errors import InputError
-from spikesim.trace import VectorLayer, load_workload
+from spikesim.trace import VectorLayer, load_workload, synth_trace
 from spikesim.trace.attention import AttentionLayer
 from spikesim.trace.generated import GeneratedLayer
 from spikesim.trace.model_plan import phase_plan
@@ -201,16 +201,38 @@ def test_both_phases_from_the_cli(config: Path, tmp_path: Path,
     assert "decode.1.layers.1.attn.score.* (4 layers)" in report
 
 
-def test_phase_flags_refused_with_a_trace(tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("flag", [["--batch", "2"], ["--context", "8"], ["--decode-steps", "2"],
+                                  ["--tokens", "8"], ["--seed", "1"]])
+def test_model_flags_refused_with_a_trace(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                          flag: list[str]) -> None:
+    """A trace's batch, context, steps, tokens and values are those it was extracted with;
+    ``--phase`` only chooses among its recorded layers."""
     out = tmp_path / "run"
-    code = main(["simulate", "--hw", str(HW), "--trace", "smollm2-135m", "--phase", "decode",
+    code = main(["simulate", "--hw", str(HW), "--trace", "smollm2-135m", *flag,
                  "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("error:") == 1
-    assert "--phase" in err
+    assert flag[0] in err
     assert not out.exists()
+
+
+def test_a_trace_without_a_decode_part_refuses_phase_decode(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trace = tmp_path / "t"
+    synth_trace(trace, gemm=(4, 16, 8))
+    out = tmp_path / "run"
+    code = main(["simulate", "--hw", str(HW), "--trace", str(trace), "--phase", "decode",
+                 "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1
+    assert "manifest.json: field 'phase'" in err[0]
+    assert "no decode layers" in err[0]
+    assert not out.exists()
+    with pytest.raises(InputError, match="phase must be one of"):
+        spikesim.load_trace(trace, phase="generate")
 
 
 @pytest.mark.slow
