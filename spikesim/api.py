@@ -51,10 +51,11 @@ def load_hardware(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     return _load_hardware(resolve_hardware(str(path)), overrides)
 
 
-def load_trace(path: str | Path, *, phase: str = "prefill") -> Trace:
+def load_trace(path: str | Path, *, phase: str | None = None) -> Trace:
     """Open a trace directory (manifest validated; tensors memory-mapped on access); a bare
     name that is not a directory here is a shipped trace (``"smollm2-135m"``). ``phase``:
-    its ``prefill`` layers (default), the ``decode`` steps it recorded, or ``both``."""
+    None (default) for its linear layers; ``prefill`` adds the attention it recorded
+    (``extract --attention``), ``decode`` gives its recorded decode steps, ``both`` all."""
     return _load_trace(resolve_trace(path), phase=phase)
 
 
@@ -82,7 +83,7 @@ def load_workload(
     ``decode``; ``both``), ``batch`` (sequences, default 1), ``context`` (decode: tokens in each
     sequence's KV cache at the first step) and ``decode_steps`` (tokens generated per
     sequence, default 1); see :mod:`spikesim.trace.model_plan`. A trace takes ``phase`` only
-    (which of its recorded layers: :func:`load_trace`).
+    (which of its recorded layers; default its linear layers: :func:`load_trace`).
 
     Raises
     ------

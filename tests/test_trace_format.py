@@ -665,4 +665,4 @@ def test_reprs_are_one_short_line() -> None:
         text = repr(obj)
         assert "\n" not in text
         assert len(text) < 200, text
-    assert repr(trace).startswith("Trace('smollm2-135m', 32 layers, 256 tokens")
+    assert repr(trace).startswith("Trace('smollm2-135m', 8 layers, 256 tokens")

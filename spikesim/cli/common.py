@@ -159,7 +159,9 @@ def add_workload_arguments(p: argparse.ArgumentParser, workload_help: str) -> No
         help="what a model workload (config.json or named shape) runs: prefill (default; "
         "--tokens tokens per sequence), decode (--decode-steps generated tokens per sequence "
         "from a KV cache of --context tokens; layers decode.S.*), or both (the prefill, then "
-        "the decode steps continuing it)",
+        "the decode steps continuing it). With --trace: which recorded layers (default its "
+        "linear layers; prefill adds the attention it recorded with extract --attention, "
+        "decode its recorded decode steps, both all of them)",
     )
     p.add_argument(
         "--batch", type=int, default=None, metavar="B",

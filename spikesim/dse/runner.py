@@ -229,8 +229,8 @@ def sweep_workload(workload: str | Path, params: Mapping[str, Any]) -> tuple[str
     loaded = load_workload(workload, **given)
     if not isinstance(loaded, ShapeWorkload):
         directory = Path(str(loaded.path)).resolve()
-        phase = given.get("phase", "prefill")
-        if phase == "prefill":  # the trace as --trace opens it: the same point ids
+        phase = given.get("phase")
+        if phase is None:  # the trace as --trace opens it: the same point ids
             return str(directory), manifest_sha256(directory)
         reference = WORKLOAD_PREFIX + canonical_json({"workload": str(directory),
                                                       "phase": phase})

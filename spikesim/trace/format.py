@@ -1365,7 +1365,7 @@ TRACE_PHASES = ("prefill", "decode", "both")
 """Values of :func:`load_trace`'s ``phase``: which of a trace's layers it yields."""
 
 
-def load_trace(path: str | os.PathLike[str], *, phase: str = "prefill") -> Trace:
+def load_trace(path: str | os.PathLike[str], *, phase: str | None = None) -> Trace:
     """Open a trace directory and validate everything except the tensor data.
 
     Checks the manifest (JSON, ``schema_version`` 1, required fields and their types), and for
@@ -1379,10 +1379,12 @@ def load_trace(path: str | os.PathLike[str], *, phase: str = "prefill") -> Trace
     path:
         The trace directory (the one holding ``manifest.json``).
     phase:
-        Which layers :attr:`Trace.layers` holds: ``prefill`` (default: the linear layers and
-        the attention of the recorded pass), ``decode`` (the recorded decode steps of a trace
-        extracted with ``--decode-steps``) or ``both``. A trace without a decode part has
-        only prefill layers; asking it for ``decode`` is an error.
+        Which layers :attr:`Trace.layers` holds. ``None`` (default): the linear layers of the
+        manifest's ``layers`` list, what a trace has always held (so a trace extracted with
+        ``--attention`` / ``--decode-steps`` gives the same numbers as before unless asked);
+        ``prefill``: those and the attention matmuls of the recorded pass; ``decode``: the
+        recorded decode steps (``--decode-steps``); ``both``: prefill then decode. Asking a
+        trace for a phase it did not record (``decode`` without a decode part) is an error.
 
     Returns
     -------
@@ -1393,7 +1395,7 @@ def load_trace(path: str | os.PathLike[str], *, phase: str = "prefill") -> Trace
     InputError
         Naming the file and the field at fault (e.g. ``field="layers[3].bytes"``).
     """
-    if phase not in TRACE_PHASES:
+    if phase is not None and phase not in TRACE_PHASES:
         raise InputError(f"phase must be one of {', '.join(TRACE_PHASES)}, got {echo(phase)}",
                          field="phase")
     trace_dir = Path(path)
@@ -1473,8 +1475,12 @@ def load_trace(path: str | os.PathLike[str], *, phase: str = "prefill") -> Trace
     )
 
 
-def _of_phase(items: tuple[TraceItem, ...], phase: str, manifest: Path) -> tuple[TraceItem, ...]:
-    """The layers of ``phase`` (``both``: all of them, in order)."""
+def _of_phase(items: tuple[TraceItem, ...], phase: str | None, manifest: Path
+              ) -> tuple[TraceItem, ...]:
+    """The layers of ``phase`` (``both``: all of them, in order; None: the manifest's linear
+    layers)."""
+    if phase is None:
+        return tuple(item for item in items if isinstance(item, TraceLayer))
     if phase == "both":
         return items
     chosen = tuple(item for item in items if str(item.phase) == phase)

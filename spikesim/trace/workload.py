@@ -7,10 +7,11 @@ four kinds:
 
 ``trace``
     A trace directory (:func:`~spikesim.trace.format.load_trace`), or the name of a shipped
-    trace (``smollm2-135m``): exactly what ``--trace`` accepts. Values are on disk. A trace
-    extracted with ``--attention`` / ``--decode-steps N`` also yields the attention matmuls of
-    its recorded blocks and its decode steps (``decode.{s}.…``, phase ``decode``), built from
-    the recorded q, k, v and inputs as the block plan below builds them from generated ones
+    trace (``smollm2-135m``): exactly what ``--trace`` accepts. Values are on disk. Its linear
+    layers by default; a trace extracted with ``--attention`` / ``--decode-steps N`` also
+    yields, with ``phase`` ``prefill``, ``decode`` or ``both``, the attention matmuls of its
+    recorded blocks and its decode steps (``decode.{s}.…``, phase ``decode``), built from the
+    recorded q, k, v and inputs as the block plan below builds them from generated ones
     (:mod:`spikesim.trace.recorded`).
 ``topology-csv``
     A topology CSV of GEMMs, ``layer, M, N, K`` (SCALE-Sim's GEMM topology files too; see
@@ -412,7 +413,7 @@ def _topology_csv(path: Path, tokens: int | None, seed: int) -> ShapeWorkload:
 
 
 def _trace(path: Path, tokens: int | None, seed: int | None, phase: str | None = None) -> Trace:
-    trace = load_trace(path, phase=phase or "prefill")
+    trace = load_trace(path, phase=phase)
     if tokens is not None and tokens != trace.tokens:
         raise InputError(
             f"tokens={tokens} contradicts the trace's {trace.tokens} tokens (a trace's values "

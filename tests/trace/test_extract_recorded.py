@@ -330,10 +330,14 @@ def test_a_traces_phase_chooses_among_its_recorded_layers(
     from spikesim.dse.runner import WORKLOAD_PREFIX, manifest_sha256, sweep_workload
 
     shipped = ROOT / "traces" / "smollm2-135m"
-    prefill = load_workload(shipped)
+    linears = load_workload(shipped)
+    prefill = load_workload(shipped, phase="prefill")
     decode = load_workload(shipped, phase="decode")
     both = load_trace(shipped, phase="both")
+    assert linears.layers == linears.manifest_layers
+    assert len(linears.layers) == 8
     assert {layer.phase for layer in prefill.layers} == {"prefill"}
+    assert {layer.op_class for layer in prefill.layers} == {"linear", "attention"}
     assert {layer.phase for layer in decode.layers} == {"decode"}
     assert [layer.name for layer in both.layers] == [
         layer.name for layer in both.layers if layer.phase == "prefill"
@@ -347,8 +351,7 @@ def test_a_traces_phase_chooses_among_its_recorded_layers(
     assert set(rows["phase"]) == {"decode"}
     assert set(rows["op_class"]) == {"linear", "attention"}
     capsys.readouterr()
-    assert sweep_workload(shipped, {"phase": "prefill"}) == (
-        str(shipped.resolve()), manifest_sha256(shipped))
-    reference, identity = sweep_workload(shipped, {"phase": "decode"})
-    assert reference.startswith(WORKLOAD_PREFIX)
-    assert identity != manifest_sha256(shipped)
+    assert sweep_workload(shipped, {}) == (str(shipped.resolve()), manifest_sha256(shipped))
+    ids = {sweep_workload(shipped, {"phase": phase}) for phase in ("prefill", "decode", "both")}
+    assert all(reference.startswith(WORKLOAD_PREFIX) for reference, _ in ids)
+    assert len({identity for _, identity in ids} | {manifest_sha256(shipped)}) == 4
