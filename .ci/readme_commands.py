@@ -64,6 +64,8 @@ SKIP_RULES: list[tuple[str, str]] = [
     (r"(^|\s)\.\.\.(\s|$)", "placeholder '...' for the reader's own arguments"),
     (r"^spikesim (extract|eval)\b",
      "needs torch and the real SmolLM2-135M model, fetched from PyPI (network)"),
+    (r"--trace traces/smol-whole\b",
+     "runs on the trace the skipped 'spikesim extract' above writes (torch, network)"),
     (r"^(python -m pytest|ruff|mypy|python (benchmarks|tests|scripts)/)",
      "developer command for a source checkout (tests/, benchmarks/), not a wheel; .ci/run runs "
      "the tests, ruff and mypy"),
