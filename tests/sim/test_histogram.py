@@ -4,7 +4,7 @@ bit for bit."""
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -23,7 +23,6 @@ def quantized(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
     return x, mask
 
 
-@settings(max_examples=200, deadline=None)
 @given(quantized())
 def test_kernel_equals_numpy_twin(case: tuple[np.ndarray, np.ndarray]) -> None:
     x, mask = case
