@@ -205,11 +205,6 @@ class Schedule:
         return 0 if self.weights_from_store else self.weight_bytes
 
     @property
-    def store_weight_bytes(self) -> int:
-        """Store bytes read for weight tiles, over all steps (0 when they come from DRAM)."""
-        return self.weight_bytes if self.weights_from_store else 0
-
-    @property
     def dram_activation_bytes(self) -> int:
         """DRAM bytes read for activations (normal values and salient records), over all steps."""
         return sum(s.activation_bytes for s in self.steps)
