@@ -26,6 +26,8 @@ settings.register_profile("default", deadline=None, print_blob=True, max_example
 settings.register_profile("full", deadline=None, print_blob=True, max_examples=100)
 settings.load_profile("default")
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def _slow_run(config: pytest.Config) -> bool:
     return str(config.getoption("markexpr", "")).strip() == "slow"
@@ -34,6 +36,35 @@ def _slow_run(config: pytest.Config) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     if _slow_run(config):  # before the test modules are imported: their tests take this profile
         settings.load_profile("full")
+    _compile_this_workers_share()
+
+
+WARM_PRESETS = (("spikequant-45nm", "spikequant-45nm-ttfs"), ("spikequant-45nm-batched",))
+"""Per xdist worker (gw0, gw1, …, modulo their number): presets whose numba kernels it compiles
+before collecting (the token-serial array and the codings, the token-batched array)."""
+
+
+def _compile_this_workers_share() -> None:
+    """With a cold numba cache every xdist worker would compile every kernel it meets (about
+    12 s of CPU each on this machine: the two arrays' timing kernels are most of it). Instead
+    each worker first runs one tiny simulation per preset of its share of
+    :data:`WARM_PRESETS`, compiling those kernels into the shared on-disk cache while the
+    other worker compiles the rest; when a test later needs the other share, it loads it from
+    the cache. A warm cache makes this a few tenths of a second; a single process (``-n0``)
+    skips it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw") or os.environ.get("PYTEST_XDIST_WORKER_COUNT") in (None, "1"):
+        return
+    import spikesim
+    from spikesim.trace import synth_trace
+
+    share = WARM_PRESETS[int(worker[2:]) % len(WARM_PRESETS)]
+    with tempfile.TemporaryDirectory(prefix="spikesim-warm-") as folder:
+        synth_trace(Path(folder) / "t", gemm=(6, 40, 24), seed=1)
+        trace = spikesim.load_trace(Path(folder) / "t")
+        for preset in share:
+            spikesim.simulate(spikesim.load_hardware(ROOT / "hw_configs" / f"{preset}.yaml"),
+                              trace, ["spikequant"], cache=False)
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects
@@ -45,7 +76,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.slow)
 
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture

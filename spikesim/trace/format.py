@@ -417,7 +417,10 @@ class Trace:
     name:
         Trace name from the manifest.
     tokens:
-        M, the number of tokens every layer was traced on.
+        M, the number of tokens every linear layer was traced on; with ``phase`` ``decode`` or
+        ``both``, the tokens the chosen layers run (the generated tokens, sequences × decode
+        steps, alone or after the M of the prefill), what energy per token divides by, as a
+        model workload's ``tokens``.
     source:
         Free-form provenance (``kind``: ``"synthetic"`` or ``"model"``, generator parameters,
         seed, command …). Treat as read-only.
@@ -1464,10 +1467,13 @@ def load_trace(path: str | os.PathLike[str], *, phase: str | None = None) -> Tra
     items, recorded = _section_reader[0](
         sections, trace_dir, manifest, tuple(layers), tokens, seen_files
     )
+    decode = getattr(recorded, "decode", None)
+    generated = decode.steps * decode.sequences if decode is not None else 0
+    run_tokens = {"decode": generated, "both": tokens + generated}.get(phase or "", tokens)
     return Trace(
         path=trace_dir,
         name=name,
-        tokens=tokens,
+        tokens=run_tokens,
         source=source,
         schema_version=version,
         layers=_of_phase(items, phase, manifest),

@@ -336,6 +336,8 @@ def test_a_traces_phase_chooses_among_its_recorded_layers(
     both = load_trace(shipped, phase="both")
     assert linears.layers == linears.manifest_layers
     assert len(linears.layers) == 8
+    # energy per token divides by the tokens the chosen layers run (1 sequence x 32 steps)
+    assert (linears.tokens, prefill.tokens, decode.tokens, both.tokens) == (256, 256, 32, 288)
     assert {layer.phase for layer in prefill.layers} == {"prefill"}
     assert {layer.op_class for layer in prefill.layers} == {"linear", "attention"}
     assert {layer.phase for layer in decode.layers} == {"decode"}
