@@ -48,6 +48,7 @@ __all__ = [
     "process_tag",
     "read_json_object",
     "remove_debris",
+    "remove_stale_files",
     "replace_dir",
     "shared_data_dirs",
     "signals_deferred",
@@ -206,12 +207,45 @@ def replace_dir(new: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def atomic_write_file(target: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
+def remove_stale_files(folder: Path, names: re.Pattern[str]) -> int:
+    """One listing of ``folder``: remove every temporary file ``.NAME.tmp-PID-TAGRAND`` of
+    :func:`atomic_write_file` whose ``NAME`` matches ``names`` (fully) and whose writer is gone
+    (:func:`owner_is_gone`); return how many. For a folder of many files written by
+    ``atomic_write_file(..., remove_stale=False)``: one scan instead of one per write."""
+    pattern = re.compile(r"^\.(.+)\.tmp-([0-9]{1,10})-([0-9a-f]{8})[0-9a-f]{8}$")
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return 0
+    removed = 0
+    for entry in entries:
+        match = pattern.match(entry)
+        if (match is None or not names.fullmatch(match.group(1))
+                or not owner_is_gone(int(match.group(2)), match.group(3))):
+            continue
+        path = folder / entry
+        if path.is_symlink() or not path.is_file():
+            continue
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed += 1
+    return removed
+
+
+def atomic_write_file(
+    target: str | Path, write: Callable[[IO[bytes]], Any], *, remove_stale: bool = True
+) -> Path:
     """Write ``target`` through ``write(binary file)`` into a hidden temporary file beside it,
     flushed and fsync'ed, then renamed into place: ``target`` is the old file or the new one,
-    never a partial one. The temporary file is removed on any failure or interruption."""
+    never a partial one. The temporary file is removed on any failure or interruption.
+
+    ``remove_stale``: first remove the temporary files of ``target`` that killed writers left
+    (:func:`remove_debris`, one listing of the folder). A writer of many files into one large
+    folder passes False and removes them in bulk (:func:`remove_stale_files`): a listing per
+    write would make a folder of n files cost n² to fill."""
     target = Path(target)
-    remove_debris(target, files=True)
+    if remove_stale:
+        remove_debris(target, files=True)
     tmp = target.parent / f".{target.name}.tmp-{os.getpid()}-{_PROCESS_TAG}{secrets.token_hex(4)}"
     try:
         with open(tmp, "xb") as fh:

@@ -35,7 +35,9 @@ JSON header (scalars; each array's dtype from a short list, shape and place) and
 raw bytes. No pickle: a file is read only after its checksum matched, and then only as numbers.
 A truncated or corrupt entry is a miss and is removed. Writes go through
 :func:`spikesim.fsutil.atomic_write_file` (temporary file beside it, fsync, rename), so
-concurrent workers writing one key leave one whole entry. A hit refreshes the entry's
+concurrent workers writing one key leave one whole entry; the temporary files of killed writers
+are removed at each scan of the folder (not at every write: a listing of a folder of tens of
+thousands of entries per write made the cache quadratic to fill). A hit refreshes the entry's
 modification time. The directory holds at most ``SPIKESIM_CACHE_MAX_BYTES`` (default 2 GiB):
 a run scans it once, then counts what it writes, and when that count passes the bound it removes
 the least recently used entries down to 7/8 of it (so a full cache is scanned once per bound/8
@@ -64,7 +66,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from spikesim.config.quant import QuantConfig
-from spikesim.fsutil import atomic_write_file, remove_debris
+from spikesim.fsutil import atomic_write_file, remove_stale_files
 from spikesim.quant import baselines
 from spikesim.quant import layer as quant_layer
 from spikesim.quant.baselines import GemmPass, LazyWeights, MacQuantized, pass_weights
@@ -85,6 +87,7 @@ SUBDIR = "quantized"
 SUFFIX = ".q"
 _MAGIC = b"SPIKESIM-QUANTIZED\n"
 _ENTRY = re.compile(r"^[0-9a-f]{64}\.(q|fo)$")
+_ENTRY_NAME = re.compile(r"[0-9a-f]{64}\.(q|fo)")
 TOTALS_SUFFIX = ".fo"
 """Suffix of a functional-totals file (:class:`FunctionalMemo`)."""
 _DTYPES = frozenset({"|b1", "|i1", "<i2", "<i4", "<i8", "<f2", "<f4", "<f8"})
@@ -361,20 +364,15 @@ def clear() -> tuple[int, int]:
 
 
 def _remove_debris(folder: Path) -> None:
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return
-    stems = {m.group(1) for n in names
-             if (m := re.match(r"^\.([0-9a-f]{64}\.(?:q|fo))\.tmp-", n))}
-    for stem in stems:
-        remove_debris(folder / stem, files=True)
+    """The temporary files of entries whose writers were killed (one listing)."""
+    remove_stale_files(folder, _ENTRY_NAME)
 
 
 def _evict(folder: Path, bound: int, target: int, keep: Path | None = None) -> int:
-    """Scan the folder; if it holds more than ``bound`` bytes, remove the least recently used
-    entries until it holds at most ``target`` (``keep``, the entry just written, goes last).
-    Returns the bytes left."""
+    """Scan the folder (removing the temporary files of killed writers); if it holds more
+    than ``bound`` bytes, remove the least recently used entries until it holds at most
+    ``target`` (``keep``, the entry just written, goes last). Returns the bytes left."""
+    _remove_debris(folder)
     entries = _entries(folder)
     total = sum(size for _, size, _ in entries)
     if total <= bound:
@@ -443,7 +441,7 @@ class QuantCache:
         path = self.path(key)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            atomic_write_file(path, lambda fh: fh.write(data))
+            atomic_write_file(path, lambda fh: fh.write(data), remove_stale=False)
         except OSError:
             return
         self._since_scan += len(data)
@@ -528,7 +526,7 @@ class FunctionalMemo:
                            "overflow": int(overflow)}, sort_keys=True).encode()
         try:
             self.cache.folder.mkdir(parents=True, exist_ok=True)
-            atomic_write_file(path, lambda fh: fh.write(data))
+            atomic_write_file(path, lambda fh: fh.write(data), remove_stale=False)
         except OSError:
             return
         self.cache.account(len(data))

@@ -345,12 +345,48 @@ def test_a_full_cache_is_not_scanned_on_every_write(
         return real(folder)
 
     monkeypatch.setattr(quantcache, "_entries", counted)
+    listings = []
+    real_listdir = os.listdir
+
+    def listdir(folder: Any) -> Any:
+        listings.append(folder)
+        return real_listdir(folder)
+
+    monkeypatch.setattr(os, "listdir", listdir)
     bound = 32 * size
     store = QuantCache(bound=bound)
     for i in range(64):
         store.store(f"{i:064x}", q)
     assert sum(p.stat().st_size for p in entries(cache_on)) <= bound
     assert len(scans) <= 1 + 64 // 4  # one scan per bound/8 (4 entries) written at most
+    # each scan lists the folder twice (killed writers' temporary files, then the entries);
+    # a write itself lists nothing (it used to list the whole folder: quadratic to fill)
+    assert len(listings) == 2 * len(scans)
+
+
+def test_killed_writers_temporary_files_go_at_a_scan(cache_on: Path, trace_dir: Path) -> None:
+    """A dead writer's temporary entry file is removed when the cache scans the folder; a
+    living writer's, another name's and a user's file stay."""
+    from spikesim.fsutil import process_tag
+
+    _, _, _, q = stored_entry(trace_dir)
+    tag = process_tag()
+    dead = cache_on / f".{'e' * 64}.q.tmp-{_dead_pid()}-{tag}{'0' * 8}"
+    live = cache_on / f".{'f' * 64}.fo.tmp-{os.getpid()}-{tag}{'1' * 8}"
+    other = cache_on / f".notes.txt.tmp-{_dead_pid()}-{tag}{'2' * 8}"
+    for path in (dead, live, other):
+        path.write_bytes(b"partial")
+    QuantCache().store(f"{1:064x}", q)  # a new cache object's first write scans
+    assert not dead.exists()
+    assert live.exists()
+    assert other.exists()
+
+
+def _dead_pid() -> int:
+    """The id of a process that has just exited (not reused this soon)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
 
 
 @pytest.mark.slow  # two writer processes: ~2 s
