@@ -233,7 +233,11 @@ def remove_stale_files(folder: Path, names: re.Pattern[str]) -> int:
 
 
 def atomic_write_file(
-    target: str | Path, write: Callable[[IO[bytes]], Any], *, remove_stale: bool = True
+    target: str | Path,
+    write: Callable[[IO[bytes]], Any],
+    *,
+    remove_stale: bool = True,
+    durable: bool = True,
 ) -> Path:
     """Write ``target`` through ``write(binary file)`` into a hidden temporary file beside it,
     flushed and fsync'ed, then renamed into place: ``target`` is the old file or the new one,
@@ -242,7 +246,9 @@ def atomic_write_file(
     ``remove_stale``: first remove the temporary files of ``target`` that killed writers left
     (:func:`remove_debris`, one listing of the folder). A writer of many files into one large
     folder passes False and removes them in bulk (:func:`remove_stale_files`): a listing per
-    write would make a folder of n files cost n² to fill."""
+    write would make a folder of n files cost n² to fill. ``durable``: fsync the file before
+    the rename (a cache whose entries carry their own checksum passes False: after a crash
+    an entry is whole, missing, or detected as damaged)."""
     target = Path(target)
     if remove_stale:
         remove_debris(target, files=True)
@@ -251,7 +257,8 @@ def atomic_write_file(
         with open(tmp, "xb") as fh:
             write(fh)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         with signals_deferred():
             os.replace(tmp, target)
     except BaseException:

@@ -34,7 +34,8 @@ them and skips the exact matmul. They are bounded, listed and cleared with the e
 JSON header (scalars; each array's dtype from a short list, shape and place) and the arrays'
 raw bytes. No pickle: a file is read only after its checksum matched, and then only as numbers.
 A truncated or corrupt entry is a miss and is removed. Writes go through
-:func:`spikesim.fsutil.atomic_write_file` (temporary file beside it, fsync, rename), so
+:func:`spikesim.fsutil.atomic_write_file` (temporary file beside it, then a rename; not
+fsync'ed: after a crash an entry is whole, absent, or caught by its checksum), so
 concurrent workers writing one key leave one whole entry; the temporary files of killed writers
 are removed at each scan of the folder (not at every write: a listing of a folder of tens of
 thousands of entries per write made the cache quadratic to fill). A hit refreshes the entry's
@@ -441,7 +442,8 @@ class QuantCache:
         path = self.path(key)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            atomic_write_file(path, lambda fh: fh.write(data), remove_stale=False)
+            atomic_write_file(path, lambda fh: fh.write(data), remove_stale=False,
+                              durable=False)
         except OSError:
             return
         self._since_scan += len(data)
@@ -526,7 +528,8 @@ class FunctionalMemo:
                            "overflow": int(overflow)}, sort_keys=True).encode()
         try:
             self.cache.folder.mkdir(parents=True, exist_ok=True)
-            atomic_write_file(path, lambda fh: fh.write(data), remove_stale=False)
+            atomic_write_file(path, lambda fh: fh.write(data), remove_stale=False,
+                              durable=False)
         except OSError:
             return
         self.cache.account(len(data))
