@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -56,6 +57,7 @@ def _results() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@pytest.mark.slow  # a sweep of a dozen points end to end: 1.3 s
 def test_pareto_front_across_and_within_designs(tmp_path: Path) -> None:
     front = pareto_front(_results())
     assert len(front) == 6  # TOTAL rows of successful points only

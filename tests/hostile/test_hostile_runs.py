@@ -230,6 +230,7 @@ def _debris(target: Path, tag: str, pid: int, host: str | None = None) -> Path:
     return path
 
 
+@pytest.mark.slow  # spawns processes for dead writers: 0.6 s
 def test_simulate_removes_debris_of_dead_writers_only(
     run_dir: Path, trace: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -132,6 +132,7 @@ def test_grid_above_the_limit_is_refused_naming_axes(tmp_path: Path) -> None:
     _assert_field(tmp_path, "axes", "25,000,000", axes, seconds=15)
 
 
+@pytest.mark.slow  # a spec at the size limit: 0.5 s
 def test_too_many_values_over_all_axes(tmp_path: Path) -> None:
     axes = {p: list(range(1, 4001)) for p in ("if_array.lanes", "if_array.columns",
                                                "encoder.count")}

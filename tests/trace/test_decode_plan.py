@@ -168,6 +168,7 @@ def test_kv_bits_set_the_attention_operands_width(config: Path) -> None:
     assert kv[8] == 4 * (16 * 8 + 16) // 8
 
 
+@pytest.mark.slow  # two CLI runs of a model's prefill and decode: 1 s
 def test_both_phases_from_the_cli(config: Path, tmp_path: Path,
                                   capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run"

@@ -288,6 +288,7 @@ def test_generated_arrays_belong_to_the_caller() -> None:
         q.tensor("x_q")
 
 
+@pytest.mark.slow  # opens every named shape and phase: 0.9 s
 def test_nothing_generated_on_load() -> None:
     """Opening a whole llama2-7b at 2048 tokens is instant: values come only when asked."""
     wl = load_workload("llama2-7b", tokens=2048)
