@@ -325,7 +325,10 @@ def existing_run(master_run: Path, tmp_path: Path) -> Path:
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=pytest.mark.slow) if name.startswith("huge-") else name
+    for name in CASES
+])  # the four 5 MB "huge-" files take 0.4-0.6 s each: they run in the slow pass
 def test_validate_refuses(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     case = CASES[name]
     path = _write_case(case, tmp_path)
