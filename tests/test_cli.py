@@ -867,6 +867,17 @@ def test_validate_presets(name: str, capsys: pytest.CaptureFixture[str]) -> None
     assert out == f"ok: {path}: valid hardware config '{name}'\n"
 
 
+def test_validate_unknown_name_names_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown preset name or a missing file: one line naming what was given (not the
+    argument's metavar)."""
+    for arg in ("no-such-preset", "no/such/file.yaml"):
+        assert main(["validate", arg]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1
+        assert err[0].startswith(f"error: {arg}: ")
+        assert "FILE" not in err[0]
+
+
 def test_validate_energy_table(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "validate", ENERGY_TABLE)
     assert code == 0, err

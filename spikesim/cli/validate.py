@@ -127,8 +127,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         try:
             path = hardware_file(args.file)
-        except InputError as exc:
-            raise InputError(exc.message, file=exc.file, field="FILE") from None
+        except InputError as exc:  # a missing file or an unknown preset: name what was given
+            raise InputError(exc.message, file=exc.file or Path(args.file)) from None
     data = read_yaml_mapping(path)  # unreadable or not YAML: the same error for every kind
     errors: list[InputError] = []
     for schema in closest_first(data):
