@@ -96,7 +96,11 @@ def _recorded_note(trace: Trace) -> str:
         notes.append(f"attention of block(s) {blocks}")
     if parts.decode is not None:
         notes.append(f"{parts.decode.steps} decode step(s)")
-    return f"; {' and '.join(notes)}: {len(trace.layers)} workload layers"
+    from spikesim.trace import load_trace
+
+    every = load_trace(trace.path, phase="both")
+    return (f"; {' and '.join(notes)}: {len(every.layers)} workload layers with --phase both "
+            f"(the linear layers alone without --phase)")
 
 
 def _recorded(trace: Trace) -> RecordedParts:

@@ -63,7 +63,8 @@ def extracted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any, dict[
                           decode_steps=STEPS)
     for h in handles:
         h.remove()
-    return trace, model, calls
+    assert trace.layers == trace.manifest_layers  # a trace is its linear layers by default
+    return load_trace(out, phase="both"), model, calls
 
 
 def reference_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, positions: int
@@ -194,7 +195,7 @@ def test_cli_attention_and_decode(llama_dir: Path, tmp_path: Path,
     assert len(manifest["decode"]["token_ids"]) == 2
     assert len(manifest["source"]["decode"]["text"]) == 2
     assert "--attention --decode-steps 2" in manifest["source"]["command"]
-    assert len(load_trace(out).layers) == 7 + 8 + 2 * (7 + 8)
+    assert len(load_trace(out, phase="both").layers) == 7 + 8 + 2 * (7 + 8)
 
 
 @pytest.mark.parametrize(
@@ -253,7 +254,7 @@ def test_real_smollm2_attention_is_its_o_proj_input(
                  "--decode-steps", "4", "--quiet"])  # fmt: skip
     _, err = capsys.readouterr()
     assert code == 0, err
-    trace = load_trace(out)
+    trace = load_trace(out, phase="both")
     operands = trace.recorded.attention.blocks[0]
     q, k, v = (np.asarray(operands.file.tensor(n))[0] for n in ("q", "k", "v"))
     assert q.shape == (68, 9, 64)
