@@ -22,7 +22,7 @@ from hypothesis import settings  # noqa: E402
 
 # Property tests: a quick pass in the default run, hypothesis' full 100 examples in the slow run
 # (`python -m pytest -m slow`), which runs every property test again (see the hooks below).
-settings.register_profile("default", deadline=None, print_blob=True, max_examples=20)
+settings.register_profile("default", deadline=None, print_blob=True, max_examples=10)
 settings.register_profile("full", deadline=None, print_blob=True, max_examples=100)
 settings.load_profile("default")
 

@@ -445,7 +445,7 @@ def cases(draw: st.DrawFn, *, shrink: bool = False) -> Case:
     return Case(m, k, n, mask, hardware(overrides), shrink)
 
 
-@settings(max_examples=3 * settings.default.max_examples)  # 90; 300 in the slow run
+@settings(max_examples=3 * settings.default.max_examples)  # 30 by default; 300 in the slow run
 @given(cases())
 def test_plan_equals_the_oracle(case: Case) -> None:
     assert_matches_oracle(case)
