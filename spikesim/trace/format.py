@@ -1179,31 +1179,29 @@ def _header_specs(fh: io.FileIO, file: Path, size: int) -> dict[str, TensorSpec]
     return specs
 
 
-def _load_layer(entry: Any, index: int, trace_dir: Path, manifest: Path) -> TraceLayer:
-    where = f"layers[{index}]"
-    if not isinstance(entry, dict):
-        raise InputError("layer entry must be an object", file=manifest, field=where)
-    _reject_unknown(entry, _LAYER_KEYS, manifest, f"{where}.")
-    name: str = _require(entry, "name", str, manifest, f"{where}.name")
-    op: str = _require(entry, "op", str, manifest, f"{where}.op")
+def _entry_file_name(entry: dict[str, Any], where: str, manifest: Path, what: str) -> str:
+    """The ``file`` of a manifest entry: a plain ``*.safetensors`` name inside the trace."""
     file_name: str = _require(entry, "file", str, manifest, f"{where}.file")
     if len(file_name) > 255 or not _LAYER_FILE_RE.match(file_name):
         raise InputError(
-            "layer file must be a plain '*.safetensors' name inside the trace (letters, digits, "
+            f"{what} must be a plain '*.safetensors' name inside the trace (letters, digits, "
             f"'.', '_', '-'; at most 255 characters), got {echo(file_name)}",
             file=manifest,
             field=f"{where}.file",
         )
-    tokens = _require_positive_int(entry, "tokens", manifest, f"{where}.tokens")
-    k = _require_positive_int(entry, "k", manifest, f"{where}.k")
-    n = _require_positive_int(entry, "n", manifest, f"{where}.n")
+    return file_name
+
+
+def _entry_table(
+    entry: dict[str, Any], where: str, manifest: Path
+) -> tuple[str, int, dict[str, tuple[str, tuple[int, ...]]]]:
+    """``sha256``, ``bytes`` and the tensor table (name → (dtype, shape)) of a manifest entry,
+    the table checked for internal consistency."""
     sha: str = _require(entry, "sha256", str, manifest, f"{where}.sha256")
     if not _SHA256_RE.match(sha):
         raise InputError("must be 64 lower-case hex digits", file=manifest, field=f"{where}.sha256")
     size_bytes: int = _require(entry, "bytes", int, manifest, f"{where}.bytes")
     tensors: dict[str, Any] = _require(entry, "tensors", dict, manifest, f"{where}.tensors")
-
-    # The manifest's own tensor table, checked for internal consistency.
     declared: dict[str, tuple[str, tuple[int, ...]]] = {}
     for tname, meta in tensors.items():
         fld = f"{where}.tensors.{tname}"
@@ -1215,8 +1213,67 @@ def _load_layer(entry: Any, index: int, trace_dir: Path, manifest: Path) -> Trac
             raise InputError(
                 f"unsupported dtype {echo(dtype)}", file=manifest, field=f"{fld}.dtype"
             )
-        shape = _parse_shape(meta.get("shape"), manifest, f"{fld}.shape")
-        declared[tname] = (dtype, shape)
+        declared[tname] = (dtype, _parse_shape(meta.get("shape"), manifest, f"{fld}.shape"))
+    return sha, size_bytes, declared
+
+
+def _entry_file_specs(
+    file: Path,
+    trace_dir: Path,
+    where: str,
+    size_bytes: int,
+    declared: dict[str, tuple[str, tuple[int, ...]]],
+    what: str,
+    required: tuple[str, ...] = (),
+) -> dict[str, TensorSpec]:
+    """The tensors of ``file`` (opened inside the trace) after checking its size against the
+    manifest's ``bytes``, that it has the ``required`` tensors, and that its tensors are
+    exactly the manifest's ``declared`` ones, with their dtypes and shapes."""
+    with _open_inside(file, trace_dir, f"{where}.file", what) as fh:
+        actual_size = os.fstat(fh.fileno()).st_size
+        if actual_size != size_bytes:
+            raise InputError(
+                f"file is {actual_size} bytes but the manifest says {size_bytes} "
+                "(truncated or modified)",
+                file=file,
+                field=f"{where}.bytes",
+            )
+        specs = _header_specs(fh, file, actual_size)
+    for req in required:
+        if req not in specs:
+            raise InputError(f"{what} has no tensor {req!r}", file=file, field=req)
+    for tname, spec in specs.items():
+        if tname not in declared:
+            raise InputError(
+                "tensor is in the file but not in the manifest", file=file, field=tname
+            )
+        dtype, shape = declared[tname]
+        if (spec.dtype, spec.shape) != (dtype, shape):
+            raise InputError(
+                f"file has {spec.dtype} {list(spec.shape)}, manifest says {dtype} {list(shape)}",
+                file=file,
+                field=tname,
+            )
+    for tname in declared:
+        if tname not in specs:
+            raise InputError(
+                "tensor is in the manifest but not in the file", file=file, field=tname
+            )
+    return specs
+
+
+def _load_layer(entry: Any, index: int, trace_dir: Path, manifest: Path) -> TraceLayer:
+    where = f"layers[{index}]"
+    if not isinstance(entry, dict):
+        raise InputError("layer entry must be an object", file=manifest, field=where)
+    _reject_unknown(entry, _LAYER_KEYS, manifest, f"{where}.")
+    name: str = _require(entry, "name", str, manifest, f"{where}.name")
+    op: str = _require(entry, "op", str, manifest, f"{where}.op")
+    file_name = _entry_file_name(entry, where, manifest, "layer file")
+    tokens = _require_positive_int(entry, "tokens", manifest, f"{where}.tokens")
+    k = _require_positive_int(entry, "k", manifest, f"{where}.k")
+    n = _require_positive_int(entry, "n", manifest, f"{where}.n")
+    sha, size_bytes, declared = _entry_table(entry, where, manifest)
     expected_shapes = {"x": (tokens, k), "w": (n, k)}
     for req, want in expected_shapes.items():
         if req not in declared:
@@ -1238,38 +1295,9 @@ def _load_layer(entry: Any, index: int, trace_dir: Path, manifest: Path) -> Trac
                 field=f"{where}.tensors.{req}.shape",
             )
 
-    # The file itself.
     file = trace_dir / file_name
-    with _open_inside(file, trace_dir, f"{where}.file", "layer file") as fh:
-        actual_size = os.fstat(fh.fileno()).st_size
-        if actual_size != size_bytes:
-            raise InputError(
-                f"file is {actual_size} bytes but the manifest says {size_bytes} "
-                "(truncated or modified)",
-                file=file,
-                field=f"{where}.bytes",
-            )
-        specs = _header_specs(fh, file, actual_size)
-    for req in ("x", "w"):
-        if req not in specs:
-            raise InputError(f"layer file has no tensor {req!r}", file=file, field=req)
-    for tname, spec in specs.items():
-        if tname not in declared:
-            raise InputError(
-                "tensor is in the file but not in the manifest", file=file, field=tname
-            )
-        dtype, shape = declared[tname]
-        if (spec.dtype, spec.shape) != (dtype, shape):
-            raise InputError(
-                f"file has {spec.dtype} {list(spec.shape)}, manifest says {dtype} {list(shape)}",
-                file=file,
-                field=tname,
-            )
-    for tname in declared:
-        if tname not in specs:
-            raise InputError(
-                "tensor is in the manifest but not in the file", file=file, field=tname
-            )
+    specs = _entry_file_specs(file, trace_dir, where, size_bytes, declared, "layer file",
+                              required=("x", "w"))
     return TraceLayer(
         name=name,
         op=op,
@@ -1293,55 +1321,10 @@ def load_tensor_file(
     if not isinstance(entry, dict):
         raise InputError("file entry must be an object", file=manifest, field=where)
     _reject_unknown(entry, (*keys, *_FILE_KEYS), manifest, f"{where}.")
-    file_name: str = _require(entry, "file", str, manifest, f"{where}.file")
-    if len(file_name) > 255 or not _LAYER_FILE_RE.match(file_name):
-        raise InputError(
-            "file must be a plain '*.safetensors' name inside the trace (letters, digits, '.', "
-            f"'_', '-'; at most 255 characters), got {echo(file_name)}",
-            file=manifest,
-            field=f"{where}.file",
-        )
-    sha: str = _require(entry, "sha256", str, manifest, f"{where}.sha256")
-    if not _SHA256_RE.match(sha):
-        raise InputError("must be 64 lower-case hex digits", file=manifest, field=f"{where}.sha256")
-    size_bytes: int = _require(entry, "bytes", int, manifest, f"{where}.bytes")
-    tensors: dict[str, Any] = _require(entry, "tensors", dict, manifest, f"{where}.tensors")
-    declared: dict[str, tuple[str, tuple[int, ...]]] = {}
-    for tname, meta in tensors.items():
-        fld = f"{where}.tensors.{tname}"
-        if not isinstance(meta, dict):
-            raise InputError("tensor entry must be an object", file=manifest, field=fld)
-        _reject_unknown(meta, ("dtype", "shape"), manifest, f"{fld}.")
-        dtype: str = _require(meta, "dtype", str, manifest, f"{fld}.dtype")
-        if dtype not in _NUMPY_TO_ST:
-            raise InputError(
-                f"unsupported dtype {echo(dtype)}", file=manifest, field=f"{fld}.dtype"
-            )
-        declared[tname] = (dtype, _parse_shape(meta.get("shape"), manifest, f"{fld}.shape"))
+    file_name = _entry_file_name(entry, where, manifest, "file")
+    sha, size_bytes, declared = _entry_table(entry, where, manifest)
     file = trace_dir / file_name
-    with _open_inside(file, trace_dir, f"{where}.file", "trace file") as fh:
-        actual_size = os.fstat(fh.fileno()).st_size
-        if actual_size != size_bytes:
-            raise InputError(
-                f"file is {actual_size} bytes but the manifest says {size_bytes} "
-                "(truncated or modified)",
-                file=file,
-                field=f"{where}.bytes",
-            )
-        specs = _header_specs(fh, file, actual_size)
-    if set(specs) != set(declared):
-        odd = sorted(set(specs) ^ set(declared))[0]
-        where_not = ("the file but not in the manifest" if odd in specs
-                     else "the manifest but not in the file")
-        raise InputError(f"tensor is in {where_not}", file=file, field=odd)
-    for tname, (dtype, shape) in declared.items():
-        spec = specs[tname]
-        if (spec.dtype, spec.shape) != (dtype, shape):
-            raise InputError(
-                f"file has {spec.dtype} {list(spec.shape)}, manifest says {dtype} {list(shape)}",
-                file=file,
-                field=tname,
-            )
+    specs = _entry_file_specs(file, trace_dir, where, size_bytes, declared, "trace file")
     return TraceFile(
         file=file, sha256=sha, size_bytes=size_bytes, specs=tuple(specs[t] for t in declared)
     )
