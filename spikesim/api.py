@@ -115,6 +115,7 @@ def run(
     on_layer: Callable[[str, str], None] | None = None,
     command: Sequence[str] | None = None,
     cache: bool = True,
+    workers: int = 1,
 ) -> SimResult:
     """Simulate ``trace`` on ``hardware`` and write the run directory ``out``; return the result.
 
@@ -147,6 +148,9 @@ def run(
     cache:
         Use the on-disk cache of quantized layers (:mod:`spikesim.sim.quantcache`; off when
         ``SPIKESIM_NO_CACHE=1``). A hit gives the same tables as a miss, bit for bit.
+    workers:
+        Worker processes counting the layers (:mod:`spikesim.sim.parallel`; one thread each).
+        The tables are those of one process, row for row.
 
     Raises
     ------
@@ -156,6 +160,7 @@ def run(
     """
     from spikesim.config.loader import apply_overrides, validate_mapping
     from spikesim.errors import InputError
+    from spikesim.procpool import check_workers
     from spikesim.report.rundir import check_run_dir_target, write_run_dir
     from spikesim.sim.counts import select_layers
     from spikesim.trace.workload import check_layer_sizes
@@ -165,6 +170,7 @@ def run(
         return exc if exc.field else InputError(exc.message, file=exc.file, field=param)
 
     names = parse_designs(designs)
+    check_workers(workers)
     target = check_run_dir_target(out)
     changes = dict(overrides or {})
     hardware_file: Path | None = None
@@ -198,7 +204,8 @@ def run(
         )
     check_layer_sizes(chosen)  # a generated layer too big to hold fails before any simulation
     try:
-        result = simulate(hw, loaded, names, layers=layers, on_layer=on_layer, cache=cache)
+        result = simulate(hw, loaded, names, layers=layers, on_layer=on_layer, cache=cache,
+                          workers=workers)
     except InputError as exc:  # a hardware field found wrong only once a layer is mapped
         if (hardware_file is not None and exc.file is None and exc.field
                 and exc.field.split(".")[0] in HardwareConfig.model_fields):

@@ -59,6 +59,10 @@ class InputError(Exception):
         self.field = field
         super().__init__(self.one_line())
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # keep file and field across processes (a worker's error reaches the parent pickled)
+        return (_rebuild_input_error, (type(self), self.message, self.file, self.field))
+
     def one_line(self) -> str:
         """The single line the CLI prints after ``error: ``."""
         where = []
@@ -70,6 +74,12 @@ class InputError(Exception):
         message = shorten(self.message, MESSAGE_LIMIT)
         text = f"{prefix}: {message}" if prefix else message
         return " ".join(text.split())  # exactly one line
+
+
+def _rebuild_input_error(
+    cls: type[InputError], message: str, file: str | None, field: str | None
+) -> InputError:
+    return cls(message, file=file, field=field)
 
 
 def positive_int(value: object, name: str) -> int:

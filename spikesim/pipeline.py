@@ -1,7 +1,7 @@
 """The priced pipeline: the simulator counts (:mod:`spikesim.sim`), the energy model prices
 (:mod:`spikesim.energy`), and this module — the one place above both — joins them::
 
-    Trace × designs --sim.simulate_counts--> CountedRun (cycles, action counts)
+    Trace × designs --sim.simulate_counts(_in)--> CountedRun (cycles, action counts)
         --energy.price_actions / price_leakage / component_energy--> SimResult
 
 Changing a technology table changes only the second arrow.
@@ -22,6 +22,7 @@ from spikesim.energy import (
     price_leakage,
 )
 from spikesim.energy.views import accounting_views
+from spikesim.procpool import check_workers
 from spikesim.schema import (
     ACTION_COLUMNS,
     COUNT_COLUMNS,
@@ -30,8 +31,9 @@ from spikesim.schema import (
     LAYER_KEYS,
     energy_component_columns,
 )
-from spikesim.sim.counts import CountedRun, simulate_counts
+from spikesim.sim.counts import CountedRun
 from spikesim.sim.notes import configuration_notes
+from spikesim.sim.parallel import simulate_counts_in
 from spikesim.sim.result import SimResult
 from spikesim.trace import Workload
 
@@ -70,15 +72,18 @@ def simulate(
     layers: Sequence[str] | None = None,
     on_layer: Callable[[str, str], None] | None = None,
     cache: bool = True,
+    workers: int = 1,
 ) -> SimResult:
     """Simulate every layer of ``trace`` (or the named ``layers``) under each design (names or
     a comma-separated string; default: the reference design) and price it.
     ``on_layer(layer, design)`` is called after each layer (progress reporting); ``cache``:
     use the on-disk cache of quantized layers (:mod:`spikesim.sim.quantcache`; off when
-    ``SPIKESIM_NO_CACHE=1``)."""
+    ``SPIKESIM_NO_CACHE=1``); ``workers`` > 1: count the layers in that many processes
+    (:mod:`spikesim.sim.parallel`; the same tables, row for row)."""
+    check_workers(workers)
     table = energy_model(hw)  # a bad table fails before any simulation
-    counted = simulate_counts(hw, trace, designs, layers=layers, on_layer=on_layer,
-                              cache=cache)
+    counted = simulate_counts_in(hw, trace, designs, workers=workers, layers=layers,
+                                 on_layer=on_layer, cache=cache)
     layer_table, action_table = price_run(counted, hw, table)
     return SimResult(
         layers=layer_table,

@@ -104,6 +104,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "SPIKESIM_NO_CACHE=1 does the same",
     )
     p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="worker processes counting the layers, one thread each (default 1; at most 64); "
+        "the run's tables are the same as with one",
+    )
+    p.add_argument(
         "--quiet", action="store_true", help="no progress bar on stderr (shown on a terminal only)"
     )
 
@@ -148,6 +156,7 @@ def _run(args: argparse.Namespace) -> int:
                 on_layer=progress.callback,
                 command=command_line(args),
                 cache=not args.no_cache,
+                workers=args.workers,
             )
         except InputError as exc:
             raise from_overrides(exc, overrides, args.hw) from None

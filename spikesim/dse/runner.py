@@ -7,7 +7,7 @@ a rerun skips the tasks whose part file exists and never duplicates one.
 
 Execution: a local :class:`~concurrent.futures.ProcessPoolExecutor` (``spawn`` start method,
 ``workers`` processes, one thread each: OMP/OPENBLAS/MKL/NUMBA threads set to 1 in the workers;
-at most :data:`MAX_WORKERS`, and never more than there are tasks to run),
+at most :data:`~spikesim.procpool.MAX_WORKERS`, and never more than there are tasks to run),
 or, with ``scheduler="tcp://HOST:PORT"``, a Dask distributed cluster (the optional extra
 ``spikesim[dist]``, imported only then). Both run the same function, :func:`run_task`, on the same
 tasks, so they produce identical rows. The trace travels by path: each worker memory-maps it
@@ -22,25 +22,21 @@ The parent process owns all writing: each finished task becomes one part file, w
 (the parent handles it), the parent terminates them when it is interrupted or fails, and each
 worker exits by itself when its parent is gone (killed outright): Linux delivers it SIGKILL
 (``PR_SET_PDEATHSIG``), and on every platform a watchdog thread compares ``os.getppid()``
-with the parent it started under. A task that raises (an :class:`InputError` such as a weight
-tile that does not fit, or an invalid combination of axis values) is recorded as one ``TOTAL``
-row with its ``error`` and the sweep goes on.
+with the parent it started under (:mod:`spikesim.procpool`). A task that raises (an
+:class:`InputError` such as a weight tile that does not fit, or an invalid combination of axis
+values) is recorded as one ``TOTAL`` row with its ``error`` and the sweep goes on.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
 import os
-import signal
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -61,6 +57,7 @@ from spikesim.dse.store import (
 )
 from spikesim.errors import InputError
 from spikesim.fsutil import interruptible
+from spikesim.procpool import check_workers, init_worker, local_pool, single_thread_env, stop_pool
 from spikesim.schema import (
     DRAM_BYTE_COLUMNS,
     ENERGY_VIEW_COLUMNS,
@@ -69,16 +66,6 @@ from spikesim.schema import (
     energy_component_columns,
 )
 from spikesim.trace.shipped import resolve_trace
-
-MAX_WORKERS = 64
-"""Most local worker processes a sweep starts (``workers`` above it is an error; fewer are
-started when fewer tasks remain)."""
-
-PARENT_POLL_SECONDS = 0.5
-"""How often a local worker checks that its parent is still alive."""
-
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
-"""Thread-count variables set to 1 in every worker process."""
 
 TOTAL = TOTAL_LAYER
 """``layer`` value of the per-point total rows."""
@@ -439,80 +426,6 @@ def run_task(
     return TaskOutcome(task.point_id, rows, failed, sim_seconds, time.perf_counter() - start)
 
 
-def init_worker() -> None:
-    """Worker initializer: one thread per worker."""
-    for var in THREAD_VARS:
-        os.environ[var] = "1"
-    try:
-        import numba
-
-        numba.set_num_threads(1)
-    except (ImportError, ValueError):  # pragma: no cover - numba missing or already 1
-        pass
-
-
-def _init_local_worker(parent: int) -> None:
-    """Initializer of a local pool worker: one thread, SIGINT left to the parent, and exit as
-    soon as ``parent`` (the sweep) is gone."""
-    init_worker()
-    with contextlib.suppress(OSError, ValueError):
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent(parent)
-
-
-def _die_with_parent(parent: int) -> None:
-    """Exit this process when ``parent`` exits: PR_SET_PDEATHSIG on Linux, and a watchdog
-    thread polling ``os.getppid()`` (every platform; also covers a parent that died before)."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(Exception):
-            import ctypes
-
-            pr_set_pdeathsig = 1
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
-    if os.getppid() != parent:
-        os._exit(1)
-
-    def watch() -> None:
-        while True:
-            time.sleep(PARENT_POLL_SECONDS)
-            if os.getppid() != parent:
-                os._exit(1)
-
-    threading.Thread(target=watch, name="spikesim-parent-watch", daemon=True).start()
-
-
-def _stop_pool(pool: ProcessPoolExecutor) -> None:
-    """Stop a pool at once: cancel what is queued and terminate the worker processes (a
-    running task is abandoned; its part is never written)."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    for proc in processes:
-        with contextlib.suppress(Exception):
-            proc.terminate()
-    pool.shutdown(wait=False, cancel_futures=True)
-    for proc in processes:
-        with contextlib.suppress(Exception):
-            proc.join(timeout=5)
-            if proc.is_alive():
-                proc.kill()
-                proc.join(timeout=5)
-
-
-@contextmanager
-def _single_thread_env() -> Iterator[None]:
-    """Set THREAD_VARS to 1 while worker processes are spawned (they inherit it), then restore."""
-    saved = {var: os.environ.get(var) for var in THREAD_VARS}
-    os.environ.update(dict.fromkeys(THREAD_VARS, "1"))
-    try:
-        yield
-    finally:
-        for var, value in saved.items():
-            if value is None:
-                os.environ.pop(var, None)
-            else:
-                os.environ[var] = value
-
-
 # --------------------------------------------------------------------------------------------
 # Progress (only on a terminal)
 # --------------------------------------------------------------------------------------------
@@ -599,20 +512,12 @@ def _run_local(
     tasks: list[PointTask], trace_path: str, trace_sha: str, workers: int, on_outcome: OnOutcome,
     cache: bool = True,
 ) -> None:
-    import multiprocessing
-
-    ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=ctx,
-        initializer=_init_local_worker,
-        initargs=(os.getpid(),),
-    )
+    pool = local_pool(workers)
     try:
         pending: set[Future[TaskOutcome]] = set()
         queue = iter(tasks)
         window = 4 * workers  # bounded in-flight work: results are written as they finish
-        with _single_thread_env():  # spawned workers inherit one-thread settings
+        with single_thread_env():  # spawned workers inherit one-thread settings
             for task in queue:
                 pending.add(pool.submit(run_task, task, trace_path, trace_sha, cache))
                 if len(pending) >= window:
@@ -626,7 +531,7 @@ def _run_local(
                     pending.add(pool.submit(run_task, following, trace_path, trace_sha,
                                                  cache))
     except BaseException:  # interrupted or failed: no worker outlives the sweep
-        _stop_pool(pool)
+        stop_pool(pool)
         raise
     pool.shutdown(wait=True)
 
@@ -687,8 +592,9 @@ def run_sweep(
     out:
         The results directory (``results.parquet/``); finished points found there are skipped.
     workers:
-        Local worker processes (ignored with ``scheduler``): 1 to :data:`MAX_WORKERS`; no more
-        are started than there are tasks to run.
+        Local worker processes (ignored with ``scheduler``): 1 to
+        :data:`~spikesim.procpool.MAX_WORKERS`; no more are started than there are tasks to
+        run.
     scheduler:
         ``tcp://HOST:PORT`` of a Dask distributed scheduler, or None for the local pool.
     progress:
@@ -704,10 +610,7 @@ def run_sweep(
         ``tokens``, ``seed``, ``phase``, ``batch``, ``context``, ``decode_steps``); ``None``:
         ``trace`` is a trace directory or shipped trace, as ``--trace``.
     """
-    if workers < 1:
-        raise InputError(f"must be at least 1, got {workers}", field="workers")
-    if workers > MAX_WORKERS:
-        raise InputError(f"must be at most {MAX_WORKERS}, got {workers}", field="workers")
+    check_workers(workers)
     check_results_target(out)  # before any work: a foreign --out is refused at once
     sweep = spec if isinstance(spec, LoadedSweep) else load_sweep(spec)
     if workload is None:

@@ -149,18 +149,45 @@ def simulate_counts(
     With ``cache`` (and ``SPIKESIM_NO_CACHE`` unset) each quantization is looked up in the
     on-disk cache of quantized layers first (:mod:`spikesim.sim.quantcache`) and stored there
     after a miss; a layer whose quantizations all hit is never read.
+
+    The same run in several processes is :func:`spikesim.sim.parallel.simulate_counts_in`.
     """
-    store = open_cache(cache)
     names = parse_designs(designs)
     chosen = select_layers(trace, layers)
     residency = plan_residency(trace.layers, hw)
+    part = count_layers(hw, chosen, names, residency, on_layer=on_layer, cache=cache)
+    return assemble_counts([part], names, residency)
+
+
+@dataclass
+class CountedPart:
+    """The rows of some layers of a run, in order (:func:`count_layers`), before they become
+    the tables of a :class:`CountedRun` (:func:`assemble_counts`)."""
+
+    rows: list[dict[str, object]]
+    action_rows: list[tuple[object, ...]]
+    tx_rows: list[tuple[object, ...]]
+    histograms: list[Histogram] | None
+    """The reference design's |q| histograms (None: the run takes none)."""
+
+
+def count_layers(
+    hw: HardwareConfig,
+    chosen: Sequence[WorkloadItem],
+    names: Sequence[str],
+    residency: Residency,
+    *,
+    on_layer: Callable[[str, str], None] | None = None,
+    cache: bool = True,
+) -> CountedPart:
+    """The rows of ``chosen`` layers under each of ``names`` (see :func:`simulate_counts`);
+    ``residency`` is the run's plan over its whole workload."""
+    store = open_cache(cache)
     placed = PlacedHardware(hw)
     reference = get_design(reference_design())
     histogram = reference.kind == DesignKind.SPIKING and reference.name in names
-    rows: list[dict[str, object]] = []
-    action_rows: list[tuple[object, ...]] = []
     histograms: list[Histogram] = []
-    tx_rows: list[tuple[object, ...]] = []
+    part = CountedPart([], [], [], histograms if histogram else None)
     for layer in chosen:
         layer_hw = placed.get(residency.layer_source(layer))
         if isinstance(layer, VectorLayer):
@@ -172,20 +199,30 @@ def simulate_counts(
             results = _simulate_tensor_layer(layer, layer_hw, names, reference, histogram,
                                              histograms, store)
         for name, res in results:
-            rows.append(res.row())
-            action_rows.extend(res.actions.rows(layer.name, name))
-            tx_rows.extend(
+            part.rows.append(res.row())
+            part.action_rows.extend(res.actions.rows(layer.name, name))
+            part.tx_rows.extend(
                 (layer.name, name, t.unit, t.kind, t.step, t.start, t.end)
                 for t in res.transactions
             )
             if on_layer is not None:
                 on_layer(layer.name, name)
+    return part
+
+
+def assemble_counts(
+    parts: Sequence[CountedPart], names: tuple[str, ...], residency: Residency | None
+) -> CountedRun:
+    """One :class:`CountedRun` of ``parts`` in order."""
+    histograms = [h for p in parts if p.histograms is not None for h in p.histograms]
+    taken = any(p.histograms is not None for p in parts)
     return CountedRun(
-        layers=pd.DataFrame(rows),
-        actions=keyed_actions_frame(action_rows, LAYER_KEYS),
-        transactions=pd.DataFrame(tx_rows, columns=TRANSACTION_COLUMNS),
+        layers=pd.DataFrame([row for p in parts for row in p.rows]),
+        actions=keyed_actions_frame([a for p in parts for a in p.action_rows], LAYER_KEYS),
+        transactions=pd.DataFrame([t for p in parts for t in p.tx_rows],
+                                  columns=TRANSACTION_COLUMNS),
         designs=names,
-        spike_stats=histogram_frame(histograms) if histogram else None,
+        spike_stats=histogram_frame(histograms) if taken else None,
         residency=residency,
     )
 

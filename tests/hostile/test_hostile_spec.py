@@ -13,7 +13,6 @@ import pytest
 from hostile_support import assert_one_error, inline_sweeps, run, write_spec
 
 from spikesim.dse import run_sweep
-from spikesim.dse.runner import MAX_WORKERS
 from spikesim.dse.spec import (
     MAX_AXIS_VALUES,
     MAX_POINTS,
@@ -22,6 +21,7 @@ from spikesim.dse.spec import (
     load_sweep,
 )
 from spikesim.errors import InputError
+from spikesim.procpool import MAX_WORKERS
 
 # fixtures shared with the other hostile modules (see hostile_support)
 trace_master = hostile_support.trace_master

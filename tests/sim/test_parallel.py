@@ -1,0 +1,119 @@
+"""Counting a run's layers in several processes (spikesim.sim.parallel, ``simulate --workers``):
+the same tables as one process, row for row; bad worker counts and a worker's error keep the
+one-line contract."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from cli_support import assert_one_error, run
+from hypothesis import given
+from hypothesis import strategies as st
+
+from spikesim.config import load_hardware
+from spikesim.errors import InputError
+from spikesim.procpool import MAX_WORKERS
+from spikesim.sim.counts import simulate_counts
+from spikesim.sim.parallel import chunk_bounds, simulate_counts_in
+from spikesim.trace import load_workload
+
+ROOT = Path(__file__).resolve().parents[2]
+HW = ROOT / "hw_configs" / "spikequant-45nm.yaml"
+
+CONFIG: dict[str, Any] = {
+    "architectures": ["LlamaForCausalLM"],
+    "model_type": "llama",
+    "hidden_size": 64,
+    "intermediate_size": 96,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+}
+
+
+@given(st.integers(0, 5000), st.integers(1, MAX_WORKERS))
+def test_chunks_cover_the_layers_in_order(n_layers: int, workers: int) -> None:
+    bounds = chunk_bounds(n_layers, workers)
+    covered = [i for start, stop in bounds for i in range(start, stop)]
+    assert covered == list(range(n_layers))
+    assert all(stop > start for start, stop in bounds)
+    if n_layers:
+        assert len(bounds) <= max(n_layers, 1)
+        assert len(bounds) >= min(n_layers, workers * 16) // 2
+
+
+@pytest.fixture(scope="module")
+def config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("model") / "tiny" / "config.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(CONFIG), encoding="utf-8")
+    return path
+
+
+def _frames(run: Any) -> dict[str, pd.DataFrame | None]:
+    return {"layers": run.layers, "actions": run.actions, "transactions": run.transactions,
+            "spike_stats": run.spike_stats}
+
+
+def test_workers_give_the_tables_of_one_process(config_path: Path) -> None:
+    """Both phases of a 2-block model (linear, attention, vector and KV layers), an on-chip
+    store holding part of the weights (the residency plan every worker makes again), the
+    reference design (its |q| histograms) and a MAC baseline."""
+    workload = load_workload(config_path, phase="both", tokens=12, batch=2,
+                             decode_steps=2)
+    hw = load_hardware(HW, {
+        "sram.store": {"role": "store", "capacity_bytes": 20_000, "word_bits": 256,
+                       "banks": 8},
+    })
+    designs = "spikequant,mac-w4a4"
+    one = simulate_counts(hw, workload, designs, cache=False)
+    seen: list[tuple[str, str]] = []
+    two = simulate_counts_in(hw, workload, designs, workers=2, cache=False,
+                             on_layer=lambda layer, design: seen.append((layer, design)))
+    assert len(workload.layers) > 2 * 16  # more than one chunk per worker
+    for name, frame in _frames(one).items():
+        other = _frames(two)[name]
+        assert frame is not None, name
+        assert other is not None, name
+        pd.testing.assert_frame_equal(frame, other, check_exact=True, obj=name)
+    assert one.designs == two.designs
+    assert one.residency is not None
+    assert two.residency is not None
+    assert one.residency.describe() == two.residency.describe()
+    assert sorted(seen) == sorted(zip(one.layers["layer"], one.layers["design"], strict=True))
+
+
+def test_one_worker_or_one_layer_runs_here(config_path: Path) -> None:
+    workload = load_workload(config_path, tokens=8)
+    hw = load_hardware(HW)
+    first = workload.layers[0].name
+    one = simulate_counts_in(hw, workload, "mac-w4a4", workers=4, layers=[first], cache=False)
+    assert list(one.layers["layer"]) == [first]
+
+
+def test_input_error_keeps_file_and_field_across_processes() -> None:
+    error = InputError("must be positive", file="hw.yaml", field="sram.store.banks")
+    back = pickle.loads(pickle.dumps(error))
+    assert type(back) is InputError
+    assert (back.message, back.file, back.field) == (error.message, error.file, error.field)
+    assert str(back) == str(error)
+
+
+@pytest.mark.parametrize("workers", ["0", "-1", str(MAX_WORKERS + 1), "two"])
+def test_bad_workers_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                 config_path: Path, workers: str) -> None:
+    out = tmp_path / "run"
+    code, _, err = run(capsys, "simulate", "--workload", config_path, "--tokens", 8, "--hw", HW,
+                       "--out", out,
+                       "--workers", workers)
+    if workers == "two":  # argparse rejects it before spikesim sees it
+        assert code == 2
+        assert "--workers" in err
+    else:
+        assert_one_error(code, err, "workers")
+    assert not out.exists()
