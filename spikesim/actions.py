@@ -10,8 +10,12 @@ Component names used by the simulator and the baselines:
 ==================  ==========================================================================
 component           actions (``bits`` is the operand or access width)
 ==================  ==========================================================================
-``if_array``        ``acc`` (add ±w into a membrane or slope register), ``shift`` (a bit-serial
-                    partial-sum shift, or a latched weight shifted by its plane), ``compare``
+``if_array``        ``acc`` (add ±w into a membrane or slope register; under
+                    ``if_array.attention_form: spike_spike`` an attention matmul's ±1
+                    increment of a coincidence counter at ``coincidence_bits``, and the
+                    fold of the counters into the register at ``acc_bits``), ``shift`` (a
+                    bit-serial partial-sum shift, or a latched weight shifted by its plane),
+                    ``compare``
                     (fire-phase threshold compare), ``fire``
                     (subtract θ on an output spike)
 ``threshold``       ``multiply`` (θ = c_j · r_t, fixed point), one per output per token

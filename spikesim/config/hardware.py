@@ -47,6 +47,23 @@ class IFDataflow(StrEnum):
     TOKEN_BATCHED = "token_batched"
 
 
+class AttentionForm(StrEnum):
+    """How a spiking design runs the attention matmuls (``op_class`` ``attention``: Q·Kᵀ and
+    P·V) on the IF array; linear layers always run spike × integer.
+
+    ``spike_int``: the x operand (Q or P) is spike-coded, the w operand (K or Vᵀ, read from the
+    KV cache) plays the integer weights, one ``acc_bits`` add per event and column, as for a
+    linear layer.
+    ``spike_spike``: both operands are spikes: K (or V) is stored as sign-magnitude bit planes
+    (the KV cache's own bits) and each x event increments, per column, the coincidence counter
+    of every set plane bit; the counters are folded into the membrane after each issue group
+    (:mod:`spikesim.dataflows.spike_spike`). Token-serial dataflow only.
+    """
+
+    SPIKE_INT = "spike_int"
+    SPIKE_SPIKE = "spike_spike"
+
+
 class MembraneStore(StrEnum):
     """Where the token-batched array holds the membranes of its batch × columns neurons.
 
@@ -98,6 +115,18 @@ class IFArrayConfig(FrozenModel):
     """The array's dataflow (see :class:`IFDataflow`); each is implemented in its own folder of
     ``spikesim/dataflows`` and registered there."""
 
+    attention_form: AttentionForm = AttentionForm.SPIKE_INT
+    """How the attention matmuls run on the array (see :class:`AttentionForm`): ``spike_int``
+    (as linear layers) or ``spike_spike`` (coincidences of Q/P spikes with the bit planes of K/V;
+    ``token_serial`` only). Linear layers are not affected."""
+
+    coincidence_bits: int | None = Field(None, ge=2, le=63)
+    """``attention_form: spike_spike`` only: width of each coincidence counter (bits, signed
+    up/down counter; one per column and K/V magnitude bit plane); None: 16. A counter is folded
+    into the membrane after every issue group, so it must hold the largest signed count one
+    group can reach (count coding: K × the largest magnitude; bit-serial and TTFS: K); an
+    attention layer that could exceed it is an error naming this field."""
+
     row_latch: bool = False
     """Input-major issue with a row latch per lane: one weight-row fetch per non-zero value
     serves all its unit spikes (count coding) or set bit planes (bit-serial coding, added
@@ -122,6 +151,11 @@ class IFArrayConfig(FrozenModel):
         return 32 if self.batch_tokens is None else self.batch_tokens
 
     @property
+    def counter_bits(self) -> int:
+        """Width of the spike × spike coincidence counters: ``coincidence_bits``, else 16."""
+        return 16 if self.coincidence_bits is None else self.coincidence_bits
+
+    @property
     def store(self) -> MembraneStore:
         """The membrane store in effect (registers unless ``membrane_store: sram``)."""
         return self.membrane_store or MembraneStore.REGISTERS
@@ -136,6 +170,29 @@ class IFArrayConfig(FrozenModel):
         if self.acc_bits + self.threshold_frac_bits > 62:
             raise ValueError("acc_bits + threshold_frac_bits must be at most 62")
         return self
+
+    @field_validator("attention_form")
+    @classmethod
+    def _spike_spike_on_token_serial(
+        cls, value: AttentionForm, info: ValidationInfo
+    ) -> AttentionForm:
+        dataflow = info.data.get("dataflow")
+        if value == AttentionForm.SPIKE_SPIKE and dataflow not in (None, IFDataflow.TOKEN_SERIAL):
+            raise ValueError(
+                f"spike_spike runs on dataflow token_serial only (dataflow is {dataflow.value}); "
+                "use attention_form spike_int or dataflow token_serial"
+            )
+        return value
+
+    @field_validator("coincidence_bits")
+    @classmethod
+    def _knob_of_spike_spike(cls, value: int | None, info: ValidationInfo) -> int | None:
+        form = info.data.get("attention_form")
+        if value is not None and form is not None and form != AttentionForm.SPIKE_SPIKE:
+            raise ValueError(
+                f"applies to attention_form spike_spike only (attention_form is {form.value})"
+            )
+        return value
 
     @field_validator("batch_tokens", "membrane_store")
     @classmethod

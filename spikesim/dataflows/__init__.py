@@ -4,6 +4,8 @@ This file is the list of registry entries (explicit, no module scanning). A new 
 dataflow is one folder here, one value of :class:`spikesim.config.hardware.IFDataflow`, one
 ``register_if_dataflow`` line below, one preset in ``hw_configs/`` and one test folder in
 ``tests/dataflows/``; nothing in ``api``, ``dse``, ``eval``, ``report`` or ``cli`` changes.
+``spike_spike/`` is not a dataflow but the spike × spike form of the attention matmuls on the
+token-serial array (``if_array.attention_form``), chosen per layer by the spiking designs.
 """
 
 from __future__ import annotations

@@ -55,7 +55,8 @@ class LayerSim:
     + stall_dram_cycles``.
     ``spikes`` counts input spike events once per token (not once per output tile);
     ``acc_ops`` counts every accumulate of the IF array (events × active columns, slope adds,
-    merges); ``utilization`` is issued events / (lanes × total_cycles) on the IF array and
+    merges; in the spike × spike attention form coincidence increments and counter folds);
+    ``utilization`` is issued events / (lanes × total_cycles) on the IF array and
     MACs / (rows × cols × total_cycles) on a MAC array.
     """
 

@@ -1,5 +1,7 @@
 """Spiking designs: a quantization method on the IF array, run by the dataflow the hardware
-names (``if_array.dataflow``)."""
+names (``if_array.dataflow``); attention matmuls in the form it names
+(``if_array.attention_form``: spike × integer like a linear, or spike × spike,
+:mod:`spikesim.dataflows.spike_spike`)."""
 
 from __future__ import annotations
 
@@ -8,8 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from spikesim.config.hardware import HardwareConfig
+from spikesim.config.hardware import AttentionForm, HardwareConfig
 from spikesim.config.quant import Coding, QuantConfig
+from spikesim.dataflows import spike_spike
 from spikesim.dataflows.base import (
     DesignKind,
     IFArrayDataflow,
@@ -59,17 +62,29 @@ class SpikingDesign:
         return self.simulate_quantized(quantize_trace_layer(self, layer, hw.quant), hw)
 
     def simulate_quantized(self, quantized: QuantizedLayer, hw: HardwareConfig) -> LayerSim:
+        if spike_spike.applies(quantized, hw):
+            return spike_spike.simulate_layer(quantized, hw, self.name)
         return self.dataflow(hw).simulate(quantized, hw, self.name)
 
     def reference(self, layer: TraceLayer, hw: HardwareConfig) -> ReferenceResult:
-        return self.dataflow(hw).reference(quantize_trace_layer(self, layer, hw.quant), hw)
+        quantized = quantize_trace_layer(self, layer, hw.quant)
+        if spike_spike.applies(quantized, hw):
+            return spike_spike.reference_simulate_layer(quantized, hw)
+        return self.dataflow(hw).reference(quantized, hw)
 
     def area_parts(self, hw: HardwareConfig) -> list[LogicPart]:
-        return self.dataflow(hw).area_parts(hw)
+        return [*self.dataflow(hw).area_parts(hw), *spike_spike.area_parts(hw)]
 
     def notes(self, hw: HardwareConfig) -> list[str]:
-        """The dataflow's notes, and an ``encoder.window`` set while no pass is TTFS-coded."""
+        """The dataflow's notes, an ``encoder.window`` set while no pass is TTFS-coded, and a
+        row latch the spike × spike attention matmuls do not use."""
         notes = self.dataflow(hw).notes(hw)
+        if hw.if_array.row_latch and hw.if_array.attention_form == AttentionForm.SPIKE_SPIKE:
+            notes.append(
+                "if_array.row_latch applies to the linear layers only: under "
+                "if_array.attention_form spike_spike the attention matmuls issue unlatched "
+                "(each event increments coincidence counters by +-1)"
+            )
         q = hw.quant
         if hw.encoder.window is not None and Coding.TTFS not in (
             q.normal_coding, q.salient_coding

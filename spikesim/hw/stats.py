@@ -49,4 +49,9 @@ RECORD_FIRE_WORDS = 19
 """Membrane-store words the fire phases read (token-batched array, SRAM store)."""
 LATCH_FILLS = 20
 """Weight-row fetches of latched passes: each fills the row latch (token-batched array)."""
-SIZE = 21
+ISSUE_GROUPS = 21
+"""Issue groups that issued at least one event: one per pass with events under count coding or
+a row latch (one stream), one per time step with events otherwise (bit planes, TTFS steps).
+The spike × spike attention form folds its coincidence counters after each of them
+(token-serial kernel; the token-batched kernel leaves it 0)."""
+SIZE = 22

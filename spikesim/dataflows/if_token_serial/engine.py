@@ -19,6 +19,7 @@ tests show both give identical cycles and action counts.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -47,9 +48,11 @@ StepKey = tuple[int, int, int]
 
 
 def step_statistics(
-    layer: QuantizedLayer, hw: HardwareConfig, ap: ArrayParams, sched: Schedule
+    layer: QuantizedLayer, hw: HardwareConfig, ap: ArrayParams, sched: Schedule,
+    fold_cycles: int = 0,
 ) -> dict[StepKey, np.ndarray]:
-    """The block kernel's statistics for every (block, chunk, tile width) of the schedule.
+    """The block kernel's statistics for every (block, chunk, tile width) of the schedule
+    (``fold_cycles`` after each issue group: see :func:`.kernel.block_timing`).
 
     Weight rows live in bank i mod banks (i counted from the chunk's first input) for every
     tile, so all tiles of a (block, chunk) take the same cycles, except that a split layer's
@@ -77,6 +80,7 @@ def step_statistics(
             reread_cycles=mem if c > 0 else 0,
             writeback_cycles=mem if c < last else 0,
             fire=c == last,
+            fold_cycles=fold_cycles,
         )
 
     stats: dict[StepKey, np.ndarray] = {}
@@ -93,8 +97,16 @@ def count_actions(
     sched: Schedule,
     stats: dict[StepKey, np.ndarray],
     output_spikes: int,
+    *,
+    event_adds: bool = True,
+    fold_adds: int = 0,
 ) -> ActionCounter:
-    """Action counts of a layer from the schedule and the kernel statistics of its steps."""
+    """Action counts of a layer from the schedule and the kernel statistics of its steps.
+
+    ``event_adds``: each event adds its weight into ``cols`` membranes (``if_array.acc`` at
+    ``acc_bits``); False for the spike × spike attention form, which counts its coincidence
+    increments itself. ``fold_adds``: ``acc_bits`` adds per column after each issue group
+    (the spike × spike form's counter fold; 0 otherwise)."""
     counter = ActionCounter()
     wname, wbank = hw.sram_for(BankRole.WEIGHTS)
     aname, abank = hw.sram_for(BankRole.ACTIVATIONS)
@@ -116,7 +128,8 @@ def count_actions(
                 st = stats[(b, c, cols)]
                 events = int(st[S.EVENTS_NORMAL] + st[S.EVENTS_SALIENT])
                 fetches = int(st[S.FETCHES])
-                acc = (events + int(st[S.EXTRA_ACC])) * cols
+                adds = (events if event_adds else 0) + int(st[S.EXTRA_ACC])
+                acc = (adds + fold_adds * int(st[S.ISSUE_GROUPS])) * cols
                 counter.add("if_array", "acc", n * acc, acc_bits)
                 shifts = int(st[S.SHIFTS] + st[S.SHIFTED_EVENTS])
                 counter.add("if_array", "shift", n * shifts * cols, acc_bits)
@@ -152,17 +165,53 @@ def count_actions(
     return counter
 
 
-def simulate_layer(layer: QuantizedLayer, hw: HardwareConfig, design: str) -> LayerSim:
-    """Simulate one quantized layer on the spiking accelerator ``hw``."""
-    ap = array_params(hw, layer.act_bits, layer.salient_bits, layer.k)
+@dataclass(frozen=True, slots=True)
+class Arithmetic:
+    """How the array's events integrate, for :func:`simulate_layer`. The default is
+    spike × integer: each event adds its weight into ``cols`` membranes, nothing after an issue
+    group. The spike × spike attention form (:mod:`spikesim.dataflows.spike_spike`) counts
+    coincidences instead (``extra``), and folds its counters after each issue group."""
+
+    event_adds: bool = True
+    """Each event adds its weight into the tile's registers (``if_array.acc`` at
+    ``acc_bits``)."""
+    fold_cycles: int = 0
+    """Compute cycles after each issue group with events."""
+    fold_adds: int = 0
+    """``acc_bits`` adds per column after each issue group with events."""
+    extra: ActionCounter | None = None
+    """Actions added as they are (the spike × spike form's counter increments)."""
+
+
+SPIKE_INT = Arithmetic()
+
+
+def simulate_layer(
+    layer: QuantizedLayer,
+    hw: HardwareConfig,
+    design: str,
+    *,
+    ap: ArrayParams | None = None,
+    arithmetic: Arithmetic = SPIKE_INT,
+) -> LayerSim:
+    """Simulate one quantized layer on the spiking accelerator ``hw`` (``ap``: the array's
+    parameters, default :func:`array_params` of ``hw``; ``arithmetic``: spike × integer
+    unless a variant says otherwise)."""
+    if ap is None:
+        ap = array_params(hw, layer.act_bits, layer.salient_bits, layer.k)
     sched = map_layer(layer, hw)
-    stats = step_statistics(layer, hw, ap, sched)
+    stats = step_statistics(layer, hw, ap, sched, arithmetic.fold_cycles)
     step_stats = [stats[(s.block, s.chunk, sched.tile_columns[s.tile])] for s in sched.steps]
     compute = [int(st[S.TOTAL]) for st in step_stats]
     loads = [sched.step_load_cycles(s) for s in sched.steps]
     times = run_steps(loads, compute)
     func = functional_outputs(layer, ap)
-    actions = count_actions(layer, hw, ap, sched, stats, func.output_spikes)
+    actions = count_actions(
+        layer, hw, ap, sched, stats, func.output_spikes,
+        event_adds=arithmetic.event_adds, fold_adds=arithmetic.fold_adds,
+    )
+    if arithmetic.extra is not None:
+        actions.extend(arithmetic.extra)
 
     total_stats = np.sum(step_stats, axis=0) if step_stats else np.zeros(S.SIZE, np.int64)
     # the spike events of one tile (every tile integrates the same events)

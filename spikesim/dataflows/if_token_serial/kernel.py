@@ -40,6 +40,7 @@ def _block_timing(
     reread_cycles: int,
     writeback_cycles: int,
     fire: bool,
+    fold_cycles: int,
 ) -> None:
     tokens, k = x_q.shape
     ev_idx = np.empty(max(max_events, 1), dtype=np.int64)
@@ -91,6 +92,15 @@ def _block_timing(
                 if c == 1:
                     out[S.SHIFTED_EVENTS] += n
             out[S.FETCHES] += fetches
+            groups = 0  # issue groups with events: one stream, or one per step
+            if n > 0 and (c == 0 or latch):
+                groups = 1
+            elif n > 0:
+                for e in range(n):
+                    if e == 0 or ev_step[e] != ev_step[e - 1]:
+                        groups += 1
+            out[S.ISSUE_GROUPS] += groups
+            folds = groups * fold_cycles
             if c == 2:
                 over, extra, shifts = windows[pi], windows[pi], 0
             elif c == 1 and latch:
@@ -101,14 +111,14 @@ def _block_timing(
                 over, extra, shifts = 0, 0, 0
             start = max(array_free, scan_end)
             out[S.STALL_ENCODER] += start - array_free
-            end = start + actual + over
+            end = start + actual + over + folds
             if pi == 0:
                 end += reread_cycles
                 out[S.COMPUTE] += reread_cycles
                 out[S.MEMBRANE_CYCLES] += reread_cycles
             ring[n_pass % fifo_depth] = end
             n_pass += 1
-            out[S.COMPUTE] += ideal + over
+            out[S.COMPUTE] += ideal + over + folds
             out[S.STALL_BANK] += actual - ideal
             out[S.ISSUE_CYCLES] += actual
             out[S.EXTRA_ACC] += extra
@@ -140,9 +150,10 @@ def block_timing(
     reread_cycles: int = 0,
     writeback_cycles: int = 0,
     fire: bool = True,
+    fold_cycles: int = 0,
 ) -> NDArray[np.int64]:
     """Fast twin of :func:`spikesim.dataflows.if_token_serial.twin.block_timing` (same
-    statistics, bit-exact; the same K-chunk arguments)."""
+    statistics, bit-exact; the same K-chunk and fold arguments)."""
     x = np.ascontiguousarray(x_q, dtype=np.int16)
     m = np.ascontiguousarray(salient).view(np.uint8) if salient.dtype == np.bool_ else (
         np.ascontiguousarray(salient, dtype=np.uint8)
@@ -170,5 +181,6 @@ def block_timing(
         reread_cycles,
         writeback_cycles,
         fire,
+        fold_cycles,
     )
     return out

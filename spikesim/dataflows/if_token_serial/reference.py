@@ -27,7 +27,7 @@ from spikesim.config.hardware import BankRole, HardwareConfig
 from spikesim.dataflows.base import ReferenceResult
 from spikesim.dataflows.if_token_serial.mapping import map_layer
 from spikesim.hw.memory import membrane_cycles, membrane_sram, membrane_words
-from spikesim.hw.params import array_params
+from spikesim.hw.params import ArrayParams, array_params
 from spikesim.hw.reference_units import (
     CycleCounts,
     DramChannel,
@@ -61,9 +61,12 @@ class TokenSerialArray:
         acts: ActionCounter,
         counts: CycleCounts,
         fire: FirePhase,
+        ap: ArrayParams | None = None,
     ):
         self.layer, self.hw, self.sched = layer, hw, sched
-        self.ap = ap = array_params(hw, layer.act_bits, layer.salient_bits, layer.k)
+        if ap is None:
+            ap = array_params(hw, layer.act_bits, layer.salient_bits, layer.k)
+        self.ap = ap
         self.acts, self.counts, self.fire = acts, counts, fire
         self.weights = _port(hw, BankRole.WEIGHTS)
         self.activations = _port(hw, BankRole.ACTIVATIONS)
@@ -135,23 +138,7 @@ class TokenSerialArray:
                 self.acts.add(comp, "read", row_words, word)
                 if latch:  # the row goes into the lane's latch
                     self.acts.add("latch", "write", cols, self.layer.weight_bits)
-            sgn = int(p.sign[e])
-            plane_weight = 1 << (p.pp.planes - int(p.step[e])) if p.pp.coding == 1 else 1
-            if latch:  # from the latch; bit-serial: shifted by its plane, straight into V
-                self.acts.add("latch", "read", cols, self.layer.weight_bits)
-                if p.pp.coding == 1:
-                    self.acts.add("if_array", "shift", cols, ap.acc_bits)
-                reg, step_weight = mem.v, plane_weight
-            else:
-                reg = mem.v if p.pp.coding == 0 else (mem.i if p.pp.coding == 2 else mem.p)
-                step_weight = 1
-            for c in range(cols):
-                w = int(self.w[c0 + c, self.i0 + i])
-                reg[c] = wrap(reg[c] + sgn * w * step_weight, ap.acc_bits)
-                mem.exact[c] += sgn * w * plane_weight * (
-                    1 if p.pp.coding != 2 else int(p.pp.window + 1 - p.step[e])
-                )
-            self.acts.add("if_array", "acc", cols, ap.acc_bits)
+            self._integrate(p, e, i, mem, c0)
             self.acts.add("encoder", "emit", 1, p.pp.bits)
             issued += 1
             self.ev_ptr += 1
@@ -164,6 +151,53 @@ class TokenSerialArray:
             self.counts.stall_bank += self.group_cycles - ideal
             self.group_cycles = self.group_events = 0
             self.ops.popleft()
+
+    def _integrate(self, p: EncodedPass, e: int, i: int, mem: Membranes, c0: int) -> None:
+        """Event ``e`` of pass ``p`` (input ``i`` of the chunk) adds ±w into the tile's
+        ``cols`` registers: V (count coding, latched passes), I (TTFS) or P (bit-serial)."""
+        ap, cols, latch = self.ap, self.cols, p.pp.latch
+        sgn = int(p.sign[e])
+        plane_weight = 1 << (p.pp.planes - int(p.step[e])) if p.pp.coding == 1 else 1
+        if latch:  # from the latch; bit-serial: shifted by its plane, straight into V
+            self.acts.add("latch", "read", cols, self.layer.weight_bits)
+            if p.pp.coding == 1:
+                self.acts.add("if_array", "shift", cols, ap.acc_bits)
+            reg, step_weight = mem.v, plane_weight
+        else:
+            reg = self._register(p, mem)
+            step_weight = 1
+        for c in range(cols):
+            w = int(self.w[c0 + c, self.i0 + i])
+            reg[c] = wrap(reg[c] + sgn * w * step_weight, ap.acc_bits)
+            mem.exact[c] += sgn * w * plane_weight * (
+                1 if p.pp.coding != 2 else int(p.pp.window + 1 - p.step[e])
+            )
+        self.acts.add("if_array", "acc", cols, ap.acc_bits)
+
+    @staticmethod
+    def _register(p: EncodedPass, mem: Membranes) -> list[int]:
+        """The register an unlatched pass's events add into: V (count), I (TTFS), P
+        (bit-serial)."""
+        return mem.v if p.pp.coding == 0 else (mem.i if p.pp.coding == 2 else mem.p)
+
+    def _micro_ops(self, p: EncodedPass) -> list[tuple[str, int]]:
+        """The array's single-cycle work for pass ``p`` (:func:`pass_micro_ops`)."""
+        return pass_micro_ops(p)
+
+    def _op_cycle(self, kind: str, s: int, p: EncodedPass, mem: Membranes) -> None:
+        """One cycle of a micro-op other than an issue group: a TTFS slope add, a bit-serial
+        shift or merge, an empty count-coded pass, a partial-membrane re-read."""
+        ap = self.ap
+        for c in range(self.cols):
+            if kind == "slope":
+                mem.v[c] = wrap(mem.v[c] + mem.i[c], ap.acc_bits)
+            elif kind == "shift":
+                mem.p[c] = wrap(2 * mem.p[c], ap.acc_bits)
+            elif kind == "merge":
+                mem.v[c] = wrap(mem.v[c] + mem.p[c], ap.acc_bits)
+        if kind not in ("empty", "reread"):
+            action = "shift" if kind == "shift" else "acc"
+            self.acts.add("if_array", action, self.cols, ap.acc_bits)
 
     def cycle(self, encoder: PassEncoder) -> int | None:
         ap = self.ap
@@ -185,7 +219,7 @@ class TokenSerialArray:
                 return None
             self.arr_pass = self.arr_next
             self.arr_next += 1
-            ops = pass_micro_ops(self.passes[self.arr_pass])
+            ops = self._micro_ops(self.passes[self.arr_pass])
             if self.mem is None:  # the token's first pass
                 token = self.passes[self.arr_pass].token
                 if self.chunk == 0:
@@ -206,16 +240,7 @@ class TokenSerialArray:
         if kind == "issue":
             self._issue_cycle(p, s)
         else:
-            for c in range(self.cols):
-                if kind == "slope":
-                    mem.v[c] = wrap(mem.v[c] + mem.i[c], ap.acc_bits)
-                elif kind == "shift":
-                    mem.p[c] = wrap(2 * mem.p[c], ap.acc_bits)
-                elif kind == "merge":
-                    mem.v[c] = wrap(mem.v[c] + mem.p[c], ap.acc_bits)
-            if kind not in ("empty", "reread"):
-                action = "shift" if kind == "shift" else "acc"
-                self.acts.add("if_array", action, self.cols, ap.acc_bits)
+            self._op_cycle(kind, s, p, mem)
             self.counts.compute += 1
             self.ops.popleft()
         if self.ops:
@@ -236,13 +261,24 @@ class TokenSerialArray:
         return done
 
 
-def reference_simulate_layer(layer: QuantizedLayer, hw: HardwareConfig) -> ReferenceResult:
-    """Step every cycle of the layer; returns cycles, stalls, actions and the output integers."""
+def reference_simulate_layer(
+    layer: QuantizedLayer,
+    hw: HardwareConfig,
+    *,
+    ap: ArrayParams | None = None,
+    array_unit: type[TokenSerialArray] = TokenSerialArray,
+) -> ReferenceResult:
+    """Step every cycle of the layer; returns cycles, stalls, actions and the output integers.
+
+    ``ap`` (default: :func:`array_params` of ``hw``) and ``array_unit`` (default
+    :class:`TokenSerialArray`) let a variant of the array (the spike × spike attention form)
+    run on the same machine."""
     sched = map_layer(layer, hw)
     acts = ActionCounter()
     counts = CycleCounts()
     outputs = np.zeros((layer.tokens, layer.n), np.int64)
-    ap = array_params(hw, layer.act_bits, layer.salient_bits, layer.k)
+    if ap is None:
+        ap = array_params(hw, layer.act_bits, layer.salient_bits, layer.k)
     fire = FirePhase(
         ap, acts, outputs, _port(hw, BankRole.OUTPUT), layer.output_bits,
         hw.if_array.compare_width_bits,
@@ -255,7 +291,7 @@ def reference_simulate_layer(layer: QuantizedLayer, hw: HardwareConfig) -> Refer
         salient=_port(hw, BankRole.SALIENT),
         weight_bits=layer.weight_bits,
     )
-    array = TokenSerialArray(layer, hw, sched, acts, counts, fire)
+    array = array_unit(layer, hw, sched, acts, counts, fire, ap)
     total = run_steps_by_cycle(len(sched.steps), dram, array, counts)
     acts.add("dram", "write", sched.output_bytes, 8)
     return ReferenceResult(

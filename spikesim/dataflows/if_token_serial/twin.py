@@ -27,6 +27,7 @@ def block_timing(
     reread_cycles: int = 0,
     writeback_cycles: int = 0,
     fire: bool = True,
+    fold_cycles: int = 0,
 ) -> NDArray[np.int64]:
     """Statistics (layout in :mod:`spikesim.hw.stats`) of one schedule step over a token block.
 
@@ -37,14 +38,19 @@ def block_timing(
         scan_end[p]   = max(scan_end[p-1], emit_end[p - fifo_depth]) + ceil(n_values / scan_rate)
                         (scan_rate of the pass kind, see PassParams)
         emit_start[p] = max(array_free, scan_end[p])         (the gap is an encoder stall)
-        emit_end[p]   = emit_start[p] + reread + issue_actual + overhead
-                        (reread = reread_cycles if p is the token's first pass, else 0)
+        emit_end[p]   = emit_start[p] + reread + issue_actual + overhead + groups · fold_cycles
+                        (reread = reread_cycles if p is the token's first pass, else 0;
+                        groups = the pass's issue groups with events, ISSUE_GROUPS)
         array_free    = emit_end[p] + (fire_cycles if fire else writeback_cycles)
                                                              if p is the token's last pass
 
     A K-split step (not the first chunk) re-reads each token's partial membranes before its
     first pass, and (not the last chunk) writes them back instead of firing; both are compute
     cycles of the array (``MEMBRANE_CYCLES``). Unsplit: 0, 0, fire.
+
+    ``fold_cycles``: compute cycles after each issue group that issued events (0 for
+    spike × integer; the spike × spike attention form folds its coincidence counters into the
+    group's register there, :mod:`spikesim.dataflows.spike_spike`).
     """
     out = np.zeros(S.SIZE, dtype=np.int64)
     scan_end_prev = 0
@@ -73,11 +79,19 @@ def block_timing(
                 pp.coding == 0 or pp.latch, fetches,
             )
             over, extra_acc, shifts = pass_overhead_cycles(pp)
+            if len(idx) == 0:
+                groups = 0
+            elif pp.coding == 0 or pp.latch:  # one stream
+                groups = 1
+            else:  # one group per time step (bit plane, TTFS step) with events
+                groups = len(np.unique(step))
+            over += groups * fold_cycles
             start = max(array_free, scan_end)
             out[S.STALL_ENCODER] += start - array_free
             reread = reread_cycles if pi == 0 else 0
             end = start + reread + actual + over
             emit_ends.append(end)
+            out[S.ISSUE_GROUPS] += groups
             out[S.COMPUTE] += ideal + over
             out[S.STALL_BANK] += actual - ideal
             out[S.COMPUTE] += reread

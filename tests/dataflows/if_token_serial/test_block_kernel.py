@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from spikesim.dataflows.if_token_serial import kernel as kernels
 from spikesim.dataflows.if_token_serial import twin as twins
 from spikesim.hw import stats as S
+from spikesim.hw.coding import pass_events
 from spikesim.hw.params import ArrayParams, PassParams
 from spikesim.quant.rtn import qmax
 
@@ -23,18 +24,21 @@ def pass_params(draw: st.DrawFn, bits: int) -> PassParams:
 
 
 Chunk = dict[str, int | bool]
-"""The K-chunk arguments of block_timing: reread_cycles, writeback_cycles, fire."""
+"""The K-chunk and fold arguments of block_timing: reread_cycles, writeback_cycles, fire,
+fold_cycles."""
 
 
 @st.composite
 def chunk_args(draw: st.DrawFn) -> Chunk:
-    """Unsplit (0, 0, fire), or a first, middle or last chunk of a K-split layer."""
+    """Unsplit (0, 0, fire), or a first, middle or last chunk of a K-split layer; no fold
+    (spike x integer) or 1-4 fold cycles per issue group (the spike x spike attention form)."""
     kind = draw(st.sampled_from(["unsplit", "first", "middle", "last"]))
     mem = draw(st.integers(1, 5))
     return {
         "reread_cycles": mem if kind in ("middle", "last") else 0,
         "writeback_cycles": mem if kind in ("first", "middle") else 0,
         "fire": kind in ("unsplit", "last"),
+        "fold_cycles": draw(st.sampled_from([0, 0, 1, 2, 4])),
     }
 
 
@@ -92,6 +96,33 @@ def test_block_timing_accounts_every_cycle(
     # every value is scanned once; every nonzero value emits its events
     assert s[S.SCANNED_NORMAL] == x.shape[0] * x.shape[1]
     assert s[S.SCANNED_SALIENT] == int(sal.sum())
+
+
+@given(block_case(), chunk_args())
+def test_fold_cycles_add_compute_per_issue_group(
+    case: tuple[np.ndarray, np.ndarray, ArrayParams], chunk: Chunk
+) -> None:
+    """Folds lengthen compute by fold_cycles per issue group with events, and change nothing
+    else but the times; the groups are one per pass with events (count coding, latched) or
+    one per distinct step of a pass's events (bit-serial planes, TTFS steps)."""
+    x, sal, ap = case
+    fold = {**chunk, "fold_cycles": 0}
+    base = kernels.block_timing(x, sal, ap, **fold)  # type: ignore[arg-type]
+    for cycles in (1, 3):
+        args = {**fold, "fold_cycles": cycles}
+        folded = kernels.block_timing(x, sal, ap, **args)  # type: ignore[arg-type]
+        assert folded[S.ISSUE_GROUPS] == base[S.ISSUE_GROUPS]
+        assert folded[S.COMPUTE] - base[S.COMPUTE] == cycles * base[S.ISSUE_GROUPS]
+        same = [i for i in range(S.SIZE) if i not in (S.TOTAL, S.COMPUTE, S.STALL_ENCODER)]
+        np.testing.assert_array_equal(folded[same], base[same])
+    groups = 0
+    for t in range(x.shape[0]):
+        for values, pp in ((np.where(sal[t], 0, x[t]), ap.normal),
+                           (np.where(sal[t], x[t], 0), ap.salient)):
+            steps = pass_events(values, pp)[1]
+            if len(steps):
+                groups += 1 if pp.coding == 0 or pp.latch else len(set(steps.tolist()))
+    assert base[S.ISSUE_GROUPS] == groups
 
 
 def test_threaded_kernels_equal_serial(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,106 @@
+"""Cycle-by-cycle reference of the spike × spike attention form (slow and obvious; small layers).
+
+The token-serial machine (:mod:`spikesim.dataflows.if_token_serial.reference`: DRAM channel,
+encoders and FIFO, issue under lanes and bank ports, fire phase, K-split membranes) with its
+array unit's arithmetic replaced by :class:`SpikeSpikeArray`: each issued event reads the
+tile's spike planes of its input (the same row words as an integer row), and for every column
+and every set magnitude bit s of that column's w increments the coincidence counter C[col][s]
+by sgn(x)·sgn(w), one ``if_array.acc`` at ``counter_bits`` each; after each issue group with
+events, ``fold_cycles`` cycles fold the counters, ``lanes`` planes per cycle, into the
+register the events of a spike × integer pass add into (V for count coding, P for bit-serial,
+I for TTFS): R += C[s] · 2^s, one ``if_array.acc`` at ``acc_bits`` per column and plane, and
+C[s] = 0. Every counter stays within its ``counter_bits`` range (checked at each increment).
+The membrane then holds the same wrapped sum as the spike × integer array, so the fire phase
+and the outputs are the integer reference's.
+"""
+
+from __future__ import annotations
+
+from spikesim.actions import ActionCounter
+from spikesim.config.hardware import HardwareConfig
+from spikesim.dataflows.base import ReferenceResult
+from spikesim.dataflows.if_token_serial import reference as token_serial
+from spikesim.dataflows.if_token_serial.reference import TokenSerialArray
+from spikesim.dataflows.spike_spike.params import attention_array_params, spike_spike_params
+from spikesim.hw.params import ArrayParams
+from spikesim.hw.reference_units import (
+    CycleCounts,
+    EncodedPass,
+    FirePhase,
+    Membranes,
+    wrap,
+)
+from spikesim.mapping.schedule import Schedule
+from spikesim.quant.layer import QuantizedLayer
+
+
+class SpikeSpikeArray(TokenSerialArray):
+    """The token-serial array unit with coincidence counters instead of per-event adds."""
+
+    def __init__(
+        self,
+        layer: QuantizedLayer,
+        hw: HardwareConfig,
+        sched: Schedule,
+        acts: ActionCounter,
+        counts: CycleCounts,
+        fire: FirePhase,
+        ap: ArrayParams | None = None,
+    ):
+        if ap is None:
+            ap = attention_array_params(layer, hw)
+        super().__init__(layer, hw, sched, acts, counts, fire, ap)
+        self.ss = spike_spike_params(layer, hw, ap)
+        cols = max(sched.tile_columns)
+        self.counters = [[0] * self.ss.planes for _ in range(cols)]
+        """C[col][s]: signed coincidences of the current issue group with plane s."""
+        self.fold_next = 0
+        """The next plane the fold in progress adds (0: no fold in progress)."""
+
+    def _integrate(self, p: EncodedPass, e: int, i: int, mem: Membranes, c0: int) -> None:
+        assert not p.pp.latch, "the spike x spike form runs unlatched passes"
+        sgn = int(p.sign[e])
+        plane_weight = 1 << (p.pp.planes - int(p.step[e])) if p.pp.coding == 1 else 1
+        ttfs_weight = 1 if p.pp.coding != 2 else int(p.pp.window + 1 - p.step[e])
+        limit = self.ss.counter_max
+        for c in range(self.cols):
+            w = int(self.w[c0 + c, self.i0 + i])
+            mag, direction = abs(w), sgn * (1 if w > 0 else -1)
+            for s in range(self.ss.planes):
+                if (mag >> s) & 1:  # a coincidence: the event meets a set bit of plane s
+                    self.counters[c][s] += direction
+                    assert abs(self.counters[c][s]) <= limit, "coincidence counter overflow"
+                    self.acts.add("if_array", "acc", 1, self.ss.counter_bits)
+            mem.exact[c] += sgn * w * plane_weight * ttfs_weight
+
+    def _micro_ops(self, p: EncodedPass) -> list[tuple[str, int]]:
+        """The token-serial micro-ops with ``fold_cycles`` fold cycles after each issue group
+        (an empty count-coded pass has none: it issued nothing)."""
+        ops: list[tuple[str, int]] = []
+        for op in super()._micro_ops(p):
+            ops.append(op)
+            if op[0] == "issue":
+                ops.extend([("fold", 0)] * self.ss.fold_cycles)
+        return ops
+
+    def _op_cycle(self, kind: str, s: int, p: EncodedPass, mem: Membranes) -> None:
+        if kind != "fold":
+            super()._op_cycle(kind, s, p, mem)
+            return
+        reg = self._register(p, mem)
+        first = self.fold_next
+        last = min(self.ss.planes, first + self.ap.lanes)
+        acc_bits = self.ap.acc_bits
+        for c in range(self.cols):
+            for plane in range(first, last):
+                reg[c] = wrap(reg[c] + (self.counters[c][plane] << plane), acc_bits)
+                self.counters[c][plane] = 0
+        self.acts.add("if_array", "acc", self.cols * (last - first), acc_bits)
+        self.fold_next = 0 if last == self.ss.planes else last
+
+
+def reference_simulate_layer(layer: QuantizedLayer, hw: HardwareConfig) -> ReferenceResult:
+    """Step every cycle of an attention layer in the spike × spike form."""
+    return token_serial.reference_simulate_layer(
+        layer, hw, ap=attention_array_params(layer, hw), array_unit=SpikeSpikeArray
+    )
