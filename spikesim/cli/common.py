@@ -160,8 +160,9 @@ def add_workload_arguments(p: argparse.ArgumentParser, workload_help: str) -> No
         "--tokens tokens per sequence), decode (--decode-steps generated tokens per sequence "
         "from a KV cache of --context tokens; layers decode.S.*), or both (the prefill, then "
         "the decode steps continuing it). With --trace: which recorded layers (default its "
-        "linear layers; prefill adds the attention it recorded with extract --attention, "
-        "decode its recorded decode steps, both all of them)",
+        "linear layers; prefill adds the attention it recorded with extract --attention and "
+        "those blocks' FP vector operators, decode its recorded decode steps, both all of "
+        "them)",
     )
     p.add_argument(
         "--batch", type=int, default=None, metavar="B",
@@ -381,3 +382,31 @@ def print_totals(result: SimResult, run_dir: Path) -> None:
         print("per token, by phase:")
         print(text_table(headers, rows, align), end="")
     print(f"run directory: {run_dir} (report: {run_dir / 'report.md'})")
+
+
+def check_out(out: Path, *, force: bool, inputs: list[Path]) -> None:
+    """``out`` (the file a command writes, flag ``--out``) may be written: not a directory,
+    under a directory, not one of ``inputs``, and new (or ``force``)."""
+    if out.is_dir():
+        raise InputError(
+            "is a directory; --out names the file to write", file=out, field="--out"
+        )
+    for parent in out.parents:
+        if os.path.lexists(parent):
+            if not parent.is_dir():
+                raise InputError(
+                    f"cannot be created: '{parent}' is not a directory", file=out, field="--out"
+                )
+            break
+    target = out.resolve()
+    for path in inputs:
+        if path.resolve() == target:
+            raise InputError(
+                "is one of the input files; refusing to write over it", file=out, field="--out"
+            )
+    if os.path.lexists(out) and not force:
+        raise InputError(
+            "exists; refusing to overwrite it (pass --force to replace it)",
+            file=out,
+            field="--out",
+        )

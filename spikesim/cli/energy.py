@@ -16,13 +16,12 @@ nothing is written when the import fails.
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from spikesim.cli.common import EXIT_OK, command_line
+from spikesim.cli.common import EXIT_OK, check_out, command_line
 from spikesim.cli.flags import parser_flags
 from spikesim.errors import InputError, shorten
 
@@ -220,34 +219,6 @@ def list_tables() -> int:
 # --------------------------------------------------------------------------------------------
 # energy import
 # --------------------------------------------------------------------------------------------
-
-
-def check_out(out: Path, *, force: bool, inputs: list[Path]) -> None:
-    """``out`` may be written: not a directory, under a directory, not an input, and new (or
-    ``force``)."""
-    if out.is_dir():
-        raise InputError(
-            "is a directory; --out names the table file to write", file=out, field="--out"
-        )
-    for parent in out.parents:
-        if os.path.lexists(parent):
-            if not parent.is_dir():
-                raise InputError(
-                    f"cannot be created: '{parent}' is not a directory", file=out, field="--out"
-                )
-            break
-    target = out.resolve()
-    for path in inputs:
-        if path.resolve() == target:
-            raise InputError(
-                "is one of the input files; refusing to write over it", file=out, field="--out"
-            )
-    if os.path.lexists(out) and not force:
-        raise InputError(
-            "exists; refusing to overwrite it (pass --force to replace it)",
-            file=out,
-            field="--out",
-        )
 
 
 def parse_classes(texts: list[str]) -> dict[str, Kind]:

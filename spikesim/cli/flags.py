@@ -42,6 +42,7 @@ PARAMETER_FLAGS: dict[str, str] = {
     "seed": "--seed",
     "seq_len": "--seq-len",
     "shape": "--shape",
+    "stats": "--stats",
     "text": "--text",
     "timeline_layers": "--timeline",
     "tokens": "--tokens",
@@ -52,7 +53,7 @@ PARAMETER_FLAGS: dict[str, str] = {
 """API parameter name → the flag (or positional) of the subcommands that pass it."""
 
 PATH_PARAMETERS = frozenset(
-    {"hardware", "model", "out", "run_dirs", "text", "trace", "workload"}
+    {"hardware", "model", "out", "run_dirs", "stats", "text", "trace", "workload"}
 )
 """Parameters whose value is a file or directory: their errors name that path as the file."""
 

@@ -31,8 +31,9 @@ Optional sections (additive; :data:`SECTION_KEYS`): ``"attention"`` and ``"decod
 ``spikesim extract --attention --decode-steps N`` records beside the linear layers — each a
 JSON object whose list of files (``blocks`` / ``layers``) has entries ``{..., "file", "sha256",
 "bytes", "tensors"}`` checked like a layer's (:func:`load_tensor_file`). Their meaning and the
-workload layers built from them are :mod:`spikesim.trace.recorded`'s; a trace that has them
-lists those layers in :attr:`Trace.layers` after (or among) its linear layers.
+workload layers built from them are :mod:`spikesim.trace.recorded`'s; loaded with a ``phase``,
+a trace that has them lists those layers in :attr:`Trace.layers` after (or among) its linear
+layers, with the vector operators of the blocks whose attention it recorded.
 
 Reading is lazy and cheap: :func:`load_trace` checks the manifest, the file sizes and every
 safetensors header (so a truncated or mislabelled file is caught at once) but reads no tensor
@@ -55,7 +56,7 @@ import struct
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import numpy as np
 from safetensors.numpy import save_file
@@ -63,6 +64,9 @@ from safetensors.numpy import save_file
 from spikesim.errors import InputError, echo
 from spikesim.fsutil import staged_dir
 from spikesim.trace import verified
+
+if TYPE_CHECKING:
+    from spikesim.trace.vector import VectorLayer
 
 __all__ = [
     "MANIFEST_NAME",
@@ -73,6 +77,7 @@ __all__ = [
     "SectionReader",
     "TensorSpec",
     "Trace",
+    "TraceEntry",
     "TraceFile",
     "TraceItem",
     "TraceLayer",
@@ -389,12 +394,18 @@ class TraceItem(Protocol):
         ...
 
 
+TraceEntry: TypeAlias = "TraceItem | VectorLayer"
+"""One entry of :attr:`Trace.layers`: a layer with tensors (:class:`TraceItem`), or, with a
+``phase``, a vector operator of a block whose attention the trace recorded
+(:class:`~spikesim.trace.vector.VectorLayer`: element counts only)."""
+
 SectionReader = Callable[
-    [Mapping[str, Any], Path, Path, tuple[TraceLayer, ...], int, set[str]],
-    tuple[tuple[TraceItem, ...], object],
+    [Mapping[str, Any], Path, Path, tuple[TraceLayer, ...], int, set[str], str | None],
+    tuple[tuple[TraceEntry, ...], object],
 ]
-"""``reader(sections, trace_dir, manifest, layers, tokens, layer_files) -> (every layer in
-order, the parsed sections)``: reads a manifest's optional sections (:data:`SECTION_KEYS`)."""
+"""``reader(sections, trace_dir, manifest, layers, tokens, layer_files, phase) -> (every layer
+in order, the parsed sections)``: reads a manifest's optional sections (:data:`SECTION_KEYS`);
+with ``phase`` ``None`` (the linear layers alone) it need not build the vector operators."""
 
 _section_reader: list[SectionReader] = []
 
@@ -428,7 +439,8 @@ class Trace:
         Manifest schema version (1).
     layers:
         The layers in manifest order (:class:`TraceLayer`); a trace with recorded sections
-        (``attention``, ``decode``) also lists the layers built from them, in execution order
+        (``attention``, ``decode``) and a ``phase`` lists the layers built from them, in
+        execution order, with the vector operators of its attention blocks
         (:func:`spikesim.trace.recorded.recorded_layers`).
     recorded:
         The recorded sections (:class:`~spikesim.trace.recorded.RecordedParts`), or ``None``.
@@ -439,7 +451,7 @@ class Trace:
     tokens: int
     source: dict[str, Any] = field(hash=False)
     schema_version: int
-    layers: tuple[TraceItem, ...]
+    layers: tuple[TraceEntry, ...]
     recorded: object | None = field(default=None, compare=False, hash=False, repr=False)
 
     @property
@@ -447,7 +459,7 @@ class Trace:
         """The linear layers of the manifest's ``layers`` list (one file each), in its order."""
         return tuple(layer for layer in self.layers if isinstance(layer, TraceLayer))
 
-    def layer(self, name: str) -> TraceItem:
+    def layer(self, name: str) -> TraceEntry:
         """The layer called ``name``.
 
         Raises
@@ -1371,6 +1383,10 @@ def load_trace(path: str | os.PathLike[str], *, phase: str | None = None) -> Tra
         ``prefill``: those and the attention matmuls of the recorded pass; ``decode``: the
         recorded decode steps (``--decode-steps``); ``both``: prefill then decode. Asking a
         trace for a phase it did not record (``decode`` without a decode part) is an error.
+        With recorded attention, a phase also holds the vector operators (RMSNorm, RoPE, KV
+        write, softmax, residual adds, SiLU·up) of every block whose attention was recorded,
+        as a named shape of the trace's dimensions places them
+        (:func:`spikesim.trace.recorded.recorded_layers`).
 
     Returns
     -------
@@ -1448,7 +1464,7 @@ def load_trace(path: str | os.PathLike[str], *, phase: str | None = None) -> Tra
         raise InputError("no reader of the manifest's sections is installed (import "
                          "spikesim.trace)", file=manifest, field=next(iter(sections)))
     items, recorded = _section_reader[0](
-        sections, trace_dir, manifest, tuple(layers), tokens, seen_files
+        sections, trace_dir, manifest, tuple(layers), tokens, seen_files, phase
     )
     decode = getattr(recorded, "decode", None)
     generated = decode.steps * decode.sequences if decode is not None else 0
@@ -1464,8 +1480,8 @@ def load_trace(path: str | os.PathLike[str], *, phase: str | None = None) -> Tra
     )
 
 
-def _of_phase(items: tuple[TraceItem, ...], phase: str | None, manifest: Path
-              ) -> tuple[TraceItem, ...]:
+def _of_phase(items: tuple[TraceEntry, ...], phase: str | None, manifest: Path
+              ) -> tuple[TraceEntry, ...]:
     """The layers of ``phase`` (``both``: all of them, in order; None: the manifest's linear
     layers)."""
     if phase is None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ from spikesim.schema import OpClass, Phase
 from spikesim.trace.last_value import LastValue
 from spikesim.trace.synth import (
     GENERATOR_VERSION,
+    ActivationStats,
     check_tensor_size,
     generate_activations,
     generate_weights,
@@ -78,6 +79,9 @@ class GeneratedLayer:
     stream:
         Selects the random stream of ``x`` (:func:`~spikesim.trace.synth.generate_activations`):
         ``()`` for a prefill (``synth``'s values), ``(1, step)`` for decode step ``step``.
+    stats:
+        ``(site, statistics)`` pairs replacing the built-in activation statistics of those sites
+        (fitted to a trace, :mod:`spikesim.trace.fitstats`); ``()``: the built-in ones.
 
     The layers of one workload share a one-entry cache of the last generated ``x`` (float16),
     so the layers of a block that read the same input (q/k/v_proj, gate/up_proj) generate it
@@ -102,6 +106,7 @@ class GeneratedLayer:
     op_class: str = OpClass.LINEAR.value
     phase: str = Phase.PREFILL.value
     stream: tuple[int, ...] = ()
+    stats: tuple[tuple[str, ActivationStats], ...] = ()
     _cache: InputCache = field(
         default_factory=InputCache, compare=False, hash=False, repr=False
     )
@@ -125,10 +130,11 @@ class GeneratedLayer:
         if name == "x":
             self.check_size()
             key = (self.seed, self.block, site_of(self.op), self.tokens, self.k, self.hidden,
-                   self.stream)
+                   self.stream, self.stats)
             x = self._cache.get(key, lambda: generate_activations(
                 seed=self.seed, block=self.block, op=self.op, m=self.tokens, k=self.k,
                 hidden=self.hidden, dtype=GENERATED_DTYPE, stream=self.stream,
+                stats=dict(self.stats) or None,
             ))
             x.flags.writeable = False
             return x
@@ -154,8 +160,10 @@ class GeneratedLayer:
 def linear_recipe_sha256(
     *, seed: int, block: int, op: str, tokens: int, k: int, n: int, hidden: int | None,
     stream: tuple[int, ...] = (),
+    stats: tuple[tuple[str, ActivationStats], ...] = (),
 ) -> str:
-    recipe = {
+    """Digest of a generated linear layer's recipe (``stats``, when given, are part of it)."""
+    recipe: dict[str, object] = {
         "generator": "spikesim.trace.synth",
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
@@ -170,5 +178,7 @@ def linear_recipe_sha256(
     }
     if stream:
         recipe["stream"] = list(stream)
+    if stats:
+        recipe["activation_stats"] = {site: asdict(value) for site, value in stats}
     text = json.dumps(recipe, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

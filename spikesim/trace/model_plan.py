@@ -22,7 +22,8 @@ Decode step s (``phase`` ``decode`` or ``both``)
     phase ``decode``. ``both`` takes ``context`` = ``tokens``: the decode continues the
     prefill's sequences (sequence 0's keys are the prefill's).
 
-Per block, in order (``[d]``: decode only changes the M and the names)::
+Per block, in order (:data:`BLOCK_STEPS`, which a recorded trace's phases follow too;
+``[d]``: decode only changes the M and the names)::
 
     rmsnorm  q_proj k_proj v_proj  rope  kv_write  attention…  softmax  o_proj  residual
     rmsnorm  gate_proj up_proj  silu_mul  down_proj  residual
@@ -46,14 +47,17 @@ from spikesim.trace.attention import (
     decode_attention_layers,
 )
 from spikesim.trace.generated import GeneratedLayer, InputCache, SizeSource, linear_recipe_sha256
-from spikesim.trace.synth import ModelShape, shape_plan
+from spikesim.trace.synth import ActivationStats, ModelShape, shape_plan
 from spikesim.trace.vector import VectorLayer, VectorOp, block_vector_layer
 
 __all__ = [
     "ATTENTION_QUERY_BLOCK",
+    "BLOCK_STEPS",
     "PHASE_CHOICES",
+    "BlockStep",
     "ModelLayer",
     "PhasePlan",
+    "block_vector",
     "model_layers",
     "phase_plan",
 ]
@@ -209,9 +213,11 @@ class _Linears:
     """The generated linears of a model, made on demand per (phase, step, block, op) with the
     workload's shared input cache."""
 
-    def __init__(self, dims: ModelShape, seed: int) -> None:
+    def __init__(self, dims: ModelShape, seed: int,
+                 stats: tuple[tuple[str, ActivationStats], ...] = ()) -> None:
         self.dims = dims
         self.seed = seed
+        self.stats = stats
         self.cache = InputCache()
         self.shapes = {op: (k, n) for _, op, k, n in shape_plan(dims, 1)}
 
@@ -225,10 +231,75 @@ class _Linears:
             name=f"{prefix}layers.{block}.{where}.{op}", op=op, tokens=rows, k=k, n=n,
             block=block, seed=self.seed, hidden=self.dims.hidden,
             sha256=linear_recipe_sha256(seed=self.seed, block=block, op=op, tokens=rows, k=k,
-                                        n=n, hidden=self.dims.hidden, stream=stream),
+                                        n=n, hidden=self.dims.hidden, stream=stream,
+                                        stats=self.stats),
             x_size=SizeSource(size_field, note=note),
-            phase=phase, stream=stream, _cache=self.cache,
+            phase=phase, stream=stream, stats=self.stats, _cache=self.cache,
         )
+
+
+@dataclass(frozen=True)
+class BlockStep:
+    """One step of a decoder block's execution order (:data:`BLOCK_STEPS`).
+
+    Attributes
+    ----------
+    kind:
+        ``vector`` (a :class:`~spikesim.trace.vector.VectorOp`), ``linear`` (a projection:
+        ``q_proj`` … ``down_proj``) or ``attention`` (the block's attention matmuls, all of
+        them).
+    op:
+        The vector op or the projection (``attention`` for the attention matmuls).
+    group:
+        The sub-block the step belongs to: ``self_attn`` or ``mlp``.
+    """
+
+    kind: str
+    op: str
+    group: str
+
+
+VECTOR, LINEAR, ATTENTION = "vector", "linear", "attention"
+"""Values of :attr:`BlockStep.kind`."""
+
+
+def _steps(*steps: tuple[str, str, str]) -> tuple[BlockStep, ...]:
+    return tuple(BlockStep(kind, op, group) for kind, op, group in steps)
+
+
+BLOCK_STEPS: tuple[BlockStep, ...] = _steps(
+    (VECTOR, VectorOp.RMSNORM.value, "self_attn"),
+    (LINEAR, "q_proj", "self_attn"),
+    (LINEAR, "k_proj", "self_attn"),
+    (LINEAR, "v_proj", "self_attn"),
+    (VECTOR, VectorOp.ROPE.value, "self_attn"),
+    (VECTOR, VectorOp.KV_WRITE.value, "self_attn"),
+    (ATTENTION, ATTENTION, "self_attn"),
+    (VECTOR, VectorOp.SOFTMAX.value, "self_attn"),
+    (LINEAR, "o_proj", "self_attn"),
+    (VECTOR, VectorOp.RESIDUAL.value, "self_attn"),
+    (VECTOR, VectorOp.RMSNORM.value, "mlp"),
+    (LINEAR, "gate_proj", "mlp"),
+    (LINEAR, "up_proj", "mlp"),
+    (VECTOR, VectorOp.SILU_MUL.value, "mlp"),
+    (LINEAR, "down_proj", "mlp"),
+    (VECTOR, VectorOp.RESIDUAL.value, "mlp"),
+)
+"""A decoder block in execution order (the module docstring's table): what a model's plan
+emits per block and step, and where a recorded trace places its vector operators
+(:mod:`spikesim.trace.recorded`)."""
+
+
+def block_vector(
+    step: BlockStep, dims: ModelShape, block: int, rows: int, *, prefix: str, phase: str,
+    sequences: int = 1, keys: int = 0,
+) -> VectorLayer:
+    """The vector layer of ``step`` (kind ``vector``) in block ``block`` at ``rows`` rows (all
+    sequences' tokens in a prefill, one per sequence in a decode step; ``sequences``, ``keys``
+    and ``prefix`` as :func:`~spikesim.trace.vector.block_vector_layer` reads them)."""
+    return block_vector_layer(VectorOp(step.op), block=block, tokens=rows, dims=dims,
+                              group=step.group, phase=phase, prefix=prefix,
+                              sequences=sequences, keys=keys)
 
 
 def _block(
@@ -236,37 +307,26 @@ def _block(
     *, prefix: str, phase: str, stream: tuple[int, ...], size_field: str, sequences: int = 1,
     keys: int = 0,
 ) -> list[ModelLayer]:
-    """One decoder block in execution order (module docstring)."""
-
-    def vector(op: VectorOp, group: str | None = None) -> VectorLayer:
-        return block_vector_layer(op, block=block, tokens=rows, dims=dims, group=group,
-                                  phase=phase, prefix=prefix, sequences=sequences, keys=keys)
-
-    def lin(*ops: str) -> list[ModelLayer]:
-        return [linear.layer(block, op, rows=rows, prefix=prefix, stream=stream, phase=phase,
-                             size_field=size_field) for op in ops]
-
-    return [
-        vector(VectorOp.RMSNORM, "self_attn"),
-        *lin("q_proj", "k_proj", "v_proj"),
-        vector(VectorOp.ROPE),
-        vector(VectorOp.KV_WRITE),
-        *attention,
-        vector(VectorOp.SOFTMAX),
-        *lin("o_proj"),
-        vector(VectorOp.RESIDUAL, "self_attn"),
-        vector(VectorOp.RMSNORM, "mlp"),
-        *lin("gate_proj", "up_proj"),
-        vector(VectorOp.SILU_MUL),
-        *lin("down_proj"),
-        vector(VectorOp.RESIDUAL, "mlp"),
-    ]
+    """One decoder block in execution order (:data:`BLOCK_STEPS`)."""
+    out: list[ModelLayer] = []
+    for step in BLOCK_STEPS:
+        if step.kind == VECTOR:
+            out.append(block_vector(step, dims, block, rows, prefix=prefix, phase=phase,
+                                    sequences=sequences, keys=keys))
+        elif step.kind == LINEAR:
+            out.append(linear.layer(block, step.op, rows=rows, prefix=prefix, stream=stream,
+                                    phase=phase, size_field=size_field))
+        else:
+            out += attention
+    return out
 
 
-def model_layers(dims: ModelShape, plan: PhasePlan, seed: int) -> tuple[ModelLayer, ...]:
+def model_layers(dims: ModelShape, plan: PhasePlan, seed: int,
+                 stats: tuple[tuple[str, ActivationStats], ...] = ()) -> tuple[ModelLayer, ...]:
     """Every layer of ``plan`` on a model of shape ``dims`` (module docstring), in execution
-    order: the prefill's blocks, then each decode step's blocks. Nothing is generated yet."""
-    linear = _Linears(dims, seed)
+    order: the prefill's blocks, then each decode step's blocks. Nothing is generated yet.
+    ``stats``: fitted activation statistics of the linears' inputs (:mod:`.fitstats`)."""
+    linear = _Linears(dims, seed, stats)
     cache = AttentionCache()
     layers: list[ModelLayer] = []
     if plan.has_prefill and plan.tokens is not None:

@@ -38,6 +38,22 @@ causal softmax of the score layer's own q and k) with the recorded q, k, v in pl
 generated ones (:class:`RecordedAttentionLayer`), so a trace and a named shape differ only in
 their values.
 
+Vector operators (with a ``phase``)
+-----------------------------------
+Loaded with a ``phase`` (:func:`read_sections`), a trace with an attention section also lists
+the vector operators of each attention block (:class:`~spikesim.trace.vector.VectorLayer`:
+RMSNorm, RoPE, KV write, softmax, residual adds, SiLU·up), made and placed as a named shape
+of the trace's dimensions makes and places them (:data:`~spikesim.trace.model_plan.
+BLOCK_STEPS`, :func:`~spikesim.trace.model_plan.block_vector`): heads, KV heads and head
+dim from the section, the model width from q_proj's K and the MLP width from gate_proj's N
+(or another projection that shows it, :func:`recorded_dims`); the prefill's at the trace's
+S · T tokens, decode step s's at S rows whose softmax rows hold T + s + 1 keys. Each goes
+just before the block's next recorded linear or attention in that order (the last ones just
+after the block's last); a block's MLP operators (its norm, SiLU·up, residual add) only with a
+recorded MLP linear of the block. On a trace of whole blocks the layers are exactly the named
+shape's layers of those blocks, values aside. Without a phase (the linear layers alone)
+nothing of this is built, and a trace without recorded attention has no vector operators.
+
 Everything here reads numpy only; recording needs torch (:mod:`spikesim.trace.recording`).
 """
 
@@ -45,7 +61,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -63,16 +79,25 @@ from spikesim.trace.attention import (
 )
 from spikesim.trace.format import (
     SectionFile,
+    TraceEntry,
     TraceFile,
-    TraceItem,
     TraceLayer,
     TraceSection,
     _require,
     load_tensor_file,
     register_section_reader,
 )
-from spikesim.trace.model_plan import ATTENTION_QUERY_BLOCK
+from spikesim.trace.model_plan import (
+    ATTENTION,
+    ATTENTION_QUERY_BLOCK,
+    BLOCK_STEPS,
+    LINEAR,
+    VECTOR,
+    BlockStep,
+    block_vector,
+)
 from spikesim.trace.synth import ModelShape
+from spikesim.trace.vector import VectorLayer
 
 __all__ = [
     "QKV_OPS",
@@ -89,6 +114,7 @@ __all__ = [
     "decode_section",
     "load_recorded",
     "read_sections",
+    "recorded_dims",
     "recorded_layers",
 ]
 
@@ -351,15 +377,78 @@ def _order(linears: Sequence[TraceLayer], attention: RecordedAttention | None
     return slots
 
 
-def recorded_layers(linears: tuple[TraceLayer, ...], parts: RecordedParts
-                    ) -> tuple[TraceLayer | RecordedItem, ...]:
+_Slot = TraceLayer | BlockOperands
+_Placed = dict[int, list[tuple[int, BlockStep]]]
+"""Slot index → the vector steps (block, step) placed before (or after) that slot."""
+
+
+def _places(slots: Sequence[_Slot], attention: RecordedAttention,
+            present: Callable[[TraceLayer], bool]) -> tuple[_Placed, _Placed]:
+    """Where each attention block's vector operators go among ``slots`` (one phase's: the
+    linears for which ``present`` holds, and the attention blocks), as
+    :data:`~spikesim.trace.model_plan.BLOCK_STEPS` orders them: each just before the block's
+    next recorded step (a linear of the block whose ``op`` is the step's, or its attention),
+    those after the last one just after it. The MLP's operators (its norm, SiLU·up, residual
+    add) come only with a recorded MLP linear of the block."""
+    before: _Placed = {}
+    after: _Placed = {}
+    for operands in attention.blocks:
+        anchors: dict[int, int] = {}
+        for i, step in enumerate(BLOCK_STEPS):
+            if step.kind == ATTENTION:
+                anchors[i] = next(j for j, s in enumerate(slots) if s is operands)
+            elif step.kind == LINEAR:
+                found = next((j for j, s in enumerate(slots)
+                              if isinstance(s, TraceLayer) and s.op == step.op and present(s)
+                              and block_of(s.name) == operands.block), None)
+                if found is not None:
+                    anchors[i] = found
+        mlp = any(BLOCK_STEPS[i].group == "mlp" for i in anchors)
+        pending: list[tuple[int, BlockStep]] = []
+        last = anchors[min(anchors)]
+        for i, step in enumerate(BLOCK_STEPS):
+            if i in anchors:
+                before.setdefault(anchors[i], []).extend(pending)
+                pending, last = [], anchors[i]
+            elif step.kind == VECTOR and (mlp or step.group != "mlp"):
+                pending.append((operands.block, step))
+        after.setdefault(last, []).extend(pending)
+    return before, after
+
+
+def recorded_layers(linears: tuple[TraceLayer, ...], parts: RecordedParts,
+                    dims: ModelShape | None = None
+                    ) -> tuple[TraceLayer | RecordedItem | VectorLayer, ...]:
     """Every layer of a trace with recorded sections, in execution order (module docstring):
-    the prefill (linears and attention), then each decode step."""
+    the prefill (linears and attention), then each decode step.
+
+    With ``dims`` (:func:`recorded_dims`) and an attention section, also the vector operators
+    of each attention block, as a named shape of those dimensions has them
+    (:func:`~spikesim.trace.model_plan.block_vector`: same names, fields and order around the
+    block's linears and attention): at the trace's tokens in the prefill (one causal softmax
+    triangle per sequence), at one row per sequence in decode step s, whose softmax rows hold
+    the T + s + 1 keys of the recorded cache. A block's MLP operators come with a recorded
+    MLP linear of the block (:func:`_places`)."""
     attention = parts.attention
     slots = _order(linears, attention)
     shape = attention.shape() if attention else None
-    out: list[TraceLayer | RecordedItem] = []
-    for slot in slots:
+    decode = parts.decode
+    inputs = {i.name: i for i in decode.inputs} if decode is not None else {}
+
+    def placed(steps: Iterable[tuple[int, BlockStep]], rows: int, prefix: str, phase: str,
+               sequences: int, keys: int) -> list[VectorLayer]:
+        if dims is None:
+            return []
+        return [block_vector(step, dims, block, rows, prefix=prefix, phase=phase,
+                             sequences=sequences, keys=keys) for block, step in steps]
+
+    out: list[TraceLayer | RecordedItem | VectorLayer] = []
+    before, after = (_places(slots, attention, lambda _: True)
+                     if dims is not None and attention is not None else ({}, {}))
+    for j, slot in enumerate(slots):
+        if attention is not None:
+            out += placed(before.get(j, ()), attention.sequences * attention.prefill_tokens,
+                          "", Phase.PREFILL.value, attention.sequences, 0)
         if isinstance(slot, TraceLayer):
             out.append(slot)
         elif attention is not None and shape is not None:
@@ -367,22 +456,90 @@ def recorded_layers(linears: tuple[TraceLayer, ...], parts: RecordedParts
                 shape, slot.block, attention.prefill_tokens, 0, ATTENTION_QUERY_BLOCK,
                 sequences=attention.sequences,
             )]
-    decode = parts.decode
+        if attention is not None:
+            out += placed(after.get(j, ()), attention.sequences * attention.prefill_tokens,
+                          "", Phase.PREFILL.value, attention.sequences, 0)
     if decode is None:
         return tuple(out)
-    inputs = {i.name: i for i in decode.inputs}
+    before, after = (_places(slots, attention, lambda s: s.name in inputs)
+                     if dims is not None and attention is not None else ({}, {}))
     for step in range(decode.steps):
-        for slot in slots:
+        prefix = f"decode.{step}."
+        position = attention.prefill_tokens + step if attention is not None else 0
+        for j, slot in enumerate(slots):
+            out += placed(before.get(j, ()), decode.sequences, prefix, Phase.DECODE.value, 1,
+                          position + 1)
             if isinstance(slot, TraceLayer):
                 if slot.name in inputs:
                     out.append(_decode_linear(slot, inputs[slot.name], step, decode.sequences))
             elif attention is not None and shape is not None:
-                position = attention.prefill_tokens + step
                 out += [_recorded(layer, slot) for layer in decode_attention_layers(
                     shape, slot.block, step=step, position=position,
                     positions=attention.positions, seed=0, sequences=decode.sequences,
                 )]
+            out += placed(after.get(j, ()), decode.sequences, prefix, Phase.DECODE.value, 1,
+                          position + 1)
     return tuple(out)
+
+
+_HIDDEN_FROM = (("q_proj", "k"), ("k_proj", "k"), ("v_proj", "k"), ("o_proj", "n"),
+                ("gate_proj", "k"), ("up_proj", "k"), ("down_proj", "n"))
+"""Where a trace's linears show the model width (hidden): (op, side), first one first."""
+
+_INTERMEDIATE_FROM = (("gate_proj", "n"), ("up_proj", "n"), ("down_proj", "k"))
+"""Where they show the MLP width (intermediate)."""
+
+
+def _width(linears: Sequence[TraceLayer], sources: tuple[tuple[str, str], ...], what: str,
+           manifest: Path) -> int | None:
+    """The width ``what`` as the first of ``sources`` has it in ``linears`` (manifest order),
+    checked against every other one; None if no linear has such an op."""
+    seen = [(getattr(layer, side), index, op, side) for op, side in sources
+            for index, layer in enumerate(linears) if layer.op == op]
+    if not seen:
+        return None
+    value, first, op, side = seen[0]
+    for other, index, other_op, other_side in seen[1:]:
+        if other != value:
+            raise InputError(
+                f"{other_op} {linears[index].name!r} has {other_side}={other}, but {op} "
+                f"{linears[first].name!r} makes the {what} width {value} ({side}): the vector "
+                "operators of a phase need one width",
+                file=manifest, field=f"layers[{index}].{other_side}",
+            )
+    return value
+
+
+def recorded_dims(linears: Sequence[TraceLayer], attention: RecordedAttention,
+                  manifest: Path) -> ModelShape:
+    """The model dimensions of a trace's vector operators: heads, KV heads and head dim from the
+    ``attention`` section; ``hidden`` from the linears (q_proj's K, else k/v_proj's K, o_proj's
+    N, gate/up_proj's K, down_proj's N), ``intermediate`` likewise (gate_proj's N, else
+    up_proj's N, down_proj's K; 0 when the trace has no MLP linear, whose operators are then
+    never built). Every linear that shows a width must agree.
+
+    Raises
+    ------
+    InputError
+        Naming the manifest and ``layers`` when no linear shows the model width, or
+        ``layers[i].k`` / ``.n`` of a linear that disagrees.
+    """
+    hidden = _width(linears, _HIDDEN_FROM, "model (hidden)", manifest)
+    if hidden is None:
+        raise InputError(
+            "the vector operators of a phase (RMSNorm, residual adds) need the model width, "
+            "but the trace has no q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj or "
+            "down_proj layer to read it from (load it without a phase for its linear layers)",
+            file=manifest, field="layers",
+        )
+    intermediate = _width(linears, _INTERMEDIATE_FROM, "MLP (intermediate)", manifest)
+    return ModelShape(
+        hidden=hidden, intermediate=intermediate or 0,
+        q_out=attention.heads * attention.head_dim,
+        kv_out=attention.kv_heads * attention.head_dim,
+        blocks=max(b.block for b in attention.blocks) + 1, heads=attention.heads,
+        kv_heads=attention.kv_heads,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -529,12 +686,16 @@ def load_recorded(sections: Mapping[str, Any], trace_dir: Path, manifest: Path,
 
 
 def read_sections(sections: Mapping[str, Any], trace_dir: Path, manifest: Path,
-                  linears: tuple[TraceLayer, ...], tokens: int, files: set[str]
-                  ) -> tuple[tuple[TraceItem, ...], RecordedParts]:
+                  linears: tuple[TraceLayer, ...], tokens: int, files: set[str],
+                  phase: str | None = None) -> tuple[tuple[TraceEntry, ...], RecordedParts]:
     """The trace's layers and sections (:func:`load_recorded`, :func:`recorded_layers`): what
-    :func:`~spikesim.trace.format.load_trace` calls for a manifest with sections."""
+    :func:`~spikesim.trace.format.load_trace` calls for a manifest with sections. With a
+    ``phase`` and an attention section, the layers include the vector operators
+    (:func:`recorded_dims`); without one (the linear layers alone) they are not built."""
     parts = load_recorded(sections, trace_dir, manifest, linears, tokens, files)
-    return recorded_layers(linears, parts), parts
+    dims = (recorded_dims(linears, parts.attention, manifest)
+            if phase is not None and parts.attention is not None else None)
+    return recorded_layers(linears, parts, dims), parts
 
 
 register_section_reader(read_sections)

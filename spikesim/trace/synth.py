@@ -42,7 +42,8 @@ Activation statistics (x, ``[M, K]``; bulk scale s = 1)
   same in every block, like the persistent outlier features of the residual stream.
 * **Rare massive values**: each entry independently with probability ``massive_rate`` becomes
   ± ``massive_lo``…``massive_hi`` × s (log-uniform).
-* **down_proj input** is a SwiGLU product ``silu(g) * u`` of two heavy-tailed tensors, so it is
+* **down_proj input** is a SwiGLU product ``silu(g) * u`` of two heavy-tailed tensors (``g``
+  :data:`SWIGLU_GATE_SCALE` deviations wide), so it is
   more heavy-tailed and skewed; its outlier channels come from ``u`` and it has 10× more massive
   values.
 
@@ -80,6 +81,7 @@ from spikesim.trace.format import (
     with_extra_tensors,
     write_trace,
 )
+from spikesim.trace.shapes import SHAPES, ModelShape
 
 __all__ = [
     "ACTIVATION_STATS",
@@ -88,6 +90,7 @@ __all__ = [
     "MAX_SEED",
     "MAX_TENSOR_ELEMENTS",
     "SHAPES",
+    "SWIGLU_GATE_SCALE",
     "ActivationStats",
     "Gemm",
     "ModelShape",
@@ -100,6 +103,7 @@ __all__ = [
     "plan_block",
     "shape_plan",
     "site_of",
+    "site_stats",
     "statistics_source",
     "synth_layers",
     "synth_trace",
@@ -123,69 +127,6 @@ MAX_SEED = 2**64 - 1
 """Largest seed (it is stored in the manifest; numpy seeds are 64-bit words)."""
 
 
-@dataclass(frozen=True)
-class ModelShape:
-    """Dimensions of one decoder block's linear layers.
-
-    Attributes
-    ----------
-    hidden:
-        Model (residual) width: input of q/k/v and gate/up, output of o and down.
-    intermediate:
-        MLP width: output of gate/up, input of down.
-    q_out:
-        Output width of q_proj (heads × head_dim) = input width of o_proj.
-    kv_out:
-        Output width of k_proj and v_proj (KV heads × head_dim).
-    blocks:
-        Number of decoder blocks in the model (upper bound for ``layers``).
-    heads:
-        Attention (query) heads; ``q_out = heads * head_dim``.
-    kv_heads:
-        Key/value heads (grouped-query attention when fewer than ``heads``);
-        ``kv_out = kv_heads * head_dim``.
-    """
-
-    hidden: int
-    intermediate: int
-    q_out: int
-    kv_out: int
-    blocks: int
-    heads: int
-    kv_heads: int
-
-    @property
-    def head_dim(self) -> int:
-        """Width of one attention head (``q_out // heads``)."""
-        return self.q_out // self.heads
-
-
-SHAPES: dict[str, ModelShape] = {
-    # meta-llama/Llama-2-7b-hf: 32 heads of 128, no GQA
-    "llama2-7b": ModelShape(
-        hidden=4096, intermediate=11008, q_out=4096, kv_out=4096, blocks=32, heads=32, kv_heads=32
-    ),
-    # meta-llama/Llama-2-13b-hf: 40 heads of 128, no GQA
-    "llama2-13b": ModelShape(
-        hidden=5120, intermediate=13824, q_out=5120, kv_out=5120, blocks=40, heads=40, kv_heads=40
-    ),
-    # meta-llama/Llama-2-70b-hf: 64 query heads of 128, 8 KV heads (GQA)
-    "llama2-70b": ModelShape(
-        hidden=8192, intermediate=28672, q_out=8192, kv_out=1024, blocks=80, heads=64, kv_heads=8
-    ),
-    # mistralai/Mistral-7B-v0.1: 32 query heads of 128, 8 KV heads (GQA)
-    "mistral-7b": ModelShape(
-        hidden=4096, intermediate=14336, q_out=4096, kv_out=1024, blocks=32, heads=32, kv_heads=8
-    ),
-    # HuggingFaceTB/SmolLM2-135M: 9 query heads of 64, 3 KV heads (GQA)
-    "smollm2-135m": ModelShape(
-        hidden=576, intermediate=1536, q_out=576, kv_out=192, blocks=30, heads=9, kv_heads=3
-    ),
-}
-"""Named model shapes (the ``config.json`` values of each model: ``hidden_size``,
-``intermediate_size``, ``num_hidden_layers``, ``num_attention_heads``, ``num_key_value_heads``,
-head dim ``hidden_size / num_attention_heads``), accepted by :func:`synth_trace` and as
-shape-only workloads (:mod:`spikesim.trace.workload`)."""
 
 
 @dataclass(frozen=True)
@@ -213,6 +154,19 @@ ACTIVATION_STATS: dict[str, ActivationStats] = {
     "down_in": ActivationStats(4.0, 0.5, 0.0075, 10.0, 100.0, 1e-4, 100.0, 1000.0),
 }
 """Statistics of each activation site, by site name."""
+
+SWIGLU_GATE_SCALE = 1.5
+"""The gate ``g`` of the down_proj input ``silu(g) * u`` is this many unit-variance Student-t
+deviations wide."""
+
+
+def site_stats(site: str, table: Mapping[str, ActivationStats] | None = None) -> ActivationStats:
+    """The statistics of ``site``: ``table``'s (statistics fitted to a trace,
+    :mod:`spikesim.trace.fitstats`) when it has the site, else :data:`ACTIVATION_STATS`'."""
+    if table is not None and site in table:
+        return table[site]
+    return ACTIVATION_STATS[site]
+
 
 _WEIGHT_CHANNEL_SIGMA = 0.3
 _LARGE_WEIGHT_FRACTION = 2e-6
@@ -355,9 +309,9 @@ def _add_massive(rng: np.random.Generator, x: np.ndarray, stats: ActivationStats
 
 def _activations(
     seed: int, block: int, site: str, m: int, k: int, shared_channels: np.ndarray | None,
-    stream: tuple[int, ...] = (),
+    stream: tuple[int, ...] = (), table: Mapping[str, ActivationStats] | None = None,
 ) -> np.ndarray:
-    stats = ACTIVATION_STATS[site]
+    stats = site_stats(site, table)
     rng = np.random.default_rng([seed, block, _SITE_IDS[site], *stream])
     if site == "down_in":
         # SwiGLU: silu(g) * u, g and u heavy-tailed; outlier channels come through u.
@@ -365,7 +319,7 @@ def _activations(
         channels = _outlier_channels(rng, k, stats.outlier_fraction)
         _add_outliers(rng, u, channels, stats, multiply=True)
         g = _student_t(rng, (m, k), stats.df)
-        g *= np.float32(1.5)
+        g *= np.float32(SWIGLU_GATE_SCALE)
         # silu(g) = g / (1 + exp(-g)), in place; exp overflow to inf gives 0, which is right.
         sig = np.negative(g)
         with np.errstate(over="ignore"):
@@ -418,7 +372,7 @@ def site_of(op: str) -> str:
 
 def generate_activations(
     *, seed: int, block: int, op: str, m: int, k: int, hidden: int | None, dtype: str,
-    stream: tuple[int, ...] = (),
+    stream: tuple[int, ...] = (), stats: Mapping[str, ActivationStats] | None = None,
 ) -> np.ndarray:
     """The input ``x`` ``[m, k]`` of layer ``op`` of block ``block``, as :func:`synth_trace`
     writes it (``dtype``, float16 clipped to its finite range).
@@ -433,13 +387,16 @@ def generate_activations(
     (the default) is the stream ``synth`` writes. The residual stream's outlier channels are
     the model's in every stream; a site's own outlier channels (o_proj and down_proj inputs)
     and channel gains are drawn with the rows, so another stream redraws them.
+
+    ``stats``: statistics per site replacing :data:`ACTIVATION_STATS`' (sites it lacks keep
+    those); the random streams are the same, so only the values' statistics change.
     """
     site = site_of(op)
     shared: np.ndarray | None = None
     if hidden is not None and site in ("attn_in", "mlp_in"):
         rng = np.random.default_rng([seed, 0, _SITE_IDS["hidden_outliers"]])
-        shared = _outlier_channels(rng, hidden, ACTIVATION_STATS["attn_in"].outlier_fraction)
-    return _cast(_activations(seed, block, site, m, k, shared, stream), dtype)
+        shared = _outlier_channels(rng, hidden, site_stats("attn_in", stats).outlier_fraction)
+    return _cast(_activations(seed, block, site, m, k, shared, stream, stats), dtype)
 
 
 def generate_weights(*, seed: int, block: int, op: str, n: int, k: int, dtype: str) -> np.ndarray:

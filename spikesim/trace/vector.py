@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from spikesim.schema import OpClass, Phase
-from spikesim.trace.synth import ModelShape
+from spikesim.trace.shapes import ModelShape
 
 __all__ = ["VECTOR_GENERATOR_VERSION", "VectorLayer", "VectorOp", "block_vector_layer"]
 

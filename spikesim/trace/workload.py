@@ -11,7 +11,8 @@ four kinds:
     layers by default; a trace extracted with ``--attention`` / ``--decode-steps N`` also
     yields, with ``phase`` ``prefill``, ``decode`` or ``both``, the attention matmuls of its
     recorded blocks and its decode steps (``decode.{s}.…``, phase ``decode``), built from the
-    recorded q, k, v and inputs as the block plan below builds them from generated ones
+    recorded q, k, v and inputs as the block plan below builds them from generated ones, and
+    the vector operators of its attention blocks, where the block plan has them
     (:mod:`spikesim.trace.recorded`).
 ``topology-csv``
     A topology CSV of GEMMs, ``layer, M, N, K`` (SCALE-Sim's GEMM topology files too; see
@@ -53,7 +54,8 @@ is one vector layer after them: a fused kernel interleaves it with the tiles, bu
 of a run add up one after another, so only the order of the rows differs. Vector layers
 (:class:`~spikesim.trace.vector.VectorLayer`) carry element counts only and run on the vector
 unit of every design. A topology CSV stays a list of GEMMs (op ``gemm``, class ``linear``) and a
-trace on disk stays its recorded linear layers: neither gains attention or vector layers.
+trace on disk its recorded linear layers unless a ``phase`` asks for its recorded attention
+and decode steps (with their vector layers).
 
 The last three are *shape-only*: nothing is on disk but the description. Their values are
 generated on the fly, per layer, by the generator of :mod:`spikesim.trace.synth` (the same
@@ -99,6 +101,7 @@ from typing import Any, Protocol, TypeAlias, runtime_checkable
 import numpy as np
 
 from spikesim.errors import InputError, echo, positive_int
+from spikesim.trace.fitstats import FittedStats, read_activation_stats
 from spikesim.trace.format import MANIFEST_NAME, Trace, _open_inside, _sha256_open, load_trace
 from spikesim.trace.generated import (
     GENERATED_DTYPE,
@@ -114,6 +117,7 @@ from spikesim.trace.synth import (
     GENERATOR_VERSION,
     MAX_SEED,
     SHAPES,
+    ActivationStats,
     ModelShape,
     statistics_source,
 )
@@ -330,9 +334,20 @@ def _base_source(kind: str, seed: int, tokens: int | None) -> dict[str, Any]:
     }
 
 
+def _pairs(fitted: FittedStats | None) -> tuple[tuple[str, ActivationStats], ...]:
+    return () if fitted is None else fitted.pairs()
+
+
+def _fitted_source(fitted: FittedStats | None) -> dict[str, Any]:
+    """The ``source`` entry of fitted statistics (none without them: sources, and so sweep
+    point ids, of workloads without ``stats`` are unchanged)."""
+    return {} if fitted is None else {"fitted_statistics": fitted.source()}
+
+
 def _model_workload(kind: str, name: str, dims: ModelShape, plan: PhasePlan, seed: int,
                     extra: dict[str, Any], path: Path | None = None,
-                    file_sha256: str | None = None) -> ShapeWorkload:
+                    file_sha256: str | None = None,
+                    fitted: FittedStats | None = None) -> ShapeWorkload:
     """A named shape or a config's model under ``plan``."""
     tokens = plan.prefill_tokens + plan.generated_tokens
     source = {
@@ -342,21 +357,24 @@ def _model_workload(kind: str, name: str, dims: ModelShape, plan: PhasePlan, see
         "query_block": ATTENTION_QUERY_BLOCK,
         "phases": plan.source(),
         "statistics": statistics_source(),
+        **_fitted_source(fitted),
     }
     return ShapeWorkload(
         kind=kind, name=name, path=path, file_sha256=file_sha256, tokens=tokens, seed=seed,
-        source=source, layers=model_layers(dims, plan, seed), plan=plan,
+        source=source, layers=model_layers(dims, plan, seed, _pairs(fitted)), plan=plan,
     )
 
 
-def _named_shape(name: str, plan: PhaseArgs, seed: int) -> ShapeWorkload:
+def _named_shape(name: str, plan: PhaseArgs, seed: int,
+                 fitted: FittedStats | None = None) -> ShapeWorkload:
     dims = SHAPES[name]
     extra = {"shape": name, "dims": {**asdict(dims), "head_dim": dims.head_dim}}
     return _model_workload("named-shape", name, dims, plan.check(f"named shape {name!r}"),
-                           seed, extra)
+                           seed, extra, fitted=fitted)
 
 
-def _hf_config(path: Path, plan: PhaseArgs, seed: int) -> ShapeWorkload:
+def _hf_config(path: Path, plan: PhaseArgs, seed: int,
+               fitted: FittedStats | None = None) -> ShapeWorkload:
     model, sha = read_hf_config(path)
     name = path.parent.name if path.name == "config.json" and path.parent.name else path.stem
     extra = {
@@ -368,17 +386,19 @@ def _hf_config(path: Path, plan: PhaseArgs, seed: int) -> ShapeWorkload:
         "config": model.fields,
     }
     return _model_workload("hf-config", name, model.shape, plan.check("a config.json workload"),
-                           seed, extra, path=path, file_sha256=sha)
+                           seed, extra, path=path, file_sha256=sha, fitted=fitted)
 
 
 def _csv_layer(row: GemmRow, index: int, m: int, seed: int, path: Path,
-               override: bool, cache: InputCache) -> GeneratedLayer:
+               override: bool, cache: InputCache,
+               stats: tuple[tuple[str, ActivationStats], ...] = ()) -> GeneratedLayer:
     where = f"line {row.line}: "
     return GeneratedLayer(
         name=row.name, op="gemm", tokens=m, k=row.k, n=row.n, block=index, seed=seed,
         hidden=None,
         sha256=linear_recipe_sha256(seed=seed, block=index, op="gemm", tokens=m, k=row.k, n=row.n,
-                              hidden=None),
+                                    hidden=None, stats=stats),
+        stats=stats,
         x_size=(
             SizeSource("tokens", note="; give fewer tokens") if override
             else SizeSource("M", path, where)
@@ -388,13 +408,14 @@ def _csv_layer(row: GemmRow, index: int, m: int, seed: int, path: Path,
     )
 
 
-def _topology_csv(path: Path, tokens: int | None, seed: int) -> ShapeWorkload:
+def _topology_csv(path: Path, tokens: int | None, seed: int,
+                  fitted: FittedStats | None = None) -> ShapeWorkload:
     rows, sha = read_topology_csv(path)
     override = tokens is not None
     ms = [tokens if tokens is not None else row.m for row in rows]
     cache = InputCache()
     layers = tuple(
-        _csv_layer(row, i, m, seed, path, override, cache)
+        _csv_layer(row, i, m, seed, path, override, cache, _pairs(fitted))
         for i, (row, m) in enumerate(zip(rows, ms, strict=True))
     )
     m_max = max(ms)
@@ -405,6 +426,7 @@ def _topology_csv(path: Path, tokens: int | None, seed: int) -> ShapeWorkload:
         "rows": len(rows),
         "tokens_override": tokens,
         "statistics": statistics_source(),
+        **_fitted_source(fitted),
     }
     return ShapeWorkload(
         kind="topology-csv", name=path.stem, path=path, file_sha256=sha, tokens=m_max,
@@ -484,6 +506,7 @@ def load_workload(
     batch: int | None = None,
     context: int | None = None,
     decode_steps: int | None = None,
+    stats: str | os.PathLike[str] | None = None,
 ) -> Trace | ShapeWorkload:
     """Open a workload: a trace directory or shipped trace, a topology CSV, a Hugging Face
     ``config.json``, or a named shape (see the module docstring for how ``workload`` is read).
@@ -502,6 +525,10 @@ def load_workload(
     phase, batch, context, decode_steps:
         A model's phases (:func:`~spikesim.trace.model_plan.phase_plan`): ``prefill`` (the
         default), ``decode`` (needs ``context``) or ``both``; refused for a trace or a CSV.
+    stats:
+        A statistics file of ``spikesim fit-stats`` (:mod:`spikesim.trace.fitstats`): the
+        generated linear inputs take its fitted statistics for the sites it has; refused for a
+        trace (its values are on disk).
 
     Returns
     -------
@@ -520,6 +547,22 @@ def load_workload(
     text = os.fspath(workload)
     if not text:
         raise InputError("empty workload name", field="workload")
+    loaded = _load(text, args, checked_tokens, seed, phase, stats)
+    if stats is not None and not isinstance(loaded, ShapeWorkload):
+        raise InputError(
+            "applies to shape-only workloads (a trace's values are on disk, with their own "
+            "statistics)", field="stats",
+        )
+    return loaded
+
+
+def _load(text: str, args: PhaseArgs, checked_tokens: int | None, seed: int | None,
+          phase: str | None, stats: str | os.PathLike[str] | None) -> Trace | ShapeWorkload:
+    """:func:`load_workload` once its arguments are checked."""
+
+    def fitted() -> FittedStats | None:
+        return None if stats is None else read_activation_stats(os.fspath(stats))
+
     if text.startswith(SHAPE_PREFIX):
         name = text[len(SHAPE_PREFIX):]
         if name not in SHAPES:
@@ -527,7 +570,7 @@ def load_workload(
                 f"unknown named shape {echo(name)} (known: {', '.join(sorted(SHAPES))})",
                 field="workload",
             )
-        return _named_shape(name, args, _check_seed(seed))
+        return _named_shape(name, args, _check_seed(seed), fitted())
     path = Path(text)
     if path.is_dir():
         args.refuse(TRACE_ON_DISK)
@@ -536,9 +579,9 @@ def load_workload(
     if path.exists() or path.is_symlink():
         if suffix == ".csv":
             args.refuse("a topology CSV")
-            return _topology_csv(path, checked_tokens, _check_seed(seed))
+            return _topology_csv(path, checked_tokens, _check_seed(seed), fitted())
         if suffix == ".json":
-            return _hf_config(path, args, _check_seed(seed))
+            return _hf_config(path, args, _check_seed(seed), fitted())
         raise InputError(
             "not a workload: expected a trace directory, a topology CSV (*.csv) or a Hugging "
             "Face config (*.json)",
@@ -562,7 +605,7 @@ def load_workload(
                     field=exc.field,
                 ) from None
         if text in SHAPES:
-            return _named_shape(text, args, _check_seed(seed))
+            return _named_shape(text, args, _check_seed(seed), fitted())
         raise _unknown(text)
     raise InputError("workload does not exist", file=path, field="workload")
 

@@ -195,7 +195,7 @@ def test_cli_attention_and_decode(llama_dir: Path, tmp_path: Path,
     assert len(manifest["decode"]["token_ids"]) == 2
     assert len(manifest["source"]["decode"]["text"]) == 2
     assert "--attention --decode-steps 2" in manifest["source"]["command"]
-    assert len(load_trace(out, phase="both").layers) == 7 + 8 + 2 * (7 + 8)
+    assert len(load_trace(out, phase="both").layers) == 7 + 8 + 8 + 2 * (7 + 8 + 8)  # 8 vector
 
 
 @pytest.mark.parametrize(

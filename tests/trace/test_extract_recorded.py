@@ -28,12 +28,15 @@ from spikesim.trace.recorded import (
 )
 from spikesim.trace.shipped import SHIPPED_TRACES
 from spikesim.trace.synth import ModelShape
+from spikesim.trace.vector import VectorLayer
 
 ROOT = Path(__file__).resolve().parents[2]
 HW = ROOT / "hw_configs" / "spikequant-45nm.yaml"
 
 H, G, D, T, N, HIDDEN = 4, 2, 16, 150, 3, 32
 """Heads, KV heads, head dim, prompt tokens, decode steps, model width of the test traces."""
+VECTORS = 8
+"""Vector operators of a block (2 norms, RoPE, KV write, softmax, 2 residual adds, SiLU·up)."""
 SHAPE = ModelShape(hidden=HIDDEN, intermediate=HIDDEN, q_out=H * D, kv_out=G * D, blocks=2,
                    heads=H, kv_heads=G)
 WIDTHS = {"q_proj": (HIDDEN, H * D), "k_proj": (HIDDEN, G * D), "v_proj": (HIDDEN, G * D),
@@ -133,7 +136,9 @@ def test_attention_layers_are_the_named_shapes_on_the_same_values(recorded: Path
 
 
 def test_layers_in_execution_order(recorded: Path) -> None:
-    names = load_trace(recorded, phase="both").layer_names()
+    """The linears and attention matmuls (vector operators: tests/trace/test_recorded_vector.py)."""
+    names = [lay.name for lay in load_trace(recorded, phase="both").layers
+             if not isinstance(lay, VectorLayer)]
     prefill = [n for n in names if not n.startswith("decode.")]
     assert prefill[:5] == ["layers.0.attn.score.g0.q0", "layers.0.attn.value.g0.q0",
                            "layers.0.attn.score.g0.q1", "layers.0.attn.value.g0.q1",
@@ -180,24 +185,28 @@ def test_decode_linears_read_their_row_and_the_prefill_weights(recorded: Path) -
 def test_workload_and_simulation_have_decode_and_attention(recorded: Path) -> None:
     workload = load_workload(recorded, phase="both")
     assert {(lay.phase, lay.op_class) for lay in workload.layers} == {
-        ("prefill", "linear"), ("prefill", "attention"), ("decode", "linear"),
-        ("decode", "attention")}
+        (phase, op_class) for phase in ("prefill", "decode")
+        for op_class in ("linear", "attention", "vector", "kv")}
     chosen = ["layers.1.attn.score.g1.q1", "layers.1.attn.value.g1.q1",
               "decode.2.layers.1.attn.score.g0.seq0", "decode.2.layers.1.attn.value.g0.seq0",
-              "decode.2.layers.1.self_attn.q_proj"]
+              "decode.2.layers.1.self_attn.q_proj", "layers.1.self_attn.softmax",
+              "decode.2.layers.1.self_attn.softmax", "decode.2.layers.1.self_attn.kv_write"]
     table = spikesim.simulate(spikesim.load_hardware(HW), workload, ["spikequant"],
                               layers=chosen).layers
     rows = table.set_index("layer")
-    assert list(rows.loc[chosen, "phase"]) == ["prefill", "prefill", "decode", "decode", "decode"]
-    assert list(rows.loc[chosen, "op_class"]) == ["attention"] * 4 + ["linear"]
+    assert list(rows.loc[chosen, "phase"]) == ["prefill", "prefill"] + ["decode"] * 3 + [
+        "prefill", "decode", "decode"]
+    assert list(rows.loc[chosen, "op_class"]) == ["attention"] * 4 + ["linear"] + [
+        "vector", "vector", "kv"]
     assert rows.loc["decode.2.layers.1.attn.score.g0.seq0", "n"] == T + 3  # the real cache
+    assert rows.loc["decode.2.layers.1.self_attn.softmax", "n"] == T + 3
     assert (rows["total_cycles"] > 0).all()
 
 
 def test_attention_without_decode_and_decode_without_attention(tmp_path: Path) -> None:
     only_attention = load_trace(write_recorded(tmp_path / "a", steps=None), phase="both")
     assert not any(n.startswith("decode.") for n in only_attention.layer_names())
-    assert len(only_attention.layers) == len(NAMES) + 16
+    assert len(only_attention.layers) == len(NAMES) + 16 + 2 * VECTORS
     only_decode = load_trace(write_recorded(tmp_path / "d", attention=False), phase="both")
     assert {type(lay) for lay in only_decode.layers} == {TraceLayer, DecodeLinearLayer}
     assert len(only_decode.layers) == len(NAMES) * (1 + N)
@@ -280,9 +289,9 @@ def test_shipped_trace_lists_its_attention_and_decode_parts() -> None:
     assert source["phases"]["generated_tokens"] == 32
     trace = load_trace(path, phase="both")
     kinds = {(lay.phase, lay.op_class) for lay in trace.layers}
-    assert kinds == {("prefill", "linear"), ("prefill", "attention"), ("decode", "linear"),
-                     ("decode", "attention")}
-    assert len(trace.layers) == 8 + 2 * 12 + 32 * (8 + 2 * 6)
+    assert kinds == {(phase, op_class) for phase in ("prefill", "decode")
+                     for op_class in ("linear", "attention", "vector", "kv")}
+    assert len(trace.layers) == 8 + 2 * (12 + VECTORS) + 32 * (8 + 2 * (6 + VECTORS))
     size = sum(f.stat().st_size for f in path.iterdir())
     assert size < 15_000_000
 
@@ -339,19 +348,19 @@ def test_a_traces_phase_chooses_among_its_recorded_layers(
     # energy per token divides by the tokens the chosen layers run (1 sequence x 32 steps)
     assert (linears.tokens, prefill.tokens, decode.tokens, both.tokens) == (256, 256, 32, 288)
     assert {layer.phase for layer in prefill.layers} == {"prefill"}
-    assert {layer.op_class for layer in prefill.layers} == {"linear", "attention"}
+    assert {layer.op_class for layer in prefill.layers} == {"linear", "attention", "vector", "kv"}
     assert {layer.phase for layer in decode.layers} == {"decode"}
     assert [layer.name for layer in both.layers] == [
         layer.name for layer in both.layers if layer.phase == "prefill"
     ] + [layer.name for layer in decode.layers]
-    assert len(decode.layers) == 32 * (8 + 12)
+    assert len(decode.layers) == 32 * (8 + 12 + 2 * VECTORS)
     out = tmp_path / "run"
     assert main(["simulate", "--hw", "spikequant-45nm", "--trace", "smollm2-135m", "--phase",
                  "decode", "--layers", "decode.0.*", "--out", str(out), "--quiet",
                  "--no-figures"]) == 0
     rows = pd.read_csv(out / "layers.csv")
     assert set(rows["phase"]) == {"decode"}
-    assert set(rows["op_class"]) == {"linear", "attention"}
+    assert set(rows["op_class"]) == {"linear", "attention", "vector", "kv"}
     capsys.readouterr()
     assert sweep_workload(shipped, {}) == (str(shipped.resolve()), manifest_sha256(shipped))
     ids = {sweep_workload(shipped, {"phase": phase}) for phase in ("prefill", "decode", "both")}
