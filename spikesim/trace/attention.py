@@ -148,6 +148,7 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -271,13 +272,33 @@ def rope_frequencies(head_dim: int, base: float = ROPE_BASE) -> np.ndarray:
     return base ** (-np.arange(0, head_dim, 2, dtype=np.float64) / head_dim)
 
 
-def apply_rope(x: np.ndarray, positions: np.ndarray, base: float = ROPE_BASE) -> np.ndarray:
-    """RoPE of ``x`` ``[..., T, d]`` at ``positions`` ``[T]`` (Hugging Face's rotate-half
-    form: x·cos + rotate_half(x)·sin, rotate_half(x) = (-x₂, x₁)); float32, a new array."""
-    d = x.shape[-1]
+@lru_cache(maxsize=4)
+def _rope_tables(first: int, count: int, d: int, base: float) -> tuple[np.ndarray, np.ndarray]:
+    """cos and sin (float32, read-only) of positions ``first`` … first+count-1: a group's
+    q heads and k at one length share them."""
+    return _rope_cos_sin(np.arange(first, first + count), d, base)
+
+
+def _rope_cos_sin(positions: np.ndarray, d: int, base: float) -> tuple[np.ndarray, np.ndarray]:
     angle = np.outer(positions.astype(np.float64), rope_frequencies(d, base))
     cos = np.cos(angle).astype(np.float32)
     sin = np.sin(angle).astype(np.float32)
+    cos.flags.writeable = False
+    sin.flags.writeable = False
+    return cos, sin
+
+
+def apply_rope(x: np.ndarray, positions: np.ndarray, base: float = ROPE_BASE) -> np.ndarray:
+    """RoPE of ``x`` ``[..., T, d]`` at ``positions`` ``[T]`` (Hugging Face's rotate-half
+    form: x·cos + rotate_half(x)·sin, rotate_half(x) = (-x₂, x₁)); float32, a new array.
+    Consecutive positions reuse cached tables (the same numbers)."""
+    d = x.shape[-1]
+    positions = np.asarray(positions)
+    first = int(positions[0]) if positions.size else 0
+    if positions.size and np.array_equal(positions, np.arange(first, first + positions.size)):
+        cos, sin = _rope_tables(first, int(positions.size), d, float(base))
+    else:
+        cos, sin = _rope_cos_sin(positions, d, base)
     x1, x2 = x[..., : d // 2], x[..., d // 2 :]
     return np.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1).astype(
         np.float32
@@ -309,12 +330,14 @@ def causal_softmax(
 
 @dataclass(frozen=True, eq=False)
 class GroupValues:
-    """q ``[heads_per_group, T, d]``, k ``[T, d]``, v ``[T, d]`` of one KV group after RoPE,
-    float16, read-only."""
+    """q ``[heads_per_group, T - q_start, d]`` (positions ``q_start`` … T-1), k ``[T, d]``,
+    v ``[T, d]`` of one KV group after RoPE, float16, read-only."""
 
     q: np.ndarray
     k: np.ndarray
     v: np.ndarray
+    q_start: int = 0
+    """First position ``q`` holds (a decode run needs only its new tokens' queries)."""
 
 
 def _student(rng: np.random.Generator, shape: tuple[int, int], df: float) -> np.ndarray:
@@ -328,15 +351,17 @@ def _chunks(tokens: int) -> range:
 
 def _per_token(
     seed: int, block: int, group: int, part: int, tokens: int, width: int, draw: str,
-    df: float = 0.0, sigma: float = 0.0, sequence: int = 0,
+    df: float = 0.0, sigma: float = 0.0, sequence: int = 0, first: int = 0,
 ) -> np.ndarray:
-    """``[tokens, width]`` per-token draws from chunk streams (each chunk drawn whole, so a
-    token's values do not depend on ``tokens``): ``draw`` is ``student`` (df), ``normal`` or
-    ``lognormal`` (σ; ``width`` 1 gives a per-token scale). Sequence 0's streams are
-    ``[seed, block, site, group, part, chunk]``; sequence b > 0 appends b."""
-    out = np.empty((tokens, width), dtype=np.float32)
+    """``[tokens - first, width]`` per-token draws of positions ``first`` … tokens-1 from
+    chunk streams (each chunk drawn whole, so a token's values depend neither on ``tokens``
+    nor on ``first``; ``first`` is a multiple of :data:`CHUNK_TOKENS`): ``draw`` is
+    ``student`` (df), ``normal`` or ``lognormal`` (σ; ``width`` 1 gives a per-token scale).
+    Sequence 0's streams are ``[seed, block, site, group, part, chunk]``; sequence b > 0
+    appends b."""
+    out = np.empty((tokens - first, width), dtype=np.float32)
     tail = [sequence] if sequence else []
-    for c in _chunks(tokens):
+    for c in _chunks(tokens)[first // CHUNK_TOKENS:]:
         rng = np.random.default_rng([seed, block, _SITE, group, part, c, *tail])
         if draw == "student":
             values = _student(rng, (CHUNK_TOKENS, width), df)
@@ -346,7 +371,7 @@ def _per_token(
             values = rng.lognormal(0.0, sigma, (CHUNK_TOKENS, width)).astype(np.float32)
         start = c * CHUNK_TOKENS
         stop = min(tokens, start + CHUNK_TOKENS)
-        out[start:stop] = values[: stop - start]
+        out[start - first : stop - first] = values[: stop - start]
     return out
 
 
@@ -422,12 +447,13 @@ def _content(seed: int, block: int, group: int, tokens: int, d: int, rho: float,
 
 
 def _with_massive(seed: int, block: int, group: int, part: int, tokens: int, d: int,
-                  pairs: np.ndarray, mean: np.ndarray, jitter: float, sequence: int = 0
-                  ) -> np.ndarray:
-    """The persistent massive vector ``mean`` with ±jitter per token and pair, [tokens, d]."""
-    out = np.zeros((tokens, d), dtype=np.float32)
+                  pairs: np.ndarray, mean: np.ndarray, jitter: float, sequence: int = 0,
+                  first: int = 0) -> np.ndarray:
+    """The persistent massive vector ``mean`` with ±jitter per token and pair, positions
+    ``first`` … tokens-1, [tokens - first, d]."""
+    out = np.zeros((tokens - first, d), dtype=np.float32)
     factor = 1.0 + jitter * _per_token(seed, block, group, part, tokens, pairs.size, "normal",
-                                       sequence=sequence)
+                                       sequence=sequence, first=first)
     out[:, pairs] = mean[pairs][None, :] * factor
     out[:, pairs + d // 2] = mean[pairs + d // 2][None, :] * factor
     return out
@@ -442,7 +468,7 @@ def _to_float16(x: np.ndarray) -> np.ndarray:
 
 def generate_group(
     *, seed: int, block: int, group: int, heads_per_group: int, head_dim: int, tokens: int,
-    stats: AttentionStats = ATTENTION_STATS, sequence: int = 0,
+    stats: AttentionStats = ATTENTION_STATS, sequence: int = 0, queries_from: int = 0,
 ) -> GroupValues:
     """q, k, v of KV group ``group`` of block ``block`` for positions 0 … tokens-1, after RoPE
     (see the module docstring), float16.
@@ -450,7 +476,11 @@ def generate_group(
     ``sequence`` numbers the sequences of a batch: each has its own per-token draws (content,
     bulk, jitter, token scales); the group's constants (gains, massive pairs and vectors, the
     sink key) belong to the model and are the same in every sequence. Sequence 0 is the
-    sequence of a batch of one."""
+    sequence of a batch of one.
+
+    ``queries_from``: q is made only for the positions from the start of the chunk
+    (:data:`CHUNK_TOKENS`) holding that position on (``GroupValues.q_start``): a decode run asks
+    for its new tokens' queries alone. Every value made is the one a full call makes."""
     d, heads = head_dim, heads_per_group
     p = _group_params(seed, block, group, heads, d, stats)
     w = np.float32(stats.content_weight)
@@ -458,14 +488,16 @@ def generate_group(
     z = _content(seed, block, group, tokens, d, stats.content_rho, sequence)
     positions = np.arange(tokens)
 
-    def bulk(part: int, gain: np.ndarray) -> np.ndarray:
+    q_start = min(queries_from, tokens - 1) // CHUNK_TOKENS * CHUNK_TOKENS
+
+    def bulk(part: int, gain: np.ndarray, first: int = 0) -> np.ndarray:
         x = _per_token(seed, block, group, part, tokens, d, "student", df=stats.df,
-                       sequence=sequence)
+                       sequence=sequence, first=first)
         x *= b
-        x += w * z
+        x += w * z[first:]
         x *= gain[None, :]
         x *= _per_token(seed, block, group, part + 1000, tokens, 1, "lognormal",
-                        sigma=stats.token_sigma, sequence=sequence)
+                        sigma=stats.token_sigma, sequence=sequence, first=first)
         return x
 
     k = bulk(_K_NOISE, p.k_gain)
@@ -477,12 +509,12 @@ def generate_group(
     del massive
     k_rot = _to_float16(apply_rope(k, positions, stats.rope_base))
     del k
-    q = np.empty((heads, tokens, d), dtype=np.float16)
+    q = np.empty((heads, tokens - q_start, d), dtype=np.float16)
     for j in range(heads):
-        qj = bulk(_Q_NOISE_BASE + 2 * j, p.q_gain[j])
+        qj = bulk(_Q_NOISE_BASE + 2 * j, p.q_gain[j], q_start)
         qj += _with_massive(seed, block, group, _Q_NOISE_BASE + 2 * j + 1, tokens, d, p.pairs,
-                            p.q_mean[j], stats.massive_jitter, sequence)
-        q[j] = _to_float16(apply_rope(qj, positions, stats.rope_base))
+                            p.q_mean[j], stats.massive_jitter, sequence, q_start)
+        q[j] = _to_float16(apply_rope(qj, positions[q_start:], stats.rope_base))
     q.flags.writeable = False
     v = _per_token(seed, block, group, _V_NOISE, tokens, d, "student", df=stats.v_df,
                    sequence=sequence)
@@ -490,7 +522,7 @@ def generate_group(
     v *= _per_token(seed, block, group, _V_NOISE + 1000, tokens, 1, "lognormal",
                     sigma=stats.token_sigma, sequence=sequence)
     v[0] *= np.float32(stats.sink_value_scale)
-    return GroupValues(q=q, k=k_rot, v=_to_float16(v))
+    return GroupValues(q=q, k=k_rot, v=_to_float16(v), q_start=q_start)
 
 
 class AttentionCache(LastValue[GroupValues]):
@@ -556,6 +588,10 @@ class AttentionLayer:
     phase: str = "prefill"
     sequence: int = 0
     stats: AttentionStats = field(default=ATTENTION_STATS, repr=False)
+    queries_from: int = 0
+    """The first position whose queries the group's generation makes (:func:`generate_group`;
+    a decode run's first new token, so its steps share one generation). Not in ``sha256``:
+    the values are the same."""
     _cache: AttentionCache = field(
         default_factory=AttentionCache, compare=False, hash=False, repr=False
     )
@@ -589,17 +625,19 @@ class AttentionLayer:
     def group_values(self) -> GroupValues:
         """The group's q, k, v (float16, read-only; shared through the cache: do not write)."""
         key = (self.seed, self.block, self.group, self.heads_per_group, self.head_dim,
-               self.sequence_tokens, self.stats, self.sequence)
+               self.sequence_tokens, self.stats, self.sequence, self.queries_from)
         return self._cache.get(key, lambda: generate_group(
             seed=self.seed, block=self.block, group=self.group,
             heads_per_group=self.heads_per_group, head_dim=self.head_dim,
             tokens=self.sequence_tokens, stats=self.stats, sequence=self.sequence,
+            queries_from=self.queries_from,
         ))
 
     def queries(self) -> np.ndarray:
         """The score layer's ``x``: the group's queries of positions [start, stop), token-major
         ``[heads_per_group · rows, head_dim]``, float32 (fresh)."""
-        q = self.group_values().q[:, self.start : self.stop, :]
+        values = self.group_values()
+        q = values.q[:, self.start - values.q_start : self.stop - values.q_start, :]
         return np.ascontiguousarray(q.transpose(1, 0, 2)).reshape(
             self.rows * self.heads_per_group, self.head_dim
         ).astype(np.float32)
@@ -750,6 +788,7 @@ def decode_attention_layers(
     seed: int,
     sequences: int = 1,
     cache: AttentionCache | None = None,
+    queries_from: int | None = None,
 ) -> list[AttentionLayer]:
     """The attention GEMVs of decoder block ``block`` in decode step ``step``: each sequence's
     new token, at ``position``, attends its keys 0 … position (the KV cache plus its own).
@@ -760,7 +799,9 @@ def decode_attention_layers(
     value layer ``….attn.value.g{g}.seq{b}`` (``x`` = P ``[heads_per_group, position+1]``;
     ``w`` = V_g^T). The q, k, v are those of :func:`generate_group` for the sequence (positions
     0 … ``positions``-1 are generated, so every step of a run shares one draw of a sequence's
-    values, and sequence 0 continues the prefill's sequence). Phase ``decode``.
+    values, and sequence 0 continues the prefill's sequence; queries only from
+    ``queries_from``, default ``position``: pass the run's first decode position so that its
+    steps share one generation). Phase ``decode``.
 
     Raises
     ------
@@ -795,6 +836,7 @@ def decode_attention_layers(
                     index=step, start=position, stop=keys, keys=keys, sequence_tokens=positions,
                     heads_per_group=per_group, head_dim=d, seed=seed,
                     sha256=_recipe_sha256(hasher, recipe), phase="decode", sequence=b,
+                    queries_from=position if queries_from is None else queries_from,
                     _cache=shared,
                 ))
     return layers

@@ -345,7 +345,7 @@ def model_layers(dims: ModelShape, plan: PhasePlan, seed: int,
             for block in range(dims.blocks):
                 attention = decode_attention_layers(
                     dims, block, step=step, position=position, positions=plan.positions,
-                    seed=seed, sequences=plan.batch, cache=cache,
+                    seed=seed, sequences=plan.batch, cache=cache, queries_from=plan.context,
                 )
                 layers += _block(dims, block, plan.batch, linear, attention, prefix=prefix,
                                  phase=Phase.DECODE.value, stream=(DECODE_STREAM, step),

@@ -230,3 +230,28 @@ def test_oversized_probabilities_refused_before_generation() -> None:
         last.activations()
     assert last._cache._value is None
     layers[0].check_size()  # the first score layer is small
+
+
+@pytest.mark.parametrize(("tokens", "queries_from", "q_start"), [
+    (700, 600, 512), (700, 0, 0), (700, 699, 512), (256, 255, 0), (513, 512, 512),
+])
+def test_queries_from_makes_the_same_values(tokens: int, queries_from: int,
+                                            q_start: int) -> None:
+    """A decode run's generation (queries of its new tokens only) holds, bit for bit, what the
+    whole generation holds: the keys and values, and the queries from the chunk on."""
+    args = {"seed": 4, "block": 1, "group": 0, "heads_per_group": 2, "head_dim": 16,
+            "tokens": tokens, "sequence": 1}
+    whole = generate_group(**args)  # type: ignore[arg-type]
+    part = generate_group(**args, queries_from=queries_from)  # type: ignore[arg-type]
+    assert part.q_start == q_start
+    np.testing.assert_array_equal(part.q, whole.q[:, q_start:])
+    np.testing.assert_array_equal(part.k, whole.k)
+    np.testing.assert_array_equal(part.v, whole.v)
+
+
+def test_rope_tables_equal_the_direct_computation() -> None:
+    x = np.random.default_rng(0).standard_normal((3, 40, 16)).astype(np.float32)
+    consecutive = apply_rope(x, np.arange(100, 140))
+    perm = [*range(1, 40), 0]  # not consecutive: computed directly, not from the tables
+    direct = apply_rope(x[..., perm, :], np.arange(100, 140)[perm])
+    np.testing.assert_array_equal(direct, consecutive[..., perm, :])
