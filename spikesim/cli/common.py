@@ -133,9 +133,9 @@ def add_dtype_argument(p: argparse.ArgumentParser) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-WORKLOAD_FLAGS = ("tokens", "seed", "phase", "batch", "context", "decode_steps")
+WORKLOAD_FLAGS = ("tokens", "seed", "phase", "batch", "context", "decode_steps", "stats")
 """The parameters of :func:`spikesim.api.load_workload` beside the workload itself (flags
-``--tokens`` … ``--decode-steps``)."""
+``--tokens`` … ``--decode-steps``, ``--stats``)."""
 
 
 def add_workload_arguments(p: argparse.ArgumentParser, workload_help: str) -> None:
@@ -182,6 +182,12 @@ def add_workload_arguments(p: argparse.ArgumentParser, workload_help: str) -> No
     p.add_argument(
         "--seed", type=int, default=None, metavar="S",
         help="seed of a shape-only workload's generated values (default 0)",
+    )
+    p.add_argument(
+        "--stats", default=None, metavar="FILE",
+        help="activation statistics fitted to a real trace (spikesim fit-stats) for the "
+        "generated linear inputs of a shape-only workload (default: the built-in LLM-like "
+        "statistics)",
     )
 
 

@@ -11,8 +11,8 @@ NAME = "pareto"
 HELP = "print the Pareto-optimal points of a sweep and draw the front"
 DESCRIPTION = (
     "Print the Pareto-optimal points (energy_pj, total_cycles, area_mm2 of the TOTAL "
-    "rows, across designs) of a sweep's results and draw the front (PNG and PDF next "
-    "to the results: RESULTS-pareto.png/.pdf)."
+    "rows, across designs; per workload when the sweep has workload axes) of a sweep's "
+    "results and draw the front (PNG and PDF next to the results: RESULTS-pareto.png/.pdf)."
 )
 
 
@@ -44,8 +44,11 @@ def show_front(results_dir: str | Path, *, quiet: bool = False) -> list[Path]:
     paths = draw_front(front, figure_stem(results_dir))
     if not quiet:
         n = int(front["pareto"].sum())
+        per = ("across designs, per workload"
+               if any(str(c).startswith("workload.") for c in front.columns)
+               else "across designs")
         print(
-            f"Pareto front over energy_pj, total_cycles, area_mm2 (TOTAL rows, across designs): "
+            f"Pareto front over energy_pj, total_cycles, area_mm2 (TOTAL rows, {per}): "
             f"{n} of {len(front)} point(s)"
         )
         print(front_table(front, axes), end="")

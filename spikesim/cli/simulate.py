@@ -60,14 +60,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "RoPE, softmax, SiLU*up, residual adds on the vector unit)",
     )
     p.add_argument(
-        "--stats",
-        default=None,
-        metavar="FILE",
-        help="activation statistics fitted to a real trace (spikesim fit-stats) for the "
-        "generated linear inputs of a shape-only workload (default: the built-in LLM-like "
-        "statistics)",
-    )
-    p.add_argument(
         "--out",
         required=True,
         metavar="RUN_DIR",
@@ -143,10 +135,7 @@ def _run(args: argparse.Namespace) -> int:
     workload: Workload | str
     params = workload_parameters(args)
     if args.workload is not None:
-        workload = api.load_workload(args.workload, **params, stats=args.stats)
-    elif args.stats is not None:
-        raise InputError("applies to --workload (a trace's values are on disk, with their own "
-                         "statistics)", field="--stats")
+        workload = api.load_workload(args.workload, **params)
     elif args.phase is not None:
         workload = api.load_workload(args.trace, phase=args.phase)
     else:

@@ -7,6 +7,7 @@ import argparse
 from spikesim.cli.common import (
     EXIT_OK,
     add_workload_arguments,
+    patterns,
     show_progress,
     workload_parameters,
 )
@@ -17,7 +18,9 @@ HELP = "simulate many hardware points × designs into a Parquet dataset, then Pa
 DESCRIPTION = (
     "Run every point of a sweep spec (base hardware YAML + axes, grid or random "
     "sampling, designs, constraints) on a trace or a workload (--workload: a topology CSV, a "
-    "config.json or a named shape, prefill or decode), in parallel (local processes, or a Dask "
+    "config.json or a named shape, prefill or decode; workload.tokens, workload.batch, "
+    "workload.context and workload.decode_steps axes vary it point by point, and their rows "
+    "gain energy per prompt and per generated token), in parallel (local processes, or a Dask "
     "scheduler), into a Parquet dataset directory: one part per finished (point, "
     "design), written atomically, so an interrupted sweep resumes where it stopped. A "
     "failing point is recorded with its error. Ends with the Pareto front. --out must be "
@@ -31,12 +34,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "spec",
         metavar="SWEEP.yaml",
         help="sweep specification (top-level 'axes'), or a shipped sweep by name "
-        "(dataflows, example)",
+        "(dataflows, decode-batch-context, example)",
     )
     add_workload_arguments(
         p,
         "any workload of 'spikesim simulate --workload' (a trace, a topology CSV, a "
         "config.json, a named shape), regenerated in each worker from its description",
+    )
+    p.add_argument(
+        "--layers",
+        default=None,
+        metavar="PATTERNS",
+        help="simulate only these layers at every point (comma-separated names or shell globs, "
+        "e.g. 'decode.0.layers.0.*'), as simulate --layers; part of the point ids",
     )
     p.add_argument(
         "--out",
@@ -82,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             progress=show_progress(args.quiet),
             cache=not args.no_cache,
+            layers=patterns(args.layers, "--layers"),
         )
         print(summary.text())
         show_front(summary.out, quiet=args.quiet)

@@ -7,6 +7,10 @@ design** is given too (column ``pareto_design``), so each baseline's best config
 compared with SpikeQuant's. All objectives are minimised. A point is dominated when another is
 no worse in every objective and better in at least one; equal points do not dominate each other
 (both stay on the front).
+
+A sweep with workload axes (``workload.batch`` …) has a front **per workload**: points compete
+only with points of the same workload values (a batch of 64 costs more energy than a batch of
+one on any hardware; compare per token with ``decode_energy_per_token_pj``).
 """
 
 from __future__ import annotations
@@ -64,24 +68,44 @@ def totals(results: pd.DataFrame) -> pd.DataFrame:
     return out.dropna(subset=list(OBJECTIVES)).reset_index(drop=True)
 
 
+def workload_columns(results: pd.DataFrame) -> list[str]:
+    """The workload axis columns of a results table (``workload.batch`` …), in its order."""
+    from spikesim.dse.spec import is_workload_path
+
+    return [c for c in results.columns if isinstance(c, str) and is_workload_path(c)]
+
+
 def pareto_front(
-    results: pd.DataFrame, objectives: Sequence[str] = OBJECTIVES
+    results: pd.DataFrame, objectives: Sequence[str] = OBJECTIVES,
+    groups: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """TOTAL rows with ``pareto`` (front across designs) and ``pareto_design`` (within design)."""
+    """TOTAL rows with ``pareto`` (front across designs) and ``pareto_design`` (within design),
+    each within every combination of the ``groups`` columns (default: the workload axis
+    columns, :func:`workload_columns`; none in a sweep without workload axes)."""
     tot = totals(results)
     cols = list(objectives)
-    tot["pareto"] = pareto_mask(tot[cols].to_numpy(np.float64)) if len(tot) else []
+    keys = workload_columns(tot) if groups is None else list(groups)
+    tot["pareto"] = False
     tot["pareto_design"] = False
-    for _, idx in tot.groupby("design", sort=False).groups.items():
-        sub = tot.loc[idx, cols].to_numpy(np.float64)
-        tot.loc[idx, "pareto_design"] = pareto_mask(sub)
+    if not len(tot):
+        return tot
+    groups_of = (tot.groupby(keys, sort=False, dropna=False).ngroup().to_numpy() if keys
+                 else np.zeros(len(tot), dtype=np.int64))
+    parts = [tot.index[groups_of == g] for g in dict.fromkeys(groups_of.tolist())]
+    for part in parts:
+        tot.loc[part, "pareto"] = pareto_mask(tot.loc[part, cols].to_numpy(np.float64))
+        of_part = tot.loc[part]
+        for _, idx in of_part.groupby("design", sort=False).groups.items():
+            sub = tot.loc[idx, cols].to_numpy(np.float64)
+            tot.loc[idx, "pareto_design"] = pareto_mask(sub)
     return tot
 
 
 def front_table(front: pd.DataFrame, axes: Sequence[str]) -> str:
     """The across-design front as an aligned text table (one line per point; points of one
     design with the same objectives and the same axis values shown are listed once)."""
-    rows = front[front["pareto"]].sort_values(list(OBJECTIVES))
+    rows = front[front["pareto"]].sort_values([*workload_columns(front), *OBJECTIVES],
+                                              kind="stable")
     shown = ["design", *[a for a in axes if a in rows.columns], *OBJECTIVES]
     rows = rows.loc[~rows[shown].astype(str).duplicated()]
     headers = ["design", *axes, "energy_pj", "total_cycles", "area_mm2"]

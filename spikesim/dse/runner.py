@@ -35,7 +35,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +46,13 @@ import pandas as pd
 from spikesim.config.hardware import HardwareConfig
 from spikesim.dataflows import get_design
 from spikesim.dse.area import area_mm2
-from spikesim.dse.spec import LoadedSweep, load_sweep, under, without
+from spikesim.dse.spec import (
+    WORKLOAD_AXIS_PREFIX,
+    LoadedSweep,
+    load_sweep,
+    under,
+    without,
+)
 from spikesim.dse.store import (
     LAYER_CLASS_COLUMNS,
     check_parts,
@@ -55,7 +61,7 @@ from spikesim.dse.store import (
     open_dataset,
     write_part,
 )
-from spikesim.errors import InputError
+from spikesim.errors import InputError, echo
 from spikesim.fsutil import interruptible
 from spikesim.procpool import check_workers, init_worker, local_pool, single_thread_env, stop_pool
 from spikesim.schema import (
@@ -89,6 +95,29 @@ class PointTask:
     area_by_component: dict[str, float] = field(default_factory=dict)
     error: str = ""
     """Non-empty: the point failed before simulation (recorded as is)."""
+    workload: str = ""
+    """The point's own workload reference (:func:`sweep_workload`) when the sweep has workload
+    axes; empty: the sweep's one trace or workload (``run_task``'s arguments)."""
+    workload_sha256: str = ""
+    """Identity of :attr:`workload` (with it, or empty)."""
+    layers: tuple[str, ...] | None = None
+    """Only these layers (names or globs, ``simulate(layers=...)``); None: all of them."""
+    token_columns: dict[str, int] | None = None
+    """Sweeps with workload axes: the point's phase token counts (:data:`TOKEN_COLUMNS`), and
+    its ``TOTAL`` row gets the per-token columns (:data:`PER_TOKEN_COLUMNS`); None: neither."""
+
+
+TOKEN_COLUMNS = ("prefill_tokens", "generated_tokens")
+"""Columns of every row of a sweep with workload axes: the point's prompt tokens (every
+sequence's prefill) and generated tokens (batch × decode steps); 0 when the phase is absent."""
+PER_TOKEN_COLUMNS = (
+    "prefill_energy_per_token_pj", "decode_energy_per_token_pj", "decode_cycles_per_step",
+)
+"""Columns of a sweep with workload axes, set on ``TOTAL`` rows (NaN on layer rows, failed
+points and absent phases): the prefill's energy per prompt token, the decode's energy per
+generated token and its cycles per step, as :func:`spikesim.report.phases.phase_totals`
+computes them for ``simulate``'s ``summary.json`` (``phases``): over the simulated layers of
+the phase and the workload's token counts."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +150,8 @@ class SweepPlan:
     """(point, design) pairs not simulated again: the design ignores every field in which the
     point differs from an earlier one (``Design.ignores``); that earlier task's rows stand for
     both."""
+    workloads: int = 0
+    """Distinct workloads of a sweep with workload axes (0: the sweep has none)."""
 
 
 @dataclass(frozen=True)
@@ -139,10 +170,14 @@ class SweepSummary:
     task_seconds: float
     workers: int
     scheduler: str | None
+    workloads: int = 0
+    """Distinct workloads of a sweep with workload axes (0: none; not shown)."""
 
     def text(self) -> str:
         parts = [
-            f"{self.points} point(s) × designs = {self.tasks} task(s)"
+            f"{self.points} point(s)"
+            + (f" over {self.workloads} workload(s)" if self.workloads else "")
+            + f" × designs = {self.tasks} task(s)"
             + (f" ({self.shared} more shared: designs that ignore the differing fields)"
                if self.shared else ""),
             f"ran {self.ran} ({self.failed} failed)",
@@ -193,11 +228,17 @@ def point_id(config_json: str, trace_sha256: str, design: str) -> str:
 WORKLOAD_PREFIX = "workload:"
 """Start of a shape-only workload's reference (a trace's is its directory, an absolute path)."""
 
-WORKLOAD_PARAMETERS = ("tokens", "seed", "phase", "batch", "context", "decode_steps")
+WORKLOAD_PARAMETERS = ("tokens", "seed", "phase", "batch", "context", "decode_steps", "stats")
 """The arguments of :func:`spikesim.trace.load_workload` a sweep passes on to its workers."""
 
 
 def sweep_workload(workload: str | Path, params: Mapping[str, Any]) -> tuple[str, str]:
+    """What the workers open and its identity (see :func:`resolve_workload`)."""
+    reference, identity, _ = resolve_workload(workload, params)
+    return reference, identity
+
+
+def resolve_workload(workload: str | Path, params: Mapping[str, Any]) -> tuple[str, str, Any]:
     """What the workers open and its identity: ``(trace directory, manifest sha256)`` for a
     trace on disk given with no parameters, else ``(reference, sha256)`` of a shape-only
     workload (topology CSV, config.json, named shape; :func:`spikesim.trace.load_workload`
@@ -205,7 +246,8 @@ def sweep_workload(workload: str | Path, params: Mapping[str, Any]) -> tuple[str
     shape-only workload is the sha256 of its kind, its description file's sha256 and its
     recorded source (dimensions, tokens, seed, phases, generator versions; not the file's
     path or folder name), so the same workload gives the same point ids wherever its file
-    lies."""
+    lies. The third item is the loaded workload (a :class:`~spikesim.trace.format.Trace` or
+    a shape-only workload)."""
     from spikesim.trace import load_workload
     from spikesim.trace.workload import ShapeWorkload
 
@@ -213,36 +255,157 @@ def sweep_workload(workload: str | Path, params: Mapping[str, Any]) -> tuple[str
     unknown = set(given) - set(WORKLOAD_PARAMETERS)
     if unknown:
         raise ValueError(f"unknown workload parameters {sorted(unknown)}")
+    if "stats" in given:  # workers (a Dask cluster's too) open it by this absolute path
+        given["stats"] = str(Path(given["stats"]).resolve())
     loaded = load_workload(workload, **given)
     if not isinstance(loaded, ShapeWorkload):
         directory = Path(str(loaded.path)).resolve()
         phase = given.get("phase")
         if phase is None:  # the trace as --trace opens it: the same point ids
-            return str(directory), manifest_sha256(directory)
+            return str(directory), manifest_sha256(directory), loaded
         reference = WORKLOAD_PREFIX + canonical_json({"workload": str(directory),
                                                       "phase": phase})
-        identity = f"{manifest_sha256(directory)}:phase={phase}"
-        return reference, hashlib.sha256(identity.encode("utf-8")).hexdigest()
+        # the layers a phase holds are part of it (a recorded trace's phases gained their
+        # vector operators: points of the older layer list are not these points)
+        names = hashlib.sha256("\n".join(layer.name for layer in loaded.layers).encode("utf-8"))
+        identity = f"{manifest_sha256(directory)}:phase={phase}:layers={names.hexdigest()}"
+        return reference, hashlib.sha256(identity.encode("utf-8")).hexdigest(), loaded
     source = {k: v for k, v in loaded.source.items() if k not in ("file", "model")}
     identity = canonical_json({"kind": loaded.kind, "file_sha256": loaded.file_sha256,
                                "source": source})
     text = str(Path(loaded.path).resolve()) if loaded.path is not None else os.fspath(workload)
     reference = WORKLOAD_PREFIX + canonical_json({"workload": text, **given})
-    return reference, hashlib.sha256(identity.encode("utf-8")).hexdigest()
+    return reference, hashlib.sha256(identity.encode("utf-8")).hexdigest(), loaded
+
+
+MAX_WORKLOADS = 1_000
+"""Most distinct workloads (combinations of workload axis values) the sampled points of one
+sweep may take: each is loaded once when the sweep is planned (up to about 0.3 s each)."""
+
+
+@dataclass(frozen=True)
+class PointWorkload:
+    """The workload of the points with one combination of workload axis values."""
+
+    reference: str
+    """What the worker opens (:func:`sweep_workload`)."""
+    sha256: str
+    """Its identity (with the layer selection, if any), part of the points' ids."""
+    token_columns: dict[str, int]
+    """Its phase token counts (:data:`TOKEN_COLUMNS`)."""
+
+
+def with_layers(identity: str, layers: Sequence[str] | None) -> str:
+    """A workload's identity with a layer selection folded in (unchanged without one)."""
+    if layers is None:
+        return identity
+    text = f"{identity}:layers={canonical_json(list(layers))}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def check_layers(loaded: Any, layers: Sequence[str] | None) -> None:
+    """An :class:`InputError` naming ``layers`` when a pattern matches none of the workload's
+    layers (:func:`spikesim.sim.counts.select_layers`, as ``simulate --layers``)."""
+    if layers is not None:
+        from spikesim.sim.counts import select_layers
+
+        select_layers(loaded, layers)
+
+
+def token_columns(loaded: Any) -> dict[str, int]:
+    """A workload's :data:`TOKEN_COLUMNS`: its prompt and generated tokens
+    (:func:`spikesim.report.phases.phase_tokens`, as ``summary.json`` counts them)."""
+    from spikesim.report.phases import phase_tokens
+
+    phases = phase_tokens(loaded.source, loaded.tokens)
+    return {"prefill_tokens": phases.get("prefill", (0, 1))[0],
+            "generated_tokens": phases.get("decode", (0, 1))[0]}
+
+
+def sweep_workloads(
+    sweep: LoadedSweep, workload: str | Path, params: Mapping[str, Any],
+    layers: Sequence[str] | None = None,
+) -> dict[str, PointWorkload]:
+    """The workload of each distinct combination of workload axis values the sampled points
+    take (key: :func:`canonical_json` of :meth:`SweepSpec.workload_values`), in the points'
+    order: ``workload`` opened by :func:`spikesim.trace.load_workload` with ``params``
+    overridden by the combination, so every refusal is the loader's own.
+
+    Raises
+    ------
+    InputError
+        A value the loader refuses, naming the sweep file and ``axes.<axis>`` that set it; a
+        refusal of another parameter (a flag) or of ``layers`` as the loader or
+        :func:`check_layers` words it, with the combination; more than
+        :data:`MAX_WORKLOADS` combinations (``axes``).
+    """
+    spec = sweep.spec
+    out: dict[str, PointWorkload] = {}
+    for point in spec.points():
+        combo = spec.workload_values(point)
+        key = canonical_json(combo)
+        if key in out:
+            continue
+        if len(out) >= MAX_WORKLOADS:
+            raise InputError(
+                f"the points take more than {MAX_WORKLOADS:,} distinct workloads (combinations "
+                "of workload axis values); use fewer values or sampling: random",
+                file=sweep.path, field="axes",
+            )
+        try:
+            reference, identity, loaded = resolve_workload(workload, {**params, **combo})
+            check_layers(loaded, layers)
+        except InputError as exc:
+            raise _workload_axis_error(sweep, point, combo, exc) from None
+        out[key] = PointWorkload(reference, with_layers(identity, layers),
+                                 token_columns(loaded))
+    return out
+
+
+def _workload_axis_error(
+    sweep: LoadedSweep, point: Mapping[str, Any], combo: Mapping[str, Any], exc: InputError
+) -> InputError:
+    """The loader's refusal of a point's workload: naming the axis whose value it refused (the
+    sweep file, ``axes.<axis>``), else as it was, with the combination said."""
+    spec = sweep.spec
+    if exc.field is not None and exc.field in combo:
+        path = WORKLOAD_AXIS_PREFIX + exc.field
+        for axis, value in point.items():
+            if axis == path:
+                return InputError(f"value {echo(value)}: {exc.message}", file=sweep.path,
+                                  field=f"axes.{axis}")
+            if spec.is_bundle(axis) and path in value:
+                return InputError(f"value {echo(value[path])}: {exc.message} (at '{path}')",
+                                  file=sweep.path, field=f"axes.{axis}")
+    if not combo:
+        return exc
+    shown = ", ".join(f"{WORKLOAD_AXIS_PREFIX}{k}={v}" for k, v in combo.items())
+    return InputError(f"{exc.message} (at {shown} of {sweep.path})", file=exc.file,
+                      field=exc.field)
 
 
 def plan_sweep(
-    sweep: LoadedSweep, trace_path: str | Path, trace_sha256: str | None = None
+    sweep: LoadedSweep, trace_path: str | Path, trace_sha256: str | None = None,
+    *, workloads: Mapping[str, PointWorkload] | None = None,
+    layers: Sequence[str] | None = None,
 ) -> SweepPlan:
     """Resolve every sampled point, apply the constraints, and list the tasks (on the trace
-    at ``trace_path``, or the workload of identity ``trace_sha256``)."""
+    at ``trace_path``, or the workload of identity ``trace_sha256``; with workload axes, on
+    each point's workload of ``workloads``, :func:`sweep_workloads`). ``layers``: the tasks
+    simulate only those layers (the caller folds them into ``trace_sha256`` or
+    ``workloads``)."""
     from spikesim.config.loader import read_yaml_mapping
     from spikesim.dse.spec import resolve_point
     from spikesim.energy.model import energy_key, energy_model
 
     spec = sweep.spec
     base_data = read_yaml_mapping(sweep.base_path)
-    trace_sha = trace_sha256 if trace_sha256 is not None else manifest_sha256(trace_path)
+    if workloads is not None:
+        trace_sha = hashlib.sha256(
+            canonical_json({k: w.sha256 for k, w in workloads.items()}).encode("utf-8")
+        ).hexdigest()
+    else:
+        trace_sha = trace_sha256 if trace_sha256 is not None else manifest_sha256(trace_path)
     relations = spec.constraints.parsed_relations()
     max_area = spec.constraints.max_area_mm2
     tasks: list[PointTask] = []
@@ -252,6 +415,13 @@ def plan_sweep(
     for index, point in enumerate(spec.points()):
         points += 1
         overrides = spec.overrides(point)
+        point_sha = trace_sha
+        own: dict[str, Any] = {"layers": None if layers is None else tuple(layers)}
+        if workloads is not None:
+            wl = workloads[canonical_json(spec.workload_values(point))]
+            point_sha = wl.sha256
+            own.update(workload=wl.reference, workload_sha256=wl.sha256,
+                       token_columns=dict(wl.token_columns))
         try:
             hw = resolve_point(sweep.base_path, base_data, overrides)
         except InputError as exc:
@@ -260,12 +430,13 @@ def plan_sweep(
                 tasks.append(
                     PointTask(
                         index=index,
-                        point_id=point_id(raw, trace_sha, design),
+                        point_id=point_id(raw, point_sha, design),
                         design=design,
                         axis_values=spec.column_values(point, None),
                         config=None,
                         area_mm2=math.nan,
                         error=f"InputError: {exc.one_line()}",
+                        **own,
                     )
                 )
             continue
@@ -282,7 +453,7 @@ def plan_sweep(
             ignores = get_design(design).ignores
             # the id covers what the design reads: points differing only in what it ignores
             # are one task, whose rows leave the ignored axes blank
-            pid = point_id(canonical_json(without(config, ignores)), trace_sha, design)
+            pid = point_id(canonical_json(without(config, ignores)), point_sha, design)
             if pid in planned:
                 shared += 1
                 continue
@@ -304,6 +475,7 @@ def plan_sweep(
                     config=config,
                     area_mm2=total,
                     area_by_component=by_component,
+                    **own,
                 )
             )
     return SweepPlan(
@@ -314,6 +486,7 @@ def plan_sweep(
         dropped_area=dropped_area,
         trace_sha256=trace_sha,
         shared=shared,
+        workloads=0 if workloads is None else len(workloads),
     )
 
 
@@ -322,8 +495,13 @@ def plan_sweep(
 # --------------------------------------------------------------------------------------------
 
 _trace_cache: dict[tuple[str, str], Any] = {}
-"""Per worker process: the opened (memory-mapped) trace or the loaded shape-only workload,
-keyed by (reference, identity sha256)."""
+"""Per worker process: the opened (memory-mapped) traces or loaded shape-only workloads, keyed
+by (reference, identity sha256), the most recently used last (at most
+:data:`WORKLOADS_PER_WORKER`)."""
+
+WORKLOADS_PER_WORKER = 4
+"""Workloads a worker keeps open: the tasks of a sweep with workload axes are handed out
+grouped by workload, so points that differ only in hardware never reload theirs."""
 
 
 def _open_trace(trace_path: str, trace_sha: str) -> Any:
@@ -333,20 +511,26 @@ def _open_trace(trace_path: str, trace_sha: str) -> Any:
     from spikesim.trace import load_trace, load_workload
 
     key = (trace_path, trace_sha)
-    trace = _trace_cache.get(key)
+    trace = _trace_cache.pop(key, None)
     if trace is None:
-        _trace_cache.clear()
         if trace_path.startswith(WORKLOAD_PREFIX):
             args = json.loads(trace_path[len(WORKLOAD_PREFIX):])
             trace = load_workload(args.pop("workload"), **args)
         else:
             trace = load_trace(trace_path)
-        _trace_cache[key] = trace
+        while len(_trace_cache) >= WORKLOADS_PER_WORKER:
+            del _trace_cache[next(iter(_trace_cache))]  # the least recently used
+    _trace_cache[key] = trace
     return trace
 
 
-def _rows_frame(task: PointTask, columns: dict[str, list[Any]], n: int) -> pd.DataFrame:
-    """One DataFrame in the dataset's column order (built once: this runs for every point)."""
+def _rows_frame(
+    task: PointTask, columns: dict[str, list[Any]], n: int,
+    per_token: Mapping[str, float] | None = None,
+) -> pd.DataFrame:
+    """One DataFrame in the dataset's column order (built once: this runs for every point).
+    A sweep with workload axes adds :data:`TOKEN_COLUMNS` to every row and
+    :data:`PER_TOKEN_COLUMNS` (``per_token``, NaN when absent) to the last (``TOTAL``)."""
     out: dict[str, Any] = {
         "point_index": [task.index] * n,
         "point_id": [task.point_id] * n,
@@ -362,6 +546,11 @@ def _rows_frame(task: PointTask, columns: dict[str, list[Any]], n: int) -> pd.Da
     out["error"] = columns.pop("error")
     rest = {area_column(c): [v] * n for c, v in task.area_by_component.items()}
     rest.update(columns)
+    if task.token_columns is not None:
+        rest.update({c: [task.token_columns[c]] * n for c in TOKEN_COLUMNS})
+        given = per_token or {}
+        rest.update({c: [math.nan] * (n - 1) + [given.get(c, math.nan)]
+                     for c in PER_TOKEN_COLUMNS})
     for name in sorted(rest):
         out[name] = rest[name]
     return pd.DataFrame(out)
@@ -373,7 +562,25 @@ def _error_rows(task: PointTask, error: str) -> pd.DataFrame:
     return _rows_frame(task, columns, 1)
 
 
-def _result_rows(task: PointTask, layers: pd.DataFrame) -> pd.DataFrame:
+def _per_token(layers: pd.DataFrame, clock_hz: float, trace: Any) -> dict[str, float]:
+    """:data:`PER_TOKEN_COLUMNS` of one design's layers (:func:`phase_totals` over the
+    workload's phase token counts, as ``summary.json`` ``phases``)."""
+    from spikesim.report.phases import phase_tokens, phase_totals
+
+    table = phase_totals(layers, clock_hz, phase_tokens(trace.source, trace.tokens))
+    out: dict[str, float] = {}
+    for row in table.to_dict("records"):
+        if row["phase"] == "prefill":
+            out["prefill_energy_per_token_pj"] = float(row["energy_per_token_pj"])
+        elif row["phase"] == "decode":
+            out["decode_energy_per_token_pj"] = float(row["energy_per_token_pj"])
+            out["decode_cycles_per_step"] = float(row["total_cycles"]) / float(row["steps"])
+    return out
+
+
+def _result_rows(
+    task: PointTask, layers: pd.DataFrame, per_token: Mapping[str, float] | None = None
+) -> pd.DataFrame:
     energy_cols = energy_component_columns(layers.columns)
     keep = [
         "layer", *_LAYER_METRICS, "utilization", *DRAM_BYTE_COLUMNS, *energy_cols,
@@ -393,13 +600,14 @@ def _result_rows(task: PointTask, layers: pd.DataFrame) -> pd.DataFrame:
     columns["layer"].append(TOTAL)
     n = len(columns["layer"])
     columns["error"] = [""] * n
-    return _rows_frame(task, columns, n)
+    return _rows_frame(task, columns, n, per_token)
 
 
 def run_task(
     task: PointTask, trace_path: str, trace_sha: str, cache: bool = True
 ) -> TaskOutcome:
-    """Simulate one (point, design) on the trace; never raises for a bad point.
+    """Simulate one (point, design) on the trace (the task's own workload and layers when it
+    names them); never raises for a bad point.
 
     Runs in a worker (local process or Dask); any exception of the simulation becomes the
     ``error`` of the point's ``TOTAL`` row. ``cache``: use the on-disk cache of quantized
@@ -414,11 +622,14 @@ def run_task(
     else:
         try:
             hw = HardwareConfig.model_validate(task.config)
-            trace = _open_trace(trace_path, trace_sha)
+            trace = _open_trace(task.workload or trace_path,
+                                task.workload_sha256 or trace_sha)
             t0 = time.perf_counter()
-            result = simulate(hw, trace, [task.design], cache=cache)
+            result = simulate(hw, trace, [task.design], layers=task.layers, cache=cache)
             sim_seconds = time.perf_counter() - t0
-            rows, failed = _result_rows(task, result.layers), False
+            per_token = (None if task.token_columns is None
+                         else _per_token(result.layers, hw.clock_hz, trace))
+            rows, failed = _result_rows(task, result.layers, per_token), False
         except InputError as exc:
             rows, failed = _error_rows(task, f"InputError: {exc.one_line()}"), True
         except Exception as exc:  # a bad point must not stop the sweep; the row says what
@@ -578,6 +789,7 @@ def run_sweep(
     on_outcome: OnOutcome | None = None,
     cache: bool = True,
     workload: Mapping[str, Any] | None = None,
+    layers: Sequence[str] | None = None,
 ) -> SweepSummary:
     """Run (or resume) a sweep into the Parquet dataset ``out``.
 
@@ -607,31 +819,54 @@ def run_sweep(
         once. Off when False or ``SPIKESIM_NO_CACHE=1``.
     workload:
         Arguments of :func:`spikesim.trace.load_workload` (:data:`WORKLOAD_PARAMETERS`:
-        ``tokens``, ``seed``, ``phase``, ``batch``, ``context``, ``decode_steps``); ``None``:
-        ``trace`` is a trace directory or shipped trace, as ``--trace``.
+        ``tokens``, ``seed``, ``phase``, ``batch``, ``context``, ``decode_steps``, ``stats``);
+        ``None``:
+        ``trace`` is a trace directory or shipped trace, as ``--trace``. The spec's workload
+        axes (``workload.batch`` …) override them point by point: each distinct combination
+        is loaded here once (:func:`sweep_workloads`; a value the loader refuses is an error
+        naming the axis), is part of its points' ids, and their rows gain
+        :data:`TOKEN_COLUMNS` and :data:`PER_TOKEN_COLUMNS`.
+    layers:
+        Simulate only these layers (names or globs, as ``simulate --layers``; a pattern that
+        matches no layer is an error naming ``layers``); part of the point ids. ``None``: all.
     """
     check_workers(workers)
     check_results_target(out)  # before any work: a foreign --out is refused at once
     sweep = spec if isinstance(spec, LoadedSweep) else load_sweep(spec)
+    layers = None if layers is None else tuple(layers)
+    workloads: dict[str, PointWorkload] | None = None
     if workload is None:
         trace_dir = resolve_trace(trace).resolve()
         from spikesim.trace import load_trace
 
         try:
-            load_trace(trace_dir)  # validate the manifest up front (one clear error)
+            loaded = load_trace(trace_dir)  # validate the manifest up front (one clear error)
         except InputError as exc:
             if exc.field:
                 raise
             raise InputError(exc.message, file=exc.file, field="trace") from None
         reference, identity = str(trace_dir), manifest_sha256(trace_dir)
+        target: str | Path = trace_dir
     else:
+        target, loaded = trace, None
+        if not sweep.spec.has_workload_axes:  # else each point's workload is checked below
+            try:
+                reference, identity, loaded = resolve_workload(trace, workload)
+            except InputError as exc:
+                if exc.field:
+                    raise
+                raise InputError(exc.message, file=exc.file, field="workload") from None
+    if sweep.spec.has_workload_axes:
         try:
-            reference, identity = sweep_workload(trace, workload)
+            workloads = sweep_workloads(sweep, target, workload or {}, layers)
         except InputError as exc:
             if exc.field:
                 raise
             raise InputError(exc.message, file=exc.file, field="workload") from None
-    plan = plan_sweep(sweep, reference, identity)
+        plan = plan_sweep(sweep, "", "", workloads=workloads, layers=layers)
+    else:
+        check_layers(loaded, layers)
+        plan = plan_sweep(sweep, reference, with_layers(identity, layers), layers=layers)
     meta = {
         "spec": sweep.spec.model_dump(mode="json"),
         "base_sha256": hashlib.sha256(sweep.base_path.read_bytes()).hexdigest(),
@@ -650,6 +885,8 @@ def run_sweep(
         ) from None
     done = done_point_ids(root)
     todo = [t for t in plan.tasks if t.point_id not in done]
+    rank: dict[str, int] = {}
+    todo.sort(key=lambda t: rank.setdefault(t.workload, len(rank)))  # grouped by workload
     workers = max(1, min(workers, len(todo)))
     counters = {"ran": 0, "failed": 0, "sim": 0.0, "task": 0.0}
     bar = Progress(len(todo), enabled=progress)
@@ -668,6 +905,7 @@ def run_sweep(
     try:
         with interruptible():  # SIGTERM unwinds too: workers stopped, temporary parts removed
             if todo:
+                reference = "" if workloads is not None else reference
                 if scheduler:
                     _run_dask(todo, reference, plan.trace_sha256, scheduler, finished, cache)
                 else:
@@ -689,4 +927,5 @@ def run_sweep(
         task_seconds=float(counters["task"]),
         workers=workers,
         scheduler=scheduler,
+        workloads=plan.workloads,
     )

@@ -28,6 +28,25 @@ and validated, so an unknown path or an out-of-range value is an :class:`InputEr
 ``axes.<path>`` in the sweep file. Combinations that are invalid together (``salient_bits`` below
 ``act_bits``) are recorded as failed points, not rejected up front.
 
+Workload axes
+-------------
+An axis (or a bundle key) named ``workload.PARAM`` varies the workload instead of the hardware:
+``workload.tokens``, ``workload.batch``, ``workload.context``, ``workload.decode_steps`` (the
+parameters of :func:`spikesim.trace.load_workload`, flags ``--tokens`` … ``--decode-steps``;
+the other parameters, e.g. ``--phase``, stay fixed for the sweep)::
+
+    axes:
+      workload.batch: [1, 8, 64]
+      workload.context: [512, 4096]
+      dram.bandwidth_bytes_per_cycle: [16, 64]
+
+Every value must be a positive integer (the loader's check and message); an unknown ``PARAM``
+is an error naming ``axes.workload.PARAM``. Whether the workload can take them (a trace or a
+topology CSV takes no batch, ``context`` contradicts phase ``both`` …) is known only with the
+workload: :func:`spikesim.dse.runner.run_sweep` loads each distinct combination of workload
+values and names the axis of any value the loader refuses. Relations and ``max_area_mm2``
+concern the hardware only.
+
 Limits (each an error naming the field): at most :data:`MAX_POINTS` grid points (``axes``,
 sampling ``grid``) or ``samples`` (sampling ``random``, whose grid may be up to
 :data:`MAX_RANDOM_GRID` combinations); at most :data:`MAX_AXIS_VALUES` values over all axes;
@@ -57,7 +76,7 @@ from spikesim.config._base import FrozenModel
 from spikesim.config.hardware import HardwareConfig
 from spikesim.config.loader import apply_overrides, read_yaml_mapping, validate_mapping
 from spikesim.dataflows import DESIGNS, reference_design
-from spikesim.errors import InputError
+from spikesim.errors import InputError, positive_int, shorten
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "<=": operator.le,
@@ -76,6 +95,20 @@ MAX_RANDOM_GRID = 2**63 - 1
 """Largest grid random sampling draws from (combination indices are 64-bit integers)."""
 MAX_SEED = 2**64 - 1
 """Largest ``seed`` (numpy's generators take any non-negative integer; 64 bits are plenty)."""
+WORKLOAD_AXIS_PREFIX = "workload."
+"""Start of a workload axis's name (``workload.batch``); every other axis is a hardware field."""
+WORKLOAD_AXES = ("tokens", "batch", "context", "decode_steps")
+"""The workload parameters an axis may vary (:func:`spikesim.trace.load_workload`'s)."""
+
+
+def is_workload_path(path: str) -> bool:
+    """True when a dotted axis path (or bundle key) names the workload, not the hardware."""
+    return path.startswith(WORKLOAD_AXIS_PREFIX)
+
+
+def workload_parameter(path: str) -> str:
+    """``workload.batch`` → ``batch``."""
+    return path[len(WORKLOAD_AXIS_PREFIX):]
 
 _RELATION = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(<=|>=|==|!=|<|>)\s*(\S+)\s*$")
 _PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
@@ -149,14 +182,16 @@ def parse_relation(text: str) -> Relation:
 
 
 class SweepSpec(FrozenModel):
-    """A sweep: hardware points (base + axis values) × designs, simulated on one trace."""
+    """A sweep: points (base hardware + axis values, and the workload's ``workload.*`` axis
+    values) × designs, simulated on one trace or workload."""
 
     base: str = Field(min_length=1)
     """The base hardware YAML, relative to the sweep file, or the name of a shipped preset."""
 
     axes: dict[str, tuple[Any, ...]] = Field(min_length=1)
-    """Dotted field path → the values it takes (any HardwareConfig field); or a label → the
-    bundles it takes (each a mapping of dotted field path → value, set together)."""
+    """Dotted field path → the values it takes (any HardwareConfig field, or a workload
+    parameter ``workload.tokens|batch|context|decode_steps``); or a label → the bundles it
+    takes (each a mapping of dotted field path → value, set together)."""
 
     sampling: Sampling = Sampling.GRID
     samples: int | None = Field(None, gt=0, le=MAX_POINTS)
@@ -206,8 +241,8 @@ class SweepSpec(FrozenModel):
         """True when the axis's values are bundles (mappings of field path → value)."""
         return isinstance(self.axes[axis][0], Mapping)
 
-    def overrides(self, point: Mapping[str, Any]) -> dict[str, Any]:
-        """A point's field overrides: single-valued axes as they are, bundles flattened."""
+    def _flat(self, point: Mapping[str, Any]) -> dict[str, Any]:
+        """Every path a point sets: single-valued axes as they are, bundles flattened."""
         out: dict[str, Any] = {}
         for axis, value in point.items():
             if self.is_bundle(axis):
@@ -215,6 +250,30 @@ class SweepSpec(FrozenModel):
             else:
                 out[axis] = value
         return out
+
+    def overrides(self, point: Mapping[str, Any]) -> dict[str, Any]:
+        """A point's hardware field overrides: single-valued axes as they are, bundles
+        flattened; workload axes left out (:meth:`workload_values`)."""
+        return {k: v for k, v in self._flat(point).items() if not is_workload_path(k)}
+
+    def workload_values(self, point: Mapping[str, Any]) -> dict[str, Any]:
+        """A point's workload parameters (``{"batch": 8, ...}``), from its ``workload.*`` axes
+        and bundle keys; empty when the sweep has none."""
+        return {workload_parameter(k): v for k, v in self._flat(point).items()
+                if is_workload_path(k)}
+
+    def workload_paths(self) -> list[str]:
+        """The ``workload.*`` paths the axes set (single-valued axes and bundle keys), in order."""
+        paths: list[str] = []
+        for axis, values in self.axes.items():
+            keys = [k for v in values for k in v] if self.is_bundle(axis) else [axis]
+            paths.extend(k for k in keys if is_workload_path(k))
+        return list(dict.fromkeys(paths))
+
+    @property
+    def has_workload_axes(self) -> bool:
+        """True when some axis varies the workload (:data:`WORKLOAD_AXES`)."""
+        return bool(self.workload_paths())
 
     def columns(self) -> list[str]:
         """The result columns the axes give: a field path per single-valued axis; a bundle
@@ -239,7 +298,7 @@ class SweepSpec(FrozenModel):
     ) -> dict[str, Any]:
         """The values of :meth:`columns` at a point: read from the resolved ``config`` (the
         point's overrides when it did not resolve); a bundle's label as ``path=value, ...``."""
-        flat = self.overrides(point)
+        flat = self._flat(point)
         out: dict[str, Any] = {}
         for axis, value in point.items():
             if self.is_bundle(axis):
@@ -247,7 +306,7 @@ class SweepSpec(FrozenModel):
         for column in self.columns():
             if column in out:
                 continue
-            if config is None:
+            if config is None or is_workload_path(column):
                 out[column] = flat.get(column)
             else:
                 out[column] = lookup(config, column)
@@ -422,8 +481,12 @@ def load_sweep(path: str | Path) -> LoadedSweep:
     """field → axis → the field's value in the config of each of the axis's values"""
     for axis, values in spec.axes.items():
         for value in values:
+            _check_workload_values(path, spec, axis, value)
+            overrides = spec.overrides({axis: value})
+            if not overrides:  # a workload value only: the hardware is the base
+                continue
             try:
-                data = apply_overrides(base_data, spec.overrides({axis: value}))
+                data = apply_overrides(base_data, overrides)
                 hw = validate_mapping(HardwareConfig, data, file=path)
             except InputError as exc:
                 where = f" (at '{exc.field}')" if exc.field and exc.field != axis else ""
@@ -440,6 +503,24 @@ def load_sweep(path: str | Path) -> LoadedSweep:
         if problem is not None:
             raise InputError(problem, file=path, field="constraints.relations")
     return LoadedSweep(spec=spec, path=path, base_path=base_path, base=base)
+
+
+def _check_workload_values(path: Path, spec: SweepSpec, axis: str, value: Any) -> None:
+    """A workload axis value (or a bundle's workload keys): a known parameter
+    (:data:`WORKLOAD_AXES`) and a positive integer, checked and worded by the workload
+    loader's own check; else an :class:`InputError` naming ``axes.<axis>`` in ``path``."""
+    for param, given in spec.workload_values({axis: value}).items():
+        where = f" (at '{WORKLOAD_AXIS_PREFIX}{param}')" if spec.is_bundle(axis) else ""
+        if param not in WORKLOAD_AXES:
+            known = ", ".join(WORKLOAD_AXIS_PREFIX + p for p in WORKLOAD_AXES)
+            raise InputError(
+                f"unknown workload parameter '{shorten(param)}'{where} (known: {known})",
+                file=path, field=f"axes.{axis}",
+            )
+        try:
+            positive_int(given, param)
+        except InputError as exc:
+            raise InputError(f"{exc.message}{where}", file=path, field=f"axes.{axis}") from None
 
 
 def _short(value: Any, limit: int = 80) -> str:

@@ -199,3 +199,32 @@ def test_stats_flag_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path,
     with pytest.raises(InputError) as info:
         load_workload("smollm2-135m", stats=smol_stats)
     assert info.value.field == "stats"
+
+
+def test_sweep_points_use_the_statistics(smol_stats: Path, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sweep with ``stats`` gives the TOTAL of a simulate run with them (and ids of its own:
+    a sweep without them is another workload)."""
+    import spikesim
+    from spikesim.dse import read_results, run_sweep
+    from spikesim.dse.runner import resolve_workload
+    from tests.hostile.hostile_support import inline_sweeps
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text("base: spikequant-45nm\naxes:\n  if_array.lanes: [16]\n"
+                    "designs: [spikequant]\n", encoding="utf-8")
+    layers = ["layers.0.self_attn.q_proj"]
+    params = {"tokens": 16, "stats": str(smol_stats)}
+    with inline_sweeps(monkeypatch):
+        run_sweep(spec, "shape:smollm2-135m", tmp_path / "r.parquet", workload=params,
+                  layers=layers)
+    total = read_results(tmp_path / "r.parquet")
+    total = total[total["layer"] == "TOTAL"]
+    hw = spikesim.load_hardware("spikequant-45nm")
+    wl = spikesim.load_workload("shape:smollm2-135m", tokens=16, stats=smol_stats)
+    alone = spikesim.simulate(hw, wl, "spikequant", layers=layers).layers
+    assert int(total["total_cycles"].iloc[0]) == int(alone["total_cycles"].sum())
+    assert float(total["energy_pj"].iloc[0]) == pytest.approx(float(alone["energy_pj"].sum()))
+    with_stats = resolve_workload("shape:smollm2-135m", params)[1]
+    without = resolve_workload("shape:smollm2-135m", {"tokens": 16})[1]
+    assert with_stats != without
