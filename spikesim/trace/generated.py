@@ -116,7 +116,8 @@ class GeneratedLayer:
         return ("x", "w")
 
     def check_size(self) -> None:
-        """Refuse (:class:`InputError`) an ``x`` or ``w`` of more than 2^27 elements."""
+        """Refuse (:class:`InputError`) an ``x`` of more than 2^27 elements or a ``w`` of
+        more than 2^28 (:func:`~spikesim.trace.synth.check_tensor_size`)."""
         for tensor, rows, size in (("x", self.tokens, self.x_size), ("w", self.n, self.w_size)):
             try:
                 check_tensor_size(self.name, tensor, rows, self.k, field=size.field)

@@ -14,7 +14,8 @@ Shapes (``nn.Linear`` weights ``[N, K]``; K inputs → N outputs)
     q/k/v/o_proj 5120→5120, gate/up_proj 5120→13824, down_proj 13824→5120.
 ``llama2-70b`` (hidden 8192, 64 heads, 8 KV heads of dim 128, intermediate 28672, 80 blocks)
     q_proj 8192→8192, k/v_proj 8192→1024, o_proj 8192→8192, gate/up_proj 8192→28672,
-    down_proj 28672→8192 (gate/up/down weights exceed :data:`MAX_TENSOR_ELEMENTS`).
+    down_proj 28672→8192 (gate/up/down weights of 235 M elements, under
+    :data:`MAX_WEIGHT_ELEMENTS`).
 ``mistral-7b`` (hidden 4096, 32 heads, 8 KV heads of dim 128, intermediate 14336, 32 blocks)
     q_proj 4096→4096, k/v_proj 4096→1024, o_proj 4096→4096, gate/up_proj 4096→14336,
     down_proj 14336→4096.
@@ -89,6 +90,7 @@ __all__ = [
     "GENERATOR_VERSION",
     "MAX_SEED",
     "MAX_TENSOR_ELEMENTS",
+    "MAX_WEIGHT_ELEMENTS",
     "SHAPES",
     "SWIGLU_GATE_SCALE",
     "ActivationStats",
@@ -118,10 +120,16 @@ DEFAULT_TOKENS = 256
 _DTYPES = ("float16", "float32")
 
 MAX_TENSOR_ELEMENTS = 2**27
-"""Most elements of one generated tensor (x ``[M, K]`` or w ``[N, K]``): 512 MiB in float32.
-A layer is generated in float32 with up to three such temporaries (the SwiGLU input of
-down_proj), so a layer at the limit peaks around 2 GB; larger requests are refused up front,
+"""Most elements of one generated activation tensor (x ``[M, K]``): 512 MiB in float32. An
+input is generated in float32 with up to three such temporaries (the SwiGLU input of
+down_proj), so an input at the limit peaks around 2 GB; larger requests are refused up front,
 naming the flag (``tokens`` for a shape: llama2-7b allows up to 12,192 tokens; ``gemm``)."""
+
+MAX_WEIGHT_ELEMENTS = 2**28
+"""Most elements of one generated weight tensor (w ``[N, K]``): 1 GiB in float32, with no
+SwiGLU temporaries. It admits llama2-70b's MLP projections (28672 x 8192 = 235 M): one of them
+at 64 tokens peaked at 5.05 GB under SpikeQuant (measured: generation, quantization and the
+exact outputs of gate_proj)."""
 
 MAX_SEED = 2**64 - 1
 """Largest seed (it is stored in the manifest; numpy seeds are 64-bit words)."""
@@ -407,14 +415,16 @@ def generate_weights(*, seed: int, block: int, op: str, n: int, k: int, dtype: s
 
 
 def check_tensor_size(name: str, tensor: str, rows: int, k: int, *, field: str) -> None:
-    """Refuse a generated tensor (``x`` ``[M, K]`` or ``w`` ``[N, K]``) of more than
-    :data:`MAX_TENSOR_ELEMENTS` elements: :class:`InputError` naming layer ``name``, the
-    tensor and ``field`` (the argument or flag that set the size)."""
-    if rows * k > MAX_TENSOR_ELEMENTS:
+    """Refuse a generated tensor of more elements than its limit (``x`` ``[M, K]``:
+    :data:`MAX_TENSOR_ELEMENTS`; ``w`` ``[N, K]``: :data:`MAX_WEIGHT_ELEMENTS`):
+    :class:`InputError` naming layer ``name``, the tensor and ``field`` (the argument or flag
+    that set the size)."""
+    limit, text = ((MAX_WEIGHT_ELEMENTS, "2^28, 1 GiB") if tensor == "w"
+                   else (MAX_TENSOR_ELEMENTS, "2^27, 512 MiB"))
+    if rows * k > limit:
         raise InputError(
             f"{tensor} of layer {name!r} would be {rows} x {k} = {rows * k:.3g} elements, "
-            f"more than the {MAX_TENSOR_ELEMENTS} (2^27, 512 MiB in float32) a synthetic "
-            "tensor may hold",
+            f"more than the {limit} ({text} in float32) a synthetic {tensor} may hold",
             field=field,
         )
 
@@ -512,7 +522,8 @@ def _check_args(
 
 
 def _check_size(m: int, plan: list[tuple[str, str, int, int]], flag: str) -> None:
-    """Refuse a layer whose x ``[m, K]`` or w ``[N, K]`` exceeds :data:`MAX_TENSOR_ELEMENTS`."""
+    """Refuse a layer whose x ``[m, K]`` or w ``[N, K]`` exceeds its limit
+    (:func:`check_tensor_size`)."""
     for name, _, k, n in plan:
         check_tensor_size(name, "x", m, k, field=flag)
         check_tensor_size(name, "w", n, k, field=flag)

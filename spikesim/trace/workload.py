@@ -83,11 +83,11 @@ refused there.
 
 Sizes
 -----
-A generated tensor may hold at most :data:`~spikesim.trace.synth.MAX_TENSOR_ELEMENTS` (2^27)
-elements, as in ``synth``. The check runs on the layers actually simulated
-(:func:`check_layer_sizes`, called by :func:`spikesim.api.run` before simulating anything) and
-again when a layer is generated; the error names the layer. llama2-70b's gate/up/down weights
-(28672 x 8192) are over the limit: select other layers (``--layers``).
+A generated input may hold at most :data:`~spikesim.trace.synth.MAX_TENSOR_ELEMENTS` (2^27)
+elements and generated weights :data:`~spikesim.trace.synth.MAX_WEIGHT_ELEMENTS` (2^28), as in
+``synth``. The check runs on the layers actually simulated (:func:`check_layer_sizes`, called by
+:func:`spikesim.api.run` before simulating anything) and again when a layer is generated; the
+error names the layer. llama2-70b's gate/up/down weights (28672 x 8192) fit.
 """
 
 from __future__ import annotations
@@ -617,7 +617,7 @@ class _SizeChecked(Protocol):
 
 def check_layer_sizes(layers: Iterable[WorkloadItem]) -> None:
     """Refuse, before anything is generated, a generated layer whose ``x`` or ``w`` would hold
-    more than 2^27 elements (the first one, by name): every layer with a ``check_size()``
+    more elements than its limit (the first one, by name): every layer with a ``check_size()``
     (generated linears and attention matmuls; trace layers are on disk and vector layers have
     no tensors: not checked)."""
     for layer in layers:

@@ -24,7 +24,7 @@ from spikesim.trace import (
     synth_layers,
     synth_trace,
 )
-from spikesim.trace.synth import MAX_TENSOR_ELEMENTS
+from spikesim.trace.synth import MAX_TENSOR_ELEMENTS, MAX_WEIGHT_ELEMENTS
 from spikesim.trace.workload import GeneratedLayer, check_layer_sizes, workload_summary
 
 OPS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -313,16 +313,20 @@ def test_select_layers_names_and_globs() -> None:
 
 
 @pytest.mark.slow  # builds a 196,608-layer plan at 12k tokens: ~3 s
-def test_too_big_layer_is_refused_naming_it() -> None:
+def test_too_big_layer_is_refused_naming_it(tmp_path: Path) -> None:
     wl = load_workload("llama2-70b", tokens=16)
-    check_layer_sizes(linears(wl)[:4])  # the attention projections fit
+    check_layer_sizes(linears(wl)[:7])  # the MLP weights, 28672 x 8192, fit under 2^28
+    assert 28672 * 8192 <= MAX_WEIGHT_ELEMENTS < 2 * 28672 * 8192
+    csv = write_csv(tmp_path / "w.csv", f"layer,M,N,K\nwide,2,{MAX_WEIGHT_ELEMENTS // 1024 + 1},"
+                    "1024\n")
+    wide = load_workload(csv)
     with pytest.raises(InputError) as info:
-        check_layer_sizes(linears(wl)[:7])
-    assert "layers.0.mlp.gate_proj" in info.value.message
-    assert "28672 x 8192" in info.value.message
-    assert info.value.field == "layers"
+        check_layer_sizes(wide.layers)
+    assert "'wide'" in info.value.message
+    assert "2^28" in info.value.message
+    assert info.value.field == "N"
     with pytest.raises(InputError):
-        linears(wl)[4].weights()  # generating it refuses too
+        wide.layers[0].weights()  # generating it refuses too
     too_long = load_workload("llama2-7b", tokens=MAX_TENSOR_ELEMENTS // 11008 + 1)
     with pytest.raises(InputError) as info:
         check_layer_sizes(too_long.layers)
