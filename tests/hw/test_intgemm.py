@@ -95,6 +95,24 @@ def test_fallbacks_stay_exact(backend: str, seed: int, limit: int, m: int, k: in
     np.testing.assert_array_equal(np.asarray(y).astype(np.int64), reference_matmul(x, w))
 
 
+@pytest.mark.slow  # imports torch
+@pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed")
+@pytest.mark.parametrize(("k", "n", "limit"),
+                         [(1, 2, None), (1, 9, None), (5, 3, 64), (3, 7, 2**9)])
+def test_int_mm_with_one_input_channel_blocks(k: int, n: int, limit: int | None) -> None:
+    """torch 2.13's CPU _int_mm returns wrong sums for K = 1 and N > 1 (measured on this
+    machine); a layer of one input channel, or K blocks of one (small int32 limits), take the
+    int64 outer product instead."""
+    rng = np.random.default_rng(k * 100 + n)
+    x, w, _ = integers(rng, 6, k, n, 4, 16, 8, 0.2, 0)
+    gemm = ExactGemm(w, "int_mm")
+    if limit is not None:
+        gemm.int32_limit = limit * 128
+    for _ in range(3):  # the wrong sums came from memory the product did not initialise
+        y, _ = gemm(x)
+        np.testing.assert_array_equal(np.asarray(y).astype(np.int64), reference_matmul(x, w))
+
+
 def layer_of(x: np.ndarray, w: np.ndarray, mask: np.ndarray, rng: np.random.Generator,
              weight_bits: int) -> QuantizedLayer:
     m, n = x.shape[0], w.shape[0]
@@ -135,10 +153,12 @@ def test_functional_outputs_equal_twin(
 @given(seed=st.integers(0, 2**32 - 1), m=st.integers(0, 9), k=st.integers(0, 30),
        n=st.integers(1, 9))
 def test_kernels_equal_twins(seed: int, m: int, k: int, n: int) -> None:
-    """token_bound and add_sparse (numba) against their NumPy twins; split_wide reassembles x̄."""
+    """token_bound and add_sparse (numba) and column_max against their NumPy twins;
+    split_wide reassembles x̄."""
     rng = np.random.default_rng(seed)
     x, w, _ = integers(rng, m, k, n, 4, 16, 8, 0.3, 0)
     colmax = intgemm.column_max(w)
+    np.testing.assert_array_equal(colmax, intgemm.reference_column_max(w))
     np.testing.assert_array_equal(token_bound(x, colmax), reference_bound(x, colmax))
     dense, rows, cols, vals = split_wide(x)
     back = dense.astype(np.int64)
