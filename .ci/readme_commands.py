@@ -75,6 +75,8 @@ SKIP_RULES: list[tuple[str, str]] = [
 SLOW_RULES: list[tuple[str, str]] = [
     (r"^spikesim sweep dataflows --trace traces/l7\b",
      "72 points on a llama2-7b layer at 2048 tokens, 10-20 min by the README"),
+    (r"--out runs/l7-whole-",
+     "the whole llama2-7b (32 blocks): 4 to 60 min each on 2 cores by the README"),
 ]  # fmt: skip
 
 FENCE = re.compile(r"^```(\w*)\s*$")
