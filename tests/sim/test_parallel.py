@@ -117,3 +117,19 @@ def test_bad_workers_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: P
     else:
         assert_one_error(code, err, "workers")
     assert not out.exists()
+
+
+def test_an_error_in_a_worker_is_one_line_naming_the_field(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, config_path: Path) -> None:
+    """A hardware field found wrong only when a worker maps a layer (a spike × spike
+    coincidence counter too narrow for the attention matmuls) stops the run with the one
+    line a single process gives, and writes nothing."""
+    out = tmp_path / "run"
+    args = ("simulate", "--workload", config_path, "--tokens", 8, "--hw", HW, "--out", out,
+            "--designs", "spikequant", "--set", "if_array.attention_form=spike_spike",
+            "--set", "if_array.coincidence_bits=3")
+    code, _, one = run(capsys, *args)
+    line = assert_one_error(code, one, "if_array.coincidence_bits")
+    code, _, two = run(capsys, *args, "--workers", 2)
+    assert assert_one_error(code, two, "if_array.coincidence_bits") == line
+    assert not out.exists()
