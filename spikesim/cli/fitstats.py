@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
               "layers_fitted": sum(len(f.layers) for f in fitted.values())}
     text = yaml.safe_dump(stats_document(fitted, source), sort_keys=False)
     with interruptible():
+        out.parent.mkdir(parents=True, exist_ok=True)  # check_out: its nearest parent is a dir
         atomic_write_file(out, lambda fh: fh.write(text.encode("utf-8")))
     print(f"{'site':8} {'layers':>6} {'df':>8} {'ch.sigma':>8} {'outliers':>9} "
           f"{'out.range':>15} {'massive':>9}")

@@ -114,6 +114,12 @@ def test_fit_stats_cli_on_the_shipped_trace(capsys: pytest.CaptureFixture[str],
                        "layers.15.mlp.*", "--force")
     assert code == 0, err
     assert set(load_activation_stats(out)) == {"mlp_in", "down_in"}
+    nested = tmp_path / "new" / "dir" / "s.yaml"  # missing folders are made
+    assert run(capsys, "fit-stats", "smollm2-135m", "--out", nested)[0] == 0
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    code, _, err = run(capsys, "fit-stats", "smollm2-135m", "--out", blocker / "s.yaml")
+    assert_one_error(code, err, "--out", "not a directory")
 
 
 @pytest.mark.parametrize(("change", "field"), [
