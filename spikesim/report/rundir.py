@@ -359,8 +359,10 @@ def check_parent_dirs(target: Path, *, field: str) -> None:
             return
 
 
-_SUMMARY_MAX_BYTES = 64 << 20
-"""A ``summary.json`` larger than this is not read (64 MiB; a 10,000-layer run's is ~2 MB)."""
+_SUMMARY_MAX_BYTES = 1 << 30
+"""A ``summary.json`` larger than this is not read (1 GiB; a 10,000-layer run's is ~2 MB, but
+a whole llama2-7b decode step at batch 64, 131,584 layers, wrote one over 64 MiB, the limit
+before, and failed after 70 minutes when its own report read it back)."""
 
 
 def is_run_dir(path: str | Path) -> bool:
