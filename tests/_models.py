@@ -7,6 +7,18 @@ from typing import Any
 
 VOCAB = 256
 
+TINY_LLAMA_CONFIG: dict[str, Any] = {
+    "architectures": ["LlamaForCausalLM"],
+    "model_type": "llama",
+    "hidden_size": 64,
+    "intermediate_size": 96,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+}
+"""A config.json of a 2-block LLaMA (head_dim 16, 2 KV groups of 2 query heads) for shape-only
+workloads."""
+
 
 def tiny_llama() -> Any:
     import torch

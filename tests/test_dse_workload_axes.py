@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
+from _models import TINY_LLAMA_CONFIG
 from cli_support import run
 
 import spikesim.trace
@@ -34,15 +35,7 @@ from tests.hostile.hostile_support import inline_sweeps
 ROOT = Path(__file__).resolve().parents[1]
 HW = ROOT / "hw_configs" / "spikequant-45nm.yaml"
 
-CONFIG: dict[str, Any] = {
-    "architectures": ["LlamaForCausalLM"],
-    "model_type": "llama",
-    "hidden_size": 64,
-    "intermediate_size": 96,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 2,
-}
+CONFIG: dict[str, Any] = TINY_LLAMA_CONFIG
 """2 blocks, head_dim 16, 2 KV groups of 2 query heads (as tests/trace/test_decode_plan.py)."""
 
 BATCHES = (1, 3)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from _models import TINY_LLAMA_CONFIG
 from cli_support import assert_one_error, run
 from hypothesis import given
 from hypothesis import strategies as st
@@ -25,15 +26,7 @@ from spikesim.trace import load_workload
 ROOT = Path(__file__).resolve().parents[2]
 HW = ROOT / "hw_configs" / "spikequant-45nm.yaml"
 
-CONFIG: dict[str, Any] = {
-    "architectures": ["LlamaForCausalLM"],
-    "model_type": "llama",
-    "hidden_size": 64,
-    "intermediate_size": 96,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 2,
-}
+CONFIG: dict[str, Any] = TINY_LLAMA_CONFIG
 
 
 @given(st.integers(0, 5000), st.integers(1, MAX_WORKERS))

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from _models import TINY_LLAMA_CONFIG
 
 import spikesim
 from spikesim.cli import main
@@ -20,15 +21,7 @@ from spikesim.trace import load_workload
 ROOT = Path(__file__).resolve().parents[2]
 HW = ROOT / "hw_configs" / "spikequant-45nm.yaml"
 
-CONFIG: dict[str, Any] = {
-    "architectures": ["LlamaForCausalLM"],
-    "model_type": "llama",
-    "hidden_size": 64,
-    "intermediate_size": 96,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 2,
-}
+CONFIG: dict[str, Any] = TINY_LLAMA_CONFIG
 """2 blocks, head_dim 16, 2 KV groups of 2 query heads."""
 
 # Weights of one block at 4 bits (K x N / 2 bytes): q 64x64, k and v 64x32, o 64x64,
