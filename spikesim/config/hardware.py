@@ -57,7 +57,8 @@ class AttentionForm(StrEnum):
     ``spike_spike``: both operands are spikes: K (or V) is stored as sign-magnitude bit planes
     (the KV cache's own bits) and each x event increments, per column, the coincidence counter
     of every set plane bit; the counters are folded into the membrane after each issue group
-    (:mod:`spikesim.dataflows.spike_spike`). Token-serial dataflow only.
+    (:mod:`spikesim.dataflows.spike_spike`). Token-serial dataflow, or token-batched with its
+    membranes (and the batch's counters) in registers.
     """
 
     SPIKE_INT = "spike_int"
@@ -118,7 +119,8 @@ class IFArrayConfig(FrozenModel):
     attention_form: AttentionForm = AttentionForm.SPIKE_INT
     """How the attention matmuls run on the array (see :class:`AttentionForm`): ``spike_int``
     (as linear layers) or ``spike_spike`` (coincidences of Q/P spikes with the bit planes of K/V;
-    ``token_serial`` only). Linear layers are not affected."""
+    ``token_serial``, or ``token_batched`` with ``membrane_store: registers``). Linear layers
+    are not affected."""
 
     coincidence_bits: int | None = Field(None, ge=2, le=63)
     """``attention_form: spike_spike`` only: width of each coincidence counter (bits, signed
@@ -173,14 +175,32 @@ class IFArrayConfig(FrozenModel):
 
     @field_validator("attention_form")
     @classmethod
-    def _spike_spike_on_token_serial(
+    def _spike_spike_on_if_dataflow(
         cls, value: AttentionForm, info: ValidationInfo
     ) -> AttentionForm:
         dataflow = info.data.get("dataflow")
-        if value == AttentionForm.SPIKE_SPIKE and dataflow not in (None, IFDataflow.TOKEN_SERIAL):
+        known = (None, IFDataflow.TOKEN_SERIAL, IFDataflow.TOKEN_BATCHED)
+        if value == AttentionForm.SPIKE_SPIKE and dataflow not in known:
             raise ValueError(
-                f"spike_spike runs on dataflow token_serial only (dataflow is {dataflow.value}); "
-                "use attention_form spike_int or dataflow token_serial"
+                f"spike_spike runs on dataflow token_serial or token_batched (dataflow is "
+                f"{dataflow.value}); use attention_form spike_int"
+            )
+        return value
+
+    @field_validator("membrane_store")
+    @classmethod
+    def _registers_under_spike_spike(
+        cls, value: MembraneStore | None, info: ValidationInfo
+    ) -> MembraneStore | None:
+        """The spike × spike form keeps each batch token's coincidence counters beside its
+        membranes, in registers; a membrane record in SRAM would make every coincidence a
+        read-modify-write of it (not modelled)."""
+        form = info.data.get("attention_form")
+        if value == MembraneStore.SRAM and form == AttentionForm.SPIKE_SPIKE:
+            raise ValueError(
+                "sram is not supported under attention_form spike_spike (the batch's "
+                "coincidence counters live beside its membranes, in registers); use registers "
+                "or attention_form spike_int"
             )
         return value
 

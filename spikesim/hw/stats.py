@@ -53,5 +53,8 @@ ISSUE_GROUPS = 21
 """Issue groups that issued at least one event: one per pass with events under count coding or
 a row latch (one stream), one per time step with events otherwise (bit planes, TTFS steps).
 The spike × spike attention form folds its coincidence counters after each of them
-(token-serial kernel; the token-batched kernel leaves it 0)."""
-SIZE = 22
+(token-batched: issue groups of batch passes)."""
+FOLDED_TOKENS = 22
+"""Token-batched kernel: Σ over issue groups with events of the batch's tokens (the spike ×
+spike form folds every token's counters of the batch after each group)."""
+SIZE = 23

@@ -20,7 +20,7 @@ from spikesim.config.hardware import BankRole, HardwareConfig
 from spikesim.dataflows.base import LayerSim
 from spikesim.dataflows.if_token_batched import kernel
 from spikesim.dataflows.if_token_batched.record import MembraneRecord, membrane_record
-from spikesim.dataflows.if_token_serial.engine import salient_read_words
+from spikesim.dataflows.if_token_serial.engine import SPIKE_INT, Arithmetic, salient_read_words
 from spikesim.dataflows.if_token_serial.mapping import map_layer
 from spikesim.hw import stats as S
 from spikesim.hw.functional import functional_outputs
@@ -40,8 +40,10 @@ def step_statistics(
     ap: ArrayParams,
     sched: Schedule,
     record: MembraneRecord | None,
+    fold_planes: int = 0,
 ) -> dict[StepKey, np.ndarray]:
-    """The block kernel's statistics for every (block, chunk, tile width) of the schedule.
+    """The block kernel's statistics for every (block, chunk, tile width) of the schedule
+    (``fold_planes``: the spike × spike form's counter folds, see :func:`.kernel.block_timing`).
 
     Weight rows live in bank i mod banks for every tile, so tiles of a (block, chunk) differ
     only through their width: the membrane write-back/re-read cycles of a split layer and the
@@ -72,6 +74,7 @@ def step_statistics(
             membrane_cycles=membrane_cycles(hw, w) if last and w is not None else 0,
             first_chunk=c == 0,
             last_chunk=c == last,
+            fold_planes=fold_planes,
         )
 
     stats: dict[StepKey, np.ndarray] = {}
@@ -89,8 +92,16 @@ def count_actions(
     stats: dict[StepKey, np.ndarray],
     record: MembraneRecord | None,
     output_spikes: int,
+    *,
+    event_adds: bool = True,
+    fold_adds: int = 0,
 ) -> ActionCounter:
-    """Action counts of a layer from the schedule and the kernel statistics of its steps."""
+    """Action counts of a layer from the schedule and the kernel statistics of its steps.
+
+    ``event_adds`` and ``fold_adds`` as for the token-serial array
+    (:func:`spikesim.dataflows.if_token_serial.engine.count_actions`): the spike × spike form
+    has no add per event and column but ``fold_adds`` per column for every token of the batch
+    after each issue group (``FOLDED_TOKENS``)."""
     counter = ActionCounter()
     wname, wbank = hw.sram_for(BankRole.WEIGHTS)
     aname, abank = hw.sram_for(BankRole.ACTIVATIONS)
@@ -111,7 +122,8 @@ def count_actions(
                 st = stats[(b, c, cols)]
                 events = int(st[S.EVENTS_NORMAL] + st[S.EVENTS_SALIENT])
                 fetches = int(st[S.FETCHES])
-                acc = (events + int(st[S.EXTRA_ACC])) * cols
+                adds = (events if event_adds else 0) + int(st[S.EXTRA_ACC])
+                acc = (adds + fold_adds * int(st[S.FOLDED_TOKENS])) * cols
                 counter.add("if_array", "acc", n * acc, acc_bits)
                 shifts = int(st[S.SHIFTS] + st[S.SHIFTED_EVENTS])
                 counter.add("if_array", "shift", n * shifts * cols, acc_bits)
@@ -152,18 +164,34 @@ def count_actions(
     return counter
 
 
-def simulate_layer(layer: QuantizedLayer, hw: HardwareConfig, design: str) -> LayerSim:
-    """Simulate one quantized layer on the token-batched spiking accelerator ``hw``."""
-    ap = array_params(hw, layer.act_bits, layer.salient_bits, layer.k)
+def simulate_layer(
+    layer: QuantizedLayer,
+    hw: HardwareConfig,
+    design: str,
+    *,
+    ap: ArrayParams | None = None,
+    arithmetic: Arithmetic = SPIKE_INT,
+) -> LayerSim:
+    """Simulate one quantized layer on the token-batched spiking accelerator ``hw`` (``ap``
+    and ``arithmetic`` as for the token-serial engine; the fold of a batch takes
+    :func:`.twin.fold_cycles` of ``arithmetic.fold_adds`` planes, its ``fold_cycles`` is the
+    token-serial array's and not used here)."""
+    if ap is None:
+        ap = array_params(hw, layer.act_bits, layer.salient_bits, layer.k)
     record = membrane_record(hw, ap)
     sched = map_layer(layer, hw)
-    stats = step_statistics(layer, hw, ap, sched, record)
+    stats = step_statistics(layer, hw, ap, sched, record, arithmetic.fold_adds)
     step_stats = [stats[(s.block, s.chunk, sched.tile_columns[s.tile])] for s in sched.steps]
     compute = [int(st[S.TOTAL]) for st in step_stats]
     loads = [sched.step_load_cycles(s) for s in sched.steps]
     times = run_steps(loads, compute)
     func = functional_outputs(layer, ap)
-    actions = count_actions(layer, hw, ap, sched, stats, record, func.output_spikes)
+    actions = count_actions(
+        layer, hw, ap, sched, stats, record, func.output_spikes,
+        event_adds=arithmetic.event_adds, fold_adds=arithmetic.fold_adds,
+    )
+    if arithmetic.extra is not None:
+        actions.extend(arithmetic.extra)
 
     total_stats = np.sum(step_stats, axis=0) if step_stats else np.zeros(S.SIZE, np.int64)
     tile0 = [st for s, st in zip(sched.steps, step_stats, strict=True) if s.tile == 0]

@@ -20,8 +20,8 @@ from spikesim.quant.rtn import qmax
 
 # issue state vector (int64)
 _ACTUAL, _ISSUED, _CYC_STEP, _PREV_I, _PREV_T, _MEM_USED, _FETCHES, _RECORDS = range(8)
-_RUN_STEP, _RUN_COUNT, _IDEAL, _EVENTS = range(8, 12)
-_STATE = 12
+_RUN_STEP, _RUN_COUNT, _IDEAL, _EVENTS, _RUNS = range(8, 13)
+_STATE = 13
 
 
 @njit
@@ -86,6 +86,7 @@ def _offer(
         st[_IDEAL] += (st[_RUN_COUNT] + lanes - 1) // lanes
         st[_RUN_STEP] = s
         st[_RUN_COUNT] = 0
+        st[_RUNS] += 1
     st[_RUN_COUNT] += 1
 
 
@@ -214,6 +215,7 @@ def _block_timing(
     membrane_cycles: int,
     first_chunk: bool,
     last_chunk: bool,
+    fold_planes: int,
 ) -> None:
     tokens, k = x_q.shape
     cap = max(min(batch, tokens) * k, 1)
@@ -261,7 +263,14 @@ def _block_timing(
                 ops, extra, shifts = planes[pi], bt, (planes[pi] - 1) * bt
             else:
                 ops, extra, shifts = 0, 0, 0
-            over = ops * g
+            one_stream = c == 0 or latch
+            if n == 0:
+                groups = 0
+            elif one_stream:
+                groups = 1
+            else:  # step-major: one run per time step with events
+                groups = st[_RUNS]
+            over = ops * g + groups * ((bt * fold_planes + lanes - 1) // lanes)
             start = max(array_free, scan_end)
             out[S.STALL_ENCODER] += start - array_free
             reread = bt * membrane_cycles if pi == 0 and not first_chunk else 0
@@ -288,6 +297,8 @@ def _block_timing(
                 if c == 1:
                     out[S.SHIFTED_EVENTS] += n
             out[S.RECORD_WORDS] += (st[_RECORDS] + ops * bt) * rec_words
+            out[S.ISSUE_GROUPS] += groups
+            out[S.FOLDED_TOKENS] += groups * bt
             array_free = end
         if last_chunk:
             fire = fire_cycles * ((bt + lanes - 1) // lanes)
@@ -317,6 +328,7 @@ def block_timing(
     membrane_cycles: int = 0,
     first_chunk: bool = True,
     last_chunk: bool = True,
+    fold_planes: int = 0,
 ) -> NDArray[np.int64]:
     """Fast twin of :func:`spikesim.dataflows.if_token_batched.twin.block_timing` (same
     arguments, same statistics, bit-exact)."""
@@ -336,6 +348,6 @@ def block_timing(
         np.array([p.planes for p in passes], dtype=np.int64),
         np.array([qmax(p.bits) for p in passes], dtype=np.int64),
         np.array([p.latch for p in passes], dtype=np.int64),
-        rec_words, mem_ports, membrane_cycles, first_chunk, last_chunk,
+        rec_words, mem_ports, membrane_cycles, first_chunk, last_chunk, fold_planes,
     )
     return out

@@ -153,9 +153,12 @@ class TokenBatchedArray:
         counts: CycleCounts,
         outputs: NDArray[np.int64],
         record: MembraneRecord | None,
+        ap: ArrayParams | None = None,
     ):
         self.layer, self.hw, self.sched = layer, hw, sched
-        self.ap = ap = array_params(hw, layer.act_bits, layer.salient_bits, layer.k)
+        if ap is None:
+            ap = array_params(hw, layer.act_bits, layer.salient_bits, layer.k)
+        self.ap = ap
         self.acts, self.counts = acts, counts
         self.record = record
         self.batch = hw.if_array.batch
@@ -295,27 +298,7 @@ class TokenBatchedArray:
                 self.acts.add(comp, "read", row_words, word)
                 if latch:  # the row goes into the lane's latch
                     self.acts.add("latch", "write", cols, self.layer.weight_bits)
-            mem = self.mems[t]
-            sgn = int(p.sign[e])
-            plane_weight = 1 << (p.pp.planes - int(p.step[e])) if p.pp.coding == 1 else 1
-            if latch:  # from the latch; bit-serial: shifted by its plane, straight into V
-                self.acts.add("latch", "read", cols, self.layer.weight_bits)
-                if p.pp.coding == 1:
-                    self.acts.add("if_array", "shift", cols, ap.acc_bits)
-                reg, step_weight = mem.v, plane_weight
-            else:
-                reg = mem.v if p.pp.coding == 0 else (mem.i if p.pp.coding == 2 else mem.p)
-                step_weight = 1
-            for c in range(cols):
-                w = int(self.w[c0 + c, self.i0 + i])
-                reg[c] = wrap(reg[c] + sgn * w * step_weight, ap.acc_bits)
-                mem.exact[c] += (
-                    sgn
-                    * w
-                    * plane_weight
-                    * (1 if p.pp.coding != 2 else int(p.pp.window + 1 - p.step[e]))
-                )
-            self.acts.add("if_array", "acc", cols, ap.acc_bits)
+            self._integrate(p, e, i, t, c0)
             self.acts.add("encoder", "emit", 1, p.pp.bits)
             issued += 1
             self.ev_ptr += 1
@@ -328,6 +311,57 @@ class TokenBatchedArray:
             self.counts.stall_bank += self.group_cycles - ideal
             self.group_cycles = self.group_events = 0
             self.ops.popleft()
+
+    def _integrate(self, p: BatchPass, e: int, i: int, t: int, c0: int) -> None:
+        """Event ``e`` of pass ``p`` (input ``i`` of the chunk, token ``t`` of the batch) adds
+        ±w into its token's ``cols`` registers: V (count coding, latched passes), I (TTFS) or
+        P (bit-serial)."""
+        ap, cols, latch = self.ap, self.cols, p.pp.latch
+        mem = self.mems[t]
+        sgn = int(p.sign[e])
+        plane_weight = 1 << (p.pp.planes - int(p.step[e])) if p.pp.coding == 1 else 1
+        if latch:  # from the latch; bit-serial: shifted by its plane, straight into V
+            self.acts.add("latch", "read", cols, self.layer.weight_bits)
+            if p.pp.coding == 1:
+                self.acts.add("if_array", "shift", cols, ap.acc_bits)
+            reg, step_weight = mem.v, plane_weight
+        else:
+            reg = self._register(p, mem)
+            step_weight = 1
+        for c in range(cols):
+            w = int(self.w[c0 + c, self.i0 + i])
+            reg[c] = wrap(reg[c] + sgn * w * step_weight, ap.acc_bits)
+            mem.exact[c] += (
+                sgn
+                * w
+                * plane_weight
+                * (1 if p.pp.coding != 2 else int(p.pp.window + 1 - p.step[e]))
+            )
+        self.acts.add("if_array", "acc", cols, ap.acc_bits)
+
+    @staticmethod
+    def _register(p: EncodedPass, mem: Membranes) -> list[int]:
+        """The register an unlatched pass's events add into: V (count), I (TTFS), P
+        (bit-serial)."""
+        return mem.v if p.pp.coding == 0 else (mem.i if p.pp.coding == 2 else mem.p)
+
+    def _pass_ops(self, p: BatchPass) -> list[tuple[str, int]]:
+        """The array's work for pass ``p``: its issue groups (:func:`pass_micro_ops`) and its
+        slope, shift and merge ops, each spread over ``g`` cycles (:meth:`_op_cycles`)."""
+        g = self._op_cycles(p.bt)
+        ops: list[tuple[str, int]] = []
+        for kind, s in pass_micro_ops(p):
+            if kind in ("slope", "shift", "merge"):
+                ops += [(kind, j) for j in range(g)]
+            else:
+                ops.append((kind, s))
+        return ops
+
+    def _op_cycle(self, kind: str, s: int, p: BatchPass) -> None:
+        """One cycle of a micro-op other than an issue group (cycle ``s`` of a slope, shift or
+        merge op; an empty pass; a partial-membrane re-read)."""
+        if kind in ("slope", "shift", "merge"):
+            self._batch_op_cycle(kind, s, self._op_cycles(p.bt), p.bt)
 
     def _batch_op_cycle(self, kind: str, j: int, g: int, bt: int) -> None:
         """Cycle ``j`` of ``g`` of a slope, shift or merge op: it does tokens
@@ -382,13 +416,7 @@ class TokenBatchedArray:
             self.arr_pass = self.arr_next
             self.arr_next += 1
             p = self.passes[self.arr_pass]
-            g = self._op_cycles(p.bt)
-            ops: list[tuple[str, int]] = []
-            for kind, s in pass_micro_ops(p):
-                if kind in ("slope", "shift", "merge"):
-                    ops += [(kind, j) for j in range(g)]
-                else:
-                    ops.append((kind, s))
+            ops = self._pass_ops(p)
             if p.first_of_batch:
                 self.batch_t0 = p.token
                 tokens = range(p.token, p.token + p.bt)
@@ -410,8 +438,7 @@ class TokenBatchedArray:
         if kind == "issue":
             self._issue_cycle(p, s)
         else:
-            if kind in ("slope", "shift", "merge"):
-                self._batch_op_cycle(kind, s, self._op_cycles(p.bt), p.bt)
+            self._op_cycle(kind, s, p)
             self.counts.compute += 1
             self.ops.popleft()
         if self.ops:
@@ -432,12 +459,21 @@ class TokenBatchedArray:
         return done
 
 
-def reference_simulate_layer(layer: QuantizedLayer, hw: HardwareConfig) -> ReferenceResult:
+def reference_simulate_layer(
+    layer: QuantizedLayer,
+    hw: HardwareConfig,
+    *,
+    ap: ArrayParams | None = None,
+    array_unit: type[TokenBatchedArray] = TokenBatchedArray,
+) -> ReferenceResult:
     """Step every cycle of the layer; returns cycles, stalls, actions and the output integers.
 
-    Raises InputError for a ``sram`` membrane store that cannot serve the batch (see
-    :func:`.record.membrane_record`)."""
-    ap = array_params(hw, layer.act_bits, layer.salient_bits, layer.k)
+    ``ap`` (default: :func:`array_params` of ``hw``) and ``array_unit`` (default
+    :class:`TokenBatchedArray`) let a variant of the array (the spike × spike attention form)
+    run on the same machine. Raises InputError for a ``sram`` membrane store that cannot serve
+    the batch (see :func:`.record.membrane_record`)."""
+    if ap is None:
+        ap = array_params(hw, layer.act_bits, layer.salient_bits, layer.k)
     record = membrane_record(hw, ap)
     sched = map_layer(layer, hw)
     acts = ActionCounter()
@@ -451,7 +487,7 @@ def reference_simulate_layer(layer: QuantizedLayer, hw: HardwareConfig) -> Refer
         salient=_port(hw, BankRole.SALIENT),
         weight_bits=layer.weight_bits,
     )
-    array = TokenBatchedArray(layer, hw, sched, acts, counts, outputs, record)
+    array = array_unit(layer, hw, sched, acts, counts, outputs, record, ap)
     total = run_steps_by_cycle(len(sched.steps), dram, array, counts)
     acts.add("dram", "write", sched.output_bytes, 8)
     return ReferenceResult(

@@ -107,6 +107,21 @@ def op_cycles(tokens: int, lanes: int, rec_words: int, mem_ports: int) -> int:
     return g
 
 
+def fold_cycles(tokens: int, planes: int, lanes: int) -> int:
+    """Cycles of one fold of the spike × spike form's coincidence counters over a batch of
+    ``tokens``: every token's ``planes`` counters per column, each column's ``lanes`` adders
+    adding one shifted counter each per cycle (0 planes: spike × integer, no fold)."""
+    return -(-(tokens * planes) // lanes)
+
+
+def issue_groups(step: IntArray, one_stream: bool) -> int:
+    """Issue groups with events of a pass stream: one for a non-empty one-stream pass, else
+    one per time step (bit plane, TTFS step) with events."""
+    if len(step) == 0:
+        return 0
+    return 1 if one_stream else len(np.unique(step))
+
+
 def block_timing(
     x_q: NDArray[np.integer],
     salient: NDArray[np.bool_],
@@ -118,6 +133,7 @@ def block_timing(
     membrane_cycles: int = 0,
     first_chunk: bool = True,
     last_chunk: bool = True,
+    fold_planes: int = 0,
 ) -> NDArray[np.int64]:
     """Statistics (layout in :mod:`spikesim.hw.stats`) of one schedule step over a token block.
 
@@ -129,13 +145,20 @@ def block_timing(
         scan_end[p]   = max(scan_end[p-1], emit_end[p - fifo_depth]) + ceil(n_values / scan_rate)
         emit_start[p] = max(array_free, scan_end[p])           (the gap is an encoder stall)
         emit_end[p]   = emit_start[p] + reread + issue_actual + overhead
-                        (reread = bt · membrane_cycles on the batch's first pass, not chunk 0)
+                        + groups · fold_cycles(bt, fold_planes, lanes)
+                        (reread = bt · membrane_cycles on the batch's first pass, not chunk 0;
+                        groups = the pass's issue groups with events, ISSUE_GROUPS)
         array_free    = emit_end[p] + fire (last chunk) or bt · membrane_cycles (write-back)
                         after the batch's last pass
 
     with g = :func:`op_cycles` (bt), overhead = window · g (TTFS), planes · g (bit-serial
     unlatched: planes-1 shifts and a merge), 0 otherwise; fire = fire_cycles · ceil(bt/lanes)
     plus, with an SRAM store, ceil(bt · rec_words / mem_ports) cycles reading the records.
+
+    ``fold_planes``: the spike × spike attention form's magnitude planes P (0: spike ×
+    integer); after each issue group with events it folds the counters of every token of the
+    batch (:func:`fold_cycles`; ``FOLDED_TOKENS`` counts bt per group,
+    :mod:`spikesim.dataflows.spike_spike`).
     """
     out = np.zeros(S.SIZE, dtype=np.int64)
     tokens, k = x_q.shape
@@ -168,7 +191,8 @@ def block_timing(
                 ops, extra, shifts = pp.planes, bt, (pp.planes - 1) * bt
             else:
                 ops, extra, shifts = 0, 0, 0
-            over = ops * g
+            groups = issue_groups(step, pp.coding == 0 or pp.latch)
+            over = ops * g + groups * fold_cycles(bt, fold_planes, ap.lanes)
             start = max(array_free, scan_end)
             out[S.STALL_ENCODER] += start - array_free
             reread = bt * membrane_cycles if pi == 0 and not first_chunk else 0
@@ -188,6 +212,8 @@ def block_timing(
             out[S.LATCH_FILLS] += fetches if pp.latch else 0
             out[S.SHIFTED_EVENTS] += len(idx) if pp.latch and pp.coding == 1 else 0
             out[S.RECORD_WORDS] += (records + ops * bt) * rec_words
+            out[S.ISSUE_GROUPS] += groups
+            out[S.FOLDED_TOKENS] += groups * bt
             array_free = end
         if last_chunk:
             fire = ap.fire_cycles * -(-bt // ap.lanes)

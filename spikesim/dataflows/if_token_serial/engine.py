@@ -176,9 +176,12 @@ class Arithmetic:
     """Each event adds its weight into the tile's registers (``if_array.acc`` at
     ``acc_bits``)."""
     fold_cycles: int = 0
-    """Compute cycles after each issue group with events."""
+    """Compute cycles after each issue group with events (token-serial array; the
+    token-batched array's fold of a batch takes
+    :func:`spikesim.dataflows.if_token_batched.twin.fold_cycles` of ``fold_adds`` planes)."""
     fold_adds: int = 0
-    """``acc_bits`` adds per column after each issue group with events."""
+    """``acc_bits`` adds per column (and per token of a batch) after each issue group with
+    events."""
     extra: ActionCounter | None = None
     """Actions added as they are (the spike × spike form's counter increments)."""
 

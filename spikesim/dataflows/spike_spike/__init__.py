@@ -1,4 +1,4 @@
-"""Spike × spike form of the attention matmuls on the token-serial IF array
+"""Spike × spike form of the attention matmuls on the token-serial and token-batched IF arrays
 (``if_array.attention_form: spike_spike``).
 
 Which layers
@@ -64,6 +64,16 @@ pass takes one cycle more, a bit-serial or TTFS pass one more per step with even
 latch (``if_array.row_latch``) is not used by these layers: a latched bit-serial event weighs
 2^plane, not ±1; their passes issue unlatched.
 
+On the token-batched array (``if_array.dataflow: token_batched``) every token of the batch has
+its own ``columns`` × P counters beside its membranes (so the batch's membranes must be
+registers: ``membrane_store: registers``; an SRAM store is a configuration error naming that
+field). Events integrate into their token's counters; after each issue group with events of a
+batch pass (the whole pass under count coding, one bit plane or TTFS step otherwise) the fold
+adds every token's counters, bt · P adds per column with ``lanes`` adders per column:
+ceil(bt · P / lanes) cycles (= ceil(P / lanes) at bt = 1), whether or not a token had events
+in that group, as the batch's slope and shift ops sweep every token. Each column counts P
+``acc_bits`` adds per token folded (the kernel's ``FOLDED_TOKENS``).
+
 Actions (component, action, bits) and what each counts
 ------------------------------------------------------
 - ``sram.<weights>`` ``read`` at its word width: one spike-plane row, ceil(columns ·
@@ -71,7 +81,8 @@ Actions (component, action, bits) and what each counts
 - ``if_array`` ``acc`` at ``coincidence_bits``: one counter increment per coincidence, i.e. per
   (event, output column, set magnitude bit of that column's w):
   Σ_i E_i · Σ_n popcount(|w[n, i]|) over the layer, E_i the events input i emits.
-- ``if_array`` ``acc`` at ``acc_bits``: P per column per fold (one per issue group with events),
+- ``if_array`` ``acc`` at ``acc_bits``: P per column per fold (one per issue group with events;
+  token-batched: P per column for every token of the batch per fold),
   plus the TTFS slope adds and bit-serial merges of spike × integer. No ``acc_bits`` add per
   event: that is what the counters replace.
 - ``if_array`` ``shift`` / ``compare`` / ``fire``, ``encoder`` ``convert`` / ``emit``,
@@ -108,9 +119,10 @@ time step (an approximation of the product of multi-bit values); here every (x e
 pair meets, so the product is exact. Summaries in ``shared/reference/spiking-architectures.md``.
 
 Files: :mod:`.params` (parameters, the counter check, the coincidence count), :mod:`.engine`
-(fast engine: the token-serial engine with this arithmetic), :mod:`.reference`
-(cycle-by-cycle), :mod:`.area` (logic parts). The timing kernel is the token-serial block
-kernel (its ``fold_cycles`` argument), proven against its NumPy twin.
+(fast engine: the token-serial or token-batched engine with this arithmetic), :mod:`.reference`
+(cycle-by-cycle, both arrays), :mod:`.area` (logic parts). The timing kernels are the arrays'
+block kernels (their ``fold_cycles`` / ``fold_planes`` arguments), proven against their NumPy
+twins.
 """
 
 from __future__ import annotations

@@ -12,13 +12,23 @@ I for TTFS): R += C[s] · 2^s, one ``if_array.acc`` at ``acc_bits`` per column a
 C[s] = 0. Every counter stays within its ``counter_bits`` range (checked at each increment).
 The membrane then holds the same wrapped sum as the spike × integer array, so the fire phase
 and the outputs are the integer reference's.
+
+On the token-batched array (:class:`SpikeSpikeBatchedArray`) the same, with counters for every
+token of the batch and a fold of the whole batch after each issue group.
 """
 
 from __future__ import annotations
 
+import numpy as np
+from numpy.typing import NDArray
+
 from spikesim.actions import ActionCounter
-from spikesim.config.hardware import HardwareConfig
+from spikesim.config.hardware import HardwareConfig, IFDataflow
 from spikesim.dataflows.base import ReferenceResult
+from spikesim.dataflows.if_token_batched import reference as token_batched
+from spikesim.dataflows.if_token_batched.record import MembraneRecord
+from spikesim.dataflows.if_token_batched.reference import BatchPass, TokenBatchedArray
+from spikesim.dataflows.if_token_batched.twin import fold_cycles as batch_fold_cycles
 from spikesim.dataflows.if_token_serial import reference as token_serial
 from spikesim.dataflows.if_token_serial.reference import TokenSerialArray
 from spikesim.dataflows.spike_spike.params import attention_array_params, spike_spike_params
@@ -99,8 +109,82 @@ class SpikeSpikeArray(TokenSerialArray):
         self.fold_next = 0 if last == self.ss.planes else last
 
 
+class SpikeSpikeBatchedArray(TokenBatchedArray):
+    """The token-batched array unit with coincidence counters for every token of the batch:
+    C[t][col][s]. Each event increments its own token's counters; after each issue group
+    with events the fold adds every token's counters into that token's register, (token,
+    plane) pairs in order, ``lanes`` pairs per column per cycle
+    (:func:`spikesim.dataflows.if_token_batched.twin.fold_cycles` cycles)."""
+
+    def __init__(
+        self,
+        layer: QuantizedLayer,
+        hw: HardwareConfig,
+        sched: Schedule,
+        acts: ActionCounter,
+        counts: CycleCounts,
+        outputs: NDArray[np.int64],
+        record: MembraneRecord | None,
+        ap: ArrayParams | None = None,
+    ):
+        if ap is None:
+            ap = attention_array_params(layer, hw)
+        assert record is None, "the spike x spike form keeps the batch's membranes in registers"
+        super().__init__(layer, hw, sched, acts, counts, outputs, record, ap)
+        self.ss = spike_spike_params(layer, hw, ap)
+        cols = max(sched.tile_columns)
+        self.counters = [
+            [[0] * self.ss.planes for _ in range(cols)] for _ in range(hw.if_array.batch)
+        ]
+        """C[t][col][s]: signed coincidences of token t of the batch in the current group."""
+
+    def _integrate(self, p: BatchPass, e: int, i: int, t: int, c0: int) -> None:
+        assert not p.pp.latch, "the spike x spike form runs unlatched passes"
+        sgn = int(p.sign[e])
+        plane_weight = 1 << (p.pp.planes - int(p.step[e])) if p.pp.coding == 1 else 1
+        ttfs_weight = 1 if p.pp.coding != 2 else int(p.pp.window + 1 - p.step[e])
+        limit = self.ss.counter_max
+        counters, mem = self.counters[t], self.mems[t]
+        for c in range(self.cols):
+            w = int(self.w[c0 + c, self.i0 + i])
+            mag, direction = abs(w), sgn * (1 if w > 0 else -1)
+            for s in range(self.ss.planes):
+                if (mag >> s) & 1:  # a coincidence: the event meets a set bit of plane s
+                    counters[c][s] += direction
+                    assert abs(counters[c][s]) <= limit, "coincidence counter overflow"
+                    self.acts.add("if_array", "acc", 1, self.ss.counter_bits)
+            mem.exact[c] += sgn * w * plane_weight * ttfs_weight
+
+    def _pass_ops(self, p: BatchPass) -> list[tuple[str, int]]:
+        """The token-batched ops with a fold of the batch after each issue group."""
+        folds = batch_fold_cycles(p.bt, self.ss.planes, self.ap.lanes)
+        ops: list[tuple[str, int]] = []
+        for op in super()._pass_ops(p):
+            ops.append(op)
+            if op[0] == "issue":
+                ops.extend(("fold", j) for j in range(folds))
+        return ops
+
+    def _op_cycle(self, kind: str, s: int, p: BatchPass) -> None:
+        if kind != "fold":
+            super()._op_cycle(kind, s, p)
+            return
+        planes, lanes, acc_bits = self.ss.planes, self.ap.lanes, self.ap.acc_bits
+        for q in range(s * lanes, min((s + 1) * lanes, p.bt * planes)):
+            t, plane = divmod(q, planes)
+            reg, counters = self._register(p, self.mems[t]), self.counters[t]
+            for c in range(self.cols):
+                reg[c] = wrap(reg[c] + (counters[c][plane] << plane), acc_bits)
+                counters[c][plane] = 0
+            self.acts.add("if_array", "acc", self.cols, acc_bits)
+
+
 def reference_simulate_layer(layer: QuantizedLayer, hw: HardwareConfig) -> ReferenceResult:
-    """Step every cycle of an attention layer in the spike × spike form."""
-    return token_serial.reference_simulate_layer(
-        layer, hw, ap=attention_array_params(layer, hw), array_unit=SpikeSpikeArray
-    )
+    """Step every cycle of an attention layer in the spike × spike form (on the token-serial
+    or the token-batched array, as ``if_array.dataflow`` says)."""
+    ap = attention_array_params(layer, hw)
+    if hw.if_array.dataflow == IFDataflow.TOKEN_BATCHED:
+        return token_batched.reference_simulate_layer(
+            layer, hw, ap=ap, array_unit=SpikeSpikeBatchedArray
+        )
+    return token_serial.reference_simulate_layer(layer, hw, ap=ap, array_unit=SpikeSpikeArray)

@@ -58,6 +58,7 @@ def block_case(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, ArrayParams, Ar
         "membrane_cycles": draw(st.integers(1, 4)) if kind != "unsplit" else 0,
         "first_chunk": kind in ("unsplit", "first"),
         "last_chunk": kind in ("unsplit", "last"),
+        "fold_planes": draw(st.sampled_from([0, 0, 1, 3, 7])),  # spike x spike folds
     }
     return x.astype(np.int16), sal, ap, args
 

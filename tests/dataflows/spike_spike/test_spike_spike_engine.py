@@ -1,9 +1,9 @@
 """The spike × spike attention form (``if_array.attention_form: spike_spike``) on the token-serial
-array: the fast engine equals the cycle-by-cycle reference (cycles, stall attribution, every
-action count, output spikes, overflow events), the reference's outputs equal the integer
-reference, a 2×3 by 3×2 product gives the hand-computed cycles and counts, and what the form
-changes against spike × integer is exactly the arithmetic (coincidence increments and folds
-instead of one add per event) and the fold cycles."""
+and the token-batched arrays: the fast engine equals the cycle-by-cycle reference (cycles, stall
+attribution, every action count, output spikes, overflow events), the reference's outputs equal
+the integer reference, a 2×3 by 3×2 product gives the hand-computed cycles and counts, and what
+the form changes against spike × integer is exactly the arithmetic (coincidence increments and
+folds instead of one add per event) and the fold cycles."""
 
 from __future__ import annotations
 
@@ -71,6 +71,32 @@ CASES: dict[str, dict[str, Any]] = {
         "sram.membrane": {"role": "membrane", "capacity_bytes": 2048, "word_bits": 32},
     },
     "row latch set: attention passes issue unlatched": {"if_array.row_latch": True},
+    # the token-batched array: counters per batch token, a fold of the batch per issue group
+    "token-batched, batch 4 (count + bitserial salient)": {
+        "if_array.dataflow": "token_batched", "if_array.batch_tokens": 4,
+    },
+    "token-batched, batch 4 (smaller last batch), lanes 2, bitserial + count": {
+        "if_array.dataflow": "token_batched", "if_array.batch_tokens": 4, "if_array.lanes": 2,
+        "quant.normal_coding": "bitserial", "quant.salient_coding": "count",
+        "quant.salient_bits": 8,
+    },
+    "token-batched, ttfs + bitserial, batch 5, lanes 1, encoder bound": {
+        "if_array.dataflow": "token_batched", "if_array.batch_tokens": 5, "if_array.lanes": 1,
+        "quant.normal_coding": "ttfs", "quant.salient_coding": "bitserial",
+        "encoder.count": 1, "encoder.values_per_cycle": 1, "encoder.fifo_depth": 1,
+    },
+    "token-batched, K split in 3, batch 2, overflow, 10-bit counters": {
+        "if_array.dataflow": "token_batched", "if_array.batch_tokens": 2,
+        "sram.weights.capacity_bytes": 120, "mapping.loop_order": "weights_outer",
+        "sram.membrane": {"role": "membrane", "capacity_bytes": 2048, "word_bits": 32},
+        "if_array.acc_bits": 7, "if_array.reset": "zero", "if_array.coincidence_bits": 10,
+    },
+    "token-batched, batch 3, dram bound, row latch set, bank-conflict bound": {
+        "if_array.dataflow": "token_batched", "if_array.batch_tokens": 3,
+        "if_array.row_latch": True, "sram.weights.banks": 2, "if_array.lanes": 8,
+        "dram.bandwidth_bytes_per_cycle": 0.25, "sram.weights.capacity_bytes": 320,
+        "dram.latency_cycles": 40,
+    },
 }
 
 
@@ -285,6 +311,51 @@ def test_hand_computed_tiny_product() -> None:
     assert plain.output_spikes == fast.output_spikes
 
 
+def test_token_batched_arithmetic_replaced_and_nothing_else() -> None:
+    """On the token-batched array, against spike × integer: the acc_bits add per (event,
+    column) goes, P adds per column for every token of the batch per issue group come (the
+    fold of the whole batch), and the compute cycles grow by ceil(bt · P / lanes) per group;
+    every other count is the same. Count coding, one group per batch pass: 6 tokens in one
+    block (batches of 4 and 2), 3 planes, 2 lanes: folds of 6 and 3 cycles."""
+    over = {**SMALL, "if_array.lanes": 2, "if_array.dataflow": "token_batched",
+            "if_array.batch_tokens": 4, "sram.activations.capacity_bytes": 4096,
+            "quant.salient_coding": "count", "quant.salient_bits": 8}
+    hw = load_hardware(PRESET, over)
+    plain_hw = load_hardware(PRESET, {**over, "if_array.attention_form": "spike_int"})
+    layer = small_layer(hw)  # 6 tokens: one block, batches of 4 and 2
+    assert len(map_layer(layer, hw).blocks) == 1
+    ss = spike_spike.simulate_layer(layer, hw, "spikequant")
+    si = get_design("spikequant").simulate_quantized(layer, plain_hw)
+    ap = attention_array_params(layer, hw)
+    a, b = counts(ss.actions), counts(si.actions)
+    assert a.pop(("if_array", "acc", 16)) == coincidences(layer, ap)
+    tiles = [8, 8, 4]
+    passes = [(4, bool(layer.salient[:4].any())), (2, bool(layer.salient[4:].any()))]
+    groups = [bt for bt, sal in passes for _ in range(1 + sal)]  # one group a batch pass
+    folded_tokens = sum(groups)
+    diff = a.pop(("if_array", "acc", 24)) - b.pop(("if_array", "acc", 24))
+    assert diff == (3 * folded_tokens - si.spikes) * sum(tiles)
+    assert a == b
+    fold = sum(-(-(bt * 3) // 2) for bt in groups)
+    assert ss.compute_cycles - si.compute_cycles == fold * len(tiles)
+    assert (ss.output_spikes, ss.overflow_events) == (si.output_spikes, si.overflow_events)
+
+
+def test_token_batched_sram_store_is_refused() -> None:
+    """The batch's counters live beside its membranes: spike × spike with the SRAM membrane
+    store is a configuration error naming the field."""
+    with pytest.raises(InputError) as err:
+        load_hardware(PRESET, {"if_array.attention_form": "spike_spike",
+                               "if_array.dataflow": "token_batched",
+                               "if_array.membrane_store": "sram"})
+    assert "if_array.membrane_store" in str(err.value)
+    hw = load_hardware(PRESET, {"if_array.attention_form": "spike_spike",
+                                "if_array.dataflow": "token_batched",
+                                "if_array.batch_tokens": 8})
+    counters = {p.component: p for p in get_design("spikequant").area_parts(hw)}
+    assert counters["if_array.coincidence_counters"].count == 8 * 64 * 3
+
+
 def test_counter_too_narrow_is_an_input_error() -> None:
     """Count-coded 4-bit values over K = 40 can reach 280 coincidences in one group: a 9-bit
     counter (255) is refused, naming the field and the width needed; 10 bits are enough."""
@@ -332,11 +403,15 @@ def test_area_and_notes() -> None:
     n=st.integers(1, 12),
     op=st.sampled_from(["attn_score", "attn_value"]),
     weight_bytes=st.sampled_from([4096, 64]),  # 64: K split into chunks of 6-12 inputs
+    batch=st.sampled_from([None, 1, 2, 3, 7]),  # None: token-serial, else token-batched
 )
 def test_random_configs_match_reference(
     seed: int, normal: str, salient: str, lanes: int, banks: int, values: int,
     fifo: int, bw: float, kv_bits: int, m: int, k: int, n: int, op: str, weight_bytes: int,
+    batch: int | None,
 ) -> None:
+    batched = {} if batch is None else {"if_array.dataflow": "token_batched",
+                                        "if_array.batch_tokens": batch}
     hw = load_hardware(
         PRESET,
         {
@@ -355,6 +430,7 @@ def test_random_configs_match_reference(
             "dram.bandwidth_bytes_per_cycle": bw,
             "if_array.coincidence_bits": 24,
             "sram.weights.capacity_bytes": weight_bytes,
+            **batched,
         },
     )
     assert_same(small_layer(hw, op, seed, m, k, n), hw)
