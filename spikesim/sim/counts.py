@@ -155,20 +155,53 @@ def simulate_counts(
     names = parse_designs(designs)
     chosen = select_layers(trace, layers)
     residency = plan_residency(trace.layers, hw)
-    part = count_layers(hw, chosen, names, residency, on_layer=on_layer, cache=cache)
-    return assemble_counts([part], names, residency)
+    order = counting_order(chosen)
+    part = count_layers(hw, [chosen[i] for i in order], names, residency, on_layer=on_layer,
+                        cache=cache)
+    return assemble_counts([part], names, residency, order)
+
+
+def counting_order(layers: Sequence[WorkloadItem]) -> list[int]:
+    """The order in which to count ``layers`` (indices into it): each layer at the first
+    place of its :attr:`reuse_key <spikesim.trace.GeneratedLayer.reuse_key>`, followed at
+    once by the later layers of the same key, so that a one-entry memo of generated values
+    serves them all (a projection's weights at every decode step, a KV group's q, k, v at
+    every step and for its score and value layers). A layer without the attribute (or None)
+    keeps its place. Counting order changes no number (each layer is counted alone; the
+    tables are put back in workload order, :func:`assemble_counts`)."""
+    groups: dict[Hashable, list[int]] = {}
+    order: list[list[int]] = []
+    for i, layer in enumerate(layers):
+        key = getattr(layer, "reuse_key", None)
+        if key is None:
+            order.append([i])
+        elif key in groups:
+            groups[key].append(i)
+        else:
+            groups[key] = [i]
+            order.append(groups[key])
+    return [i for group in order for i in group]
 
 
 @dataclass
-class CountedPart:
-    """The rows of some layers of a run, in order (:func:`count_layers`), before they become
-    the tables of a :class:`CountedRun` (:func:`assemble_counts`)."""
+class LayerCounts:
+    """One layer's rows under every design of a run (:func:`count_layers`)."""
 
     rows: list[dict[str, object]]
     action_rows: list[tuple[object, ...]]
     tx_rows: list[tuple[object, ...]]
-    histograms: list[Histogram] | None
-    """The reference design's |q| histograms (None: the run takes none)."""
+    histogram: Histogram | None = None
+    """The reference design's |q| histogram of the layer (None: none taken)."""
+
+
+@dataclass
+class CountedPart:
+    """The rows of some layers of a run, in the order counted (:func:`count_layers`), before
+    they become the tables of a :class:`CountedRun` (:func:`assemble_counts`)."""
+
+    layers: list[LayerCounts]
+    histograms: bool
+    """Whether the run takes the reference design's |q| histograms."""
 
 
 def count_layers(
@@ -186,9 +219,10 @@ def count_layers(
     placed = PlacedHardware(hw)
     reference = get_design(reference_design())
     histogram = reference.kind == DesignKind.SPIKING and reference.name in names
-    histograms: list[Histogram] = []
-    part = CountedPart([], [], [], histograms if histogram else None)
+    part = CountedPart([], histogram)
     for layer in chosen:
+        histograms: list[Histogram] = []
+        entry = LayerCounts([], [], [])
         layer_hw = placed.get(residency.layer_source(layer))
         if isinstance(layer, VectorLayer):
             vector = simulate_vector_layer(layer, layer_hw, names[0])
@@ -199,27 +233,41 @@ def count_layers(
             results = _simulate_tensor_layer(layer, layer_hw, names, reference, histogram,
                                              histograms, store)
         for name, res in results:
-            part.rows.append(res.row())
-            part.action_rows.extend(res.actions.rows(layer.name, name))
-            part.tx_rows.extend(
+            entry.rows.append(res.row())
+            entry.action_rows.extend(res.actions.rows(layer.name, name))
+            entry.tx_rows.extend(
                 (layer.name, name, t.unit, t.kind, t.step, t.start, t.end)
                 for t in res.transactions
             )
             if on_layer is not None:
                 on_layer(layer.name, name)
+        entry.histogram = histograms[0] if histograms else None
+        part.layers.append(entry)
     return part
 
 
 def assemble_counts(
-    parts: Sequence[CountedPart], names: tuple[str, ...], residency: Residency | None
+    parts: Sequence[CountedPart],
+    names: tuple[str, ...],
+    residency: Residency | None,
+    order: Sequence[int] | None = None,
 ) -> CountedRun:
-    """One :class:`CountedRun` of ``parts`` in order."""
-    histograms = [h for p in parts if p.histograms is not None for h in p.histograms]
-    taken = any(p.histograms is not None for p in parts)
+    """One :class:`CountedRun` of ``parts`` in order; ``order``: the layers were counted in
+    that order (:func:`counting_order`, indices into the chosen layers), and are put back in
+    the chosen order."""
+    counted = [entry for p in parts for entry in p.layers]
+    if order is not None:
+        assert sorted(order) == list(range(len(counted))), "one entry per chosen layer"
+        restored: list[LayerCounts | None] = [None] * len(counted)
+        for entry, i in zip(counted, order, strict=True):
+            restored[i] = entry
+        counted = [entry for entry in restored if entry is not None]
+    histograms = [e.histogram for e in counted if e.histogram is not None]
+    taken = any(p.histograms for p in parts)
     return CountedRun(
-        layers=pd.DataFrame([row for p in parts for row in p.rows]),
-        actions=keyed_actions_frame([a for p in parts for a in p.action_rows], LAYER_KEYS),
-        transactions=pd.DataFrame([t for p in parts for t in p.tx_rows],
+        layers=pd.DataFrame([row for e in counted for row in e.rows]),
+        actions=keyed_actions_frame([a for e in counted for a in e.action_rows], LAYER_KEYS),
+        transactions=pd.DataFrame([t for e in counted for t in e.tx_rows],
                                   columns=TRANSACTION_COLUMNS),
         designs=names,
         spike_stats=histogram_frame(histograms) if taken else None,

@@ -2,10 +2,12 @@
 
 Layers are independent once the run's on-chip residency is planned (:mod:`spikesim.sim.residency`
 plans over the whole workload, deterministically, so every worker makes the same plan), so the
-chosen layers are cut into contiguous runs (:func:`chunk_bounds`) that local workers
-(:mod:`spikesim.procpool`: ``spawn``, one thread each, gone with their parent) count with the
-very function a single process uses (:func:`spikesim.sim.counts.count_layers`). The parent puts
-the parts back in layer order, so the tables are identical to a one-process run, row for row.
+chosen layers, in counting order (:func:`~spikesim.sim.counts.counting_order`: layers that
+share generated values next to each other), are cut into contiguous runs
+(:func:`chunk_bounds`) that local workers (:mod:`spikesim.procpool`: ``spawn``, one thread
+each, gone with their parent) count with the very function a single process uses
+(:func:`spikesim.sim.counts.count_layers`). The parent puts the parts back in layer order, so
+the tables are identical to a one-process run, row for row.
 The workload and hardware travel once per worker (its initializer); a task is two indices. The
 workers share the on-disk cache of quantized layers (:mod:`spikesim.sim.quantcache`), which is
 safe under concurrent writers.
@@ -29,6 +31,7 @@ from spikesim.sim.counts import (
     CountedRun,
     assemble_counts,
     count_layers,
+    counting_order,
     select_layers,
     simulate_counts,
 )
@@ -64,9 +67,10 @@ def _init(
     cache: bool,
 ) -> None:
     global _state
+    chosen = select_layers(trace, layer_names)
     _state = _WorkerState(
         hw=hw,
-        chosen=select_layers(trace, layer_names),
+        chosen=[chosen[i] for i in counting_order(chosen)],
         names=names,
         residency=plan_residency(trace.layers, hw),
         cache=cache,
@@ -101,7 +105,7 @@ def simulate_counts_in(
     residency = plan_residency(trace.layers, hw)
     parts = count_in_workers(hw, trace, names, [layer.name for layer in chosen],
                              workers=workers, on_layer=on_layer, cache=cache)
-    return assemble_counts(parts, names, residency)
+    return assemble_counts(parts, names, residency, counting_order(chosen))
 
 
 def count_in_workers(
@@ -115,8 +119,9 @@ def count_in_workers(
     cache: bool = True,
 ) -> list[CountedPart]:
     """The parts of ``layer_names`` (exact names of ``trace``'s layers, in run order) counted
-    by ``workers`` processes, in layer order; ``on_layer`` is called in the parent for each
-    (layer, design) of a part as it arrives."""
+    by ``workers`` processes, in counting order (:func:`~spikesim.sim.counts.counting_order`
+    of the chosen layers, cut into contiguous runs); ``on_layer`` is called in the parent for
+    each (layer, design) of a part as it arrives."""
     bounds = chunk_bounds(len(layer_names), workers)
     pool = local_pool(min(workers, len(bounds)), _init,
                       (hw, trace, names, list(layer_names), cache))
@@ -133,8 +138,9 @@ def count_in_workers(
                 part = fut.result()
                 done[pending.pop(fut)] = part
                 if on_layer is not None:
-                    for row in part.rows:
-                        on_layer(str(row["layer"]), str(row["design"]))
+                    for entry in part.layers:
+                        for row in entry.rows:
+                            on_layer(str(row["layer"]), str(row["design"]))
     except BaseException:  # failed or interrupted: no worker outlives the run
         stop_pool(pool)
         raise

@@ -622,11 +622,18 @@ class AttentionLayer:
                     field="tokens",
                 )
 
+    @property
+    def reuse_key(self) -> tuple[object, ...]:
+        """What the group's q, k, v depend on: the score and value layers of every query block
+        and decode step of one KV group and sequence share them (counted one after the other,
+        they generate them once: :func:`spikesim.sim.counts.counting_order`)."""
+        return ("attention", self.seed, self.block, self.group, self.heads_per_group,
+                self.head_dim, self.sequence_tokens, self.stats, self.sequence,
+                self.queries_from)
+
     def group_values(self) -> GroupValues:
         """The group's q, k, v (float16, read-only; shared through the cache: do not write)."""
-        key = (self.seed, self.block, self.group, self.heads_per_group, self.head_dim,
-               self.sequence_tokens, self.stats, self.sequence, self.queries_from)
-        return self._cache.get(key, lambda: generate_group(
+        return self._cache.get(self.reuse_key, lambda: generate_group(
             seed=self.seed, block=self.block, group=self.group,
             heads_per_group=self.heads_per_group, head_dim=self.head_dim,
             tokens=self.sequence_tokens, stats=self.stats, sequence=self.sequence,

@@ -4,7 +4,8 @@ A :class:`GeneratedLayer` holds no values: its ``x`` and ``w`` come from the gen
 :mod:`spikesim.trace.synth` (the LLM-like statistics and random streams of ``synth``) when
 :meth:`GeneratedLayer.activations` / :meth:`GeneratedLayer.weights` are called, so memory holds
 one layer at a time (plus one cached input ``x``, :class:`InputCache`, shared by the layers of
-a block that read the same input). :func:`linear_recipe_sha256` is the layer's identity: equal
+a block that read the same input, and one cached ``w``, :class:`WeightCache`, shared by a
+projection's decode steps). :func:`linear_recipe_sha256` is the layer's identity: equal
 digests, equal values.
 """
 
@@ -29,7 +30,14 @@ from spikesim.trace.synth import (
     site_of,
 )
 
-__all__ = ["GENERATED_DTYPE", "GeneratedLayer", "InputCache", "SizeSource", "linear_recipe_sha256"]
+__all__ = [
+    "GENERATED_DTYPE",
+    "GeneratedLayer",
+    "InputCache",
+    "SizeSource",
+    "WeightCache",
+    "linear_recipe_sha256",
+]
 
 GENERATED_DTYPE = "float16"
 """Values of shape-only workloads are rounded to this dtype, as ``synth`` writes them."""
@@ -38,6 +46,12 @@ GENERATED_DTYPE = "float16"
 class InputCache(LastValue[np.ndarray]):
     """The last generated input ``x`` (float16) of one workload, keyed by everything its values
     depend on, so q/k/v_proj (and gate/up_proj) of a block generate it once. Holds one array."""
+
+
+class WeightCache(LastValue[np.ndarray]):
+    """The last generated weights ``w`` (float16) of one workload, keyed by everything their
+    values depend on, so a projection counted at every decode step one after the other
+    (:func:`spikesim.sim.counts.counting_order`) generates them once. Holds one array."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +124,16 @@ class GeneratedLayer:
     _cache: InputCache = field(
         default_factory=InputCache, compare=False, hash=False, repr=False
     )
+    _weights: WeightCache = field(
+        default_factory=WeightCache, compare=False, hash=False, repr=False
+    )
+
+    @property
+    def reuse_key(self) -> tuple[object, ...]:
+        """What the weights' values depend on: layers of equal keys (one projection in the
+        prefill and at every decode step) have the same ``w`` (counted one after the other,
+        they generate it once: :func:`spikesim.sim.counts.counting_order`)."""
+        return ("weights", self.seed, self.block, self.op, self.n, self.k, GENERATED_DTYPE)
 
     def tensor_names(self) -> tuple[str, ...]:
         """``("x", "w")``: the tensors a generated layer has."""
@@ -127,7 +151,8 @@ class GeneratedLayer:
 
     def tensor(self, name: str) -> np.ndarray:
         """Tensor ``x`` or ``w`` as generated (float16, read-only; ``x`` may be shared with the
-        other layers of its block, so it must not be written)."""
+        other layers of its block, ``w`` with the same projection at other decode steps, so
+        they must not be written)."""
         if name == "x":
             self.check_size()
             key = (self.seed, self.block, site_of(self.op), self.tokens, self.k, self.hidden,
@@ -141,10 +166,10 @@ class GeneratedLayer:
             return x
         if name == "w":
             self.check_size()
-            w = generate_weights(
+            w = self._weights.get(self.reuse_key, lambda: generate_weights(
                 seed=self.seed, block=self.block, op=self.op, n=self.n, k=self.k,
                 dtype=GENERATED_DTYPE,
-            )
+            ))
             w.flags.writeable = False
             return w
         raise InputError(f"layer {self.name!r} has no tensor {name!r} (has: x, w)", field=name)

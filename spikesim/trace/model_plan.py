@@ -46,7 +46,13 @@ from spikesim.trace.attention import (
     attention_layers,
     decode_attention_layers,
 )
-from spikesim.trace.generated import GeneratedLayer, InputCache, SizeSource, linear_recipe_sha256
+from spikesim.trace.generated import (
+    GeneratedLayer,
+    InputCache,
+    SizeSource,
+    WeightCache,
+    linear_recipe_sha256,
+)
 from spikesim.trace.synth import ActivationStats, ModelShape, shape_plan
 from spikesim.trace.vector import VectorLayer, VectorOp, block_vector_layer
 
@@ -219,6 +225,7 @@ class _Linears:
         self.seed = seed
         self.stats = stats
         self.cache = InputCache()
+        self.weights = WeightCache()
         self.shapes = {op: (k, n) for _, op, k, n in shape_plan(dims, 1)}
 
     def layer(self, block: int, op: str, *, rows: int, prefix: str = "",
@@ -235,6 +242,7 @@ class _Linears:
                                         stats=self.stats),
             x_size=SizeSource(size_field, note=note),
             phase=phase, stream=stream, stats=self.stats, _cache=self.cache,
+            _weights=self.weights,
         )
 
 

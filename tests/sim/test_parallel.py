@@ -126,3 +126,66 @@ def test_an_error_in_a_worker_is_one_line_naming_the_field(
     code, _, two = run(capsys, *args, "--workers", 2)
     assert assert_one_error(code, two, "if_array.coincidence_bits") == line
     assert not out.exists()
+
+
+def test_counting_order_generates_shared_values_once(
+    config_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Layers are counted with the layers sharing generated values next to each other (a
+    projection at every decode step, a KV group's score and value layers at every step): each
+    projection's weights and each KV group's q, k, v are generated once per run, and the
+    tables are those of counting in workload order (put back row for row)."""
+    import spikesim.trace.attention as attention
+    import spikesim.trace.generated as generated
+    from spikesim.sim.counts import (
+        assemble_counts,
+        count_layers,
+        counting_order,
+        select_layers,
+    )
+    from spikesim.sim.residency import plan_residency
+
+    workload = load_workload(config_path, phase="both", tokens=12, batch=2, decode_steps=3)
+    layers = list(workload.layers)
+    order = counting_order(layers)
+    assert sorted(order) == list(range(len(layers)))
+    assert order != list(range(len(layers)))
+    keys = [getattr(layers[i], "reuse_key", None) for i in order]
+    for key in {k for k in keys if k is not None}:  # each key's layers are contiguous
+        at = [j for j, k in enumerate(keys) if k == key]
+        assert at == list(range(at[0], at[0] + len(at))), key
+    # vector layers (no key) keep their relative order
+    vector = [i for i in order if getattr(layers[i], "reuse_key", None) is None]
+    assert vector == sorted(vector)
+
+    calls = {"w": 0, "group": 0}
+    real_w, real_group = generated.generate_weights, attention.generate_group
+
+    def counted_w(**kw: Any) -> Any:
+        calls["w"] += 1
+        return real_w(**kw)
+
+    def counted_group(**kw: Any) -> Any:
+        calls["group"] += 1
+        return real_group(**kw)
+
+    monkeypatch.setattr(generated, "generate_weights", counted_w)
+    monkeypatch.setattr(attention, "generate_group", counted_group)
+    hw = load_hardware(HW)
+    designs = "spikequant,mac-w4a4"
+    ordered = simulate_counts(hw, workload, designs, cache=False)
+    linear_keys = {k for k in keys if k is not None and k[0] == "weights"}
+    group_keys = {k for k in keys if k is not None and k[0] == "attention"}
+    assert calls == {"w": len(linear_keys), "group": len(group_keys)}
+    assert len(linear_keys) == 2 * 7  # blocks x projections, whatever the phase and step
+
+    chosen = select_layers(workload, None)
+    residency = plan_residency(workload.layers, hw)
+    names = ("spikequant", "mac-w4a4")
+    plain = assemble_counts([count_layers(hw, chosen, names, residency, cache=False)], names,
+                            residency)
+    for name, frame in _frames(plain).items():
+        other = _frames(ordered)[name]
+        assert frame is not None, name
+        assert other is not None, name
+        pd.testing.assert_frame_equal(frame, other, check_exact=True, obj=name)
