@@ -132,3 +132,35 @@ def test_group_weights_equal_per_block_quantization() -> None:
         block_q, block_s = quantize_weights(w[:, a:b], 4)
         np.testing.assert_array_equal(w_q[:, a:b], block_q)
         np.testing.assert_array_equal(s[:, g], block_s)
+
+
+def test_layers_reading_one_input_share_its_quantization() -> None:
+    """q/k/v_proj read the same x: the second quantization of equal bytes returns the first's
+    (read-only) arrays; other bytes, another shape or other parameters quantize anew; every
+    result equals a direct quantization."""
+    from spikesim.quant.kernels import spikequant_rows
+    from spikesim.quant.layer import ActivationMemo, Method
+
+    memo = ActivationMemo()
+    cfg = QuantConfig()
+    rng = np.random.default_rng(5)
+    x = rng.standard_t(3, (9, 40)).astype(np.float32)
+    first = memo.get(x, cfg, Method.SPIKEQUANT)
+    again = memo.get(x.copy(), cfg, Method.SPIKEQUANT)
+    assert all(a is b for a, b in zip(first[:3], again[:3], strict=True))
+    assert not first[0].flags.writeable
+    want = spikequant_rows(x, cfg.act_bits, cfg.salient_bits, cfg.mad_k)
+    for got, ref in zip(first[:3], want, strict=True):
+        np.testing.assert_array_equal(got, ref)
+    y = x.copy()
+    y[3, 7] += 1.0
+    other = memo.get(y, cfg, Method.SPIKEQUANT)
+    assert other[0] is not first[0]
+    for got, ref in zip(other[:3], spikequant_rows(y, cfg.act_bits, cfg.salient_bits,
+                                                    cfg.mad_k), strict=True):
+        np.testing.assert_array_equal(got, ref)
+    wider = memo.get(y, cfg.model_copy(update={"mad_k": 2.0}), Method.SPIKEQUANT)
+    assert wider[0] is not other[0]
+    rtn = memo.get(y, cfg, "rtn")  # type: ignore[arg-type]
+    assert rtn[3] == cfg.act_bits
+    assert not rtn[2].any()

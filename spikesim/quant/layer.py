@@ -8,6 +8,8 @@ IF neuron's output spike count is the re-quantized output ȳ = round(y / s_y) (o
 
 from __future__ import annotations
 
+import hashlib
+import threading
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -125,6 +127,56 @@ def calibrate_output_scale(
     return amax / qmax(output_bits) if amax > 0 else 1.0
 
 
+class ActivationMemo:
+    """The last activation quantization made, under the SHA-256 of the float activations'
+    bytes, their shape and dtype, the method and its parameters: q/k/v_proj (and gate/up_proj)
+    read the same input, so the second and third layers of such a group find its median/MAD
+    quantization done (hashing x costs ~3 % of quantizing it). Holds one result; its arrays
+    are read-only (layers of a group share them)."""
+
+    def __init__(self) -> None:
+        self._key: tuple[Any, ...] | None = None
+        self._value: tuple[np.ndarray, np.ndarray, np.ndarray, int] | None = None
+        self._lock = threading.Lock()
+
+    def get(
+        self, x: NDArray[np.floating], cfg: QuantConfig, method: Method
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """(x_q, x_scale, salient, salient_bits) of ``x`` under ``method`` and ``cfg``."""
+        method = Method(method)
+        xs = np.ascontiguousarray(x)
+        params = (
+            (cfg.act_bits, cfg.salient_bits, cfg.mad_k)
+            if method == Method.SPIKEQUANT
+            else (cfg.act_bits,)
+        )
+        digest = hashlib.sha256(xs.reshape(-1).view(np.uint8).data).hexdigest()
+        key = (digest, xs.shape, xs.dtype.str, method.value, params)
+        with self._lock:
+            if self._key == key and self._value is not None:
+                return self._value
+        value = _quantize_activations(xs, cfg, method)
+        for a in value[:3]:
+            a.flags.writeable = False
+        with self._lock:
+            self._key, self._value = key, value
+        return value
+
+
+def _quantize_activations(
+    x: NDArray[np.floating], cfg: QuantConfig, method: Method
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    if method == Method.SPIKEQUANT:
+        x_q, x_scale, salient = spikequant_rows(x, cfg.act_bits, cfg.salient_bits, cfg.mad_k)
+        return x_q, x_scale, salient, cfg.salient_bits
+    x_q, x_scale = quantize_activations(x, cfg.act_bits)
+    return x_q, x_scale, np.zeros(x_q.shape, dtype=bool), cfg.act_bits
+
+
+ACTIVATIONS = ActivationMemo()
+"""The process's memo of the last activation quantization (:func:`quantize_layer`)."""
+
+
 def quantize_layer(
     name: str,
     op: str,
@@ -133,17 +185,13 @@ def quantize_layer(
     cfg: QuantConfig,
     method: Method = Method.SPIKEQUANT,
 ) -> QuantizedLayer:
-    """Quantize one layer's float activations ``x`` [M, K] and weights ``w`` [N, K]."""
+    """Quantize one layer's float activations ``x`` [M, K] and weights ``w`` [N, K] (the
+    activations' quantization through :data:`ACTIVATIONS`: layers that read the same input
+    share it)."""
     if cfg.weight_group_size is not None:
         raise ValueError("the spiking datapath needs one weight scale per output channel")
     w_q, w_scale = rtn_weights(w, cfg.weight_bits)
-    if method == Method.SPIKEQUANT:
-        x_q, x_scale, salient = spikequant_rows(x, cfg.act_bits, cfg.salient_bits, cfg.mad_k)
-        salient_bits = cfg.salient_bits
-    else:
-        x_q, x_scale = quantize_activations(x, cfg.act_bits)
-        salient = np.zeros(x_q.shape, dtype=bool)
-        salient_bits = cfg.act_bits
+    x_q, x_scale, salient, salient_bits = ACTIVATIONS.get(x, cfg, method)
     s_y = calibrate_output_scale(x, w, cfg.output_bits, cfg.calibration_tokens)
     return QuantizedLayer(
         name=name,

@@ -172,6 +172,13 @@ class _Corrupt(ValueError):
 
 def encode(quantized: QuantizedLayer | MacQuantized) -> bytes:
     """The entry bytes of a quantized layer (its name and operator left out)."""
+    return b"".join(encode_parts(quantized))
+
+
+def encode_parts(quantized: QuantizedLayer | MacQuantized) -> list[bytes | memoryview]:
+    """:func:`encode`'s bytes as consecutive parts: the magic line with the checksum and the
+    header, then each array's own buffer (no copy of the arrays: a llama2-7b layer's entry is
+    ~100 MB, and two copies of it cost more than hashing and writing it)."""
     arrays: list[NDArray[Any]] = []
 
     def put(a: NDArray[Any]) -> int:
@@ -213,12 +220,14 @@ def encode(quantized: QuantizedLayer | MacQuantized) -> bytes:
         offset += a.nbytes
     header["arrays"] = specs
     head = json.dumps(header, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
-    body = b"".join(
-        [struct.pack("<Q", len(head)), head,
-         *(a.astype(str(s["dtype"]), copy=False).tobytes()
-           for a, s in zip(arrays, specs, strict=True))]
-    )
-    return _MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+    body: list[bytes | memoryview] = [struct.pack("<Q", len(head)) + head]
+    for a, spec in zip(arrays, specs, strict=True):
+        little = np.ascontiguousarray(a.astype(str(spec["dtype"]), copy=False))
+        body.append(little.reshape(-1).view(np.uint8).data)
+    digest = hashlib.sha256()
+    for part in body:
+        digest.update(part)
+    return [_MAGIC + digest.hexdigest().encode() + b"\n", *body]
 
 
 def decode(data: bytearray, name: str, op: str,
@@ -434,21 +443,26 @@ class QuantCache:
     def store(self, key: str, quantized: QuantizedLayer | MacQuantized) -> None:
         """Write the entry (atomically), then bound the directory; errors only skip it."""
         try:
-            data = encode(quantized)
+            parts = encode_parts(quantized)
         except TypeError:
             return
-        if len(data) > self.bound:
+        size = sum(len(p) if isinstance(p, bytes) else p.nbytes for p in parts)
+        if size > self.bound:
             return
         path = self.path(key)
+
+        def write(fh: Any) -> None:
+            for part in parts:
+                fh.write(part)
+
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            atomic_write_file(path, lambda fh: fh.write(data), remove_stale=False,
-                              durable=False)
+            atomic_write_file(path, write, remove_stale=False, durable=False)
         except OSError:
             return
-        self._since_scan += len(data)
+        self._since_scan += size
         if self._known is not None and self._since_scan <= self.bound // 8:
-            self._known += len(data)
+            self._known += size
             if self._known <= self.bound:
                 return
         self._known = _evict(self.folder, self.bound, self.bound - self.bound // 8, keep=path)

@@ -182,3 +182,38 @@ def test_backend_choice() -> None:
     assert ExactGemm(np.full((2, 3), 300, np.int16), "int_mm").backend == "blas"
     x = np.array([[2000, -3, 7]], np.int16)
     np.testing.assert_array_equal(exact_matmul_int(x, wide_w, "blas"), reference_matmul(x, wide_w))
+
+
+def test_float32_weights_reuse_a_collected_owners_buffer() -> None:
+    """Two live ExactGemm objects never share a float32 weight buffer; once one is collected
+    the next takes its buffer (no fresh pages), and every product stays exact."""
+    import gc
+
+    from spikesim.hw.intgemm import ScratchPool
+
+    pool = ScratchPool()
+    rng = np.random.default_rng(3)
+    w1 = rng.integers(-7, 8, (40, 30)).astype(np.int8)
+    w2 = rng.integers(-7, 8, (20, 30)).astype(np.int8)
+    x = rng.integers(-7, 8, (5, 30)).astype(np.int8)
+
+    class Owner:
+        pass
+
+    a, b = Owner(), Owner()
+    fa, fb = pool.take(a, w1.shape), pool.take(b, w2.shape)
+    assert not np.shares_memory(fa, fb)
+    np.copyto(fa, w1, casting="unsafe")
+    np.copyto(fb, w2, casting="unsafe")
+    np.testing.assert_array_equal(fa, w1)
+    np.testing.assert_array_equal(fb, w2)
+    base = fa.base
+    del fa, a
+    gc.collect()
+    c = Owner()
+    fc = pool.take(c, w2.shape)  # smaller: fits the collected owner's buffer
+    assert fc.base is base
+    for w in (w1, w2):
+        gemm = ExactGemm(w, "blas")
+        y, _ = gemm(x)
+        np.testing.assert_array_equal(np.asarray(y, np.int64), reference_matmul(x, w))
