@@ -123,6 +123,29 @@ def test_rtn_weight_kernel_equals_numpy_twin(w: np.ndarray, bits: int) -> None:
     np.testing.assert_array_equal(got[1], want[1])
 
 
+@given(
+    arrays(np.float32, st.tuples(st.integers(0, 8), st.integers(0, 40)),
+           elements=st.one_of(finite, st.sampled_from([0.0, 1e-30, -1e-38, 3.5, -2.5]))),
+    st.integers(2, 17),
+    st.one_of(st.none(), st.integers(1, 12)),
+    st.sampled_from([1.0, 0.9, 0.85, 0.5, 1.3]),
+)
+def test_rtn_rows_kernel_equals_numpy_twin(
+    x: np.ndarray, bits: int, group_size: int | None, clip: float
+) -> None:
+    """The numba RTN of rows (groups, clip ratio, any width) == quantize_rows, bit for bit:
+    integers, their dtype, and the float32 scales."""
+    from spikesim.quant.kernels import rtn_rows
+    from spikesim.quant.rtn import quantize_rows
+
+    want_q, want_s = quantize_rows(x, bits, group_size, clip)
+    got_q, got_s = rtn_rows(x, bits, group_size, clip)
+    assert got_q.dtype == want_q.dtype
+    np.testing.assert_array_equal(got_q, want_q)
+    np.testing.assert_array_equal(got_s, want_s)
+    assert got_s.dtype == want_s.dtype
+
+
 def test_group_weights_equal_per_block_quantization() -> None:
     rng = np.random.default_rng(1)
     w = rng.normal(size=(5, 10)).astype(np.float32)

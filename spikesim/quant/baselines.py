@@ -30,8 +30,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from spikesim.config.quant import QuantConfig
-from spikesim.quant.kernels import rtn_weights
-from spikesim.quant.rtn import group_bounds, int_dtype, qmax, quantize_rows
+from spikesim.quant.kernels import rtn_rows, rtn_weights
+from spikesim.quant.rtn import group_bounds, int_dtype, qmax
 
 
 class LazyWeights:
@@ -135,7 +135,7 @@ def _quantize_weights(
     if group_size is None:
         w_q, s = rtn_weights(sub, bits)
         return w_q, s[:, None]
-    return quantize_rows(sub, bits, group_size)
+    return rtn_rows(sub, bits, group_size)
 
 
 def quantize_w4a4(name: str, op: str, x: NDArray[np.float32], w: NDArray[np.float32],
@@ -143,7 +143,7 @@ def quantize_w4a4(name: str, op: str, x: NDArray[np.float32], w: NDArray[np.floa
     """Plain RTN W4A4 (``mac-w4a4``)."""
     m, k = x.shape
     ch = np.arange(k)
-    x_q, x_s = quantize_rows(x, cfg.act_bits)
+    x_q, x_s = rtn_rows(x, cfg.act_bits)
     p = GemmPass("int4", ch, x_q, x_s, _weights(w, cfg.weight_bits, ch, None), cfg.act_bits,
                  cfg.weight_bits)
     return MacQuantized(name, op, m, k, w.shape[0], (p,), False, 0.0,
@@ -162,12 +162,12 @@ def quantize_atom(name: str, op: str, x: NDArray[np.float32], w: NDArray[np.floa
     normal = np.sort(order[keep:])
     passes = []
     if normal.size:
-        x_q, x_s = quantize_rows(x[:, normal], cfg.act_bits, a.group_size, a.clip_ratio)
+        x_q, x_s = rtn_rows(x[:, normal], cfg.act_bits, a.group_size, a.clip_ratio)
         weights = _weights(w, cfg.weight_bits, normal, a.group_size)
         passes.append(GemmPass("int4", normal, x_q, x_s, weights, cfg.act_bits, cfg.weight_bits,
                                group_size=a.group_size))
     if keepers.size:
-        x_q, x_s = quantize_rows(x[:, keepers], a.keeper_bits)
+        x_q, x_s = rtn_rows(x[:, keepers], a.keeper_bits)
         weights = _weights(w, cfg.weight_bits, keepers, None)
         passes.append(GemmPass("int8 keepers", keepers, x_q, x_s, weights, a.keeper_bits,
                                cfg.weight_bits))
@@ -194,12 +194,12 @@ def quantize_spikellm(name: str, op: str, x: NDArray[np.float32], w: NDArray[np.
     normal = np.setdiff1d(np.arange(k), salient)
     passes = []
     if normal.size:
-        x_q, x_s = quantize_rows(x[:, normal], cfg.act_bits)
+        x_q, x_s = rtn_rows(x[:, normal], cfg.act_bits)
         weights = _weights(w, cfg.weight_bits, normal, None)
         passes.append(GemmPass("int4", normal, x_q, x_s, weights, cfg.act_bits, cfg.weight_bits))
     if salient.size:
         wide = cfg.act_bits + s.extra_bits
-        x_q, x_s = quantize_rows(x[:, salient], wide)
+        x_q, x_s = rtn_rows(x[:, salient], wide)
         weights = _weights(w, cfg.weight_bits, salient, None)  # shared by every step
         remaining = x_q.astype(np.int32)
         lim = qmax(cfg.act_bits)
