@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from spikesim.actions import ActionCounter
 from spikesim.errors import InputError
 from spikesim.hw.parts import LogicPart
-from spikesim.hw.transfers import Transaction
+from spikesim.hw.transfers import Timeline, empty_timeline
 
 if TYPE_CHECKING:
     from spikesim.config.hardware import HardwareConfig
@@ -85,7 +85,8 @@ class LayerSim:
     """DRAM bytes read for activations, salient records included."""
     dram_output_bytes: int = 0
     """DRAM bytes written back for the outputs."""
-    transactions: tuple[Transaction, ...] = ()
+    transactions: Timeline = field(default_factory=empty_timeline)
+    """The layer's DRAM loads and array computes (:func:`spikesim.hw.transfers.run_steps`)."""
     op_class: str = "linear"
     """The operator's class (:class:`~spikesim.schema.OpClass`): the workload layer's, set by
     the simulation loop (a dataflow sees only the quantized layer)."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from spikesim.actions import keyed_actions_frame
@@ -22,7 +23,7 @@ from spikesim.config.mapping import WeightSource
 from spikesim.dataflows import DesignKind, get_design, parse_designs, reference_design
 from spikesim.dataflows.base import LayerSim
 from spikesim.errors import InputError
-from spikesim.hw.transfers import Transaction
+from spikesim.hw.transfers import KINDS, UNITS, Timeline, Transaction
 from spikesim.hw.vector import cache_in_store, vector_counts
 from spikesim.schema import LAYER_KEYS, TRANSACTION_COLUMNS, OpClass
 from spikesim.sim.histogram import Histogram, histogram_frame, layer_histogram_arrays
@@ -100,7 +101,7 @@ def simulate_vector_layer(layer: VectorLayer, hw: HardwareConfig, design: str) -
         output_spikes=0,
         actions=counts.actions(hw),
         dram_output_bytes=dram_written,
-        transactions=(Transaction("vector", "compute", 0, 0, total),),
+        transactions=Timeline.of([Transaction("vector", "compute", 0, 0, total)]),
         op_class=str(layer.op_class),
         phase=str(layer.phase),
     )
@@ -189,7 +190,9 @@ class LayerCounts:
 
     rows: list[dict[str, object]]
     action_rows: list[tuple[object, ...]]
-    tx_rows: list[tuple[object, ...]]
+    timelines: list[tuple[str, Timeline]]
+    """(design, its timeline of the layer) per design."""
+    layer: str
     histogram: Histogram | None = None
     """The reference design's |q| histogram of the layer (None: none taken)."""
 
@@ -222,7 +225,7 @@ def count_layers(
     part = CountedPart([], histogram)
     for layer in chosen:
         histograms: list[Histogram] = []
-        entry = LayerCounts([], [], [])
+        entry = LayerCounts([], [], [], layer.name)
         layer_hw = placed.get(residency.layer_source(layer))
         if isinstance(layer, VectorLayer):
             vector = simulate_vector_layer(layer, layer_hw, names[0])
@@ -235,10 +238,7 @@ def count_layers(
         for name, res in results:
             entry.rows.append(res.row())
             entry.action_rows.extend(res.actions.rows(layer.name, name))
-            entry.tx_rows.extend(
-                (layer.name, name, t.unit, t.kind, t.step, t.start, t.end)
-                for t in res.transactions
-            )
+            entry.timelines.append((name, res.transactions))
             if on_layer is not None:
                 on_layer(layer.name, name)
         entry.histogram = histograms[0] if histograms else None
@@ -267,12 +267,32 @@ def assemble_counts(
     return CountedRun(
         layers=pd.DataFrame([row for e in counted for row in e.rows]),
         actions=keyed_actions_frame([a for e in counted for a in e.action_rows], LAYER_KEYS),
-        transactions=pd.DataFrame([t for e in counted for t in e.tx_rows],
-                                  columns=TRANSACTION_COLUMNS),
+        transactions=transactions_frame(counted),
         designs=names,
         spike_stats=histogram_frame(histograms) if taken else None,
         residency=residency,
     )
+
+
+def transactions_frame(counted: Sequence[LayerCounts]) -> pd.DataFrame:
+    """The ``transactions`` table (:data:`~spikesim.schema.TRANSACTION_COLUMNS`) of the
+    layers' timelines, layer by layer, design by design, built from their columns."""
+    parts = [(e.layer, design, t) for e in counted for design, t in e.timelines if len(t)]
+    if not parts:
+        return pd.DataFrame([], columns=TRANSACTION_COLUMNS)
+    sizes = [len(t) for _, _, t in parts]
+    units = np.array(UNITS, dtype=object)
+    kinds = np.array(KINDS, dtype=object)
+    frame = pd.DataFrame({
+        "layer": np.repeat(np.array([p[0] for p in parts], dtype=object), sizes),
+        "design": np.repeat(np.array([p[1] for p in parts], dtype=object), sizes),
+        "unit": units[np.concatenate([t.unit for _, _, t in parts])],
+        "kind": kinds[np.concatenate([t.kind for _, _, t in parts])],
+        "step": np.concatenate([t.step for _, _, t in parts]),
+        "start_cycle": np.concatenate([t.start for _, _, t in parts]),
+        "end_cycle": np.concatenate([t.end for _, _, t in parts]),
+    })
+    return frame[TRANSACTION_COLUMNS]
 
 
 class PlacedHardware:
