@@ -23,7 +23,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from spikesim.config.hardware import HardwareConfig
 from spikesim.energy.price import (
@@ -40,26 +42,53 @@ COMPUTE_KINDS = (
 """Component kinds whose actions are arithmetic (``energy_compute_pj``)."""
 
 
-def _sum_by(frame: pd.DataFrame, keys: list[str], column: str = "energy_pj") -> pd.Series:
-    if not len(frame):
-        return pd.Series(dtype="float64")
-    return frame.groupby(keys, sort=False)[column].sum()
+class LayerRows:
+    """Which row of ``layers`` each row of another table (actions, leak rows) belongs to, by
+    the key columns: one index of the layers' keys, looked up once per table. Sums then group
+    by these integer row codes; pandas adds a group's rows in their order with the same
+    compensated summation whatever the group labels are, so the sums are those of grouping by
+    the key columns themselves, bit for bit (a grouping by string keys per view cost most of a
+    small run's pricing)."""
+
+    def __init__(self, layers: pd.DataFrame, keys: list[str]) -> None:
+        self.keys = keys
+        self.rows = len(layers)
+        self.index = self._index(layers)
+
+    def _index(self, frame: pd.DataFrame) -> pd.Index:
+        if len(self.keys) > 1:
+            return pd.MultiIndex.from_frame(frame[self.keys])
+        return pd.Index(frame[self.keys[0]])
+
+    def codes(self, frame: pd.DataFrame) -> NDArray[np.intp]:
+        """The ``layers`` row of each row of ``frame`` (-1: none)."""
+        if not len(frame):
+            return np.zeros(0, np.intp)
+        return np.asarray(self.index.get_indexer(self._index(frame)), np.intp)
+
+    def sums(self, values: NDArray[np.float64], codes: NDArray[np.intp]) -> NDArray[np.float64]:
+        """Σ ``values`` per ``layers`` row (0 where a row has none), in row order."""
+        out = np.zeros(self.rows, np.float64)
+        keep = codes >= 0
+        if keep.any():
+            sums = pd.Series(values[keep]).groupby(codes[keep], sort=False).sum()
+            out[sums.index.to_numpy()] = sums.to_numpy(dtype=np.float64)
+        return out
 
 
-def _on(layers: pd.DataFrame, keys: list[str], sums: pd.Series) -> pd.Series:
-    """``sums`` (indexed by ``keys``) aligned to the rows of ``layers``; 0 where absent."""
-    if not len(sums):
-        return pd.Series(0.0, index=layers.index)
-    index = pd.MultiIndex.from_frame(layers[keys]) if len(keys) > 1 else pd.Index(layers[keys[0]])
-    return pd.Series(sums.reindex(index).fillna(0.0).to_numpy(dtype="float64"), index=layers.index)
-
-
-def compute_energy(priced: pd.DataFrame, layers: pd.DataFrame, keys: list[str]) -> pd.Series:
-    """Arithmetic-only energy per row of ``layers`` (pJ), from priced actions."""
+def compute_energy(priced: pd.DataFrame, layers: pd.DataFrame, keys: list[str],
+                   rows: LayerRows | None = None,
+                   codes: NDArray[np.intp] | None = None) -> pd.Series:
+    """Arithmetic-only energy per row of ``layers`` (pJ), from priced actions (``rows`` and
+    ``codes``: the rows of ``priced`` in ``layers``, when already found)."""
+    rows = rows or LayerRows(layers, keys)
+    codes = rows.codes(priced) if codes is None else codes
     kinds = priced["component"].map(
         {c: component_kind(str(c)) for c in priced["component"].unique()}
     )
-    return _on(layers, keys, _sum_by(priced[kinds.isin(COMPUTE_KINDS)], keys))
+    mask = kinds.isin(COMPUTE_KINDS).to_numpy(dtype=bool)
+    values = priced["energy_pj"].to_numpy(dtype=np.float64)
+    return pd.Series(rows.sums(values[mask], codes[mask]), index=layers.index)
 
 
 def paper_energy(layers: pd.DataFrame, hw: HardwareConfig) -> pd.Series:
@@ -78,17 +107,21 @@ def bound_energy(
     table: EnergyTable,
     side: str,
     keys: list[str],
+    rows: LayerRows | None = None,
+    codes: NDArray[np.intp] | None = None,
 ) -> pd.Series:
-    """Full-system energy per row of ``layers`` with every ranged value at ``side``."""
+    """Full-system energy per row of ``layers`` with every ranged value at ``side`` (``rows``
+    and ``codes``: the rows of ``actions`` in ``layers``, when already found)."""
     assert side in ("low", "high")
     bound = table.bound("low" if side == "low" else "high")
-    priced = actions[keys].copy()
-    priced["energy_pj"] = action_energy_pj(actions, hw, bound)
+    rows = rows or LayerRows(layers, keys)
+    codes = rows.codes(actions) if codes is None else codes
+    total = rows.sums(action_energy_pj(actions, hw, bound), codes)
     leak = leakage_energy_rows(layers, hw, bound, keys=keys)
-    total = _sum_by(priced, keys)
     if len(leak):
-        total = total.add(_sum_by(leak, keys), fill_value=0.0)
-    return _on(layers, keys, total)
+        total = total + rows.sums(leak["energy_pj"].to_numpy(dtype=np.float64),
+                                  rows.codes(leak))
+    return pd.Series(total, index=layers.index)
 
 
 def accounting_views(
@@ -102,13 +135,17 @@ def accounting_views(
     """The four view columns for ``layers`` (which holds ``energy_pj``, ``mac_ops``,
     ``acc_ops`` and the key columns), in :data:`~spikesim.schema.ENERGY_VIEW_COLUMNS` order."""
     keys = list(keys)
+    rows = LayerRows(layers, keys)
     views = {
-        "energy_compute_pj": compute_energy(priced, layers, keys),
+        "energy_compute_pj": compute_energy(priced, layers, keys, rows),
         "energy_paper_pj": paper_energy(layers, hw),
     }
     if table.has_ranges:
-        views["energy_low_pj"] = bound_energy(counted_actions, layers, hw, table, "low", keys)
-        views["energy_high_pj"] = bound_energy(counted_actions, layers, hw, table, "high", keys)
+        codes = rows.codes(counted_actions)
+        for side in ("low", "high"):
+            views[f"energy_{side}_pj"] = bound_energy(
+                counted_actions, layers, hw, table, side, keys, rows, codes
+            )
     else:
         views["energy_low_pj"] = layers["energy_pj"].astype("float64")
         views["energy_high_pj"] = layers["energy_pj"].astype("float64")
