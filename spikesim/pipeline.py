@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import pandas as pd
 
 from spikesim.config.hardware import HardwareConfig
@@ -45,12 +46,19 @@ def price_run(
     (leakage rows included) of a counted run."""
     priced = price_actions(counted.actions, hw, table)
     leak = price_leakage(counted.layers, hw, table, keys=LAYER_KEYS)
+    action_rows = counted.action_layer_rows
+    priced_rows = action_rows
     if len(leak):
         priced = pd.concat([priced, leak[priced.columns]], ignore_index=True)
+        if action_rows is not None:  # leak rows: per layers row, its leaking components
+            per_row = len(leak) // len(counted.layers)
+            leak_rows = np.repeat(np.arange(len(counted.layers), dtype=np.intp), per_row)
+            priced_rows = np.concatenate([action_rows, leak_rows])
     energy = component_energy(priced, LAYER_KEYS)
     layers = counted.layers.merge(energy, on=LAYER_KEYS, how="left", sort=False)
     for column, values in accounting_views(
-        counted.actions, priced, layers, hw, table, LAYER_KEYS
+        counted.actions, priced, layers, hw, table, LAYER_KEYS,
+        action_rows=action_rows, priced_rows=priced_rows,
     ).items():
         layers[column] = values
     comp_cols = energy_component_columns(energy.columns)

@@ -53,7 +53,16 @@ class LayerRows:
     def __init__(self, layers: pd.DataFrame, keys: list[str]) -> None:
         self.keys = keys
         self.rows = len(layers)
-        self.index = self._index(layers)
+        self._layers = layers
+        self._built: pd.Index | None = None
+
+    @property
+    def index(self) -> pd.Index:
+        """The layers' keys as an index (built on first use: callers that know the codes
+        never need it)."""
+        if self._built is None:
+            self._built = self._index(self._layers)
+        return self._built
 
     def _index(self, frame: pd.DataFrame) -> pd.Index:
         if len(self.keys) > 1:
@@ -118,9 +127,9 @@ def bound_energy(
     codes = rows.codes(actions) if codes is None else codes
     total = rows.sums(action_energy_pj(actions, hw, bound), codes)
     leak = leakage_energy_rows(layers, hw, bound, keys=keys)
-    if len(leak):
-        total = total + rows.sums(leak["energy_pj"].to_numpy(dtype=np.float64),
-                                  rows.codes(leak))
+    if len(leak):  # one row per (layers row, leaking component), in layers order
+        leak_rows = np.repeat(np.arange(len(layers), dtype=np.intp), len(leak) // len(layers))
+        total = total + rows.sums(leak["energy_pj"].to_numpy(dtype=np.float64), leak_rows)
     return pd.Series(total, index=layers.index)
 
 
@@ -131,17 +140,22 @@ def accounting_views(
     hw: HardwareConfig,
     table: EnergyTable,
     keys: Sequence[str] = LAYER_KEYS,
+    *,
+    action_rows: NDArray[np.intp] | None = None,
+    priced_rows: NDArray[np.intp] | None = None,
 ) -> dict[str, pd.Series]:
     """The four view columns for ``layers`` (which holds ``energy_pj``, ``mac_ops``,
-    ``acc_ops`` and the key columns), in :data:`~spikesim.schema.ENERGY_VIEW_COLUMNS` order."""
+    ``acc_ops`` and the key columns), in :data:`~spikesim.schema.ENERGY_VIEW_COLUMNS` order.
+    ``action_rows`` / ``priced_rows``: the ``layers`` row of each row of ``counted_actions`` /
+    ``priced`` when the caller knows them (else looked up by the keys)."""
     keys = list(keys)
     rows = LayerRows(layers, keys)
     views = {
-        "energy_compute_pj": compute_energy(priced, layers, keys, rows),
+        "energy_compute_pj": compute_energy(priced, layers, keys, rows, priced_rows),
         "energy_paper_pj": paper_energy(layers, hw),
     }
     if table.has_ranges:
-        codes = rows.codes(counted_actions)
+        codes = rows.codes(counted_actions) if action_rows is None else action_rows
         for side in ("low", "high"):
             views[f"energy_{side}_pj"] = bound_energy(
                 counted_actions, layers, hw, table, side, keys, rows, codes

@@ -10,12 +10,13 @@ meet in :mod:`spikesim.pipeline`.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from spikesim.actions import keyed_actions_frame
 from spikesim.config.hardware import HardwareConfig
@@ -48,6 +49,9 @@ class CountedRun:
     the run quantized the layers that way anyway; None otherwise."""
     residency: Residency | None = None
     """What the on-chip store held (:mod:`spikesim.sim.residency`)."""
+    action_layer_rows: NDArray[np.intp] | None = None
+    """Per row of ``actions``, the index of its row in ``layers`` (known from counting: the
+    pricing sums by it instead of looking the keys up)."""
 
 
 def is_vector(layer: WorkloadItem) -> bool:
@@ -193,6 +197,8 @@ class LayerCounts:
     timelines: list[tuple[str, Timeline]]
     """(design, its timeline of the layer) per design."""
     layer: str
+    action_counts: list[int] = field(default_factory=list)
+    """Action rows per design (per row of ``rows``)."""
     histogram: Histogram | None = None
     """The reference design's |q| histogram of the layer (None: none taken)."""
 
@@ -237,7 +243,9 @@ def count_layers(
                                              histograms, store)
         for name, res in results:
             entry.rows.append(res.row())
-            entry.action_rows.extend(res.actions.rows(layer.name, name))
+            action_rows = res.actions.rows(layer.name, name)
+            entry.action_rows.extend(action_rows)
+            entry.action_counts.append(len(action_rows))
             entry.timelines.append((name, res.transactions))
             if on_layer is not None:
                 on_layer(layer.name, name)
@@ -264,6 +272,7 @@ def assemble_counts(
         counted = [entry for entry in restored if entry is not None]
     histograms = [e.histogram for e in counted if e.histogram is not None]
     taken = any(p.histograms for p in parts)
+    per_row = [n for e in counted for n in e.action_counts]
     return CountedRun(
         layers=pd.DataFrame([row for e in counted for row in e.rows]),
         actions=keyed_actions_frame([a for e in counted for a in e.action_rows], LAYER_KEYS),
@@ -271,6 +280,7 @@ def assemble_counts(
         designs=names,
         spike_stats=histogram_frame(histograms) if taken else None,
         residency=residency,
+        action_layer_rows=np.repeat(np.arange(len(per_row), dtype=np.intp), per_row),
     )
 
 

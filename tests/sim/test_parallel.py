@@ -9,6 +9,7 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from _models import TINY_LLAMA_CONFIG
@@ -189,3 +190,20 @@ def test_counting_order_generates_shared_values_once(
         assert frame is not None, name
         assert other is not None, name
         pd.testing.assert_frame_equal(frame, other, check_exact=True, obj=name)
+
+
+def test_action_rows_name_their_layer_rows(config_path: Path) -> None:
+    """Each action row's ``action_layer_rows`` entry is the ``layers`` row of the same
+    (layer, design): what the pricing sums by instead of looking the keys up."""
+    workload = load_workload(config_path, phase="both", tokens=12, batch=2, decode_steps=2)
+    hw = load_hardware(HW)
+    for run_ in (simulate_counts(hw, workload, "spikequant,mac-w4a4", cache=False),
+                 simulate_counts_in(hw, workload, "spikequant,mac-w4a4", workers=2,
+                                    cache=False)):
+        rows = run_.action_layer_rows
+        assert rows is not None
+        assert len(rows) == len(run_.actions)
+        keys = ["layer", "design"]
+        np.testing.assert_array_equal(
+            run_.layers[keys].to_numpy()[rows], run_.actions[keys].to_numpy()
+        )
