@@ -18,6 +18,7 @@ from spikesim.config.hardware import HardwareConfig
 from spikesim.energy import (
     EnergyTable,
     component_energy,
+    component_energy_by_row,
     energy_model,
     price_actions,
     price_leakage,
@@ -54,8 +55,12 @@ def price_run(
             per_row = len(leak) // len(counted.layers)
             leak_rows = np.repeat(np.arange(len(counted.layers), dtype=np.intp), per_row)
             priced_rows = np.concatenate([action_rows, leak_rows])
-    energy = component_energy(priced, LAYER_KEYS)
-    layers = counted.layers.merge(energy, on=LAYER_KEYS, how="left", sort=False)
+    if priced_rows is not None:
+        energy = component_energy_by_row(priced, priced_rows, counted.layers[LAYER_KEYS])
+        layers = pd.concat([counted.layers, energy], axis=1)
+    else:
+        energy = component_energy(priced, LAYER_KEYS)
+        layers = counted.layers.merge(energy, on=LAYER_KEYS, how="left", sort=False)
     for column, values in accounting_views(
         counted.actions, priced, layers, hw, table, LAYER_KEYS,
         action_rows=action_rows, priced_rows=priced_rows,

@@ -207,3 +207,31 @@ def test_action_rows_name_their_layer_rows(config_path: Path) -> None:
         np.testing.assert_array_equal(
             run_.layers[keys].to_numpy()[rows], run_.actions[keys].to_numpy()
         )
+
+
+def test_energy_by_layer_row_equals_the_grouped_energy(config_path: Path) -> None:
+    """The pricing's per-row component energy (``component_energy_by_row``, from the counted
+    layer row of each priced row) equals ``component_energy`` grouped by the string keys and
+    merged onto the layers, bit for bit, on both phases of a model under four designs."""
+    from spikesim.energy import (
+        component_energy,
+        component_energy_by_row,
+        energy_model,
+        price_actions,
+        price_leakage,
+    )
+
+    workload = load_workload(config_path, phase="both", tokens=12, batch=2, decode_steps=2)
+    hw = load_hardware(HW)
+    run_ = simulate_counts(hw, workload, "spikequant,mac-w4a4,atom,fp16", cache=False)
+    table = energy_model(hw)
+    priced = price_actions(run_.actions, hw, table)
+    leak = price_leakage(run_.layers, hw, table)
+    priced = pd.concat([priced, leak[priced.columns]], ignore_index=True)
+    assert run_.action_layer_rows is not None
+    n = len(run_.layers)
+    rows = np.concatenate([run_.action_layer_rows, np.repeat(np.arange(n), len(leak) // n)])
+    keys = ["layer", "design"]
+    want = run_.layers[keys].merge(component_energy(priced), on=keys, how="left", sort=False)
+    got = component_energy_by_row(priced, rows, run_.layers[keys])
+    pd.testing.assert_frame_equal(got, want.drop(columns=keys), check_exact=True)
