@@ -370,6 +370,35 @@ def test_hand_computed_toy(tmp_path: Path, hw: HardwareConfig) -> None:
     assert row["energy_sram_salient_pj"] == pytest.approx(81.92, rel=1e-12)
 
 
+def test_leak_rows_are_one_per_layer_row_and_component(hw: HardwareConfig) -> None:
+    """price_leakage's columns equal the rows written out one by one (layer rows outer,
+    leaking components in name order): keys, component, leak, cycles, 0 bits, per-cycle
+    energy, cycles × per cycle, and the provenance; dtypes included."""
+    from spikesim.energy import energy_model
+    from spikesim.energy.price import LEAK_ACTION, _leaking_components
+    from spikesim.schema import COUNTED_ACTION_COLUMNS
+
+    table = energy_model(hw)
+    leaking = _leaking_components(hw, table)
+    assert len(leaking) > 1
+    layers = pd.DataFrame({"layer": ["a", "b", "c"], "design": ["x", "y", "x"],
+                           "total_cycles": [0, 7, 123_456_789_012]})
+    rows = [
+        (layer, design, component, LEAK_ACTION, cycles, 0, per_cycle, cycles * per_cycle,
+         *provenance)
+        for layer, design, cycles in layers.itertuples(index=False, name=None)
+        for component, per_cycle, provenance in leaking
+    ]
+    columns = ["layer", "design", *COUNTED_ACTION_COLUMNS, *PRICE_COLUMNS]
+    want = pd.DataFrame(rows, columns=columns).astype(
+        {"count": "int64", "bits": "int64", "energy_per_action_pj": "float64",
+         "energy_pj": "float64"}
+    )
+    got = price_leakage(layers, hw, table, keys=["layer", "design"])
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert price_leakage(layers.iloc[:0], hw, table, keys=["layer", "design"]).empty
+
+
 def test_builtin_leakage_is_zero_and_adds_no_rows(
     horowitz: EnergyTable, hw: HardwareConfig
 ) -> None:

@@ -334,23 +334,26 @@ def price_leakage(
     keys = list(keys)
     columns = [*keys, *COUNTED_ACTION_COLUMNS, *PRICE_COLUMNS]
     leaking = _leaking_components(hw, table)
-    rows: list[tuple[object, ...]] = []
-    for record in layers[[*keys, cycles_column]].itertuples(index=False, name=None):
-        cycles = int(record[-1])
-        rows.extend(
-            (*record[:-1], component, LEAK_ACTION, cycles, 0, per_cycle, cycles * per_cycle,
-             *provenance)
-            for component, per_cycle, provenance in leaking
+    n, k = len(layers), len(leaking)
+    if not n or not k:
+        return pd.DataFrame([], columns=columns).astype(
+            {"count": "int64", "bits": "int64", "energy_per_action_pj": "float64",
+             "energy_pj": "float64"}
         )
-    frame = pd.DataFrame(rows, columns=columns)
-    return frame.astype(
-        {
-            "count": "int64",
-            "bits": "int64",
-            "energy_per_action_pj": "float64",
-            "energy_pj": "float64",
-        }
-    )
+    # one row per (layer row, leaking component), layer rows outer: built as columns
+    repeat = np.repeat(np.arange(n), k)
+    cycles = np.repeat(layers[cycles_column].to_numpy(dtype=np.int64), k)
+    per_cycle = np.tile(np.array([p for _, p, _ in leaking], dtype=np.float64), n)
+    frame = layers[keys].iloc[repeat].reset_index(drop=True)
+    frame["component"] = np.tile(_objects([c for c, _, _ in leaking]), n)
+    frame["action"] = LEAK_ACTION
+    frame["count"] = cycles
+    frame["bits"] = np.zeros(n * k, dtype=np.int64)
+    frame["energy_per_action_pj"] = per_cycle
+    frame["energy_pj"] = cycles.astype(np.float64) * per_cycle
+    for i, column in enumerate(["source", *PROVENANCE_COLUMNS]):
+        frame[column] = np.tile(_objects([prov[i] for _, _, prov in leaking]), n)
+    return frame[columns]
 
 
 def leakage_energy_rows(

@@ -13,7 +13,9 @@ workers share the on-disk cache of quantized layers (:mod:`spikesim.sim.quantcac
 safe under concurrent writers.
 
 An error in a worker (an :class:`~spikesim.errors.InputError` keeps its file and field) stops
-every worker and is raised in the parent; so does an interrupt.
+every worker and is raised in the parent: the error of the first failing run of layers (the
+runs before it are waited for), so the message is the one a single process gives. An interrupt
+stops them at once.
 """
 
 from __future__ import annotations
@@ -126,6 +128,7 @@ def count_in_workers(
     pool = local_pool(min(workers, len(bounds)), _init,
                       (hw, trace, names, list(layer_names), cache))
     done: dict[int, CountedPart] = {}
+    failed: dict[int, BaseException] = {}
     try:
         with single_thread_env():  # spawned workers inherit one-thread settings
             pending: dict[Future[CountedPart], int] = {
@@ -133,14 +136,27 @@ def count_in_workers(
                 for i, (start, stop) in enumerate(bounds)
             }
         while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            # after a failure only the runs before it matter: the error raised is that of the
+            # first failing run, the one a single process (counting in the same order) meets
+            first = min(failed, default=len(bounds))
+            waiting = [fut for fut, i in pending.items() if i < first]
+            if not waiting:
+                raise failed[first]
+            finished, _ = wait(waiting, return_when=FIRST_COMPLETED)
             for fut in finished:
+                i = pending.pop(fut)
+                error = fut.exception()
+                if error is not None:
+                    failed[i] = error
+                    continue
                 part = fut.result()
-                done[pending.pop(fut)] = part
+                done[i] = part
                 if on_layer is not None:
                     for entry in part.layers:
                         for row in entry.rows:
                             on_layer(str(row["layer"]), str(row["design"]))
+        if failed:
+            raise failed[min(failed)]
     except BaseException:  # failed or interrupted: no worker outlives the run
         stop_pool(pool)
         raise
