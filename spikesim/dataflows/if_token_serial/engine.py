@@ -18,7 +18,9 @@ tests show both give identical cycles and action counts.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,7 +49,62 @@ StepKey = tuple[int, int, int]
 """(block, K chunk, tile width): the steps that take the same cycles and do the same work."""
 
 
+class _StatsMemo:
+    """The statistics of the last layer whose activations were shared read-only arrays.
+
+    q/k/v_proj (and gate/up_proj) quantize one input once (:class:`spikesim.quant.layer.
+    ActivationMemo`: the same read-only x_q and salient arrays) and, with the same K, the same
+    array parameters and token blocks, their steps take the same cycles: the kernel's
+    statistics depend on nothing else (the outputs N only set how many tiles repeat them). The
+    memo keeps the arrays it was made from (so their identity cannot be reused by others)
+    and is used only for read-only arrays (whose values cannot change)."""
+
+    def __init__(self) -> None:
+        self._key: tuple[object, ...] | None = None
+        self._arrays: tuple[np.ndarray, np.ndarray] | None = None
+        self._value: dict[StepKey, np.ndarray] | None = None
+        self._lock = threading.Lock()
+
+    def get(
+        self, x_q: np.ndarray, salient: np.ndarray, key: tuple[object, ...],
+        make: Callable[[], dict[StepKey, np.ndarray]],
+    ) -> dict[StepKey, np.ndarray]:
+        if x_q.flags.writeable or salient.flags.writeable:
+            return make()
+        with self._lock:
+            arrays, value = self._arrays, self._value
+            if (value is not None and arrays is not None and self._key == key
+                    and arrays[0] is x_q and arrays[1] is salient):
+                return value
+        value = make()
+        for stats in value.values():
+            stats.flags.writeable = False  # shared with the next layers that hit
+        with self._lock:
+            self._key, self._arrays, self._value = key, (x_q, salient), value
+        return value
+
+
+_STATS = _StatsMemo()
+
+
 def step_statistics(
+    layer: QuantizedLayer, hw: HardwareConfig, ap: ArrayParams, sched: Schedule,
+    fold_cycles: int = 0,
+) -> dict[StepKey, np.ndarray]:
+    """:func:`_step_statistics`, reused for the next layer that reads the same read-only
+    activations with the same parameters (:class:`_StatsMemo`; the arrays returned are shared:
+    do not write them)."""
+    chunks = sched.k_chunks or ((0, layer.k),)
+    widths = tuple(sorted(set(sched.tile_columns)))
+    mem = tuple(membrane_cycles(hw, w) for w in widths) if len(chunks) > 1 else ()
+    key = (ap, sched.blocks, chunks, widths, mem, fold_cycles)
+    return _STATS.get(
+        np.asarray(layer.x_q), np.asarray(layer.salient), key,
+        lambda: _step_statistics(layer, hw, ap, sched, fold_cycles),
+    )
+
+
+def _step_statistics(
     layer: QuantizedLayer, hw: HardwareConfig, ap: ArrayParams, sched: Schedule,
     fold_cycles: int = 0,
 ) -> dict[StepKey, np.ndarray]:

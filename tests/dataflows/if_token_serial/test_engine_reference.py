@@ -451,3 +451,48 @@ def test_random_k_splits_match_reference(
         },
     )
     assert_same(small_layer(hw, seed, m, 16, n), hw)
+
+
+def test_layers_sharing_read_only_activations_share_step_statistics(
+    monkeypatch: pytest.MonkeyPatch, repo_root: Any,
+) -> None:
+    """q/k/v_proj read one read-only x_q (the shared activation quantization): the second layer
+    takes the first's step statistics (no kernel call) and gets exactly what it computes
+    alone; a writable x_q, or other array parameters, computes afresh."""
+    import dataclasses
+
+    from spikesim.dataflows.if_token_serial import engine as ts_engine
+    from spikesim.dataflows.if_token_serial import kernel as ts_kernel
+
+    preset = repo_root / "hw_configs" / "spikequant-45nm.yaml"
+    hw = load_hardware(preset, {"if_array.columns": 8})
+    first = small_layer(hw, seed=4)
+    for a in (first.x_q, first.salient):
+        a.flags.writeable = False
+    rng = np.random.default_rng(9)
+    second = dataclasses.replace(first, name="layers.0.self_attn.k_proj",
+                                 w_q=rng.integers(-7, 8, first.w_q.shape).astype(np.int8))
+    calls = []
+    real = ts_kernel.block_timing
+
+    def counted(*args: object, **kw: object) -> np.ndarray:
+        calls.append(1)
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ts_kernel, "block_timing", counted)
+    a = ts_engine.simulate_layer(first, hw, "spikequant")
+    n_first = len(calls)
+    b = ts_engine.simulate_layer(second, hw, "spikequant")
+    assert n_first > 0
+    assert len(calls) == n_first  # reused
+    fresh = dataclasses.replace(second, x_q=second.x_q.copy(), salient=second.salient.copy())
+    c = ts_engine.simulate_layer(fresh, hw, "spikequant")
+    assert len(calls) > n_first  # writable arrays: computed
+    assert (b.total_cycles, b.compute_cycles, b.stall_bank_cycles) == (
+        c.total_cycles, c.compute_cycles, c.stall_bank_cycles)
+    assert b.actions.rows("l", "d") == c.actions.rows("l", "d")
+    assert a.total_cycles == b.total_cycles
+    other = load_hardware(preset, {"if_array.columns": 8, "if_array.lanes": 4})
+    before = len(calls)
+    ts_engine.simulate_layer(second, other, "spikequant")
+    assert len(calls) > before  # other array parameters: computed
