@@ -21,6 +21,14 @@ from numpy.typing import NDArray
 from spikesim._jit import njit
 
 
+def issue_groups(step: NDArray[np.integer], one_stream: bool) -> int:
+    """Issue groups with events of a pass stream (its events' steps): one for a non-empty
+    one-stream pass, else one per time step (bit plane, TTFS step) with events."""
+    if len(step) == 0:
+        return 0
+    return 1 if one_stream else len(np.unique(step))
+
+
 def issue_cycles(
     banks: NDArray[np.integer],
     steps: NDArray[np.integer],

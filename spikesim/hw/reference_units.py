@@ -59,6 +59,45 @@ class Membranes:
         self.exact = [0] * cols
 
 
+def event_register(p: EncodedPass, mem: Membranes) -> list[int]:
+    """The register an unlatched pass's events add into: V (count), I (TTFS), P
+    (bit-serial)."""
+    return mem.v if p.pp.coding == 0 else (mem.i if p.pp.coding == 2 else mem.p)
+
+
+def event_weights(p: EncodedPass, e: int) -> tuple[int, int, int]:
+    """(sign, plane weight, TTFS weight) of event ``e``: sgn(x); 2^(planes - step) for a
+    bit-serial event, else 1; T + 1 - step for a TTFS event, else 1. The event's share of the
+    exact product is sign · w · plane weight · TTFS weight."""
+    plane_weight = 1 << (p.pp.planes - int(p.step[e])) if p.pp.coding == 1 else 1
+    ttfs_weight = int(p.pp.window + 1 - p.step[e]) if p.pp.coding == 2 else 1
+    return int(p.sign[e]), plane_weight, ttfs_weight
+
+
+def integrate_spike_int(
+    p: EncodedPass, e: int, weights: NDArray[np.integer], mem: Membranes, acts: ActionCounter,
+    ap: ArrayParams, weight_bits: int,
+) -> None:
+    """Event ``e`` of pass ``p`` adds ±w (``weights``: the tile's column weights of its input)
+    into one token's registers: V (count coding, latched passes), I (TTFS) or P (bit-serial);
+    a latched event reads its row from the latch (bit-serial: shifted by its plane, straight
+    into V). Shared by the IF arrays' cycle-by-cycle references."""
+    cols = len(weights)
+    sgn, plane_weight, ttfs_weight = event_weights(p, e)
+    if p.pp.latch:
+        acts.add("latch", "read", cols, weight_bits)
+        if p.pp.coding == 1:
+            acts.add("if_array", "shift", cols, ap.acc_bits)
+        reg, step_weight = mem.v, plane_weight
+    else:
+        reg, step_weight = event_register(p, mem), 1
+    for c in range(cols):
+        w = int(weights[c])
+        reg[c] = wrap(reg[c] + sgn * w * step_weight, ap.acc_bits)
+        mem.exact[c] += sgn * w * plane_weight * ttfs_weight
+    acts.add("if_array", "acc", cols, ap.acc_bits)
+
+
 @dataclass
 class CycleCounts:
     """Where the cycles of a layer went (``compute + stalls = total``)."""

@@ -54,6 +54,8 @@ from spikesim.hw.reference_units import (
     Membranes,
     PassEncoder,
     SramPort,
+    event_register,
+    integrate_spike_int,
     pass_micro_ops,
     run_steps_by_cycle,
     wrap,
@@ -314,36 +316,12 @@ class TokenBatchedArray:
 
     def _integrate(self, p: BatchPass, e: int, i: int, t: int, c0: int) -> None:
         """Event ``e`` of pass ``p`` (input ``i`` of the chunk, token ``t`` of the batch) adds
-        ±w into its token's ``cols`` registers: V (count coding, latched passes), I (TTFS) or
-        P (bit-serial)."""
-        ap, cols, latch = self.ap, self.cols, p.pp.latch
-        mem = self.mems[t]
-        sgn = int(p.sign[e])
-        plane_weight = 1 << (p.pp.planes - int(p.step[e])) if p.pp.coding == 1 else 1
-        if latch:  # from the latch; bit-serial: shifted by its plane, straight into V
-            self.acts.add("latch", "read", cols, self.layer.weight_bits)
-            if p.pp.coding == 1:
-                self.acts.add("if_array", "shift", cols, ap.acc_bits)
-            reg, step_weight = mem.v, plane_weight
-        else:
-            reg = self._register(p, mem)
-            step_weight = 1
-        for c in range(cols):
-            w = int(self.w[c0 + c, self.i0 + i])
-            reg[c] = wrap(reg[c] + sgn * w * step_weight, ap.acc_bits)
-            mem.exact[c] += (
-                sgn
-                * w
-                * plane_weight
-                * (1 if p.pp.coding != 2 else int(p.pp.window + 1 - p.step[e]))
-            )
-        self.acts.add("if_array", "acc", cols, ap.acc_bits)
+        ±w into its token's ``cols`` registers (:func:`integrate_spike_int`)."""
+        weights = self.w[c0 : c0 + self.cols, self.i0 + i]
+        integrate_spike_int(p, e, weights, self.mems[t], self.acts, self.ap,
+                            self.layer.weight_bits)
 
-    @staticmethod
-    def _register(p: EncodedPass, mem: Membranes) -> list[int]:
-        """The register an unlatched pass's events add into: V (count), I (TTFS), P
-        (bit-serial)."""
-        return mem.v if p.pp.coding == 0 else (mem.i if p.pp.coding == 2 else mem.p)
+    _register = staticmethod(event_register)
 
     def _pass_ops(self, p: BatchPass) -> list[tuple[str, int]]:
         """The array's work for pass ``p``: its issue groups (:func:`pass_micro_ops`) and its

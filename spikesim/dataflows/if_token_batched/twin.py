@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from spikesim.hw import stats as S
 from spikesim.hw.coding import pass_events
+from spikesim.hw.issue import issue_groups
 from spikesim.hw.params import ArrayParams, PassParams
 
 IntArray = NDArray[np.int64]
@@ -112,14 +113,6 @@ def fold_cycles(tokens: int, planes: int, lanes: int) -> int:
     ``tokens``: every token's ``planes`` counters per column, each column's ``lanes`` adders
     adding one shifted counter each per cycle (0 planes: spike × integer, no fold)."""
     return -(-(tokens * planes) // lanes)
-
-
-def issue_groups(step: IntArray, one_stream: bool) -> int:
-    """Issue groups with events of a pass stream: one for a non-empty one-stream pass, else
-    one per time step (bit plane, TTFS step) with events."""
-    if len(step) == 0:
-        return 0
-    return 1 if one_stream else len(np.unique(step))
 
 
 def block_timing(

@@ -36,6 +36,8 @@ from spikesim.hw.reference_units import (
     Membranes,
     PassEncoder,
     SramPort,
+    event_register,
+    integrate_spike_int,
     pass_micro_ops,
     run_steps_by_cycle,
     token_passes,
@@ -154,31 +156,11 @@ class TokenSerialArray:
 
     def _integrate(self, p: EncodedPass, e: int, i: int, mem: Membranes, c0: int) -> None:
         """Event ``e`` of pass ``p`` (input ``i`` of the chunk) adds ±w into the tile's
-        ``cols`` registers: V (count coding, latched passes), I (TTFS) or P (bit-serial)."""
-        ap, cols, latch = self.ap, self.cols, p.pp.latch
-        sgn = int(p.sign[e])
-        plane_weight = 1 << (p.pp.planes - int(p.step[e])) if p.pp.coding == 1 else 1
-        if latch:  # from the latch; bit-serial: shifted by its plane, straight into V
-            self.acts.add("latch", "read", cols, self.layer.weight_bits)
-            if p.pp.coding == 1:
-                self.acts.add("if_array", "shift", cols, ap.acc_bits)
-            reg, step_weight = mem.v, plane_weight
-        else:
-            reg = self._register(p, mem)
-            step_weight = 1
-        for c in range(cols):
-            w = int(self.w[c0 + c, self.i0 + i])
-            reg[c] = wrap(reg[c] + sgn * w * step_weight, ap.acc_bits)
-            mem.exact[c] += sgn * w * plane_weight * (
-                1 if p.pp.coding != 2 else int(p.pp.window + 1 - p.step[e])
-            )
-        self.acts.add("if_array", "acc", cols, ap.acc_bits)
+        ``cols`` registers (:func:`integrate_spike_int`)."""
+        weights = self.w[c0 : c0 + self.cols, self.i0 + i]
+        integrate_spike_int(p, e, weights, mem, self.acts, self.ap, self.layer.weight_bits)
 
-    @staticmethod
-    def _register(p: EncodedPass, mem: Membranes) -> list[int]:
-        """The register an unlatched pass's events add into: V (count), I (TTFS), P
-        (bit-serial)."""
-        return mem.v if p.pp.coding == 0 else (mem.i if p.pp.coding == 2 else mem.p)
+    _register = staticmethod(event_register)
 
     def _micro_ops(self, p: EncodedPass) -> list[tuple[str, int]]:
         """The array's single-cycle work for pass ``p`` (:func:`pass_micro_ops`)."""

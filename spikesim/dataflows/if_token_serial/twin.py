@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from spikesim.hw import stats as S
 from spikesim.hw.coding import pass_events, pass_overhead_cycles
-from spikesim.hw.issue import issue_cycles
+from spikesim.hw.issue import issue_cycles, issue_groups
 from spikesim.hw.params import ArrayParams
 
 
@@ -79,12 +79,7 @@ def block_timing(
                 pp.coding == 0 or pp.latch, fetches,
             )
             over, extra_acc, shifts = pass_overhead_cycles(pp)
-            if len(idx) == 0:
-                groups = 0
-            elif pp.coding == 0 or pp.latch:  # one stream
-                groups = 1
-            else:  # one group per time step (bit plane, TTFS step) with events
-                groups = len(np.unique(step))
+            groups = issue_groups(step, pp.coding == 0 or pp.latch)
             over += groups * fold_cycles
             start = max(array_free, scan_end)
             out[S.STALL_ENCODER] += start - array_free

@@ -31,17 +31,53 @@ from spikesim.dataflows.if_token_batched.reference import BatchPass, TokenBatche
 from spikesim.dataflows.if_token_batched.twin import fold_cycles as batch_fold_cycles
 from spikesim.dataflows.if_token_serial import reference as token_serial
 from spikesim.dataflows.if_token_serial.reference import TokenSerialArray
-from spikesim.dataflows.spike_spike.params import attention_array_params, spike_spike_params
+from spikesim.dataflows.spike_spike.params import (
+    SpikeSpikeParams,
+    attention_array_params,
+    spike_spike_params,
+)
 from spikesim.hw.params import ArrayParams
 from spikesim.hw.reference_units import (
     CycleCounts,
     EncodedPass,
     FirePhase,
     Membranes,
+    event_weights,
     wrap,
 )
 from spikesim.mapping.schedule import Schedule
 from spikesim.quant.layer import QuantizedLayer
+
+
+def count_coincidences(
+    p: EncodedPass, e: int, weights: NDArray[np.integer], counters: list[list[int]],
+    mem: Membranes, acts: ActionCounter, ss: SpikeSpikeParams,
+) -> None:
+    """Event ``e`` of pass ``p`` against the tile's column weights of its input: for every
+    column and set magnitude bit s of its w, C[col][s] += sgn(x)·sgn(w) (one ``if_array.acc``
+    at ``counter_bits`` each, the counter checked to stay in range); the membrane's exact sum
+    gets the event's share of the product. Shared by both arrays' references."""
+    assert not p.pp.latch, "the spike x spike form runs unlatched passes"
+    sgn, plane_weight, ttfs_weight = event_weights(p, e)
+    for c in range(len(weights)):
+        w = int(weights[c])
+        mag, direction = abs(w), sgn * (1 if w > 0 else -1)
+        for s in range(ss.planes):
+            if (mag >> s) & 1:  # a coincidence: the event meets a set bit of plane s
+                counters[c][s] += direction
+                assert abs(counters[c][s]) <= ss.counter_max, "coincidence counter overflow"
+                acts.add("if_array", "acc", 1, ss.counter_bits)
+        mem.exact[c] += sgn * w * plane_weight * ttfs_weight
+
+
+def fold_plane(
+    reg: list[int], counters: list[list[int]], plane: int, cols: int, acc_bits: int
+) -> None:
+    """R += C[s] · 2^s for the first ``cols`` columns of one plane s, and C[s] = 0 (the caller
+    counts the ``acc_bits`` adds)."""
+    for c in range(cols):
+        reg[c] = wrap(reg[c] + (counters[c][plane] << plane), acc_bits)
+        counters[c][plane] = 0
 
 
 class SpikeSpikeArray(TokenSerialArray):
@@ -68,20 +104,8 @@ class SpikeSpikeArray(TokenSerialArray):
         """The next plane the fold in progress adds (0: no fold in progress)."""
 
     def _integrate(self, p: EncodedPass, e: int, i: int, mem: Membranes, c0: int) -> None:
-        assert not p.pp.latch, "the spike x spike form runs unlatched passes"
-        sgn = int(p.sign[e])
-        plane_weight = 1 << (p.pp.planes - int(p.step[e])) if p.pp.coding == 1 else 1
-        ttfs_weight = 1 if p.pp.coding != 2 else int(p.pp.window + 1 - p.step[e])
-        limit = self.ss.counter_max
-        for c in range(self.cols):
-            w = int(self.w[c0 + c, self.i0 + i])
-            mag, direction = abs(w), sgn * (1 if w > 0 else -1)
-            for s in range(self.ss.planes):
-                if (mag >> s) & 1:  # a coincidence: the event meets a set bit of plane s
-                    self.counters[c][s] += direction
-                    assert abs(self.counters[c][s]) <= limit, "coincidence counter overflow"
-                    self.acts.add("if_array", "acc", 1, self.ss.counter_bits)
-            mem.exact[c] += sgn * w * plane_weight * ttfs_weight
+        weights = self.w[c0 : c0 + self.cols, self.i0 + i]
+        count_coincidences(p, e, weights, self.counters, mem, self.acts, self.ss)
 
     def _micro_ops(self, p: EncodedPass) -> list[tuple[str, int]]:
         """The token-serial micro-ops with ``fold_cycles`` fold cycles after each issue group
@@ -101,10 +125,8 @@ class SpikeSpikeArray(TokenSerialArray):
         first = self.fold_next
         last = min(self.ss.planes, first + self.ap.lanes)
         acc_bits = self.ap.acc_bits
-        for c in range(self.cols):
-            for plane in range(first, last):
-                reg[c] = wrap(reg[c] + (self.counters[c][plane] << plane), acc_bits)
-                self.counters[c][plane] = 0
+        for plane in range(first, last):
+            fold_plane(reg, self.counters, plane, self.cols, acc_bits)
         self.acts.add("if_array", "acc", self.cols * (last - first), acc_bits)
         self.fold_next = 0 if last == self.ss.planes else last
 
@@ -139,21 +161,8 @@ class SpikeSpikeBatchedArray(TokenBatchedArray):
         """C[t][col][s]: signed coincidences of token t of the batch in the current group."""
 
     def _integrate(self, p: BatchPass, e: int, i: int, t: int, c0: int) -> None:
-        assert not p.pp.latch, "the spike x spike form runs unlatched passes"
-        sgn = int(p.sign[e])
-        plane_weight = 1 << (p.pp.planes - int(p.step[e])) if p.pp.coding == 1 else 1
-        ttfs_weight = 1 if p.pp.coding != 2 else int(p.pp.window + 1 - p.step[e])
-        limit = self.ss.counter_max
-        counters, mem = self.counters[t], self.mems[t]
-        for c in range(self.cols):
-            w = int(self.w[c0 + c, self.i0 + i])
-            mag, direction = abs(w), sgn * (1 if w > 0 else -1)
-            for s in range(self.ss.planes):
-                if (mag >> s) & 1:  # a coincidence: the event meets a set bit of plane s
-                    counters[c][s] += direction
-                    assert abs(counters[c][s]) <= limit, "coincidence counter overflow"
-                    self.acts.add("if_array", "acc", 1, self.ss.counter_bits)
-            mem.exact[c] += sgn * w * plane_weight * ttfs_weight
+        weights = self.w[c0 : c0 + self.cols, self.i0 + i]
+        count_coincidences(p, e, weights, self.counters[t], self.mems[t], self.acts, self.ss)
 
     def _pass_ops(self, p: BatchPass) -> list[tuple[str, int]]:
         """The token-batched ops with a fold of the batch after each issue group."""
@@ -172,10 +181,8 @@ class SpikeSpikeBatchedArray(TokenBatchedArray):
         planes, lanes, acc_bits = self.ss.planes, self.ap.lanes, self.ap.acc_bits
         for q in range(s * lanes, min((s + 1) * lanes, p.bt * planes)):
             t, plane = divmod(q, planes)
-            reg, counters = self._register(p, self.mems[t]), self.counters[t]
-            for c in range(self.cols):
-                reg[c] = wrap(reg[c] + (counters[c][plane] << plane), acc_bits)
-                counters[c][plane] = 0
+            reg = self._register(p, self.mems[t])
+            fold_plane(reg, self.counters[t], plane, self.cols, acc_bits)
             self.acts.add("if_array", "acc", self.cols, acc_bits)
 
 
