@@ -20,6 +20,7 @@ from spikesim.energy import (
     component_energy,
     component_energy_by_row,
     energy_model,
+    energy_rows,
     price_actions,
     price_leakage,
 )
@@ -41,34 +42,44 @@ from spikesim.trace import Workload
 
 
 def price_run(
-    counted: CountedRun, hw: HardwareConfig, table: EnergyTable
+    counted: CountedRun, hw: HardwareConfig, table: EnergyTable, *, actions: bool = True
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``layers`` (with ``energy_pj`` and ``energy_<component>_pj``) and priced ``actions``
-    (leakage rows included) of a counted run."""
-    priced = price_actions(counted.actions, hw, table)
-    leak = price_leakage(counted.layers, hw, table, keys=LAYER_KEYS)
+    (leakage rows included) of a counted run; ``actions=False``: the layers only, priced from
+    the energies alone (:func:`~spikesim.energy.price.energy_rows`, the same sums bit for bit),
+    and an empty action table."""
     action_rows = counted.action_layer_rows
+    priced: pd.DataFrame | None = None
+    if actions or action_rows is None:
+        priced = price_actions(counted.actions, hw, table)
+        leak = price_leakage(counted.layers, hw, table, keys=LAYER_KEYS)
+        if len(leak):
+            priced = pd.concat([priced, leak[priced.columns]], ignore_index=True)
+        energies = priced
+    else:
+        energies = energy_rows(counted.actions, counted.layers, hw, table)
     priced_rows = action_rows
-    if len(leak):
-        priced = pd.concat([priced, leak[priced.columns]], ignore_index=True)
-        if action_rows is not None:  # leak rows: per layers row, its leaking components
-            per_row = len(leak) // len(counted.layers)
-            leak_rows = np.repeat(np.arange(len(counted.layers), dtype=np.intp), per_row)
-            priced_rows = np.concatenate([action_rows, leak_rows])
+    n_leak = len(energies) - len(counted.actions)
+    if n_leak and action_rows is not None:  # leak rows: per layers row, its leaking components
+        per_row = n_leak // len(counted.layers)
+        leak_rows = np.repeat(np.arange(len(counted.layers), dtype=np.intp), per_row)
+        priced_rows = np.concatenate([action_rows, leak_rows])
     if priced_rows is not None:
-        energy = component_energy_by_row(priced, priced_rows, counted.layers[LAYER_KEYS])
+        energy = component_energy_by_row(energies, priced_rows, counted.layers[LAYER_KEYS])
         layers = pd.concat([counted.layers, energy], axis=1)
     else:
-        energy = component_energy(priced, LAYER_KEYS)
+        energy = component_energy(energies, LAYER_KEYS)
         layers = counted.layers.merge(energy, on=LAYER_KEYS, how="left", sort=False)
     for column, values in accounting_views(
-        counted.actions, priced, layers, hw, table, LAYER_KEYS,
+        counted.actions, energies, layers, hw, table, LAYER_KEYS,
         action_rows=action_rows, priced_rows=priced_rows,
     ).items():
         layers[column] = values
     comp_cols = energy_component_columns(energy.columns)
     columns = [*LAYER_COLUMNS, *comp_cols, *ENERGY_VIEW_COLUMNS, *COUNT_COLUMNS]
-    return layers[columns], priced[ACTION_COLUMNS]
+    action_table = (priced[ACTION_COLUMNS] if priced is not None
+                    else pd.DataFrame({c: [] for c in ACTION_COLUMNS}))
+    return layers[columns], action_table
 
 
 def residency_notes(counted: CountedRun) -> list[str]:
@@ -86,18 +97,21 @@ def simulate(
     on_layer: Callable[[str, str], None] | None = None,
     cache: bool = True,
     workers: int = 1,
+    actions: bool = True,
 ) -> SimResult:
     """Simulate every layer of ``trace`` (or the named ``layers``) under each design (names or
     a comma-separated string; default: the reference design) and price it.
     ``on_layer(layer, design)`` is called after each layer (progress reporting); ``cache``:
     use the on-disk cache of quantized layers (:mod:`spikesim.sim.quantcache`; off when
     ``SPIKESIM_NO_CACHE=1``); ``workers`` > 1: count the layers in that many processes
-    (:mod:`spikesim.sim.parallel`; the same tables, row for row)."""
+    (:mod:`spikesim.sim.parallel`; the same tables, row for row); ``actions=False``: leave
+    the priced action table (with its provenance sentences) empty, for callers that read only
+    the layers (a sweep's points: the layers are the same, bit for bit)."""
     check_workers(workers)
     table = energy_model(hw)  # a bad table fails before any simulation
     counted = simulate_counts_in(hw, trace, designs, workers=workers, layers=layers,
                                  on_layer=on_layer, cache=cache)
-    layer_table, action_table = price_run(counted, hw, table)
+    layer_table, action_table = price_run(counted, hw, table, actions=actions)
     return SimResult(
         layers=layer_table,
         actions=action_table,

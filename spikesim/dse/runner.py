@@ -625,7 +625,8 @@ def run_task(
             trace = _open_trace(task.workload or trace_path,
                                 task.workload_sha256 or trace_sha)
             t0 = time.perf_counter()
-            result = simulate(hw, trace, [task.design], layers=task.layers, cache=cache)
+            result = simulate(hw, trace, [task.design], layers=task.layers, cache=cache,
+                              actions=False)  # the rows read only the layer table
             sim_seconds = time.perf_counter() - t0
             per_token = (None if task.token_columns is None
                          else _per_token(result.layers, hw.clock_hz, trace))

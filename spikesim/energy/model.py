@@ -99,7 +99,28 @@ def energy_model(hw: HardwareConfig | EnergyRef) -> EnergyTable:
                 field=field,
             )
         parts[part] = table
-    return EnergyTable.compose(parts)
+    return _composed(parts)
+
+
+_COMPOSED: dict[tuple[int, ...], tuple[tuple[EnergyTable, ...], EnergyTable]] = {}
+_COMPOSED_MAX = 64
+
+
+def _composed(parts: dict[str, EnergyTable]) -> EnergyTable:
+    """:meth:`EnergyTable.compose` of ``parts``, one table per distinct set of loaded part
+    tables (each a file version's parse, remembered by the loader): the tables are frozen, so
+    runs priced by the same files share one table and the prices it remembers
+    (:meth:`EnergyTable.memo`; a sweep prices the same actions at every point)."""
+    tables = tuple(parts[p] for p in PARTS)
+    key = tuple(id(t) for t in tables)
+    found = _COMPOSED.get(key)
+    if found is not None and all(a is b for a, b in zip(found[0], tables, strict=True)):
+        return found[1]
+    composed = EnergyTable.compose(parts)
+    if len(_COMPOSED) >= _COMPOSED_MAX:
+        del _COMPOSED[next(iter(_COMPOSED))]
+    _COMPOSED[key] = (tables, composed)  # holding the parts keeps their ids theirs
+    return composed
 
 
 def energy_key(ref: EnergyRef) -> tuple[str, ...]:

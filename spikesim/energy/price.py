@@ -62,6 +62,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import MappingProxyType
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -244,22 +245,43 @@ def price_actions(actions: pd.DataFrame, hw: HardwareConfig, table: EnergyTable)
     clash = [c for c in PRICE_COLUMNS if c in actions.columns]
     if clash:
         raise ValueError(f"action table is already priced (has {', '.join(clash)})")
-    out = actions.copy()
-    prices, codes = _price_distinct(out, hw, table)
-    out["energy_per_action_pj"] = pd.Series(
-        np.array([p.energy_pj for p in prices], dtype=np.float64)[codes],
-        index=out.index, dtype="float64",
-    )
-    out["energy_pj"] = out["count"].astype("float64") * out["energy_per_action_pj"]
-    out["source"] = pd.Series(
-        _objects([p.source for p in prices])[codes], index=out.index, dtype="object"
-    )
-    provenance = [p.provenance() for p in prices]
-    for i, column in enumerate(PROVENANCE_COLUMNS):
-        out[column] = pd.Series(
-            _objects([row[i] for row in provenance])[codes], index=out.index, dtype="object"
-        )
-    return out
+    prices, codes = _price_distinct(actions, hw, table)
+    per_action = np.array([p.energy_pj for p in prices], dtype=np.float64)[codes]
+    provenance = [(p.source, *p.provenance()) for p in prices]
+    added = {  # the new columns at once (a column inserted one by one costs a new index each)
+        "energy_per_action_pj": per_action,
+        "energy_pj": actions["count"].to_numpy(dtype=np.float64) * per_action,
+        **{
+            column: pd.Series(_objects([row[i] for row in provenance])[codes],
+                              index=actions.index, dtype="object")
+            for i, column in enumerate(["source", *PROVENANCE_COLUMNS])
+        },
+    }
+    return pd.concat([actions, pd.DataFrame(added, index=actions.index)], axis=1)
+
+
+def energy_rows(
+    actions: pd.DataFrame,
+    layers: pd.DataFrame,
+    hw: HardwareConfig,
+    table: EnergyTable,
+    *,
+    cycles_column: str = "total_cycles",
+) -> pd.DataFrame:
+    """The ``component`` and ``energy_pj`` columns of :func:`price_actions` of ``actions``
+    followed by :func:`price_leakage` of ``layers`` (the rows a layer's energy sums), bit for
+    bit, without their provenance: what the layer table needs when nobody reads the priced
+    action table (the points of a sweep)."""
+    leaking = _leaking_components(hw, table)
+    components = np.concatenate([
+        actions["component"].to_numpy(dtype=object),
+        np.tile(_objects([c for c, _, _ in leaking]), len(layers)),
+    ])
+    energy = np.concatenate([
+        action_energy_pj(actions, hw, table),
+        leakage_energy_values(layers[cycles_column].to_numpy(dtype=np.int64), hw, table),
+    ])
+    return pd.DataFrame({"component": pd.Series(components), "energy_pj": energy})
 
 
 def action_energy_pj(
@@ -298,9 +320,27 @@ def _price_distinct(
         code = index.get(key)
         if code is None:
             code = index[key] = len(prices)
-            prices.append(energy_per_action(table, str(key[0]), str(key[1]), int(key[2]), hw))
+            prices.append(_remembered_price(table, str(key[0]), str(key[1]), int(key[2]), hw))
         codes[row] = code
     return prices, codes
+
+
+def _remembered_price(
+    table: EnergyTable, component: str, action: str, bits: int, hw: HardwareConfig
+) -> PricedAction:
+    """:func:`energy_per_action`, remembered by the table (:meth:`EnergyTable.memo`) under
+    everything of ``hw`` it reads: the spike-add rule's fields and the SRAM's own
+    configuration (runs that share a table, as the points of a sweep do, price each distinct
+    action once)."""
+    bank = hw.sram.get(component[5:]) if component.startswith("sram.") else None
+    energy = hw.energy
+    key = ("price", component, action, bits, energy.spike_add, energy.spike_add_guard_bits,
+           hw.quant.weight_bits, bank)
+    memo = table.memo()
+    priced = memo.get(key)
+    if priced is None:  # an unpriceable action raises every time, and is not remembered
+        priced = memo[key] = energy_per_action(table, component, action, bits, hw)
+    return cast(PricedAction, priced)
 
 
 def leakage_energy_pj(hw: HardwareConfig, table: EnergyTable, cycles: int) -> dict[str, float]:
@@ -345,15 +385,20 @@ def price_leakage(
     cycles = np.repeat(layers[cycles_column].to_numpy(dtype=np.int64), k)
     per_cycle = np.tile(np.array([p for _, p, _ in leaking], dtype=np.float64), n)
     frame = layers[keys].iloc[repeat].reset_index(drop=True)
-    frame["component"] = np.tile(_objects([c for c, _, _ in leaking]), n)
-    frame["action"] = LEAK_ACTION
-    frame["count"] = cycles
-    frame["bits"] = np.zeros(n * k, dtype=np.int64)
-    frame["energy_per_action_pj"] = per_cycle
-    frame["energy_pj"] = cycles.astype(np.float64) * per_cycle
-    for i, column in enumerate(["source", *PROVENANCE_COLUMNS]):
-        frame[column] = np.tile(_objects([prov[i] for _, _, prov in leaking]), n)
-    return frame[columns]
+    text = {  # string columns, inferred as a column assigned from an object array is
+        "component": np.tile(_objects([c for c, _, _ in leaking]), n),
+        "action": np.full(n * k, LEAK_ACTION, dtype=object),
+        **{column: np.tile(_objects([prov[i] for _, _, prov in leaking]), n)
+           for i, column in enumerate(["source", *PROVENANCE_COLUMNS])},
+    }
+    added = {
+        **{c: pd.Series(v, index=frame.index) for c, v in text.items()},
+        "count": cycles,
+        "bits": np.zeros(n * k, dtype=np.int64),
+        "energy_per_action_pj": per_cycle,
+        "energy_pj": cycles.astype(np.float64) * per_cycle,
+    }
+    return pd.concat([frame, pd.DataFrame(added, index=frame.index)], axis=1)[columns]
 
 
 def leakage_energy_rows(
@@ -371,21 +416,42 @@ def leakage_energy_rows(
     leaking = _leaking_components(hw, table)
     repeat = np.repeat(np.arange(len(layers)), len(leaking))
     frame = layers[keys].iloc[repeat].reset_index(drop=True)
-    cycles = [int(c) for c in layers[cycles_column]]
     frame["component"] = pd.Series(
-        [component for _ in cycles for component, _, _ in leaking], dtype="object"
+        np.tile(_objects([c for c, _, _ in leaking]), len(layers)), dtype="object"
     )
-    frame["energy_pj"] = np.array(
-        [c * per_cycle for c in cycles for _, per_cycle, _ in leaking], dtype=np.float64
+    frame["energy_pj"] = leakage_energy_values(
+        layers[cycles_column].to_numpy(dtype=np.int64), hw, table
     )
     return frame
+
+
+def leakage_energy_values(
+    cycles: NDArray[np.int64], hw: HardwareConfig, table: EnergyTable
+) -> NDArray[np.float64]:
+    """The ``energy_pj`` of :func:`price_leakage`'s rows for layer rows of ``cycles`` (one per
+    (row, leaking component), rows outer), bit for bit: cycles (exact in float64 below
+    2^53) × energy per cycle."""
+    per_cycle = np.array([p for _, p, _ in _leaking_components(hw, table)], dtype=np.float64)
+    return np.repeat(cycles.astype(np.float64), len(per_cycle)) * np.tile(per_cycle, len(cycles))
 
 
 def _leaking_components(
     hw: HardwareConfig, table: EnergyTable
 ) -> list[tuple[str, float, tuple[str, str, str, str, str]]]:
     """Per component with leakage (sorted): its energy per cycle (pJ) and the provenance
-    columns of its leak rows (``source`` and :data:`~spikesim.schema.PROVENANCE_COLUMNS`)."""
+    columns of its leak rows (``source`` and :data:`~spikesim.schema.PROVENANCE_COLUMNS`).
+    Remembered by the table under what of ``hw`` it reads (the clock and the SRAMs)."""
+    key = ("leaking", hw.clock_hz, tuple(hw.sram.items()))
+    memo = table.memo()
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = _find_leaking_components(hw, table)
+    return cast(list[tuple[str, float, tuple[str, str, str, str, str]]], found)
+
+
+def _find_leaking_components(
+    hw: HardwareConfig, table: EnergyTable
+) -> list[tuple[str, float, tuple[str, str, str, str, str]]]:
     out = []
     powers = {c: p for c, p in table.leakage_power(hw).items() if p.watts > 0}
     for component, power in sorted(powers.items()):

@@ -66,7 +66,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from pydantic import Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
 
@@ -422,6 +422,8 @@ class EnergyTable(FrozenModel):
 
     _origin: str | None = PrivateAttr(default=None)
     _parts: dict[str, EnergyTable] | None = PrivateAttr(default=None)
+    _memo_dict: dict[Any, Any] | None = PrivateAttr(default=None)
+    _memo_owner: int = PrivateAttr(default=0)
 
     @model_validator(mode="after")
     def _names(self) -> EnergyTable:
@@ -431,6 +433,14 @@ class EnergyTable(FrozenModel):
         if self.operations is None and self.sram is None and self.dram is None:
             raise ValueError("a table needs at least one of operations, sram, dram")
         return self
+
+    def memo(self) -> dict[Any, Any]:
+        """This table's own memory of what was priced with it (the table is frozen, so a price
+        looked up once holds for as long as the table lives; :mod:`spikesim.energy.price` keys
+        it). A copy of the table (``model_copy``) starts with an empty one."""
+        if self._memo_dict is None or self._memo_owner != id(self):
+            self._memo_dict, self._memo_owner = {}, id(self)
+        return self._memo_dict
 
     @property
     def origin(self) -> str | None:
@@ -473,7 +483,14 @@ class EnergyTable(FrozenModel):
 
     def bound(self, side: Literal["low", "high"]) -> EnergyTable:
         """This table with every ranged value (``range_pj``, ``range_pj_per_bit``) at its
-        ``side`` end; values without a range stay as they are."""
+        ``side`` end; values without a range stay as they are (made once per table and side)."""
+        memo = self.memo()
+        made = memo.get(("bound", side))
+        if made is None:
+            made = memo[("bound", side)] = self._bound(side)
+        return cast(EnergyTable, made)
+
+    def _bound(self, side: Literal["low", "high"]) -> EnergyTable:
         pick = 0 if side == "low" else 1
 
         def ops(table: EnergyTable) -> dict[str, Operation] | None:

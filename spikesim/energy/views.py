@@ -31,7 +31,7 @@ from spikesim.config.hardware import HardwareConfig
 from spikesim.energy.price import (
     action_energy_pj,
     component_kind,
-    leakage_energy_rows,
+    leakage_energy_values,
 )
 from spikesim.energy.table import EnergyTable
 from spikesim.schema import LAYER_KEYS
@@ -126,10 +126,10 @@ def bound_energy(
     rows = rows or LayerRows(layers, keys)
     codes = rows.codes(actions) if codes is None else codes
     total = rows.sums(action_energy_pj(actions, hw, bound), codes)
-    leak = leakage_energy_rows(layers, hw, bound, keys=keys)
+    leak = leakage_energy_values(layers["total_cycles"].to_numpy(dtype=np.int64), hw, bound)
     if len(leak):  # one row per (layers row, leaking component), in layers order
         leak_rows = np.repeat(np.arange(len(layers), dtype=np.intp), len(leak) // len(layers))
-        total = total + rows.sums(leak["energy_pj"].to_numpy(dtype=np.float64), leak_rows)
+        total = total + rows.sums(leak, leak_rows)
     return pd.Series(total, index=layers.index)
 
 

@@ -370,6 +370,7 @@ def clear() -> tuple[int, int]:
             removed += 1
             freed += size
     _remove_debris(folder)
+    _DECODED.clear()
     return removed, freed
 
 
@@ -470,10 +471,19 @@ class QuantCache:
 
     def quantize(self, design: Any, layer: Any, quant: QuantConfig, inputs: Inputs) -> Any:
         """``design.quantize`` of ``layer`` under ``quant``, from the cache when there.
-        ``inputs()`` gives the layer's floats; it is called only on a miss."""
+        ``inputs()`` gives the layer's floats; it is called only on a miss. A spiking entry
+        this process has read before comes from :data:`_DECODED` (read-only arrays)."""
         key = entry_key(layer.sha256, design.quantization, quant)
         if key is not None:
-            found = self.load(key, layer.name, layer.op, layer.weights)
+            found = _DECODED.get(self.folder, key)
+            if found is not None:
+                with contextlib.suppress(OSError):
+                    os.utime(self.path(key))  # recently used, as a read from disk
+                found = replace(found, name=layer.name, op=layer.op)
+            else:
+                found = self.load(key, layer.name, layer.op, layer.weights)
+                if isinstance(found, QuantizedLayer):
+                    found = _DECODED.put(self.folder, key, found)
             if found is not None:
                 self.hits += 1
                 return self._with_memo(key, found)
@@ -496,6 +506,54 @@ class QuantCache:
         self._since_scan += nbytes
         if self._known is not None:
             self._known += nbytes
+
+
+class _DecodedEntries:
+    """Spiking entries this process has decoded, by (cache folder, key), least recently used
+    first, at most :data:`DECODED_MAX_BYTES` of arrays: the points of a sweep in one worker
+    read the same entries at every point, and an entry's content is fixed by its key, so a
+    second read would only repeat the first (reading and hashing the file). Their arrays are
+    made read-only: runs share them."""
+
+    def __init__(self, bound: int) -> None:
+        self.bound = bound
+        self.nbytes = 0
+        self._entries: dict[tuple[str, str], tuple[QuantizedLayer, int]] = {}
+
+    def get(self, folder: Path, key: str) -> QuantizedLayer | None:
+        found = self._entries.pop((str(folder), key), None)
+        if found is None:
+            return None
+        self._entries[(str(folder), key)] = found  # most recently used last
+        return found[0]
+
+    def put(self, folder: Path, key: str, layer: QuantizedLayer) -> QuantizedLayer:
+        arrays = (layer.x_q, layer.salient, layer.x_scale, layer.w_q, layer.w_scale)
+        size = sum(a.nbytes for a in arrays)
+        if size > self.bound // 4:
+            return layer
+        for a in arrays:
+            a.setflags(write=False)
+        while self._entries and self.nbytes + size > self.bound:
+            _, (_, dropped) = self._pop_oldest()
+            self.nbytes -= dropped
+        self._entries[(str(folder), key)] = (layer, size)
+        self.nbytes += size
+        return layer
+
+    def _pop_oldest(self) -> tuple[tuple[str, str], tuple[QuantizedLayer, int]]:
+        oldest = next(iter(self._entries))
+        return oldest, self._entries.pop(oldest)
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self.nbytes = 0
+
+
+DECODED_MAX_BYTES = 256 * 1024**2
+"""Bound of the arrays of :data:`_DECODED`, per process."""
+
+_DECODED = _DecodedEntries(DECODED_MAX_BYTES)
 
 
 class FunctionalMemo:

@@ -19,10 +19,12 @@ from spikesim.energy import energy_model
 from spikesim.energy import price as price_module
 from spikesim.energy.price import (
     action_energy_pj,
+    energy_rows,
     leakage_energy_rows,
     price_actions,
     price_leakage,
 )
+from spikesim.pipeline import simulate
 from spikesim.schema import LAYER_KEYS, SPIKE_STATS_COLUMNS
 from spikesim.sim.counts import simulate_counts
 from spikesim.sim.histogram import histogram_frame, layer_histogram, layer_histogram_arrays
@@ -112,7 +114,7 @@ def test_each_distinct_action_is_priced_once(
     trace_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hw = load_hardware(HW)
-    table = energy_model(hw)
+    table = energy_model(hw).model_copy()  # a copy remembers no prices yet
     actions, _ = _counted(trace_dir)
     calls: list[tuple[str, str, int]] = []
     original = price_module.energy_per_action
@@ -127,6 +129,17 @@ def test_each_distinct_action_is_priced_once(
                 for c, a, b in zip(actions["component"], actions["action"], actions["bits"],
                                    strict=True)}
     assert len(calls) == len(set(calls)) == len(distinct)
+    calls.clear()  # the table remembers them: a second pricing (a sweep's next point) prices none
+    again = price_actions(actions, hw, table)
+    assert not calls
+    pd.testing.assert_frame_equal(again, priced, check_exact=True)
+    # ... unless what the price reads changed: a larger weight SRAM re-prices its accesses only
+    bigger = hw.sram["weights"].model_copy(
+        update={"capacity_bytes": 2 * hw.sram["weights"].capacity_bytes})
+    other = hw.model_copy(update={"sram": {**hw.sram, "weights": bigger}})
+    price_actions(actions, other, table)
+    assert calls
+    assert {c for c, _, _ in calls} == {"sram.weights"}
     monkeypatch.undo()
     for row in priced.head(40).itertuples(index=False):
         expected = price_module.energy_per_action(table, row.component, row.action, row.bits, hw)
@@ -148,3 +161,24 @@ def test_energy_only_pricing_equals_full_pricing(trace_dir: Path) -> None:
         for column in [*LAYER_KEYS, "component"]:
             assert list(rows[column]) == list(leak[column])
         assert np.array_equal(rows["energy_pj"].to_numpy(), leak["energy_pj"].to_numpy())
+    # the energies alone, in the priced table's order (actions, then leak rows)
+    table = energy_model(hw)
+    both = pd.concat([price_actions(actions, hw, table), price_leakage(layers, hw, table)],
+                     ignore_index=True)
+    alone = energy_rows(actions, layers, hw, table)
+    assert list(alone["component"]) == list(both["component"])
+    assert np.array_equal(alone["energy_pj"].to_numpy(), both["energy_pj"].to_numpy())
+
+
+@pytest.mark.parametrize("preset", ["spikequant-45nm", "spikequant-45nm-batched"])
+def test_layers_without_the_action_table_are_the_same(trace_dir: Path, preset: str) -> None:
+    """``simulate(actions=False)`` (a sweep's points) prices the layer table from the energies
+    alone: the same table, bit for bit, and an empty action table of the same columns."""
+    hw = load_hardware(ROOT / "hw_configs" / f"{preset}.yaml")
+    trace = load_trace(trace_dir)
+    designs = ["spikequant", "mac-w4a4", "atom"]
+    full = simulate(hw, trace, designs, cache=False)
+    lean = simulate(hw, trace, designs, cache=False, actions=False)
+    pd.testing.assert_frame_equal(lean.layers, full.layers, check_exact=True)
+    assert list(lean.actions.columns) == list(full.actions.columns)
+    assert lean.actions.empty
