@@ -475,7 +475,7 @@ class QuantCache:
         this process has read before comes from :data:`_DECODED` (read-only arrays)."""
         key = entry_key(layer.sha256, design.quantization, quant)
         if key is not None:
-            found = _DECODED.get(self.folder, key)
+            found: QuantizedLayer | MacQuantized | None = _DECODED.get(self.folder, key)
             if found is not None:
                 with contextlib.suppress(OSError):
                     os.utime(self.path(key))  # recently used, as a read from disk
