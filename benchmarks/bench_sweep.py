@@ -10,7 +10,9 @@ validation, building the rows, writing the Parquet parts), as a share of the sim
 - ``total``: (wall × workers − Σ simulate time) / Σ simulate time, wall including planning and
   the one-time start of the worker processes (spawn: each imports spikesim).
 
-Not a timed test.
+With one worker the points run in the sweep's own process (no worker to start). Issue 13
+measured 718 points/min with one worker before its work (target: at least 5x that, 3,590);
+both are printed beside the figures. Not a timed test.
 
     python benchmarks/bench_sweep.py                    # 32 tokens, 200 points, 1 and 2 workers
     python benchmarks/bench_sweep.py --tokens 16 --workers 1 2
@@ -27,6 +29,9 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+BEFORE_PTS_PER_MIN = 718.0
+"""Issue 13's figure for one worker before its work (same benchmark, same machine class)."""
+TARGET_PTS_PER_MIN = 5 * BEFORE_PTS_PER_MIN
 AXES = {  # 5 × 5 × 4 × 2 = 200 points
     "if_array.lanes": [4, 8, 16, 32, 64],
     "if_array.columns": [16, 32, 64, 128, 256],
@@ -58,8 +63,10 @@ def main() -> None:
         )
         print(f"sweep: 200 points × spikequant on smollm2-135m (1 block, 7 linears), "
               f"{args.tokens} tokens, {os.cpu_count()} cores")
+        print(f"one worker before issue 13: {BEFORE_PTS_PER_MIN:.0f} points/min; "
+              f"target {TARGET_PTS_PER_MIN:.0f}")
         print(f"{'workers':>7} {'wall s':>7} {'pts/min':>8} {'steady pts/min':>14} "
-              f"{'sim/pt ms':>9} {'worker':>7} {'steady':>7} {'total':>7}")
+              f"{'sim/pt ms':>9} {'worker':>7} {'steady':>7} {'total':>7} {'x before':>8}")
         for workers in args.workers:
             out = Path(tmp) / f"results-{workers}.parquet"
             arrivals: list[tuple[float, float]] = []
@@ -79,7 +86,8 @@ def main() -> None:
             total = (wall * workers - s.sim_seconds) / s.sim_seconds
             print(f"{workers:>7} {wall:>7.1f} {60 * s.ran / wall:>8.1f} "
                   f"{60 * (len(arrivals) - 1) / span:>14.1f} {1000 * s.sim_seconds / s.ran:>9.1f} "
-                  f"{100 * worker:>6.1f}% {100 * steady:>6.1f}% {100 * total:>6.1f}%")
+                  f"{100 * worker:>6.1f}% {100 * steady:>6.1f}% {100 * total:>6.1f}% "
+                  f"{60 * s.ran / wall / BEFORE_PTS_PER_MIN:>8.2f}")
 
 
 if __name__ == "__main__":

@@ -97,21 +97,22 @@ def simulate(
     on_layer: Callable[[str, str], None] | None = None,
     cache: bool = True,
     workers: int = 1,
-    actions: bool = True,
+    layers_only: bool = False,
 ) -> SimResult:
     """Simulate every layer of ``trace`` (or the named ``layers``) under each design (names or
     a comma-separated string; default: the reference design) and price it.
     ``on_layer(layer, design)`` is called after each layer (progress reporting); ``cache``:
     use the on-disk cache of quantized layers (:mod:`spikesim.sim.quantcache`; off when
     ``SPIKESIM_NO_CACHE=1``); ``workers`` > 1: count the layers in that many processes
-    (:mod:`spikesim.sim.parallel`; the same tables, row for row); ``actions=False``: leave
-    the priced action table (with its provenance sentences) empty, for callers that read only
-    the layers (a sweep's points: the layers are the same, bit for bit)."""
+    (:mod:`spikesim.sim.parallel`; the same tables, row for row); ``layers_only``: only the
+    layer table (the same, bit for bit), with the priced actions (and their provenance
+    sentences), the transactions and the |q| histograms left empty, for callers that read
+    nothing else (a sweep's points)."""
     check_workers(workers)
     table = energy_model(hw)  # a bad table fails before any simulation
     counted = simulate_counts_in(hw, trace, designs, workers=workers, layers=layers,
-                                 on_layer=on_layer, cache=cache)
-    layer_table, action_table = price_run(counted, hw, table, actions=actions)
+                                 on_layer=on_layer, cache=cache, layers_only=layers_only)
+    layer_table, action_table = price_run(counted, hw, table, actions=not layers_only)
     return SimResult(
         layers=layer_table,
         actions=action_table,

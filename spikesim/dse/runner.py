@@ -626,7 +626,7 @@ def run_task(
                                 task.workload_sha256 or trace_sha)
             t0 = time.perf_counter()
             result = simulate(hw, trace, [task.design], layers=task.layers, cache=cache,
-                              actions=False)  # the rows read only the layer table
+                              layers_only=True)  # the rows read only the layer table
             sim_seconds = time.perf_counter() - t0
             per_token = (None if task.token_columns is None
                          else _per_token(result.layers, hw.clock_hz, trace))
@@ -724,6 +724,10 @@ def _run_local(
     tasks: list[PointTask], trace_path: str, trace_sha: str, workers: int, on_outcome: OnOutcome,
     cache: bool = True,
 ) -> None:
+    if workers == 1:  # in this process: a worker would only add its start (imports) and pickling
+        for task in tasks:
+            on_outcome(run_task(task, trace_path, trace_sha, cache))
+        return
     pool = local_pool(workers)
     try:
         pending: set[Future[TaskOutcome]] = set()

@@ -139,6 +139,7 @@ def simulate_counts(
     layers: Sequence[str] | None = None,
     on_layer: Callable[[str, str], None] | None = None,
     cache: bool = True,
+    layers_only: bool = False,
 ) -> CountedRun:
     """Simulate each chosen layer under each design (layers outer, designs inner; ``None``:
     the reference design).
@@ -155,6 +156,9 @@ def simulate_counts(
     on-disk cache of quantized layers first (:mod:`spikesim.sim.quantcache`) and stored there
     after a miss; a layer whose quantizations all hit is never read.
 
+    ``layers_only``: take no histogram and leave the transaction table empty (what a caller
+    that reads only the layer and action counts needs: a sweep's points).
+
     The same run in several processes is :func:`spikesim.sim.parallel.simulate_counts_in`.
     """
     names = parse_designs(designs)
@@ -162,8 +166,8 @@ def simulate_counts(
     residency = plan_residency(trace.layers, hw)
     order = counting_order(chosen)
     part = count_layers(hw, [chosen[i] for i in order], names, residency, on_layer=on_layer,
-                        cache=cache)
-    return assemble_counts([part], names, residency, order)
+                        cache=cache, take_histograms=not layers_only)
+    return assemble_counts([part], names, residency, order, transactions=not layers_only)
 
 
 def counting_order(layers: Sequence[WorkloadItem]) -> list[int]:
@@ -221,13 +225,16 @@ def count_layers(
     *,
     on_layer: Callable[[str, str], None] | None = None,
     cache: bool = True,
+    take_histograms: bool = True,
 ) -> CountedPart:
     """The rows of ``chosen`` layers under each of ``names`` (see :func:`simulate_counts`);
-    ``residency`` is the run's plan over its whole workload."""
+    ``residency`` is the run's plan over its whole workload; takes the
+    reference design's |q| histograms (``take_histograms``, when it is among ``names``)."""
     store = open_cache(cache)
     placed = PlacedHardware(hw)
     reference = get_design(reference_design())
-    histogram = reference.kind == DesignKind.SPIKING and reference.name in names
+    histogram = (take_histograms and reference.kind == DesignKind.SPIKING
+                 and reference.name in names)
     part = CountedPart([], histogram)
     for layer in chosen:
         histograms: list[Histogram] = []
@@ -259,10 +266,12 @@ def assemble_counts(
     names: tuple[str, ...],
     residency: Residency | None,
     order: Sequence[int] | None = None,
+    *,
+    transactions: bool = True,
 ) -> CountedRun:
     """One :class:`CountedRun` of ``parts`` in order; ``order``: the layers were counted in
     that order (:func:`counting_order`, indices into the chosen layers), and are put back in
-    the chosen order."""
+    the chosen order; ``transactions``: build the transaction table (else empty)."""
     counted = [entry for p in parts for entry in p.layers]
     if order is not None:
         assert sorted(order) == list(range(len(counted))), "one entry per chosen layer"
@@ -276,7 +285,7 @@ def assemble_counts(
     return CountedRun(
         layers=pd.DataFrame([row for e in counted for row in e.rows]),
         actions=keyed_actions_frame([a for e in counted for a in e.action_rows], LAYER_KEYS),
-        transactions=transactions_frame(counted),
+        transactions=transactions_frame(counted if transactions else []),
         designs=names,
         spike_stats=histogram_frame(histograms) if taken else None,
         residency=residency,

@@ -72,11 +72,40 @@ def magnitude_counts(
     return _magnitude_counts(flat, mask, size)
 
 
+class _LastCounts:
+    """The last :func:`magnitude_counts` of read-only arrays, with the arrays themselves (so
+    that their identity means their values: read-only arrays held here cannot change, nor
+    be freed and their ids reused). Writable arrays are always counted."""
+
+    def __init__(self) -> None:
+        self._last: tuple[NDArray[np.integer], NDArray[np.bool_],
+                          tuple[NDArray[np.int64], NDArray[np.int64]]] | None = None
+
+    def counts(
+        self, x_q: NDArray[np.integer], salient: NDArray[np.bool_]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        last = self._last
+        if last is not None and last[0] is x_q and last[1] is salient:
+            return last[2]
+        counted = magnitude_counts(x_q, salient)
+        if x_q.flags.writeable or salient.flags.writeable:
+            self._last = None
+        else:
+            for a in counted:
+                a.setflags(write=False)
+            self._last = (x_q, salient, counted)
+        return counted
+
+
+_LAST = _LastCounts()
+
+
 def layer_histogram_arrays(layer: str, quantized: QuantizedLayer) -> Histogram:
     """The |q| that occur in ``quantized`` (ascending) with ``normal_count`` and
     ``salient_count``: how many activations (tokens × k) have that magnitude, split by the
-    salient mask."""
-    normal_count, salient_count = magnitude_counts(quantized.x_q, quantized.salient)
+    salient mask. Layers that read the same read-only arrays (q/k/v_proj after their shared
+    quantization) count them once (:class:`_LastCounts`)."""
+    normal_count, salient_count = _LAST.counts(quantized.x_q, quantized.salient)
     present = np.flatnonzero(normal_count + salient_count)
     return Histogram(
         layer,

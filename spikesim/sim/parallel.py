@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from spikesim.config.hardware import HardwareConfig
 from spikesim.dataflows import parse_designs
@@ -96,18 +96,27 @@ def simulate_counts_in(
     layers: Sequence[str] | None = None,
     on_layer: Callable[[str, str], None] | None = None,
     cache: bool = True,
+    layers_only: bool = False,
 ) -> CountedRun:
     """:func:`spikesim.sim.counts.simulate_counts` with the layers counted by ``workers``
     processes (one process, in this one, when ``workers`` is 1 or there is one layer); the
-    same tables, row for row."""
+    same tables, row for row (``layers_only``: see there; workers still take histograms,
+    the parent drops them)."""
     names = parse_designs(designs)
     chosen = select_layers(trace, layers)
     if workers <= 1 or len(chosen) <= 1:
-        return simulate_counts(hw, trace, names, layers=layers, on_layer=on_layer, cache=cache)
+        return simulate_counts(hw, trace, names, layers=layers, on_layer=on_layer, cache=cache,
+                               layers_only=layers_only)
     residency = plan_residency(trace.layers, hw)
     parts = count_in_workers(hw, trace, names, [layer.name for layer in chosen],
                              workers=workers, on_layer=on_layer, cache=cache)
-    return assemble_counts(parts, names, residency, counting_order(chosen))
+    if layers_only:
+        parts = [replace(p, histograms=False) for p in parts]
+        for p in parts:
+            for entry in p.layers:
+                entry.histogram = None
+    return assemble_counts(parts, names, residency, counting_order(chosen),
+                           transactions=not layers_only)
 
 
 def count_in_workers(

@@ -4,6 +4,7 @@ bit for bit."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -41,3 +42,42 @@ def test_non_contiguous_and_extremes() -> None:
     normal, salient = magnitude_counts(x, mask)
     assert salient[128] == 1
     assert normal[5] == 1
+
+
+def test_layers_sharing_read_only_arrays_count_them_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """q/k/v_proj read one read-only quantization: the second layer's histogram reuses the
+    first's counts (equal to a fresh count); writable arrays, or other arrays, are counted."""
+    from dataclasses import replace
+
+    import spikesim.sim.histogram as histogram
+    from spikesim.quant.layer import Method, QuantizedLayer
+
+    rng = np.random.default_rng(5)
+    x_q = rng.integers(-40, 41, size=(6, 32)).astype(np.int16)
+    salient = rng.random((6, 32)) < 0.1
+    q = QuantizedLayer(
+        name="q", op="linear", x_q=x_q, salient=salient, x_scale=np.ones(6, np.float32),
+        w_q=np.zeros((4, 32), np.int8), w_scale=np.ones(4, np.float32), output_scale=1.0,
+        act_bits=4, salient_bits=8, weight_bits=4, output_bits=8, method=Method.SPIKEQUANT,
+    )
+    calls: list[int] = []
+    counting = histogram.magnitude_counts
+
+    def spy(a: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        calls.append(1)
+        return counting(a, m)
+
+    monkeypatch.setattr(histogram, "magnitude_counts", spy)
+    monkeypatch.setattr(histogram, "_LAST", histogram._LastCounts())
+    writable = [histogram.layer_histogram_arrays(n, q) for n in ("q", "k")]
+    assert len(calls) == 2
+    x_q.setflags(write=False)
+    salient.setflags(write=False)
+    shared = [histogram.layer_histogram_arrays(n, replace(q, name=n)) for n in ("q", "k", "v")]
+    assert len(calls) == 3
+    for got in [*writable[1:], *shared]:
+        for a, b in zip(got[1:], writable[0][1:], strict=True):
+            assert np.array_equal(a, b)
+    other = replace(q, x_q=x_q.copy())
+    histogram.layer_histogram_arrays("o", other)
+    assert len(calls) == 4

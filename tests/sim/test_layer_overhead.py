@@ -170,15 +170,25 @@ def test_energy_only_pricing_equals_full_pricing(trace_dir: Path) -> None:
     assert np.array_equal(alone["energy_pj"].to_numpy(), both["energy_pj"].to_numpy())
 
 
-@pytest.mark.parametrize("preset", ["spikequant-45nm", "spikequant-45nm-batched"])
-def test_layers_without_the_action_table_are_the_same(trace_dir: Path, preset: str) -> None:
-    """``simulate(actions=False)`` (a sweep's points) prices the layer table from the energies
-    alone: the same table, bit for bit, and an empty action table of the same columns."""
+@pytest.mark.parametrize(("preset", "workers"), [
+    ("spikequant-45nm", 1),
+    ("spikequant-45nm-batched", 1),
+    pytest.param("spikequant-45nm", 2, marks=pytest.mark.slow),  # spawns two processes
+])
+def test_layers_without_the_action_table_are_the_same(
+    trace_dir: Path, preset: str, workers: int
+) -> None:
+    """``simulate(layers_only=True)`` (a sweep's points) prices the layer table from the
+    energies alone, without histograms or transactions: the same table, bit for bit, and empty
+    tables of the same columns."""
     hw = load_hardware(ROOT / "hw_configs" / f"{preset}.yaml")
     trace = load_trace(trace_dir)
     designs = ["spikequant", "mac-w4a4", "atom"]
     full = simulate(hw, trace, designs, cache=False)
-    lean = simulate(hw, trace, designs, cache=False, actions=False)
+    lean = simulate(hw, trace, designs, cache=False, layers_only=True, workers=workers)
     pd.testing.assert_frame_equal(lean.layers, full.layers, check_exact=True)
-    assert list(lean.actions.columns) == list(full.actions.columns)
-    assert lean.actions.empty
+    for table in ("actions", "transactions"):
+        assert list(getattr(lean, table).columns) == list(getattr(full, table).columns)
+        assert getattr(lean, table).empty
+    assert full.spike_stats is not None
+    assert lean.spike_stats is None
