@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from spikesim.dse import read_results, run_sweep
+from spikesim.dse.runner import TaskOutcome
 from spikesim.dse.store import META_NAME, done_point_ids, part_files
 from spikesim.errors import InputError
 from spikesim.trace import synth_trace
@@ -235,3 +236,29 @@ def test_rows_carry_op_class_and_phase(tmp_path: Path) -> None:
     part = write_part(tmp_path, "p0", rows)
     assert check_part(part) == 2
     assert list(order_columns(rows, []).columns) == list(rows.columns)
+
+
+def test_one_worker_interrupted_keeps_finished_points(
+    small_spec: Path, tiny_trace: Path, tmp_path: Path
+) -> None:
+    """A one-worker sweep runs its points in this process and writes them from a writer
+    thread: an interrupt raised while handling a point (here by the outcome callback) stops
+    the sweep with that exception, the parts already written stay whole, no temporary file is
+    left, and a resumed sweep runs only the rest."""
+    out = tmp_path / "results.parquet"
+    seen: list[str] = []
+
+    def stop_at_second(outcome: TaskOutcome) -> None:
+        seen.append(outcome.point_id)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(small_spec, tiny_trace, out, workers=1, progress=False,
+                  on_outcome=stop_at_second)
+    assert len(seen) == 2  # nothing handled after the interrupt
+    assert len(done_point_ids(out)) == 2
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".tmp-")]
+    resumed = run_sweep(small_spec, tiny_trace, out, workers=1, progress=False)
+    assert (resumed.skipped_done, resumed.ran) == (2, 8)
+    assert len(done_point_ids(out)) == 10

@@ -33,7 +33,9 @@ import hashlib
 import json
 import math
 import os
+import queue
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -725,8 +727,7 @@ def _run_local(
     cache: bool = True,
 ) -> None:
     if workers == 1:  # in this process: a worker would only add its start (imports) and pickling
-        for task in tasks:
-            on_outcome(run_task(task, trace_path, trace_sha, cache))
+        _run_here(tasks, trace_path, trace_sha, on_outcome, cache)
         return
     pool = local_pool(workers)
     try:
@@ -750,6 +751,43 @@ def _run_local(
         stop_pool(pool)
         raise
     pool.shutdown(wait=True)
+
+
+def _run_here(
+    tasks: list[PointTask], trace_path: str, trace_sha: str, on_outcome: OnOutcome,
+    cache: bool = True,
+) -> None:
+    """The points one after another in this process, each outcome handed to ``on_outcome``
+    (which writes its part, fsync'ed) by one writer thread while the next point runs, in
+    order; at most :data:`WRITE_QUEUE` outcomes wait. Interrupted or failed: the queued
+    outcomes are still written, then the exception goes on (a writer's own first)."""
+    outcomes: queue.Queue[TaskOutcome | None] = queue.Queue(maxsize=WRITE_QUEUE)
+    failure: list[BaseException] = []
+
+    def write() -> None:
+        while (outcome := outcomes.get()) is not None:
+            if not failure:
+                try:
+                    on_outcome(outcome)
+                except BaseException as exc:  # handed to the main thread
+                    failure.append(exc)
+
+    writer = threading.Thread(target=write, name="spikesim-sweep-writer", daemon=True)
+    writer.start()
+    try:
+        for task in tasks:
+            if failure:
+                break
+            outcomes.put(run_task(task, trace_path, trace_sha, cache))
+    finally:
+        outcomes.put(None)
+        writer.join()
+    if failure:
+        raise failure[0]
+
+
+WRITE_QUEUE = 4
+"""Finished points a one-worker sweep keeps waiting for its writer thread."""
 
 
 def _run_dask(
