@@ -40,6 +40,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from spikesim.schema import COUNTED_ACTION_COLUMNS
@@ -109,5 +110,13 @@ def keyed_actions_frame(rows: Sequence[tuple[object, ...]], keys: Sequence[str])
     """One tidy DataFrame of many counters' rows (:meth:`ActionCounter.rows`): columns ``keys``
     (``layer``, ``design``, ...), then component, action, count (int64), bits (int64). Built
     once for a whole run, never one frame per layer."""
-    frame = pd.DataFrame(rows, columns=[*keys, *COUNTED_ACTION_COLUMNS])
-    return frame.astype({"count": "int64", "bits": "int64"})
+    names = [*keys, *COUNTED_ACTION_COLUMNS]
+    if not rows:
+        frame = pd.DataFrame(rows, columns=names)
+        return frame.astype({"count": "int64", "bits": "int64"})
+    columns = list(zip(*rows, strict=True))  # by column: each inferred as the rows' column is
+    data: dict[str, object] = {
+        name: list(column) for name, column in zip(names[:-2], columns[:-2], strict=True)}
+    data[names[-2]] = np.array(columns[-2], dtype=np.int64)  # count
+    data[names[-1]] = np.array(columns[-1], dtype=np.int64)  # bits
+    return pd.DataFrame(data)

@@ -283,7 +283,7 @@ def assemble_counts(
     taken = any(p.histograms for p in parts)
     per_row = [n for e in counted for n in e.action_counts]
     return CountedRun(
-        layers=pd.DataFrame([row for e in counted for row in e.rows]),
+        layers=records_frame([row for e in counted for row in e.rows]),
         actions=keyed_actions_frame([a for e in counted for a in e.action_rows], LAYER_KEYS),
         transactions=transactions_frame(counted if transactions else []),
         designs=names,
@@ -291,6 +291,15 @@ def assemble_counts(
         residency=residency,
         action_layer_rows=np.repeat(np.arange(len(per_row), dtype=np.intp), per_row),
     )
+
+
+def records_frame(rows: Sequence[dict[str, object]]) -> pd.DataFrame:
+    """``pd.DataFrame(rows)`` (the same columns, dtypes and values), built by column when
+    every row has the same fields, as the layer rows do (pandas' path for a list of dicts
+    costs more than the rest of a small run's table building)."""
+    if not rows or any(row.keys() != rows[0].keys() for row in rows):
+        return pd.DataFrame(list(rows))
+    return pd.DataFrame({name: [row[name] for row in rows] for name in rows[0]})
 
 
 def transactions_frame(counted: Sequence[LayerCounts]) -> pd.DataFrame:

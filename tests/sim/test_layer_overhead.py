@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spikesim.actions import ActionCounter, keyed_actions_frame
 from spikesim.config import load_hardware
@@ -26,7 +28,7 @@ from spikesim.energy.price import (
 )
 from spikesim.pipeline import simulate
 from spikesim.schema import LAYER_KEYS, SPIKE_STATS_COLUMNS
-from spikesim.sim.counts import simulate_counts
+from spikesim.sim.counts import records_frame, simulate_counts
 from spikesim.sim.histogram import histogram_frame, layer_histogram, layer_histogram_arrays
 from spikesim.trace import load_trace, synth_trace
 
@@ -69,6 +71,30 @@ def test_one_action_table_equals_the_per_layer_frames() -> None:
         results.append((layer, design, counter))
     rows = [row for layer, design, c in results for row in c.rows(layer, design)]
     _same(keyed_actions_frame(rows, LAYER_KEYS), _per_layer_actions(results))
+
+
+_CELL = st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40),
+                  st.floats(allow_nan=True), st.text(max_size=3))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 4).flatmap(lambda n: st.lists(
+    st.tuples(*[st.one_of(st.none(), st.integers(0, 5), st.text(max_size=2))] * 2,
+              st.text(max_size=3), st.text(max_size=3),
+              st.integers(0, 2**50), st.integers(0, 64)), max_size=n)))
+def test_action_frame_by_columns_equals_pandas_rows(rows: list[tuple[object, ...]]) -> None:
+    """The action table built by columns is pandas' own frame of the rows (dtypes included)."""
+    names = ["layer", "design", "component", "action", "count", "bits"]
+    expected = pd.DataFrame(rows, columns=names).astype({"count": "int64", "bits": "int64"})
+    pd.testing.assert_frame_equal(keyed_actions_frame(rows, ["layer", "design"]), expected)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.sampled_from("abc"), min_size=1, max_size=3, unique=True).flatmap(
+    lambda keys: st.lists(st.fixed_dictionaries(dict.fromkeys(keys, _CELL)), max_size=5)))
+def test_layer_rows_by_columns_equal_pandas_records(rows: list[dict[str, object]]) -> None:
+    """The layer table built by columns is ``pd.DataFrame(rows)``: same columns, dtypes, values."""
+    pd.testing.assert_frame_equal(records_frame(rows), pd.DataFrame(rows))
 
 
 def test_run_actions_and_histogram_equal_the_per_layer_frames(trace_dir: Path) -> None:
