@@ -58,6 +58,7 @@ import os
 import re
 import stat
 import struct
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -398,6 +399,30 @@ def _evict(folder: Path, bound: int, target: int, keep: Path | None = None) -> i
     return total
 
 
+TOUCH_INTERVAL_S = 60.0
+"""A process marks a file it used as recently used (its modification time, which eviction
+orders by) at most this often: eviction needs the order of use at minute scale, not a write
+per use (a sweep point used to touch 14 files)."""
+
+_touched: dict[str, float] = {}
+"""When this process last touched each file (monotonic seconds)."""
+
+
+def _touch(path: Path) -> None:
+    """Set ``path``'s modification time to now, unless this process did so less than
+    :data:`TOUCH_INTERVAL_S` ago; a vanished file is no error."""
+    now = time.monotonic()
+    name = str(path)
+    last = _touched.get(name)
+    if last is not None and now - last < TOUCH_INTERVAL_S:
+        return
+    if len(_touched) >= 1 << 16:
+        _touched.clear()
+    with contextlib.suppress(OSError):
+        os.utime(path)
+    _touched[name] = now
+
+
 class QuantCache:
     """The cache directory as one run uses it (see the module docstring)."""
 
@@ -437,8 +462,7 @@ class QuantCache:
                 if (now.st_ino, now.st_dev) == (st.st_ino, st.st_dev):  # not replaced meanwhile
                     path.unlink()
             return None
-        with contextlib.suppress(OSError):
-            os.utime(path)  # recently used
+        _touch(path)  # recently used
         return quantized
 
     def store(self, key: str, quantized: QuantizedLayer | MacQuantized) -> None:
@@ -477,8 +501,7 @@ class QuantCache:
         if key is not None:
             found: QuantizedLayer | MacQuantized | None = _DECODED.get(self.folder, key)
             if found is not None:
-                with contextlib.suppress(OSError):
-                    os.utime(self.path(key))  # recently used, as a read from disk
+                _touch(self.path(key))  # recently used, as a read from disk
                 found = replace(found, name=layer.name, op=layer.op)
             else:
                 found = self.load(key, layer.name, layer.op, layer.weights)
@@ -589,8 +612,7 @@ class FunctionalMemo:
             with contextlib.suppress(OSError):
                 path.unlink()
             return None
-        with contextlib.suppress(OSError):
-            os.utime(path)
+        _touch(path)
         return int(data["spikes"]), int(data["overflow"])
 
     def __setitem__(self, key: tuple[Any, ...], value: tuple[int, int]) -> None:

@@ -328,6 +328,32 @@ def test_eviction_keeps_the_bound_least_recently_used_first(
     assert kept == [keys[0], keys[3], keys[4]]
 
 
+def test_a_hit_marks_its_entry_used_at_most_once_a_minute(
+    trace_dir: Path, cache_on: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hits set the entry's modification time (the order eviction uses), but a process writes
+    it at most once per TOUCH_INTERVAL_S for the same file."""
+    store, key, layer, _ = stored_entry(trace_dir)
+    path = store.path(key)
+    touches: list[str] = []
+    real = os.utime
+
+    def counted(target: Any, *args: Any, **kwargs: Any) -> None:
+        touches.append(str(target))
+        real(target, *args, **kwargs)
+
+    monkeypatch.setattr(quantcache.os, "utime", counted)
+    for _ in range(3):
+        assert store.load(key, layer.name, layer.op, layer.weights) is not None
+    assert touches == [str(path)]
+    monkeypatch.setattr(quantcache, "TOUCH_INTERVAL_S", 0.0)
+    past = time.time_ns() - 1000 * 10**9
+    real(path, ns=(past, past))
+    assert store.load(key, layer.name, layer.op, layer.weights) is not None
+    assert touches == [str(path)] * 2
+    assert path.stat().st_mtime_ns > past
+
+
 def test_a_full_cache_is_not_scanned_on_every_write(
     trace_dir: Path, cache_on: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
