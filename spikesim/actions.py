@@ -111,7 +111,7 @@ def keyed_actions_frame(rows: Sequence[tuple[object, ...]], keys: Sequence[str])
     (``layer``, ``design``, ...), then component, action, count (int64), bits (int64). Built
     once for a whole run, never one frame per layer."""
     names = [*keys, *COUNTED_ACTION_COLUMNS]
-    if not rows:
+    if not rows:  # pandas gives an empty list float64, an empty row frame object columns
         frame = pd.DataFrame(rows, columns=names)
         return frame.astype({"count": "int64", "bits": "int64"})
     columns = list(zip(*rows, strict=True))  # by column: each inferred as the rows' column is
