@@ -64,6 +64,14 @@ class ArrayParams:
     normal: PassParams
     salient: PassParams
 
+    def timing_key(self) -> tuple[object, ...]:
+        """The fields the array's timing kernels read (lanes, weight banks and ports, FIFO
+        depth, fire cycles, both passes): two parameter sets with the same key give the same
+        statistics for the same activations. The output-only fields (:meth:`functional_key`
+        but fire_cycles) and ``columns`` are not among them."""
+        return (self.lanes, self.weight_banks, self.weight_ports, self.fifo_depth,
+                self.fire_cycles, self.normal, self.salient)
+
     def functional_key(self) -> tuple[int, int, int, bool, bool]:
         """The fields the output spikes and overflow events depend on (besides the quantized
         layer): (acc_bits, frac_bits, fire_cycles, reset_zero, half_init). Timing fields

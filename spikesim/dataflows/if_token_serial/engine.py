@@ -18,9 +18,7 @@ tests show both give identical cycles and action counts.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +31,7 @@ from spikesim.dataflows.if_token_serial import kernel
 from spikesim.dataflows.if_token_serial.mapping import map_layer
 from spikesim.hw import stats as S
 from spikesim.hw.functional import functional_outputs
+from spikesim.hw.memo import ArrayMemo
 from spikesim.hw.memory import count_load_actions, membrane_cycles, membrane_sram, membrane_words
 from spikesim.hw.params import ArrayParams, array_params
 from spikesim.hw.transfers import run_steps
@@ -49,78 +48,33 @@ StepKey = tuple[int, int, int]
 """(block, K chunk, tile width): the steps that take the same cycles and do the same work."""
 
 
-class _StatsMemo:
-    """The statistics of the last layer whose activations were shared read-only arrays.
-
-    q/k/v_proj (and gate/up_proj) quantize one input once (:class:`spikesim.quant.layer.
-    ActivationMemo`: the same read-only x_q and salient arrays) and, with the same K, the same
-    array parameters and token blocks, their steps take the same cycles: the kernel's
-    statistics depend on nothing else (the outputs N only set how many tiles repeat them). The
-    memo keeps the arrays it was made from (so their identity cannot be reused by others)
-    and is used only for read-only arrays (whose values cannot change)."""
-
-    def __init__(self) -> None:
-        self._key: tuple[object, ...] | None = None
-        self._arrays: tuple[np.ndarray, np.ndarray] | None = None
-        self._value: dict[StepKey, np.ndarray] | None = None
-        self._lock = threading.Lock()
-
-    def get(
-        self, x_q: np.ndarray, salient: np.ndarray, key: tuple[object, ...],
-        make: Callable[[], dict[StepKey, np.ndarray]],
-    ) -> dict[StepKey, np.ndarray]:
-        if x_q.flags.writeable or salient.flags.writeable:
-            return make()
-        with self._lock:
-            arrays, value = self._arrays, self._value
-            if (value is not None and arrays is not None and self._key == key
-                    and arrays[0] is x_q and arrays[1] is salient):
-                return value
-        value = make()
-        for stats in value.values():
-            stats.flags.writeable = False  # shared with the next layers that hit
-        with self._lock:
-            self._key, self._arrays, self._value = key, (x_q, salient), value
-        return value
-
-
-_STATS = _StatsMemo()
+KERNEL_MEMO = ArrayMemo(256 * 1024**2)
+"""The block kernel's statistics per (read-only x_q and salient arrays, kernel arguments), in
+this process: k/v_proj (up_proj) find q_proj's (gate_proj's) steps, and a sweep point that
+changes only fields the kernel does not read (:meth:`ArrayParams.timing_key
+<spikesim.hw.params.ArrayParams.timing_key>`, the token blocks and K chunks) finds the previous
+points' (see :mod:`spikesim.hw.memo`). At most 256 MiB of activation arrays held."""
 
 
 def step_statistics(
     layer: QuantizedLayer, hw: HardwareConfig, ap: ArrayParams, sched: Schedule,
     fold_cycles: int = 0,
 ) -> dict[StepKey, np.ndarray]:
-    """:func:`_step_statistics`, reused for the next layer that reads the same read-only
-    activations with the same parameters (:class:`_StatsMemo`; the arrays returned are shared:
-    do not write them)."""
-    chunks = sched.k_chunks or ((0, layer.k),)
-    widths = tuple(sorted(set(sched.tile_columns)))
-    mem = tuple(membrane_cycles(hw, w) for w in widths) if len(chunks) > 1 else ()
-    key = (ap, sched.blocks, chunks, widths, mem, fold_cycles)
-    return _STATS.get(
-        np.asarray(layer.x_q), np.asarray(layer.salient), key,
-        lambda: _step_statistics(layer, hw, ap, sched, fold_cycles),
-    )
-
-
-def _step_statistics(
-    layer: QuantizedLayer, hw: HardwareConfig, ap: ArrayParams, sched: Schedule,
-    fold_cycles: int = 0,
-) -> dict[StepKey, np.ndarray]:
     """The block kernel's statistics for every (block, chunk, tile width) of the schedule
-    (``fold_cycles`` after each issue group: see :func:`.kernel.block_timing`).
+    (``fold_cycles`` after each issue group: see :func:`.kernel.block_timing`); the arrays
+    returned may be shared (:data:`KERNEL_MEMO`): do not write them.
 
     Weight rows live in bank i mod banks (i counted from the chunk's first input) for every
     tile, so all tiles of a (block, chunk) take the same cycles, except that a split layer's
     membrane write-back and re-read take :func:`membrane_cycles` of the tile's width: unsplit,
     the kernel runs once per block; split, once per (block, chunk, width).
     """
-    x_q = np.ascontiguousarray(layer.x_q, dtype=np.int16)
-    sal = np.ascontiguousarray(layer.salient)
+    x_q = np.asarray(layer.x_q)
+    sal = np.asarray(layer.salient)
     chunks = sched.k_chunks or ((0, layer.k),)
     last = len(chunks) - 1
     widths = sorted(set(sched.tile_columns))
+    timing = ap.timing_key()
     jobs: list[tuple[int, int, int | None]] = [
         (b, c, w)
         for b in range(len(sched.blocks))
@@ -132,13 +86,13 @@ def _step_statistics(
         b, c, w = job
         (t0, t1), (i0, i1) = sched.blocks[b], chunks[c]
         mem = membrane_cycles(hw, w) if w is not None else 0
-        return kernel.block_timing(
+        reread, writeback = (mem if c > 0 else 0), (mem if c < last else 0)
+        key = (timing, t0, t1, i0, i1, reread, writeback, c == last, fold_cycles)
+        return KERNEL_MEMO.get(x_q, sal, key, lambda: kernel.block_timing(
             x_q[t0:t1, i0:i1], sal[t0:t1, i0:i1], ap,
-            reread_cycles=mem if c > 0 else 0,
-            writeback_cycles=mem if c < last else 0,
-            fire=c == last,
+            reread_cycles=reread, writeback_cycles=writeback, fire=c == last,
             fold_cycles=fold_cycles,
-        )
+        ))
 
     stats: dict[StepKey, np.ndarray] = {}
     for (b, c, w), st in zip(jobs, map_threads(run, jobs), strict=True):

@@ -159,3 +159,24 @@ def test_threaded_kernels_equal_serial(monkeypatch: pytest.MonkeyPatch) -> None:
             np.testing.assert_array_equal(a, b)
         else:
             assert a == b
+
+
+@given(block_case(), chunk_args(), st.integers(1, 512), st.integers(4, 32),
+       st.integers(0, 8), st.booleans(), st.booleans())
+def test_block_timing_reads_only_its_timing_key(
+    case: tuple[np.ndarray, np.ndarray, ArrayParams], chunk: Chunk, columns: int,
+    acc_bits: int, frac_bits: int, reset_zero: bool, half_init: bool,
+) -> None:
+    """Parameters with the same :meth:`ArrayParams.timing_key` give the same statistics (what
+    lets the engine's memo share them across hardware points): the fields outside it
+    (columns and the output-only fields) change nothing."""
+    from dataclasses import replace
+
+    x, sal, ap = case
+    other = replace(ap, columns=columns, acc_bits=acc_bits, frac_bits=frac_bits,
+                    reset_zero=reset_zero, half_init=half_init)
+    assert other.timing_key() == ap.timing_key()
+    np.testing.assert_array_equal(
+        kernels.block_timing(x, sal, other, **chunk),  # type: ignore[arg-type]
+        kernels.block_timing(x, sal, ap, **chunk),  # type: ignore[arg-type]
+    )
