@@ -20,10 +20,10 @@ from spikesim.energy import (
     component_energy,
     component_energy_by_row,
     energy_model,
-    energy_rows,
     price_actions,
     price_leakage,
 )
+from spikesim.energy.layer_prices import layer_energy_columns
 from spikesim.energy.views import accounting_views
 from spikesim.procpool import check_workers
 from spikesim.schema import (
@@ -46,40 +46,40 @@ def price_run(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``layers`` (with ``energy_pj`` and ``energy_<component>_pj``) and priced ``actions``
     (leakage rows included) of a counted run; ``actions=False``: the layers only, priced from
-    the energies alone (:func:`~spikesim.energy.price.energy_rows`, the same sums bit for bit),
-    and an empty action table."""
+    the counts as arrays (:func:`~spikesim.energy.layer_prices.layer_energy_columns`, the same
+    sums bit for bit), and an empty action table."""
     action_rows = counted.action_layer_rows
-    priced: pd.DataFrame | None = None
-    if actions or action_rows is None:
-        priced = price_actions(counted.actions, hw, table)
-        leak = price_leakage(counted.layers, hw, table, keys=LAYER_KEYS)
-        if len(leak):
-            priced = pd.concat([priced, leak[priced.columns]], ignore_index=True)
-        energies = priced
-    else:
-        energies = energy_rows(counted.actions, counted.layers, hw, table)
+    if not actions and action_rows is not None:
+        energy = layer_energy_columns(counted.actions, counted.layers, action_rows, hw, table)
+        added = pd.DataFrame(energy, index=counted.layers.index)
+        layers = pd.concat([counted.layers, added], axis=1)
+        columns = [*LAYER_COLUMNS, *energy_component_columns(energy), *ENERGY_VIEW_COLUMNS,
+                   *COUNT_COLUMNS]
+        return layers[columns], pd.DataFrame({c: [] for c in ACTION_COLUMNS})
+    priced = price_actions(counted.actions, hw, table)
+    leak = price_leakage(counted.layers, hw, table, keys=LAYER_KEYS)
+    if len(leak):
+        priced = pd.concat([priced, leak[priced.columns]], ignore_index=True)
     priced_rows = action_rows
-    n_leak = len(energies) - len(counted.actions)
+    n_leak = len(priced) - len(counted.actions)
     if n_leak and action_rows is not None:  # leak rows: per layers row, its leaking components
         per_row = n_leak // len(counted.layers)
         leak_rows = np.repeat(np.arange(len(counted.layers), dtype=np.intp), per_row)
         priced_rows = np.concatenate([action_rows, leak_rows])
     if priced_rows is not None:
-        energy = component_energy_by_row(energies, priced_rows, counted.layers[LAYER_KEYS])
-        layers = pd.concat([counted.layers, energy], axis=1)
+        by_row = component_energy_by_row(priced, priced_rows, counted.layers[LAYER_KEYS])
+        layers = pd.concat([counted.layers, by_row], axis=1)
     else:
-        energy = component_energy(energies, LAYER_KEYS)
-        layers = counted.layers.merge(energy, on=LAYER_KEYS, how="left", sort=False)
+        by_row = component_energy(priced, LAYER_KEYS)
+        layers = counted.layers.merge(by_row, on=LAYER_KEYS, how="left", sort=False)
     for column, values in accounting_views(
-        counted.actions, energies, layers, hw, table, LAYER_KEYS,
+        counted.actions, priced, layers, hw, table, LAYER_KEYS,
         action_rows=action_rows, priced_rows=priced_rows,
     ).items():
         layers[column] = values
-    comp_cols = energy_component_columns(energy.columns)
+    comp_cols = energy_component_columns(by_row.columns)
     columns = [*LAYER_COLUMNS, *comp_cols, *ENERGY_VIEW_COLUMNS, *COUNT_COLUMNS]
-    action_table = (priced[ACTION_COLUMNS] if priced is not None
-                    else pd.DataFrame({c: [] for c in ACTION_COLUMNS}))
-    return layers[columns], action_table
+    return layers[columns], priced[ACTION_COLUMNS]
 
 
 def residency_notes(counted: CountedRun) -> list[str]:

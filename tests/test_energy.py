@@ -375,11 +375,11 @@ def test_leak_rows_are_one_per_layer_row_and_component(hw: HardwareConfig) -> No
     leaking components in name order): keys, component, leak, cycles, 0 bits, per-cycle
     energy, cycles × per cycle, and the provenance; dtypes included."""
     from spikesim.energy import energy_model
-    from spikesim.energy.price import LEAK_ACTION, _leaking_components
+    from spikesim.energy.price import LEAK_ACTION, leaking_components
     from spikesim.schema import COUNTED_ACTION_COLUMNS
 
     table = energy_model(hw)
-    leaking = _leaking_components(hw, table)
+    leaking = leaking_components(hw, table)
     assert len(leaking) > 1
     layers = pd.DataFrame({"layer": ["a", "b", "c"], "design": ["x", "y", "x"],
                            "total_cycles": [0, 7, 123_456_789_012]})

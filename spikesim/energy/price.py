@@ -62,13 +62,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import MappingProxyType
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
 from spikesim.config.hardware import HardwareConfig, SpikeAdd
+from spikesim.energy.sums import group_sums
 from spikesim.energy.table import EnergyTable, PricedAction
 from spikesim.schema import (
     COUNTED_ACTION_COLUMNS,
@@ -245,7 +246,8 @@ def price_actions(actions: pd.DataFrame, hw: HardwareConfig, table: EnergyTable)
     clash = [c for c in PRICE_COLUMNS if c in actions.columns]
     if clash:
         raise ValueError(f"action table is already priced (has {', '.join(clash)})")
-    prices, codes = _price_distinct(actions, hw, table)
+    distinct = distinct_actions(actions)
+    prices, codes = distinct.prices(hw, table), distinct.codes
     per_action = np.array([p.energy_pj for p in prices], dtype=np.float64)[codes]
     provenance = [(p.source, *p.provenance()) for p in prices]
     added = {  # the new columns at once (a column inserted one by one costs a new index each)
@@ -260,38 +262,15 @@ def price_actions(actions: pd.DataFrame, hw: HardwareConfig, table: EnergyTable)
     return pd.concat([actions, pd.DataFrame(added, index=actions.index)], axis=1)
 
 
-def energy_rows(
-    actions: pd.DataFrame,
-    layers: pd.DataFrame,
-    hw: HardwareConfig,
-    table: EnergyTable,
-    *,
-    cycles_column: str = "total_cycles",
-) -> pd.DataFrame:
-    """The ``component`` and ``energy_pj`` columns of :func:`price_actions` of ``actions``
-    followed by :func:`price_leakage` of ``layers`` (the rows a layer's energy sums), bit for
-    bit, without their provenance: what the layer table needs when nobody reads the priced
-    action table (the points of a sweep)."""
-    leaking = _leaking_components(hw, table)
-    components = np.concatenate([
-        actions["component"].to_numpy(dtype=object),
-        np.tile(_objects([c for c, _, _ in leaking]), len(layers)),
-    ])
-    energy = np.concatenate([
-        action_energy_pj(actions, hw, table),
-        leakage_energy_values(layers[cycles_column].to_numpy(dtype=np.int64), hw, table),
-    ])
-    return pd.DataFrame({"component": pd.Series(components), "energy_pj": energy})
-
-
 def action_energy_pj(
-    actions: pd.DataFrame, hw: HardwareConfig, table: EnergyTable
+    actions: pd.DataFrame, hw: HardwareConfig, table: EnergyTable,
+    distinct: DistinctActions | None = None,
 ) -> NDArray[np.float64]:
     """``count × energy_per_action_pj`` of every row of ``actions`` (the ``energy_pj`` column of
-    :func:`price_actions`, bit for bit) without the provenance columns."""
-    prices, codes = _price_distinct(actions, hw, table)
-    per_action = np.array([p.energy_pj for p in prices], dtype=np.float64)[codes]
-    return actions["count"].to_numpy(dtype=np.float64) * per_action
+    :func:`price_actions`, bit for bit) without the provenance columns (``distinct``:
+    :func:`distinct_actions` of ``actions``, when already found)."""
+    distinct = distinct or distinct_actions(actions)
+    return distinct.counts * distinct.per_action_pj(hw, table)
 
 
 def _objects(values: list[str]) -> NDArray[np.object_]:
@@ -301,46 +280,65 @@ def _objects(values: list[str]) -> NDArray[np.object_]:
     return out
 
 
-def _price_distinct(
-    actions: pd.DataFrame, hw: HardwareConfig, table: EnergyTable
-) -> tuple[list[PricedAction], NDArray[np.intp]]:
-    """Each distinct (component, action, bits) of ``actions`` priced once
-    (:func:`energy_per_action`, in order of first occurrence), and per row the index of its
-    price: a run of thousands of layers repeats the same few dozen actions."""
-    index: dict[tuple[object, object, object], int] = {}
-    prices: list[PricedAction] = []
+@dataclass(frozen=True, eq=False)
+class DistinctActions:
+    """The distinct (component, action, bits) of an action table, in order of first
+    occurrence, each row's index among them, and the rows' counts as float64 (a run of
+    thousands of layers repeats the same few dozen actions: each is priced once per table)."""
+
+    keys: list[tuple[str, str, int]]
+    codes: NDArray[np.intp]
+    counts: NDArray[np.float64]
+
+    def prices(self, hw: HardwareConfig, table: EnergyTable) -> list[PricedAction]:
+        """Each distinct action priced by ``table`` (:func:`energy_per_action`, remembered)."""
+        return _remembered_prices(table, self.keys, hw)
+
+    def per_action_pj(self, hw: HardwareConfig, table: EnergyTable) -> NDArray[np.float64]:
+        """Per row, the energy of one action under ``table`` (pJ)."""
+        prices = self.prices(hw, table)
+        return np.array([p.energy_pj for p in prices], dtype=np.float64)[self.codes]
+
+
+def distinct_actions(actions: pd.DataFrame) -> DistinctActions:
+    """:class:`DistinctActions` of ``actions`` (columns component, action, bits, count)."""
+    index: dict[tuple[Any, Any, Any], int] = {}
     codes = np.empty(len(actions), dtype=np.intp)
-    keys = zip(
+    rows = zip(
         actions["component"].to_numpy(dtype=object),
         actions["action"].to_numpy(dtype=object),
         actions["bits"].to_numpy(),
         strict=True,
     )
-    for row, key in enumerate(keys):
+    for row, key in enumerate(rows):
         code = index.get(key)
         if code is None:
-            code = index[key] = len(prices)
-            prices.append(_remembered_price(table, str(key[0]), str(key[1]), int(key[2]), hw))
+            code = index[key] = len(index)
         codes[row] = code
-    return prices, codes
+    keys = [(str(c), str(a), int(b)) for c, a, b in index]
+    return DistinctActions(keys, codes, actions["count"].to_numpy(dtype=np.float64))
 
 
-def _remembered_price(
-    table: EnergyTable, component: str, action: str, bits: int, hw: HardwareConfig
-) -> PricedAction:
-    """:func:`energy_per_action`, remembered by the table (:meth:`EnergyTable.memo`) under
-    everything of ``hw`` it reads: the spike-add rule's fields and the SRAM's own
-    configuration (runs that share a table, as the points of a sweep do, price each distinct
-    action once)."""
-    bank = hw.sram.get(component[5:]) if component.startswith("sram.") else None
-    energy = hw.energy
-    key = ("price", component, action, bits, energy.spike_add, energy.spike_add_guard_bits,
-           hw.quant.weight_bits, bank)
+def _remembered_prices(
+    table: EnergyTable, keys: Sequence[tuple[str, str, int]], hw: HardwareConfig
+) -> list[PricedAction]:
+    """:func:`energy_per_action` of each (component, action, bits) of ``keys``, remembered by
+    the table (:meth:`EnergyTable.memo`) under everything of ``hw`` it reads: the spike-add
+    rule's fields and the SRAM's own configuration (runs that share a table, as the points of
+    a sweep do, price each distinct action once)."""
     memo = table.memo()
-    priced = memo.get(key)
-    if priced is None:  # an unpriceable action raises every time, and is not remembered
-        priced = memo[key] = energy_per_action(table, component, action, bits, hw)
-    return cast(PricedAction, priced)
+    energy = hw.energy
+    rule = (energy.spike_add, energy.spike_add_guard_bits, hw.quant.weight_bits)
+    banks = hw.sram
+    out: list[PricedAction] = []
+    for component, action, bits in keys:
+        bank = banks.get(component[5:]) if component.startswith("sram.") else None
+        key = ("price", component, action, bits, *rule, bank)
+        priced = memo.get(key)
+        if priced is None:  # an unpriceable action raises every time, and is not remembered
+            priced = memo[key] = energy_per_action(table, component, action, bits, hw)
+        out.append(cast(PricedAction, priced))
+    return out
 
 
 def leakage_energy_pj(hw: HardwareConfig, table: EnergyTable, cycles: int) -> dict[str, float]:
@@ -373,7 +371,7 @@ def price_leakage(
     """
     keys = list(keys)
     columns = [*keys, *COUNTED_ACTION_COLUMNS, *PRICE_COLUMNS]
-    leaking = _leaking_components(hw, table)
+    leaking = leaking_components(hw, table)
     n, k = len(layers), len(leaking)
     if not n or not k:
         return pd.DataFrame([], columns=columns).astype(
@@ -413,7 +411,7 @@ def leakage_energy_rows(
     the ``keys``, ``component`` and ``energy_pj`` columns: what a sum of leakage energy needs,
     without a provenance sentence per row."""
     keys = list(keys)
-    leaking = _leaking_components(hw, table)
+    leaking = leaking_components(hw, table)
     repeat = np.repeat(np.arange(len(layers)), len(leaking))
     frame = layers[keys].iloc[repeat].reset_index(drop=True)
     frame["component"] = pd.Series(
@@ -431,11 +429,11 @@ def leakage_energy_values(
     """The ``energy_pj`` of :func:`price_leakage`'s rows for layer rows of ``cycles`` (one per
     (row, leaking component), rows outer), bit for bit: cycles (exact in float64 below
     2^53) × energy per cycle."""
-    per_cycle = np.array([p for _, p, _ in _leaking_components(hw, table)], dtype=np.float64)
+    per_cycle = np.array([p for _, p, _ in leaking_components(hw, table)], dtype=np.float64)
     return np.repeat(cycles.astype(np.float64), len(per_cycle)) * np.tile(per_cycle, len(cycles))
 
 
-def _leaking_components(
+def leaking_components(
     hw: HardwareConfig, table: EnergyTable
 ) -> list[tuple[str, float, tuple[str, str, str, str, str]]]:
     """Per component with leakage (sorted): its energy per cycle (pJ) and the provenance
@@ -445,11 +443,11 @@ def _leaking_components(
     memo = table.memo()
     found = memo.get(key)
     if found is None:
-        found = memo[key] = _find_leaking_components(hw, table)
+        found = memo[key] = _findleaking_components(hw, table)
     return cast(list[tuple[str, float, tuple[str, str, str, str, str]]], found)
 
 
-def _find_leaking_components(
+def _findleaking_components(
     hw: HardwareConfig, table: EnergyTable
 ) -> list[tuple[str, float, tuple[str, str, str, str, str]]]:
     out = []
@@ -503,39 +501,52 @@ def component_energy_by_row(
     """:func:`component_energy`'s columns (``energy_pj``, then ``energy_<component>_pj``) for
     each row of ``layer_keys`` (the key columns of a layer table, one row per key group),
     given the row of each priced row (``rows``): the same sums, bit for bit, without grouping
-    the priced rows by their string keys.
+    the priced rows by their string keys (:func:`component_sums`)."""
+    comp_codes, uniques = pd.factorize(priced["component"], sort=True)
+    sums = component_sums(priced["energy_pj"].to_numpy(dtype=np.float64),
+                          np.asarray(comp_codes, dtype=np.intp), [str(c) for c in uniques],
+                          rows, layer_keys)
+    return pd.DataFrame(sums)
+
+
+def component_sums(
+    energy: NDArray[np.float64],
+    comp_codes: NDArray[np.intp],
+    components: Sequence[str],
+    rows: NDArray[np.intp],
+    layer_keys: pd.DataFrame,
+) -> dict[str, NDArray[np.float64]]:
+    """:func:`component_energy_by_row`'s columns, as arrays by name, of priced rows given as
+    arrays: their ``energy`` (pJ), their component as an index into ``components`` (sorted
+    names) and their row of ``layer_keys``.
 
     pandas sums a group with ``np.add.reduceat`` when the group ids are sorted along the rows,
     else with a compensated loop, so the bits depend on the ids: they are made here exactly as
     :func:`component_energy`'s sorted grouping makes them (the rank of (layer keys,
     component) among the groups present), from the ranks of the (few) layer rows and of the
-    components. A row without any priced row is NaN, as a left merge of
-    :func:`component_energy` leaves it."""
+    components, and summed as pandas sums them (:func:`spikesim.energy.sums.group_sums`). A
+    row without any priced row is NaN, as a left merge of :func:`component_energy` leaves
+    it."""
     n_rows = len(layer_keys)
-    comp_codes, uniques = pd.factorize(priced["component"], sort=True)
-    components = [str(c) for c in uniques]
     columns = [energy_column(c) for c in components]
     if len(set(columns)) != len(columns) or "energy_pj" in columns:
-        raise ValueError(f"component names collide as column names: {components}")
-    keys = [pd.factorize(layer_keys[k], sort=True)[0] for k in layer_keys.columns]
+        raise ValueError(f"component names collide as column names: {list(components)}")
+    width = max(1, len(components))
+    keys = [np.unique(layer_keys[k].to_numpy(dtype=object), return_inverse=True)[1]
+            for k in layer_keys.columns]
     order = np.lexsort(keys[::-1]) if keys else np.arange(n_rows)
     rank = np.empty(n_rows, dtype=np.int64)
     rank[order] = np.arange(n_rows)
-    labels = rank[rows] * max(1, len(components)) + comp_codes
+    labels = rank[rows] * width + comp_codes
     present_groups, ids = np.unique(labels, return_inverse=True)
-    sums = pd.Series(priced["energy_pj"].to_numpy(dtype=np.float64)).groupby(
-        ids, sort=True
-    ).sum()
+    sums = group_sums(energy, ids.reshape(-1), len(present_groups), sort=True)
     wide = np.zeros((n_rows, len(components)), dtype=np.float64)
-    groups = present_groups[sums.index.to_numpy()]
-    wide[order[groups // max(1, len(components))], groups % max(1, len(components))] = (
-        sums.to_numpy(dtype=np.float64)
-    )
-    frame = pd.DataFrame({c: wide[:, j] for j, c in enumerate(columns)}, columns=columns)
+    wide[order[present_groups // width], present_groups % width] = sums
     # a row's total as component_energy's row sum adds it: along the row of a C-ordered array
-    frame.insert(0, "energy_pj", wide.sum(axis=1) if columns else 0.0)
+    total = wide.sum(axis=1) if columns else np.zeros(n_rows, dtype=np.float64)
     present = np.zeros(n_rows, dtype=bool)
     present[rows] = True
     if not present.all():
-        frame.loc[~present, :] = np.nan
-    return frame
+        wide[~present] = np.nan
+        total[~present] = np.nan
+    return {"energy_pj": total, **{c: wide[:, j] for j, c in enumerate(columns)}}

@@ -33,6 +33,7 @@ from spikesim.energy.price import (
     component_kind,
     leakage_energy_values,
 )
+from spikesim.energy.sums import group_sums
 from spikesim.energy.table import EnergyTable
 from spikesim.schema import LAYER_KEYS
 
@@ -77,12 +78,8 @@ class LayerRows:
 
     def sums(self, values: NDArray[np.float64], codes: NDArray[np.intp]) -> NDArray[np.float64]:
         """Σ ``values`` per ``layers`` row (0 where a row has none), in row order."""
-        out = np.zeros(self.rows, np.float64)
         keep = codes >= 0
-        if keep.any():
-            sums = pd.Series(values[keep]).groupby(codes[keep], sort=False).sum()
-            out[sums.index.to_numpy()] = sums.to_numpy(dtype=np.float64)
-        return out
+        return group_sums(values[keep], codes[keep], self.rows, sort=False)
 
 
 def compute_energy(priced: pd.DataFrame, layers: pd.DataFrame, keys: list[str],

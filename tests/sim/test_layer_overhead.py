@@ -21,7 +21,6 @@ from spikesim.energy import energy_model
 from spikesim.energy import price as price_module
 from spikesim.energy.price import (
     action_energy_pj,
-    energy_rows,
     leakage_energy_rows,
     price_actions,
     price_leakage,
@@ -187,27 +186,28 @@ def test_energy_only_pricing_equals_full_pricing(trace_dir: Path) -> None:
         for column in [*LAYER_KEYS, "component"]:
             assert list(rows[column]) == list(leak[column])
         assert np.array_equal(rows["energy_pj"].to_numpy(), leak["energy_pj"].to_numpy())
-    # the energies alone, in the priced table's order (actions, then leak rows)
-    table = energy_model(hw)
-    both = pd.concat([price_actions(actions, hw, table), price_leakage(layers, hw, table)],
-                     ignore_index=True)
-    alone = energy_rows(actions, layers, hw, table)
-    assert list(alone["component"]) == list(both["component"])
-    assert np.array_equal(alone["energy_pj"].to_numpy(), both["energy_pj"].to_numpy())
 
 
-@pytest.mark.parametrize(("preset", "workers"), [
-    ("spikequant-45nm", 1),
-    ("spikequant-45nm-batched", 1),
-    pytest.param("spikequant-45nm", 2, marks=pytest.mark.slow),  # spawns two processes
+JOUPPI = {"energy.operations": "jouppi-7nm", "energy.sram": "jouppi-7nm",
+          "energy.dram": "jouppi-7nm", "energy.node_nm": 7}
+"""Tables without ranges and without leakage (the views' bounds are the energy itself)."""
+
+
+@pytest.mark.parametrize(("preset", "workers", "point"), [
+    ("spikequant-45nm", 1, {}),
+    ("spikequant-45nm-batched", 1, {}),
+    ("spikequant-45nm", 1, JOUPPI),
+    ("spikequant-45nm", 1, {"energy.sram": "horowitz-45nm"}),  # ranges, no SRAM leakage
+    pytest.param("spikequant-45nm", 2, {}, marks=pytest.mark.slow),  # spawns two processes
 ])
 def test_layers_without_the_action_table_are_the_same(
-    trace_dir: Path, preset: str, workers: int
+    trace_dir: Path, preset: str, workers: int, point: dict[str, object]
 ) -> None:
     """``simulate(layers_only=True)`` (a sweep's points) prices the layer table from the
-    energies alone, without histograms or transactions: the same table, bit for bit, and empty
-    tables of the same columns."""
-    hw = load_hardware(ROOT / "hw_configs" / f"{preset}.yaml")
+    counts as arrays (:func:`spikesim.energy.layer_prices.layer_energy_columns`), without
+    histograms or transactions: the same table, bit for bit, and empty tables of the same
+    columns, with and without ranged values and leakage in the energy tables."""
+    hw = load_hardware(ROOT / "hw_configs" / f"{preset}.yaml", point)
     trace = load_trace(trace_dir)
     designs = ["spikequant", "mac-w4a4", "atom"]
     full = simulate(hw, trace, designs, cache=False)
