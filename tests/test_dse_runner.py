@@ -215,8 +215,9 @@ def test_bundle_axis_runs_each_dataflow_with_its_knobs(tiny_trace: Path, tmp_pat
 
 
 def test_rows_carry_op_class_and_phase(tmp_path: Path) -> None:
-    """A task's rows (in process): each layer's ``op_class`` and ``phase`` after ``layer``, empty
-    on ``TOTAL``; a part with them passes the store's checks and reads back in that order."""
+    """A task's rows (in process, an Arrow table): each layer's ``op_class`` and ``phase``
+    after ``layer``, empty on ``TOTAL``; a part with them passes the store's checks and reads
+    back in that order."""
     from spikesim.config import load_hardware
     from spikesim.dse.runner import PointTask, run_task
     from spikesim.dse.store import LAYER_CLASS_COLUMNS, check_part, order_columns, write_part
@@ -226,14 +227,14 @@ def test_rows_carry_op_class_and_phase(tmp_path: Path) -> None:
     task = PointTask(index=0, point_id="p0", design="spikequant", axis_values={},
                      config=load_hardware(BASE).model_dump(mode="json"), area_mm2=1.0)
     outcome = run_task(task, str(trace), "sha")
-    assert not outcome.failed, outcome.rows["error"].tolist()
-    rows = outcome.rows
+    rows = outcome.rows.to_pandas()
+    assert not outcome.failed, rows["error"].tolist()
     assert list(rows.columns[:6]) == ["point_index", "point_id", "design", "layer",
                                       *LAYER_CLASS_COLUMNS]
     assert rows[["layer", "op_class", "phase"]].values.tolist() == [
         ["gemm", "linear", "prefill"], ["TOTAL", "", ""]
     ]
-    part = write_part(tmp_path, "p0", rows)
+    part = write_part(tmp_path, "p0", outcome.rows)
     assert check_part(part) == 2
     assert list(order_columns(rows, []).columns) == list(rows.columns)
 

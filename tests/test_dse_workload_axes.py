@@ -323,7 +323,7 @@ def test_a_sweep_without_workload_axes_keeps_its_ids_and_columns(tmp_path: Path)
     from spikesim.dse.runner import run_task
 
     rows = run_task(task, str(trace), plan.trace_sha256).rows
-    assert not (set(TOKEN_COLUMNS) | set(PER_TOKEN_COLUMNS)) & set(rows.columns)
+    assert not (set(TOKEN_COLUMNS) | set(PER_TOKEN_COLUMNS)) & set(rows.column_names)
 
 
 def test_tokens_axis_on_a_topology_csv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from spikesim.errors import InputError
 from spikesim.fsutil import owner_is_gone, process_tag, read_json_object, signals_deferred
@@ -117,15 +118,17 @@ def _atomic_write_bytes(target: Path, write: Any) -> None:
     _fsync_dir(target.parent)
 
 
-def write_part(root: str | Path, point_id: str, frame: pd.DataFrame) -> Path:
+def write_part(root: str | Path, point_id: str, rows: pa.Table | pd.DataFrame) -> Path:
     """Write the rows of one finished point atomically (temp file, fsync, rename)."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     root = Path(root)
     target = root / part_name(point_id)
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    _atomic_write_bytes(target, lambda f: pq.write_table(table, f))
+    table = rows if isinstance(rows, pa.Table) else pa.Table.from_pandas(rows, preserve_index=False)
+    sink = pa.BufferOutputStream()  # serialized at once, not through Python file writes
+    pq.write_table(table, sink)
+    data = sink.getvalue()
+    _atomic_write_bytes(target, lambda f: f.write(data))
     return target
 
 
