@@ -49,13 +49,16 @@ def price_run(
     the counts as arrays (:func:`~spikesim.energy.layer_prices.layer_energy_columns`, the same
     sums bit for bit), and an empty action table."""
     action_rows = counted.action_layer_rows
-    if not actions and action_rows is not None:
-        energy = layer_energy_columns(counted.actions, counted.layers, action_rows, hw, table)
-        added = pd.DataFrame(energy, index=counted.layers.index)
-        layers = pd.concat([counted.layers, added], axis=1)
+    records = counted.layer_records
+    if (not actions and action_rows is not None and records
+            and all(r.keys() == records[0].keys() for r in records)):
+        energy = layer_energy_columns(counted.action_records, records, action_rows, hw, table)
         columns = [*LAYER_COLUMNS, *energy_component_columns(energy), *ENERGY_VIEW_COLUMNS,
                    *COUNT_COLUMNS]
-        return layers[columns], pd.DataFrame({c: [] for c in ACTION_COLUMNS})
+        layers = pd.DataFrame({  # each counted column inferred from its values, as in records
+            c: energy[c] if c in energy else [r[c] for r in records] for c in columns
+        })
+        return layers, pd.DataFrame({c: [] for c in ACTION_COLUMNS})
     priced = price_actions(counted.actions, hw, table)
     leak = price_leakage(counted.layers, hw, table, keys=LAYER_KEYS)
     if len(leak):

@@ -58,7 +58,7 @@ arithmetic, and the structured columns ``energy_table``, ``energy_entry``, ``ene
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import MappingProxyType
@@ -302,21 +302,38 @@ class DistinctActions:
 
 def distinct_actions(actions: pd.DataFrame) -> DistinctActions:
     """:class:`DistinctActions` of ``actions`` (columns component, action, bits, count)."""
-    index: dict[tuple[Any, Any, Any], int] = {}
-    codes = np.empty(len(actions), dtype=np.intp)
-    rows = zip(
-        actions["component"].to_numpy(dtype=object),
-        actions["action"].to_numpy(dtype=object),
-        actions["bits"].to_numpy(),
-        strict=True,
+    return _distinct(
+        zip(
+            actions["component"].to_numpy(dtype=object),
+            actions["action"].to_numpy(dtype=object),
+            actions["bits"].to_numpy(),
+            strict=True,
+        ),
+        len(actions),
+        actions["count"].to_numpy(dtype=np.float64),
     )
-    for row, key in enumerate(rows):
+
+
+def distinct_action_records(records: Sequence[tuple[Any, ...]]) -> DistinctActions:
+    """:class:`DistinctActions` of action rows ``(*keys, component, action, count, bits)``
+    (:meth:`ActionCounter.rows <spikesim.actions.ActionCounter.rows>`), as of the table
+    :func:`spikesim.actions.keyed_actions_frame` makes of them (counts through int64)."""
+    counts = np.array([r[-2] for r in records], dtype=np.int64).astype(np.float64)
+    return _distinct(((r[-4], r[-3], r[-1]) for r in records), len(records), counts)
+
+
+def _distinct(
+    keys: Iterable[tuple[Any, Any, Any]], n: int, counts: NDArray[np.float64]
+) -> DistinctActions:
+    index: dict[tuple[Any, Any, Any], int] = {}
+    codes = np.empty(n, dtype=np.intp)
+    for row, key in enumerate(keys):
         code = index.get(key)
         if code is None:
             code = index[key] = len(index)
         codes[row] = code
-    keys = [(str(c), str(a), int(b)) for c, a, b in index]
-    return DistinctActions(keys, codes, actions["count"].to_numpy(dtype=np.float64))
+    found = [(str(c), str(a), int(b)) for c, a, b in index]
+    return DistinctActions(found, codes, counts)
 
 
 def _remembered_prices(
@@ -505,7 +522,8 @@ def component_energy_by_row(
     comp_codes, uniques = pd.factorize(priced["component"], sort=True)
     sums = component_sums(priced["energy_pj"].to_numpy(dtype=np.float64),
                           np.asarray(comp_codes, dtype=np.intp), [str(c) for c in uniques],
-                          rows, layer_keys)
+                          rows, [layer_keys[k].to_numpy(dtype=object) for k in layer_keys],
+                          len(layer_keys))
     return pd.DataFrame(sums)
 
 
@@ -514,11 +532,13 @@ def component_sums(
     comp_codes: NDArray[np.intp],
     components: Sequence[str],
     rows: NDArray[np.intp],
-    layer_keys: pd.DataFrame,
+    layer_keys: Sequence[NDArray[np.object_]],
+    n_rows: int,
 ) -> dict[str, NDArray[np.float64]]:
     """:func:`component_energy_by_row`'s columns, as arrays by name, of priced rows given as
     arrays: their ``energy`` (pJ), their component as an index into ``components`` (sorted
-    names) and their row of ``layer_keys``.
+    names) and their layer row (``rows``; ``layer_keys``: the key columns of the ``n_rows``
+    layer rows, as object arrays).
 
     pandas sums a group with ``np.add.reduceat`` when the group ids are sorted along the rows,
     else with a compensated loop, so the bits depend on the ids: they are made here exactly as
@@ -527,13 +547,11 @@ def component_sums(
     components, and summed as pandas sums them (:func:`spikesim.energy.sums.group_sums`). A
     row without any priced row is NaN, as a left merge of :func:`component_energy` leaves
     it."""
-    n_rows = len(layer_keys)
     columns = [energy_column(c) for c in components]
     if len(set(columns)) != len(columns) or "energy_pj" in columns:
         raise ValueError(f"component names collide as column names: {list(components)}")
     width = max(1, len(components))
-    keys = [np.unique(layer_keys[k].to_numpy(dtype=object), return_inverse=True)[1]
-            for k in layer_keys.columns]
+    keys = [np.unique(column, return_inverse=True)[1].reshape(-1) for column in layer_keys]
     order = np.lexsort(keys[::-1]) if keys else np.arange(n_rows)
     rank = np.empty(n_rows, dtype=np.int64)
     rank[order] = np.arange(n_rows)

@@ -85,3 +85,15 @@ class ArrayMemo:
         with self._lock:
             self._pairs.clear()
             self.nbytes = 0
+
+
+ROW_COUNTS = ArrayMemo(64 * 1024**2)
+"""Per-row counts of read-only masks (:func:`row_counts`), in this process."""
+
+
+def row_counts(mask: np.ndarray) -> np.ndarray:
+    """``np.count_nonzero(mask, axis=1)`` as int64 (read-only), remembered for a read-only
+    ``mask`` (a cached layer's salient mask, counted by its mapping and its action counts at
+    every point of a sweep)."""
+    return ROW_COUNTS.get(mask, mask, "rows",
+                          lambda: np.count_nonzero(mask, axis=1).astype(np.int64))

@@ -9,6 +9,7 @@ meet in :mod:`spikesim.pipeline`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
@@ -35,15 +36,22 @@ from spikesim.trace import VectorLayer, Workload, WorkloadItem, WorkloadLayer
 
 @dataclass(frozen=True, eq=False)
 class CountedRun:
-    """Unpriced tables of a run: layer rows (cycles, counts), action counts, transactions."""
+    """Unpriced tables of a run: layer rows (cycles, counts), action counts, transactions.
 
-    layers: pd.DataFrame
-    """One row per (layer, design): :meth:`LayerSim.row` fields."""
-    actions: pd.DataFrame
-    """One row per (layer, design, component, action, bits): ``count``."""
-    transactions: pd.DataFrame
-    """Columns :data:`~spikesim.schema.TRANSACTION_COLUMNS`."""
+    It holds the rows as counted (:attr:`layer_records`, :attr:`action_records`) and makes
+    their frames on first use: a sweep point's pricing reads the rows alone
+    (:func:`spikesim.pipeline.price_run` with ``actions=False``) and never builds them."""
+
+    layer_records: list[dict[str, object]]
+    """One per (layer, design): :meth:`LayerSim.row`."""
+    action_records: list[tuple[object, ...]]
+    """One per (layer, design, component, action, bits): ``(layer, design, component, action,
+    count, bits)``, as :meth:`ActionCounter.rows <spikesim.actions.ActionCounter.rows>` gives
+    them."""
     designs: tuple[str, ...]
+    timelines: list[tuple[str, str, Timeline]] = field(default_factory=list)
+    """(layer, design, timeline) per (layer, design) with transactions, in row order (empty
+    when the run took no transaction table)."""
     spike_stats: pd.DataFrame | None = None
     """The |q| histogram of the reference design's quantization (``spike_stats.csv``), when
     the run quantized the layers that way anyway; None otherwise."""
@@ -52,6 +60,21 @@ class CountedRun:
     action_layer_rows: NDArray[np.intp] | None = None
     """Per row of ``actions``, the index of its row in ``layers`` (known from counting: the
     pricing sums by it instead of looking the keys up)."""
+
+    @functools.cached_property
+    def layers(self) -> pd.DataFrame:
+        """One row per (layer, design): :meth:`LayerSim.row` fields."""
+        return records_frame(self.layer_records)
+
+    @functools.cached_property
+    def actions(self) -> pd.DataFrame:
+        """One row per (layer, design, component, action, bits): ``count``."""
+        return keyed_actions_frame(self.action_records, LAYER_KEYS)
+
+    @functools.cached_property
+    def transactions(self) -> pd.DataFrame:
+        """Columns :data:`~spikesim.schema.TRANSACTION_COLUMNS`."""
+        return transactions_frame(self.timelines)
 
 
 def is_vector(layer: WorkloadItem) -> bool:
@@ -283,9 +306,10 @@ def assemble_counts(
     taken = any(p.histograms for p in parts)
     per_row = [n for e in counted for n in e.action_counts]
     return CountedRun(
-        layers=records_frame([row for e in counted for row in e.rows]),
-        actions=keyed_actions_frame([a for e in counted for a in e.action_rows], LAYER_KEYS),
-        transactions=transactions_frame(counted if transactions else []),
+        layer_records=[row for e in counted for row in e.rows],
+        action_records=[a for e in counted for a in e.action_rows],
+        timelines=[(e.layer, design, t) for e in counted for design, t in e.timelines
+                   if len(t)] if transactions else [],
         designs=names,
         spike_stats=histogram_frame(histograms) if taken else None,
         residency=residency,
@@ -302,25 +326,28 @@ def records_frame(rows: Sequence[dict[str, object]]) -> pd.DataFrame:
     return pd.DataFrame({name: [row[name] for row in rows] for name in rows[0]})
 
 
-def transactions_frame(counted: Sequence[LayerCounts]) -> pd.DataFrame:
-    """The ``transactions`` table (:data:`~spikesim.schema.TRANSACTION_COLUMNS`) of the
-    layers' timelines, layer by layer, design by design, built from their columns."""
-    parts = [(e.layer, design, t) for e in counted for design, t in e.timelines if len(t)]
-    if not parts:
-        return pd.DataFrame([], columns=TRANSACTION_COLUMNS)
-    sizes = [len(t) for _, _, t in parts]
+def transactions_frame(timelines: Sequence[tuple[str, str, Timeline]]) -> pd.DataFrame:
+    """The ``transactions`` table (:data:`~spikesim.schema.TRANSACTION_COLUMNS`) of
+    (layer, design, timeline) triples, in their order, built from the timelines' columns."""
+    if not timelines:
+        return _NO_TRANSACTIONS.copy()
+    sizes = [len(t) for _, _, t in timelines]
     units = np.array(UNITS, dtype=object)
     kinds = np.array(KINDS, dtype=object)
     frame = pd.DataFrame({
-        "layer": np.repeat(np.array([p[0] for p in parts], dtype=object), sizes),
-        "design": np.repeat(np.array([p[1] for p in parts], dtype=object), sizes),
-        "unit": units[np.concatenate([t.unit for _, _, t in parts])],
-        "kind": kinds[np.concatenate([t.kind for _, _, t in parts])],
-        "step": np.concatenate([t.step for _, _, t in parts]),
-        "start_cycle": np.concatenate([t.start for _, _, t in parts]),
-        "end_cycle": np.concatenate([t.end for _, _, t in parts]),
+        "layer": np.repeat(np.array([p[0] for p in timelines], dtype=object), sizes),
+        "design": np.repeat(np.array([p[1] for p in timelines], dtype=object), sizes),
+        "unit": units[np.concatenate([t.unit for _, _, t in timelines])],
+        "kind": kinds[np.concatenate([t.kind for _, _, t in timelines])],
+        "step": np.concatenate([t.step for _, _, t in timelines]),
+        "start_cycle": np.concatenate([t.start for _, _, t in timelines]),
+        "end_cycle": np.concatenate([t.end for _, _, t in timelines]),
     })
     return frame[TRANSACTION_COLUMNS]
+
+
+_NO_TRANSACTIONS = pd.DataFrame([], columns=TRANSACTION_COLUMNS)
+"""The empty transaction table (copied: made once, not at every sweep point)."""
 
 
 class PlacedHardware:

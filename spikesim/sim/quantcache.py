@@ -153,13 +153,33 @@ def key_contents(layer_sha256: str, quantization: object, quant: QuantConfig) ->
 
 
 def entry_key(layer_sha256: str, quantization: object, quant: QuantConfig) -> str | None:
-    """The entry's 64 hex digits, or None if the quantization is unknown here."""
-    try:
-        contents = key_contents(layer_sha256, quantization, quant)
-    except KeyError:
+    """The entry's 64 hex digits, or None if the quantization is unknown here (remembered per
+    process under the layer, the quantization and the typed values of the fields it reads,
+    when they are hashable: a sweep asks for the same keys at every point)."""
+    known = quantization_fields(quantization)
+    if known is None:
         return None
+    values = tuple((type(v), v) for v in (getattr(quant, f) for f in known[1]))
+    memo_key: tuple[Any, ...] | None = (FORMAT, QUANTIZER_VERSION, layer_sha256, known[0],
+                                         values)
+    try:
+        found = _entry_keys.get(memo_key)  # type: ignore[arg-type]
+    except TypeError:  # a section (a model) is not hashable: not remembered
+        memo_key, found = None, None
+    if found is not None:
+        return found
+    contents = key_contents(layer_sha256, quantization, quant)
     text = json.dumps(contents, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    key = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    if memo_key is not None:
+        if len(_entry_keys) >= 1 << 16:
+            _entry_keys.clear()
+        _entry_keys[memo_key] = key
+    return key
+
+
+_entry_keys: dict[tuple[Any, ...], str] = {}
+"""The keys :func:`entry_key` made in this process."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -361,8 +381,9 @@ def info() -> CacheInfo:
 
 
 def clear() -> tuple[int, int]:
-    """Remove every cache entry (and temporary files of killed writers); return the entries
-    and bytes removed. Nothing else in the directory is touched."""
+    """Remove every cache entry (and temporary files of killed writers) and forget what this
+    process kept of them; return the entries and bytes removed. Nothing else in the directory
+    is touched."""
     folder = directory()
     removed, freed = 0, 0
     for _, size, path in _entries(folder):
@@ -372,6 +393,7 @@ def clear() -> tuple[int, int]:
             freed += size
     _remove_debris(folder)
     _DECODED.clear()
+    _TOTALS.clear()
     return removed, freed
 
 
@@ -585,23 +607,29 @@ class FunctionalMemo:
     ``<sha256 of the entry key and the functional key>.fo`` beside the entries (bounded,
     listed and cleared with them). A sweep over timing-only fields then runs the layer's exact
     matmul once. A file that does not hold exactly this entry's and key's two non-negative
-    integers is a miss (and is removed); writes are atomic."""
+    integers is a miss (and is removed); writes are atomic. What a process read or wrote it
+    keeps (:data:`_TOTALS`: the totals are fixed by the entry and the key, so the file is
+    read once per process, not once per point)."""
 
     def __init__(self, cache: QuantCache, entry: str) -> None:
         self.cache = cache
         self.entry = entry
 
-    def _path(self, key: tuple[Any, ...]) -> tuple[Path, list[Any]]:
-        array = [int(v) for v in key]
-        text = json.dumps({"entry": self.entry, "array": array}, sort_keys=True)
+    def _path(self, array: tuple[int, ...]) -> Path:
+        text = json.dumps({"entry": self.entry, "array": list(array)}, sort_keys=True)
         digest = hashlib.sha256(text.encode()).hexdigest()
-        return self.cache.folder / f"{digest}{TOTALS_SUFFIX}", array
+        return self.cache.folder / f"{digest}{TOTALS_SUFFIX}"
 
     def get(self, key: tuple[Any, ...]) -> tuple[int, int] | None:
-        path, array = self._path(key)
+        array = tuple(int(v) for v in key)
+        seen = _TOTALS.get((str(self.cache.folder), self.entry, array))
+        if seen is not None:
+            _touch(seen[1])  # recently used, as a read
+            return seen[0]
+        path = self._path(array)
         try:
             data = json.loads(path.read_bytes())
-            ok = (data["entry"] == self.entry and data["array"] == array
+            ok = (data["entry"] == self.entry and data["array"] == list(array)
                   and all(type(data[f]) is int and data[f] >= 0
                           for f in ("spikes", "overflow")))
         except FileNotFoundError:
@@ -613,13 +641,17 @@ class FunctionalMemo:
                 path.unlink()
             return None
         _touch(path)
-        return int(data["spikes"]), int(data["overflow"])
+        totals = int(data["spikes"]), int(data["overflow"])
+        _remember_totals(self.cache.folder, self.entry, array, totals, path)
+        return totals
 
     def __setitem__(self, key: tuple[Any, ...], value: tuple[int, int]) -> None:
-        path, array = self._path(key)
-        spikes, overflow = value
-        data = json.dumps({"entry": self.entry, "array": array, "spikes": int(spikes),
-                           "overflow": int(overflow)}, sort_keys=True).encode()
+        array = tuple(int(v) for v in key)
+        path = self._path(array)
+        spikes, overflow = int(value[0]), int(value[1])
+        _remember_totals(self.cache.folder, self.entry, array, (spikes, overflow), path)
+        data = json.dumps({"entry": self.entry, "array": list(array), "spikes": spikes,
+                           "overflow": overflow}, sort_keys=True).encode()
         try:
             self.cache.folder.mkdir(parents=True, exist_ok=True)
             atomic_write_file(path, lambda fh: fh.write(data), remove_stale=False,
@@ -627,6 +659,18 @@ class FunctionalMemo:
         except OSError:
             return
         self.cache.account(len(data))
+
+
+_TOTALS: dict[tuple[str, str, tuple[int, ...]], tuple[tuple[int, int], Path]] = {}
+"""The functional totals this process read or wrote, by (cache folder, entry key, functional
+key), with their file (:class:`FunctionalMemo`); :func:`clear` empties it."""
+
+
+def _remember_totals(folder: Path, entry: str, array: tuple[int, ...],
+                     totals: tuple[int, int], path: Path) -> None:
+    if len(_TOTALS) >= 1 << 16:
+        _TOTALS.clear()
+    _TOTALS[(str(folder), entry, array)] = (totals, path)
 
 
 def open_cache(enabled: bool = True) -> QuantCache | None:

@@ -40,7 +40,7 @@ def pandas_sums(values: np.ndarray, labels: np.ndarray, size: int, sort: bool) -
     return out
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(labelled(), st.booleans())
 def test_group_sums_are_pandas_sums_bit_for_bit(case: tuple[np.ndarray, np.ndarray, int],
                                                   sort: bool) -> None:
@@ -50,7 +50,7 @@ def test_group_sums_are_pandas_sums_bit_for_bit(case: tuple[np.ndarray, np.ndarr
     np.testing.assert_array_equal(got.view(np.int64), want.view(np.int64))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(labelled())
 def test_kahan_kernel_equals_its_twin(case: tuple[np.ndarray, np.ndarray, int]) -> None:
     values, labels, size = case

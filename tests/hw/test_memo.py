@@ -86,3 +86,17 @@ def test_statistics_from_the_memo_equal_fresh_kernel_runs(
         pd.testing.assert_frame_equal(warm.layers, fresh.layers, check_exact=True)
         pd.testing.assert_frame_equal(warm.actions, fresh.actions, check_exact=True)
     assert engine.KERNEL_MEMO.hits > hits
+
+
+def test_row_counts_are_count_nonzero() -> None:
+    from spikesim.hw.memo import row_counts
+
+    rng = np.random.default_rng(3)
+    mask = rng.random((5, 7)) < 0.3
+    want = np.count_nonzero(mask, axis=1).astype(np.int64)
+    np.testing.assert_array_equal(row_counts(mask), want)  # writeable: counted each time
+    frozen(mask)
+    first = row_counts(mask)
+    assert row_counts(mask) is first  # read-only: counted once
+    np.testing.assert_array_equal(first, want)
+    assert first.dtype == np.int64

@@ -131,7 +131,8 @@ def test_functional_totals_are_computed_once_per_functional_key(
 ) -> None:
     """A hardware point that changes only timing fields reuses the exact matmul's totals (no
     GEMM runs), with the tables of an uncached run; a field the outputs depend on
-    (acc_bits) computes them again; a damaged totals file is a miss and is replaced."""
+    (acc_bits) computes them again; a process reads a totals file once; a damaged totals file
+    is a miss and is replaced."""
     from spikesim.hw import functional
 
     gemms = [0]
@@ -166,7 +167,11 @@ def test_functional_totals_are_computed_once_per_functional_key(
     assert len(totals_files(cache_on)) == 4
     for path in totals_files(cache_on):
         path.write_text('{"spikes": -1}')
-    gemms[0] = 0
+    gemms[0] = 0  # this process read or wrote them: it does not read them again
+    again = simulate_counts(load_hardware(HW), trace, designs)
+    assert gemms[0] == 0
+    pd.testing.assert_frame_equal(again.layers, cold.layers, check_exact=True)
+    quantcache._TOTALS.clear()  # as a new process: the damaged files are misses, replaced
     again = simulate_counts(load_hardware(HW), trace, designs)
     assert gemms[0] == 2
     pd.testing.assert_frame_equal(again.layers, cold.layers, check_exact=True)

@@ -31,7 +31,7 @@ from spikesim.dataflows.if_token_serial import kernel
 from spikesim.dataflows.if_token_serial.mapping import map_layer
 from spikesim.hw import stats as S
 from spikesim.hw.functional import functional_outputs
-from spikesim.hw.memo import ArrayMemo
+from spikesim.hw.memo import ArrayMemo, row_counts
 from spikesim.hw.memory import count_load_actions, membrane_cycles, membrane_sram, membrane_words
 from spikesim.hw.params import ArrayParams, array_params
 from spikesim.hw.transfers import run_steps
@@ -129,10 +129,12 @@ def count_actions(
     last = len(chunks) - 1
     # every tile of a (block, chunk) repeats the same work; tiles differ only in width
     widths = Counter(sched.tile_columns)
+    whole = row_counts(np.asarray(layer.salient)) if len(chunks) == 1 else None
     for b, (t0, t1) in enumerate(sched.blocks):
         tokens = t1 - t0
         for c, (i0, i1) in enumerate(chunks):
-            sal_counts = np.count_nonzero(layer.salient[t0:t1, i0:i1], axis=1)
+            sal_counts = (whole[t0:t1] if whole is not None
+                          else np.count_nonzero(layer.salient[t0:t1, i0:i1], axis=1))
             sal_words = salient_read_words(sal_counts, sched.record_bits, sbank.word_bits)
             act_words = tokens * ceil_div((i1 - i0) * layer.act_bits, abank.word_bits)
             for cols, n in widths.items():

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from spikesim.config.hardware import HardwareConfig
+from spikesim.hw.memo import row_counts
 from spikesim.mapping.schedule import Schedule, index_bits, plan_steps
 from spikesim.quant.layer import QuantizedLayer
 
@@ -22,7 +23,7 @@ def map_layer(layer: QuantizedLayer, hw: HardwareConfig) -> Schedule:
     salient SRAM, K split when a tile does not fit twice. Raises InputError naming the SRAM whose
     capacity is too small."""
     rec_bits = index_bits(layer.k) + layer.salient_bits
-    sal_count = np.count_nonzero(layer.salient, axis=1).astype(np.int64)
+    sal_count = row_counts(np.asarray(layer.salient))
     return plan_steps(
         name=layer.name,
         m=layer.tokens,
