@@ -259,6 +259,28 @@ def count_layers(
     histogram = (take_histograms and reference.kind == DesignKind.SPIKING
                  and reference.name in names)
     part = CountedPart([], histogram)
+    try:
+        _count_each(hw, chosen, names, residency, placed, reference, histogram, part, store,
+                    on_layer)
+    finally:
+        if store is not None:
+            store.flush()  # the entries this run wrote are whole on disk when it returns
+    return part
+
+
+def _count_each(
+    hw: HardwareConfig,
+    chosen: Sequence[WorkloadItem],
+    names: Sequence[str],
+    residency: Residency,
+    placed: PlacedHardware,
+    reference: Any,
+    histogram: bool,
+    part: CountedPart,
+    store: QuantCache | None,
+    on_layer: Callable[[str, str], None] | None,
+) -> None:
+    """The loop of :func:`count_layers`: each layer's rows appended to ``part``."""
     for layer in chosen:
         histograms: list[Histogram] = []
         entry = LayerCounts([], [], [], layer.name)
@@ -281,7 +303,6 @@ def count_layers(
                 on_layer(layer.name, name)
         entry.histogram = histograms[0] if histograms else None
         part.layers.append(entry)
-    return part
 
 
 def assemble_counts(
