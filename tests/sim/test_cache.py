@@ -17,8 +17,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from cli_support import run
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from spikesim.config import load_hardware
 from spikesim.config.quant import QuantConfig
@@ -27,7 +25,6 @@ from spikesim.quant.baselines import MacQuantized
 from spikesim.quant.layer import QuantizedLayer
 from spikesim.sim import quantcache
 from spikesim.sim.counts import simulate_counts
-from spikesim.sim.packing import pack_array, unpack_array
 from spikesim.sim.quantcache import QuantCache, entry_key, quantization_fields
 from spikesim.trace import load_trace, synth_trace
 
@@ -550,33 +547,6 @@ def test_cache_info_and_clear_touch_only_entries(
     assert all(p.read_text(encoding="utf-8") == "keep me" for p in others)
     code, out, _ = run(capsys, "cache", "info")
     assert "entries: 0" in out
-
-
-@settings(max_examples=150, deadline=None)
-@given(st.sampled_from(["bool", "int8", "int16", "int32", "int64", "float32"]),
-       st.sampled_from([(0,), (1,), (7,), (3, 5), (2, 3, 4)]),
-       st.sampled_from([1, 7, 8, 127, 128, 40000]), st.integers(0, 2**32 - 1))
-def test_packed_arrays_come_back_equal(dtype: str, shape: tuple[int, ...], bound: int,
-                                       seed: int) -> None:
-    """Every array an entry stores comes back with its dtype, shape and values, whichever
-    packing (bits, nibbles, int8 or none) its values allow."""
-    rng = np.random.default_rng(seed)
-    if dtype == "bool":
-        a = rng.random(shape) < 0.3
-    elif dtype == "float32":
-        a = rng.standard_normal(shape).astype(np.float32)
-    else:
-        info = np.iinfo(np.dtype(dtype))
-        top = min(bound, int(info.max))
-        a = rng.integers(max(-top - 1, int(info.min)), top + 1, shape).astype(dtype)
-    packing, stored = pack_array(a)
-    raw = np.ascontiguousarray(stored).reshape(-1).view(np.uint8)
-    back = unpack_array(raw, packing, a.dtype, a.size).reshape(a.shape)
-    assert back.dtype == a.dtype
-    np.testing.assert_array_equal(back, a)
-    small = dtype != "float32" and a.size and np.abs(a.astype(np.int64)).max() <= 7
-    if dtype == "bool" or small:
-        assert raw.size <= (a.size + 1) // 2  # bits or nibbles
 
 
 def test_a_miss_is_stored_in_the_background_and_flushed(
