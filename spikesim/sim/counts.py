@@ -260,49 +260,32 @@ def count_layers(
                  and reference.name in names)
     part = CountedPart([], histogram)
     try:
-        _count_each(hw, chosen, names, residency, placed, reference, histogram, part, store,
-                    on_layer)
+        for layer in chosen:
+            histograms: list[Histogram] = []
+            entry = LayerCounts([], [], [], layer.name)
+            layer_hw = placed.get(residency.layer_source(layer))
+            if isinstance(layer, VectorLayer):
+                vector = simulate_vector_layer(layer, layer_hw, names[0])
+                results: Iterable[tuple[str, LayerSim]] = [
+                    (name, replace(vector, design=name)) for name in names
+                ]
+            else:
+                results = _simulate_tensor_layer(layer, layer_hw, names, reference, histogram,
+                                                 histograms, store)
+            for name, res in results:
+                entry.rows.append(res.row())
+                action_rows = res.actions.rows(layer.name, name)
+                entry.action_rows.extend(action_rows)
+                entry.action_counts.append(len(action_rows))
+                entry.timelines.append((name, res.transactions))
+                if on_layer is not None:
+                    on_layer(layer.name, name)
+            entry.histogram = histograms[0] if histograms else None
+            part.layers.append(entry)
     finally:
         if store is not None:
             store.flush()  # the entries this run wrote are whole on disk when it returns
     return part
-
-
-def _count_each(
-    hw: HardwareConfig,
-    chosen: Sequence[WorkloadItem],
-    names: Sequence[str],
-    residency: Residency,
-    placed: PlacedHardware,
-    reference: Any,
-    histogram: bool,
-    part: CountedPart,
-    store: QuantCache | None,
-    on_layer: Callable[[str, str], None] | None,
-) -> None:
-    """The loop of :func:`count_layers`: each layer's rows appended to ``part``."""
-    for layer in chosen:
-        histograms: list[Histogram] = []
-        entry = LayerCounts([], [], [], layer.name)
-        layer_hw = placed.get(residency.layer_source(layer))
-        if isinstance(layer, VectorLayer):
-            vector = simulate_vector_layer(layer, layer_hw, names[0])
-            results: Iterable[tuple[str, LayerSim]] = [
-                (name, replace(vector, design=name)) for name in names
-            ]
-        else:
-            results = _simulate_tensor_layer(layer, layer_hw, names, reference, histogram,
-                                             histograms, store)
-        for name, res in results:
-            entry.rows.append(res.row())
-            action_rows = res.actions.rows(layer.name, name)
-            entry.action_rows.extend(action_rows)
-            entry.action_counts.append(len(action_rows))
-            entry.timelines.append((name, res.transactions))
-            if on_layer is not None:
-                on_layer(layer.name, name)
-        entry.histogram = histograms[0] if histograms else None
-        part.layers.append(entry)
 
 
 def assemble_counts(
