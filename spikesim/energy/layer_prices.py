@@ -30,7 +30,7 @@ from spikesim.energy.price import (
 )
 from spikesim.energy.sums import group_sums
 from spikesim.energy.table import EnergyTable
-from spikesim.energy.views import COMPUTE_KINDS
+from spikesim.energy.views import COMPUTE_KINDS, bound_values, paper_values
 from spikesim.schema import ENERGY_VIEW_COLUMNS, LAYER_KEYS
 
 
@@ -67,7 +67,7 @@ def layer_energy_columns(
     act_rows = np.asarray(action_rows, dtype=np.intp)
     rows = np.concatenate([act_rows, np.repeat(np.arange(n, dtype=np.intp), len(leaking))])
     energy = np.concatenate([
-        distinct.counts * distinct.per_action_pj(hw, table),
+        distinct.energy_pj(hw, table),
         leakage_energy_values(cycles, hw, table),
     ])
     keys = []
@@ -79,23 +79,14 @@ def layer_energy_columns(
 
     compute = np.array([component_kind(c) in COMPUTE_KINDS for c in components], dtype=bool)
     mask = compute[comp_codes] if len(components) else np.zeros(len(comp_codes), dtype=bool)
-    paper = hw.energy.paper
     views = {
         "energy_compute_pj": group_sums(energy[mask], rows[mask], n, sort=False),
-        "energy_paper_pj": (column("mac_ops").astype(np.float64) * paper.mac_pj
-                            + column("acc_ops").astype(np.float64) * paper.ac_pj),
+        "energy_paper_pj": paper_values(column("mac_ops"), column("acc_ops"), hw),
     }
     for side in ("low", "high"):
-        if not table.has_ranges:
-            views[f"energy_{side}_pj"] = out["energy_pj"].copy()
-            continue
-        bound = table.bound("low" if side == "low" else "high")
-        total = group_sums(distinct.counts * distinct.per_action_pj(hw, bound), act_rows, n,
-                           sort=False)
-        leak = leakage_energy_values(cycles, hw, bound)
-        if len(leak):  # one per (layer row, leaking component), layer rows outer
-            leak_rows = np.repeat(np.arange(n, dtype=np.intp), len(leak) // n)
-            total = total + group_sums(leak, leak_rows, n, sort=False)
-        views[f"energy_{side}_pj"] = total
+        views[f"energy_{side}_pj"] = (
+            bound_values(distinct, act_rows, cycles, hw, table, side) if table.has_ranges
+            else out["energy_pj"].copy()
+        )
     out.update({name: views[name] for name in ENERGY_VIEW_COLUMNS})
     return out

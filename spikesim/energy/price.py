@@ -263,14 +263,11 @@ def price_actions(actions: pd.DataFrame, hw: HardwareConfig, table: EnergyTable)
 
 
 def action_energy_pj(
-    actions: pd.DataFrame, hw: HardwareConfig, table: EnergyTable,
-    distinct: DistinctActions | None = None,
+    actions: pd.DataFrame, hw: HardwareConfig, table: EnergyTable
 ) -> NDArray[np.float64]:
     """``count × energy_per_action_pj`` of every row of ``actions`` (the ``energy_pj`` column of
-    :func:`price_actions`, bit for bit) without the provenance columns (``distinct``:
-    :func:`distinct_actions` of ``actions``, when already found)."""
-    distinct = distinct or distinct_actions(actions)
-    return distinct.counts * distinct.per_action_pj(hw, table)
+    :func:`price_actions`, bit for bit) without the provenance columns."""
+    return distinct_actions(actions).energy_pj(hw, table)
 
 
 def _objects(values: list[str]) -> NDArray[np.object_]:
@@ -298,6 +295,10 @@ class DistinctActions:
         """Per row, the energy of one action under ``table`` (pJ)."""
         prices = self.prices(hw, table)
         return np.array([p.energy_pj for p in prices], dtype=np.float64)[self.codes]
+
+    def energy_pj(self, hw: HardwareConfig, table: EnergyTable) -> NDArray[np.float64]:
+        """Per row, ``count × energy_per_action_pj`` under ``table`` (pJ)."""
+        return self.counts * self.per_action_pj(hw, table)
 
 
 def distinct_actions(actions: pd.DataFrame) -> DistinctActions:
@@ -460,11 +461,11 @@ def leaking_components(
     memo = table.memo()
     found = memo.get(key)
     if found is None:
-        found = memo[key] = _findleaking_components(hw, table)
+        found = memo[key] = _find_leaking_components(hw, table)
     return cast(list[tuple[str, float, tuple[str, str, str, str, str]]], found)
 
 
-def _findleaking_components(
+def _find_leaking_components(
     hw: HardwareConfig, table: EnergyTable
 ) -> list[tuple[str, float, tuple[str, str, str, str, str]]]:
     out = []

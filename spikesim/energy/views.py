@@ -29,8 +29,9 @@ from numpy.typing import NDArray
 
 from spikesim.config.hardware import HardwareConfig
 from spikesim.energy.price import (
-    action_energy_pj,
+    DistinctActions,
     component_kind,
+    distinct_actions,
     leakage_energy_values,
 )
 from spikesim.energy.sums import group_sums
@@ -99,11 +100,18 @@ def compute_energy(priced: pd.DataFrame, layers: pd.DataFrame, keys: list[str],
 
 def paper_energy(layers: pd.DataFrame, hw: HardwareConfig) -> pd.Series:
     """``mac_ops × energy.paper.mac_pj + acc_ops × energy.paper.ac_pj`` per row (pJ)."""
-    paper = hw.energy.paper
-    return (
-        layers["mac_ops"].astype("float64") * paper.mac_pj
-        + layers["acc_ops"].astype("float64") * paper.ac_pj
+    return pd.Series(
+        paper_values(layers["mac_ops"].to_numpy(), layers["acc_ops"].to_numpy(), hw),
+        index=layers.index,
     )
+
+
+def paper_values(mac_ops: NDArray[np.integer], acc_ops: NDArray[np.integer],
+                 hw: HardwareConfig) -> NDArray[np.float64]:
+    """:func:`paper_energy` of the rows' operation counts, as an array (pJ)."""
+    paper = hw.energy.paper
+    return (mac_ops.astype(np.float64) * paper.mac_pj
+            + acc_ops.astype(np.float64) * paper.ac_pj)
 
 
 def bound_energy(
@@ -118,16 +126,33 @@ def bound_energy(
 ) -> pd.Series:
     """Full-system energy per row of ``layers`` with every ranged value at ``side`` (``rows``
     and ``codes``: the rows of ``actions`` in ``layers``, when already found)."""
-    assert side in ("low", "high")
-    bound = table.bound("low" if side == "low" else "high")
     rows = rows or LayerRows(layers, keys)
     codes = rows.codes(actions) if codes is None else codes
-    total = rows.sums(action_energy_pj(actions, hw, bound), codes)
-    leak = leakage_energy_values(layers["total_cycles"].to_numpy(dtype=np.int64), hw, bound)
+    cycles = layers["total_cycles"].to_numpy(dtype=np.int64)
+    return pd.Series(bound_values(distinct_actions(actions), codes, cycles, hw, table, side),
+                     index=layers.index)
+
+
+def bound_values(
+    distinct: DistinctActions,
+    action_rows: NDArray[np.intp],
+    cycles: NDArray[np.int64],
+    hw: HardwareConfig,
+    table: EnergyTable,
+    side: str,
+) -> NDArray[np.float64]:
+    """:func:`bound_energy` of counted actions given as :class:`DistinctActions`, with their
+    layer rows (``action_rows``; -1: none) and the layer rows' ``cycles``, as an array (pJ)."""
+    assert side in ("low", "high")
+    bound = table.bound("low" if side == "low" else "high")
+    n = len(cycles)
+    keep = action_rows >= 0
+    total = group_sums(distinct.energy_pj(hw, bound)[keep], action_rows[keep], n, sort=False)
+    leak = leakage_energy_values(cycles, hw, bound)
     if len(leak):  # one row per (layers row, leaking component), in layers order
-        leak_rows = np.repeat(np.arange(len(layers), dtype=np.intp), len(leak) // len(layers))
-        total = total + rows.sums(leak, leak_rows)
-    return pd.Series(total, index=layers.index)
+        leak_rows = np.repeat(np.arange(n, dtype=np.intp), len(leak) // n)
+        total = total + group_sums(leak, leak_rows, n, sort=False)
+    return total
 
 
 def accounting_views(

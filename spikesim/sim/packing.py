@@ -32,9 +32,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-PACKINGS = ("", "bits", "nibbles", "i1")
-"""The packings an entry may name."""
-
 PACKED_NBYTES: dict[str, Callable[[int, int], int]] = {
     "": lambda count, itemsize: count * itemsize,
     "bits": lambda count, _: (count + 7) // 8,
