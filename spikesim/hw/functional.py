@@ -179,7 +179,7 @@ def functional_outputs(
     spikes = 0
     overflow = 0
     outs = np.zeros((m, layer.n), np.int64) if keep_outputs else np.zeros((1, 1), np.int64)
-    gemm = ExactGemm(layer.w_q, backend, exact_limit)
+    gemm = ExactGemm(layer.w_q, backend, exact_limit, tokens=m)
     hi = (1 << (ap.acc_bits - 1)) - 1
     for t0 in range(0, m, chunk_tokens):
         t1 = min(m, t0 + chunk_tokens)

@@ -21,14 +21,16 @@ Backends (all exact; chosen by ``backend=``):
   AVX2 kernel adds u8·s8 products pairwise in saturating int16, so it is used only when
   2·255·max|w̄| < 2^15 (weights of at most 7 bits) and for tokens with B_t < 2^24; otherwise
   ``blas``.
-* ``auto`` — ``int_mm`` when torch is already imported and the CPU reports an int8 dot-product
-  extension (avx512_vnni, avx_vnni or amx_int8 in /proc/cpuinfo), else ``blas``.
+* ``auto`` — ``int_mm`` when the CPU reports an int8 dot-product extension (avx512_vnni,
+  avx_vnni or amx_int8 in /proc/cpuinfo) and torch is already imported, or is installed and the
+  product is large enough to repay importing it (:data:`AUTO_IMPORT_MACS`); else ``blas``.
 
 Twin: :func:`reference_matmul` (int64 NumPy) and :func:`reference_bound`.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import sys
 import threading
@@ -51,6 +53,12 @@ INT32_EXACT = 2**31
 INT8_LO, INT8_HI = -128, 127
 ONEDNN_MAX_W = 64
 """oneDNN's AVX2 u8·s8 kernel sums two products in saturating int16: 2·255·64 < 2^15."""
+AUTO_IMPORT_MACS = 2**36
+"""Multiply-accumulates (tokens × N × K) from which ``auto`` imports torch for ``int_mm`` on a
+CPU with int8 dot products. Measured on an AVX-512 VNNI EPYC (one thread): ``_int_mm`` takes
+0.25 of BLAS's float32 time at every size from 512×64×64 to 512×11008×4096 (1.5e-11 s less per
+MAC), and importing torch 1.3-1.9 s: one product of 2^36 MACs (a llama2-7b gate_proj at 1536
+tokens) repays most of the import, and the products after it (torch stays imported) are gain."""
 
 
 def reference_matmul(x_q: NDArray[np.integer], w_q: NDArray[np.integer]) -> NDArray[np.int64]:
@@ -116,24 +124,32 @@ def split_wide(
 
 
 @njit
-def _add_sparse(y: np.ndarray, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray,
-                w: np.ndarray) -> None:
-    """y[r, :] += v · w[:, c] for each sparse record (r, c, v); ``w`` is [N, K]."""
+def _add_sparse(y: np.ndarray, rows: np.ndarray, slots: np.ndarray, vals: np.ndarray,
+                w_used: np.ndarray) -> None:
+    """y[r, :] += v · w_used[s, :] for each record (r, s, v); ``w_used`` is [C, N], one
+    contiguous row per input channel used."""
     n = y.shape[1]
     for e in range(rows.shape[0]):
         r = rows[e]
-        c = cols[e]
         v = vals[e]
+        w_row = w_used[slots[e]]
         for j in range(n):
-            y[r, j] = y[r, j] + v * np.int64(w[j, c])
+            y[r, j] = y[r, j] + v * np.int64(w_row[j])
 
 
 def add_sparse(y: np.ndarray, rows: NDArray[np.intp], cols: NDArray[np.intp],
                vals: NDArray[np.int64], w_q: NDArray[np.integer]) -> None:
     """In place: y[r, :] += v · w̄[:, c] per record; exact while y's type holds every partial
-    sum (the caller's bound proves it). Twin: ``np.add.at`` in int64 (see the tests)."""
+    sum (the caller's bound proves it). Twin: ``np.add.at`` in int64 (see the tests).
+
+    The weight columns of the input channels that carry records are first gathered into rows
+    of their own ([C, N]): read column by column from w̄ [N, K], every weight of a record was
+    a separate cache line (a llama2-7b layer's ~0.2 % salient values took 6.4 s that way, four
+    times the int8 GEMM itself)."""
     if rows.size:
-        _add_sparse(y, rows, cols, vals, np.ascontiguousarray(w_q))
+        used, slots = np.unique(cols, return_inverse=True)
+        w_used = np.ascontiguousarray(np.asarray(w_q)[:, used].T)
+        _add_sparse(y, rows, slots.astype(np.intp, copy=False), vals, w_used)
 
 
 @lru_cache(maxsize=1)
@@ -146,13 +162,21 @@ def _cpu_has_int8_dot() -> bool:
     return any(flag in flags for flag in ("avx512_vnni", "avx_vnni", "amx_int8"))
 
 
-def resolve_backend(backend: str) -> str:
-    """The concrete backend ``auto`` stands for (see the module docstring)."""
+@lru_cache(maxsize=1)
+def _torch_installed() -> bool:
+    return importlib.util.find_spec("torch") is not None
+
+
+def resolve_backend(backend: str, macs: int = 0) -> str:
+    """The concrete backend ``auto`` stands for, for a product of ``macs`` multiply-accumulates
+    (see the module docstring)."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown exact-GEMM backend {backend!r}; one of {BACKENDS}")
     if backend != "auto":
         return backend
-    if "torch" in sys.modules and _cpu_has_int8_dot():
+    if _cpu_has_int8_dot() and (
+        "torch" in sys.modules or (macs >= AUTO_IMPORT_MACS and _torch_installed())
+    ):
         return "int_mm"
     return "blas"
 
@@ -200,13 +224,15 @@ class ExactGemm:
     """Magnitude below which int32 partial sums are trusted (a smaller one: tests of K blocks)."""
 
     def __init__(self, w_q: NDArray[np.integer], backend: str = "auto",
-                 exact_limit: int = FLOAT32_EXACT) -> None:
+                 exact_limit: int = FLOAT32_EXACT, tokens: int = 0) -> None:
+        """``tokens``: how many token rows the products will hold in all (``auto``'s choice:
+        :func:`resolve_backend` of tokens × N × K)."""
         self.exact_limit = min(exact_limit, FLOAT32_EXACT)  # a smaller one: tests of the fallback
         self.w_q = np.ascontiguousarray(w_q)
         self.n, self.k = int(self.w_q.shape[0]), int(self.w_q.shape[1])
         self.colmax = column_max(self.w_q)
         self.w_max = int(self.colmax.max(initial=0))
-        self.backend = resolve_backend(backend)
+        self.backend = resolve_backend(backend, tokens * self.n * self.k)
         if self.backend == "onednn" and (
             self.w_max > ONEDNN_MAX_W or 255 * self.k * max(1, self.w_max) >= INT32_EXACT
         ):

@@ -4,6 +4,7 @@ the functional path on each backend == reference_outputs (output spikes and over
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 import numpy as np
 import pytest
@@ -182,6 +183,24 @@ def test_backend_choice() -> None:
     assert ExactGemm(np.full((2, 3), 300, np.int16), "int_mm").backend == "blas"
     x = np.array([[2000, -3, 7]], np.int16)
     np.testing.assert_array_equal(exact_matmul_int(x, wide_w, "blas"), reference_matmul(x, wide_w))
+
+
+def test_auto_imports_torch_only_for_large_products(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``auto``: int_mm on an int8-dot CPU when torch is imported, or installed and the product
+    reaches AUTO_IMPORT_MACS; BLAS otherwise (and always without int8 dot products)."""
+    big = intgemm.AUTO_IMPORT_MACS
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    for has_dot, installed, macs, want in [
+        (True, True, big, "int_mm"), (True, True, big - 1, "blas"), (True, False, big, "blas"),
+        (False, True, big, "blas"),
+    ]:
+        monkeypatch.setattr(intgemm, "_cpu_has_int8_dot", lambda has_dot=has_dot: has_dot)
+        monkeypatch.setattr(intgemm, "_torch_installed", lambda installed=installed: installed)
+        assert intgemm.resolve_backend("auto", macs) == want, (has_dot, installed, macs)
+    monkeypatch.setitem(sys.modules, "torch", object())  # already imported: any size
+    monkeypatch.setattr(intgemm, "_cpu_has_int8_dot", lambda: True)
+    assert intgemm.resolve_backend("auto", 0) == "int_mm"
+    assert intgemm.resolve_backend("blas", big) == "blas"
 
 
 def test_float32_weights_reuse_a_collected_owners_buffer() -> None:
