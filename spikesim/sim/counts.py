@@ -10,7 +10,7 @@ meet in :mod:`spikesim.pipeline`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import Any
@@ -29,7 +29,7 @@ from spikesim.hw.transfers import KINDS, UNITS, Timeline, Transaction
 from spikesim.hw.vector import cache_in_store, vector_counts
 from spikesim.schema import LAYER_KEYS, TRANSACTION_COLUMNS, OpClass
 from spikesim.sim.histogram import Histogram, histogram_frame, layer_histogram_arrays
-from spikesim.sim.quantcache import QuantCache, open_cache
+from spikesim.sim.quantcache import QuantCache, admitted_layers, open_cache
 from spikesim.sim.residency import Residency, plan_residency
 from spikesim.trace import VectorLayer, Workload, WorkloadItem, WorkloadLayer
 
@@ -188,9 +188,19 @@ def simulate_counts(
     chosen = select_layers(trace, layers)
     residency = plan_residency(trace.layers, hw)
     order = counting_order(chosen)
-    part = count_layers(hw, [chosen[i] for i in order], names, residency, on_layer=on_layer,
-                        cache=cache, take_histograms=not layers_only)
+    ordered = [chosen[i] for i in order]
+    part = count_layers(hw, ordered, names, residency, on_layer=on_layer, cache=cache,
+                        take_histograms=not layers_only,
+                        admitted=run_admission(ordered, names) if cache else None)
     return assemble_counts([part], names, residency, order, transactions=not layers_only)
+
+
+def run_admission(ordered: Sequence[WorkloadItem], names: Sequence[str]) -> frozenset[str]:
+    """The layers of a run (``ordered``: all it counts, in counting order) whose
+    quantizations under ``names`` it may write to the cache
+    (:func:`~spikesim.sim.quantcache.admitted_layers`); every process of a run computes the
+    same set."""
+    return admitted_layers(ordered, [get_design(name).quantization for name in names])
 
 
 def counting_order(layers: Sequence[WorkloadItem]) -> list[int]:
@@ -249,10 +259,13 @@ def count_layers(
     on_layer: Callable[[str, str], None] | None = None,
     cache: bool = True,
     take_histograms: bool = True,
+    admitted: Collection[str] | None = None,
 ) -> CountedPart:
     """The rows of ``chosen`` layers under each of ``names`` (see :func:`simulate_counts`);
     ``residency`` is the run's plan over its whole workload; takes the
-    reference design's |q| histograms (``take_histograms``, when it is among ``names``)."""
+    reference design's |q| histograms (``take_histograms``, when it is among ``names``);
+    ``admitted``: the layers whose quantizations may be written to the cache
+    (:func:`~spikesim.sim.quantcache.admitted_layers` of the whole run; None: every one)."""
     store = open_cache(cache)
     placed = PlacedHardware(hw)
     reference = get_design(reference_design())
@@ -270,8 +283,10 @@ def count_layers(
                     (name, replace(vector, design=name)) for name in names
                 ]
             else:
-                results = _simulate_tensor_layer(layer, layer_hw, names, reference, histogram,
-                                                 histograms, store)
+                results = _simulate_tensor_layer(
+                    layer, layer_hw, names, reference, histogram, histograms, store,
+                    write=admitted is None or layer.name in admitted,
+                )
             for name, res in results:
                 entry.rows.append(res.row())
                 action_rows = res.actions.rows(layer.name, name)
@@ -379,10 +394,13 @@ def _simulate_tensor_layer(
     histogram: bool,
     histograms: list[Histogram],
     store: QuantCache | None = None,
+    *,
+    write: bool = True,
 ) -> Iterator[tuple[str, LayerSim]]:
     """A layer with activations and weights under each design, one after another: read once
     (when a quantization is not in ``store``), quantized once per distinct quantization (or
-    loaded from ``store``); the reference design's quantization adds its histogram."""
+    loaded from ``store``, and stored there after a miss with ``write``); the reference
+    design's quantization adds its histogram."""
     if isinstance(layer, VectorLayer):
         raise TypeError(f"vector layer {layer.name} has op_class {layer.op_class!r}")
     hw = layer_hardware(layer, hw)
@@ -402,7 +420,7 @@ def _simulate_tensor_layer(
                 x, w = inputs()
                 quantized[key] = design.quantize(layer.name, layer.op, x, w, hw.quant)
             else:
-                quantized[key] = store.quantize(design, layer, hw.quant, inputs)
+                quantized[key] = store.quantize(design, layer, hw.quant, inputs, write=write)
         if histogram and design is reference:
             histograms.append(layer_histogram_arrays(layer.name, quantized[key]))
         res = design.simulate_quantized(quantized[key], hw)

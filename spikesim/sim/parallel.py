@@ -34,6 +34,7 @@ from spikesim.sim.counts import (
     assemble_counts,
     count_layers,
     counting_order,
+    run_admission,
     select_layers,
     simulate_counts,
 )
@@ -59,6 +60,9 @@ class _WorkerState:
     names: tuple[str, ...]
     residency: Residency
     cache: bool
+    admitted: frozenset[str] | None
+    """The run's layers whose quantizations may be written to the cache (the same set in every
+    worker: :func:`~spikesim.sim.counts.run_admission` over the whole run)."""
 
 
 _state: _WorkerState | None = None
@@ -70,12 +74,14 @@ def _init(
 ) -> None:
     global _state
     chosen = select_layers(trace, layer_names)
+    ordered = [chosen[i] for i in counting_order(chosen)]
     _state = _WorkerState(
         hw=hw,
-        chosen=[chosen[i] for i in counting_order(chosen)],
+        chosen=ordered,
         names=names,
         residency=plan_residency(trace.layers, hw),
         cache=cache,
+        admitted=run_admission(ordered, names) if cache else None,
     )
 
 
@@ -84,7 +90,7 @@ def _count_chunk(start: int, stop: int) -> CountedPart:
     if state is None:  # pragma: no cover - the initializer always runs first
         raise RuntimeError("worker not initialized")
     return count_layers(state.hw, state.chosen[start:stop], state.names, state.residency,
-                        cache=state.cache)
+                        cache=state.cache, admitted=state.admitted)
 
 
 def simulate_counts_in(

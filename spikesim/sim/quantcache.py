@@ -45,9 +45,12 @@ a run scans it once, then counts what it writes, and when that count passes the 
 the least recently used entries down to 7/8 of it (so a full cache is scanned once per bound/8
 bytes written, not on every write: a run of thousands of small layers stays linear). Writers in
 other processes are seen at the next scan, at the latest after bound/8 bytes of one's own
-writes, so together they can overshoot the bound by about that much. Only names of that exact
-pattern are ever read or removed. ``SPIKESIM_NO_CACHE=1`` (or ``cache=False``: the
-``--no-cache`` flags) turns the cache off; an unwritable cache directory only costs quantizing.
+writes, so together they can overshoot the bound by about that much. A run writes the
+entries of the layers :func:`admitted_layers` admits (as many of its layers as fit in 7/8 of
+the bound, in counting order), so a run larger than the cache does not evict its own entries.
+Only names of that exact pattern are ever read or removed. ``SPIKESIM_NO_CACHE=1`` (or
+``cache=False``: the ``--no-cache`` flags) turns the cache off; an unwritable cache directory
+only costs quantizing.
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ import stat
 import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -77,6 +80,7 @@ from spikesim.quant import layer as quant_layer
 from spikesim.quant.baselines import GemmPass, LazyWeights, MacQuantized, pass_weights
 from spikesim.quant.layer import Method, QuantizedLayer
 from spikesim.sim.packing import PACKED_NBYTES, pack_array, unpack_array
+from spikesim.trace.vector import VectorLayer
 from spikesim.trace.verified import cache_dir, disk_cache_enabled
 
 FORMAT = 2
@@ -352,6 +356,48 @@ def max_bytes() -> int:
     return max(0, value)
 
 
+ENTRY_HEADER_BYTES = 4096
+"""Allowance for an entry's magic line, checksum and JSON header in :func:`estimated_bytes`."""
+
+
+def estimated_bytes(layer: Any) -> int:
+    """An entry's size before it exists, from the layer's shape: one byte per weight (N·K)
+    and per activation (M·K), four per token and output scale, and the header. An entry holds
+    less (int8 weights raw, activation codes in 4 bits beside a mask bit, the few salient values
+    wider: a llama2-7b block's SpikeQuant entries take 256 MB against 292 MB estimated)."""
+    m, k, n = int(layer.tokens), int(layer.k), int(layer.n)
+    return n * k + m * k + 4 * (m + n) + ENTRY_HEADER_BYTES
+
+
+def admitted_layers(layers: Sequence[Any], quantizations: Collection[object],
+                    bound: int | None = None) -> frozenset[str]:
+    """The names of the tensor layers among ``layers`` (in the order a run counts them) whose
+    quantizations the run may write to the cache: each, in that order, whose entries (one per
+    cacheable quantization among ``quantizations``, :func:`estimated_bytes`) still fit in
+    what the run's earlier admitted entries left of 7/8 of ``bound`` (default
+    :func:`max_bytes`; 7/8: the level eviction brings the directory down to).
+
+    A run whose entries exceed the bound would otherwise write every one and evict its own
+    first ones to make room for the last: the next run, counting in the same order, would find
+    none of them (least-recently-used eviction over a sequence longer than the cache hits
+    nothing) and write them all again. Bounded this way, a whole llama2-7b prefill writes
+    about 2 GiB of its layers instead of 9 GB (the writing was a fifth of its CPU time), and
+    a run after it hits those layers every time. Hits are read whether admitted or not."""
+    budget = (max_bytes() if bound is None else bound) * 7 // 8
+    cacheable = sum(1 for q in set(quantizations) if quantization_fields(q) is not None)
+    admitted: list[str] = []
+    if not cacheable:
+        return frozenset()
+    for layer in layers:
+        if isinstance(layer, VectorLayer):
+            continue
+        need = cacheable * estimated_bytes(layer)
+        if need <= budget:
+            budget -= need
+            admitted.append(layer.name)
+    return frozenset(admitted)
+
+
 def directory() -> Path:
     """``$SPIKESIM_CACHE/quantized`` (default ``~/.cache/spikesim/quantized``)."""
     return cache_dir() / SUBDIR
@@ -558,10 +604,13 @@ class QuantCache:
                 self._writer.shutdown(wait=True)
                 self._writer = None
 
-    def quantize(self, design: Any, layer: Any, quant: QuantConfig, inputs: Inputs) -> Any:
+    def quantize(self, design: Any, layer: Any, quant: QuantConfig, inputs: Inputs,
+                 *, write: bool = True) -> Any:
         """``design.quantize`` of ``layer`` under ``quant``, from the cache when there.
         ``inputs()`` gives the layer's floats; it is called only on a miss. A spiking entry
-        this process has read before comes from :data:`_DECODED` (read-only arrays)."""
+        this process has read before comes from :data:`_DECODED` (read-only arrays). A miss is
+        stored only with ``write`` (:func:`admitted_layers`); without, nothing of it (entry or
+        output totals) is written."""
         key = entry_key(layer.sha256, design.quantization, quant)
         if key is not None:
             found: QuantizedLayer | MacQuantized | None = _DECODED.get(self.folder, key)
@@ -578,6 +627,8 @@ class QuantCache:
         self.misses += 1
         x, w = inputs()
         quantized = design.quantize(layer.name, layer.op, x, w, quant)
+        if not write:
+            return quantized
         if key is not None and isinstance(quantized, QuantizedLayer | MacQuantized):
             self.store_later(key, quantized)
         return self._with_memo(key, quantized)

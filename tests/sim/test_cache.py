@@ -5,6 +5,7 @@ misses and go away, the size bound holds, concurrent writers leave one whole ent
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -568,3 +569,88 @@ def test_a_miss_is_stored_in_the_background_and_flushed(
     with pytest.raises(RuntimeError, match="encoder bug"):
         store.flush()
     store.flush()  # nothing left in flight
+
+
+# --------------------------------------------------------------------------------------------
+# A run larger than the cache writes what fits, and nothing it would evict itself
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def six_layers(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("trace") / "six"
+    synth_trace(path, gemm=[(40, 64, 48), (40, 48, 96), (40, 96, 32), (40, 32, 64),
+                            (40, 64, 64), (40, 64, 16)], seed=9)
+    return path
+
+
+def test_admission_is_first_fit_in_counting_order_and_skips_vector_layers() -> None:
+    from spikesim.trace import load_workload
+
+    model = load_workload("llama2-7b", tokens=64)
+    layers = list(model.layers)[:60]
+    spiking = get_design("spikequant").quantization
+    tensor = [layer for layer in layers if getattr(layer, "op_class", "") != "vector"]
+    sizes = [quantcache.estimated_bytes(layer) for layer in tensor]
+    bound = (sizes[0] + sizes[1] + sizes[-1]) * 8 // 7
+    admitted = quantcache.admitted_layers(layers, [spiking, spiking], bound)
+    want, left = [], bound * 7 // 8
+    for layer, size in zip(tensor, sizes, strict=True):
+        if size <= left:
+            want.append(layer.name)
+            left -= size
+    assert admitted == frozenset(want)
+    assert {tensor[0].name, tensor[1].name} <= admitted
+    assert all(getattr(model.layer(n), "op_class", "") != "vector" for n in admitted)
+    # two quantizations need twice the room; designs the cache does not know need none
+    two = quantcache.admitted_layers(layers, [spiking, get_design("mac-w4a4").quantization],
+                                     bound)
+    assert tensor[0].name in two
+    assert len(two) < len(admitted)
+    assert quantcache.admitted_layers(layers, [("other", None)], bound) == frozenset()
+    assert quantcache.admitted_layers(layers, [spiking], 0) == frozenset()
+
+
+def test_a_run_larger_than_the_cache_writes_only_what_fits(
+    six_layers: Path, cache_on: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hw = load_hardware(HW)
+    trace = load_trace(six_layers)
+    sizes = [quantcache.estimated_bytes(layer) for layer in trace.layers]
+    bound = sum(sizes[:3]) * 8 // 7 + 1  # the first three layers' entries fit
+    monkeypatch.setenv("SPIKESIM_CACHE_MAX_BYTES", str(bound))
+    plain = simulate_counts(hw, trace, None, cache=False)
+    cold = simulate_counts(hw, trace, None)
+    stored = entries(cache_on)
+    want = quantcache.admitted_layers(trace.layers, [get_design("spikequant").quantization])
+    assert want == {layer.name for layer in trace.layers[:3]}
+    assert len(stored) == 3
+    assert sum(p.stat().st_size for p in stored) <= bound * 7 // 8  # the estimate is generous
+    stored_keys = {p.name[:64] for p in stored}
+    for p in totals_files(cache_on):  # output totals only for the entries written
+        assert json.loads(p.read_bytes())["entry"] in stored_keys
+    assert len(totals_files(cache_on)) == 3
+    warm = simulate_counts(hw, trace, None)
+    assert entries(cache_on) == stored  # nothing written, nothing evicted
+    assert len(totals_files(cache_on)) == 3
+    for run_ in (cold, warm):
+        pd.testing.assert_frame_equal(run_.layers, plain.layers, check_exact=True)
+        pd.testing.assert_frame_equal(run_.actions, plain.actions, check_exact=True)
+
+
+@pytest.mark.slow  # two spawned worker processes: ~3 s
+def test_workers_write_the_entries_one_process_writes(
+    six_layers: Path, cache_on: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from spikesim.sim.parallel import simulate_counts_in
+
+    hw = load_hardware(HW)
+    trace = load_trace(six_layers)
+    sizes = [quantcache.estimated_bytes(layer) for layer in trace.layers]
+    monkeypatch.setenv("SPIKESIM_CACHE_MAX_BYTES", str(sum(sizes[:4]) * 8 // 7 + 1))
+    simulate_counts(hw, trace, None)
+    one = [p.name for p in entries(cache_on)]
+    assert len(one) == 4
+    quantcache.clear()
+    simulate_counts_in(hw, trace, None, workers=2)
+    assert [p.name for p in entries(cache_on)] == one
