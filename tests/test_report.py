@@ -8,8 +8,11 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import spikesim
 from spikesim.api import spike_stats
@@ -383,3 +386,52 @@ def test_attention_layers_collapsed_per_block_and_matmul() -> None:
     assert (group["total_cycles"], group["energy_pj"]) == (40, 20.0)
     assert group["utilization"] == pytest.approx((30 * 1.0 + 10 * 0.0) / 40)  # cycle-weighted
     assert (group["activations"], group["per_token_tokens"]) == (64, 8)
+
+
+def _spike_stats_table_twin(spike_stats: pd.DataFrame, groups: dict[str, str]) -> list[list]:
+    """The per-label rows of the report's |q| table, grouped row by row with pandas (what
+    markdown._spike_stats_table did before it grouped by integer codes)."""
+    rows = []
+    labels = spike_stats["layer"].astype(str).map(lambda n: groups.get(n, n))
+    for layer, part in spike_stats.groupby(labels, sort=False):
+        part = part.groupby("abs_q", sort=True)[["normal_count", "salient_count"]].sum()
+        part = part.reset_index()
+        q = part["abs_q"].to_numpy(dtype=float)
+        normal = part["normal_count"].to_numpy(dtype=float)
+        sal = part["salient_count"].to_numpy(dtype=float)
+        count = normal + sal
+        n = float(count.sum())
+        nonzero = q[count > 0]
+        rows.append([str(layer), n, float((q * count).sum()) / n if n else float("nan"),
+                     float(count[q == 0].sum()), float(sal.sum()),
+                     nonzero.max() if nonzero.size else 0])
+    return rows
+
+
+@given(seed=st.integers(0, 2**32 - 1), n_rows=st.integers(0, 60), n_layers=st.integers(1, 6),
+       qmax=st.sampled_from([0, 3, 40, 40000]))
+@settings(max_examples=60, deadline=None)
+def test_spike_stats_table_equals_grouping_by_name(seed: int, n_rows: int, n_layers: int,
+                                                  qmax: int) -> None:
+    """The |q| table (layers in order of first appearance, grouped attention tiles summed)
+    is the one grouping by name gives, cell for cell: unsorted rows, repeated |q|, zero
+    counts."""
+    from spikesim.report import markdown
+
+    rng = np.random.default_rng(seed)
+    names = [f"layers.0.attn.score.g{i}.q0" if i % 2 else f"layers.{i}.mlp" for i in
+             range(n_layers)]
+    groups = {n: "layers.0.attn.score.* (3 layers)" for n in names if "attn" in n}
+    frame = pd.DataFrame({
+        "layer": rng.choice(names, n_rows),
+        "abs_q": rng.integers(0, qmax + 1, n_rows),
+        "normal_count": rng.integers(0, 5, n_rows) * rng.integers(0, 10**6, n_rows),
+        "salient_count": rng.integers(0, 3, n_rows),
+    })
+    want = _spike_stats_table_twin(frame, groups)
+    header = ["layer", "activations", "mean |q|", "|q| = 0", "salient", "max |q|"]
+    text = markdown.markdown_table(header, [
+        [r[0], markdown.fmt_int(r[1]), markdown.fmt_number(r[2], 3),
+         markdown.fmt_percent(r[3], r[1]), markdown.fmt_percent(r[4], r[1]),
+         markdown.fmt_int(r[5])] for r in want], "lrrrrr")
+    assert markdown._spike_stats_table(frame, groups) == text
