@@ -68,6 +68,7 @@ from spikesim.fsutil import (
     signals_deferred,
     staged_dir,
 )
+from spikesim.report.csvout import write_csv
 from spikesim.report.figures import RunTables, compare_figures, run_figures
 from spikesim.report.markdown import (
     FIGURES_DIR,
@@ -423,10 +424,6 @@ def staged_run_dir(target: str | Path, *, keep: Sequence[str] = ()) -> Iterator[
 # --------------------------------------------------------------------------------------------
 
 
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    frame.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
-
-
 def _write_text(path: Path, text: str) -> None:
     with open(path, "w", encoding="utf-8", newline="\n") as fh:
         fh.write(text)
@@ -456,9 +453,9 @@ def write_run_files(
     directory = Path(directory)
     config_text = hardware_to_yaml(result.hardware)
     _write_text(directory / "config.yaml", config_text)
-    _write_csv(result.layers, directory / "layers.csv")
-    _write_csv(result.actions, directory / "actions.csv")
-    _write_csv(result.transactions, directory / "transactions.csv")
+    write_csv(result.layers, directory / "layers.csv")
+    write_csv(result.actions, directory / "actions.csv")
+    write_csv(result.transactions, directory / "transactions.csv")
     summary = build_summary(
         result,
         hardware_file=hardware_file,
@@ -472,7 +469,7 @@ def write_run_files(
         json.dumps(summary, indent=2, ensure_ascii=False, allow_nan=False) + "\n",
     )
     if spike_stats is not None:
-        _write_csv(spike_stats, directory / SPIKE_STATS_NAME)
+        write_csv(spike_stats, directory / SPIKE_STATS_NAME)
     _render_into(directory, directory, figure_dpi if figures else None)
     for layer in timeline_layers:
         write_timeline(directory, layer)
