@@ -34,6 +34,7 @@ import importlib.util
 import math
 import sys
 import threading
+import warnings
 import weakref
 from functools import lru_cache
 from typing import Any, Literal
@@ -181,6 +182,15 @@ def resolve_backend(backend: str, macs: int = 0) -> str:
     return "blas"
 
 
+def _read_only_tensor(torch: Any, a: np.ndarray) -> Any:
+    """``torch.from_numpy(a)`` for an array torch only reads: no copy, and no warning when
+    ``a`` is read-only (a cached layer's arrays are; torch warns that it cannot protect
+    them)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(a)
+
+
 class ScratchPool:
     """Float32 buffers handed out for one owner at a time and taken back when it is collected.
 
@@ -246,7 +256,7 @@ class ExactGemm:
             import torch  # optional dependency, imported only for these backends
 
             self._torch = torch
-            w8 = torch.from_numpy(self.w_q.astype(np.int8, copy=False))
+            w8 = _read_only_tensor(torch, self.w_q.astype(np.int8, copy=False))
             if self.backend == "int_mm":
                 self._w_t = w8.t()  # [K, N] view; _int_mm accepts it
             else:
@@ -294,7 +304,7 @@ class ExactGemm:
     def _int_mm(self, x: np.ndarray, bound: NDArray[np.int64]) -> np.ndarray:
         torch = self._torch
         dense, rows, cols, vals = split_wide(x)
-        a = torch.from_numpy(dense)
+        a = _read_only_tensor(torch, dense)
         # every int32 partial sum of one K block is at most kb · 128 · max|w| < 2^31
         kb = max(1, (self.int32_limit - 1) // (128 * max(1, self.w_max)))
         if kb >= self.k > 1:

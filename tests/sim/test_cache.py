@@ -649,8 +649,11 @@ def test_workers_write_the_entries_one_process_writes(
     sizes = [quantcache.estimated_bytes(layer) for layer in trace.layers]
     monkeypatch.setenv("SPIKESIM_CACHE_MAX_BYTES", str(sum(sizes[:4]) * 8 // 7 + 1))
     simulate_counts(hw, trace, None)
-    one = [p.name for p in entries(cache_on)]
+    one = sorted(p.stat().st_size for p in entries(cache_on))
     assert len(one) == 4
     quantcache.clear()
     simulate_counts_in(hw, trace, None, workers=2)
-    assert [p.name for p in entries(cache_on)] == one
+    # the same layers' entries (their sizes differ by shape); not compared by name: a key
+    # holds the installed version, which the workers read when they start (another test
+    # building the wheel from this tree rewrites the metadata it is read from)
+    assert sorted(p.stat().st_size for p in entries(cache_on)) == one
