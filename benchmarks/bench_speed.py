@@ -11,8 +11,16 @@ printed too. Not a timed test: it prints.
 The "before" column is what issue 13 measured on main before the shared work (same machine
 class, same ratios): 2.5x for SpikeQuant alone, about 7x for every design.
 
+With ``--whole``, also the whole llama2-7b prefill from shapes (``spikesim simulate --workload
+llama2-7b --designs spikequant --workers 2 --no-figures``, a fresh process with an empty cache
+of quantized layers; 32 blocks, 33,248 layers at 2048 tokens): its wall time against issue
+13's 180 s and against the floor scaled to the model (32 × the layer floor, over 2 cores), and
+the CPU seconds of its processes (issue 13 extrapolated 870 before). About 10 minutes on a
+2-core machine.
+
     python benchmarks/bench_speed.py
     python benchmarks/bench_speed.py --trace traces/l7 --tokens 2048
+    python benchmarks/bench_speed.py --whole
 """
 
 from __future__ import annotations
@@ -23,6 +31,13 @@ import resource
 import tempfile
 import time
 from pathlib import Path
+
+WHOLE_TARGET_S = 180.0
+WHOLE_BEFORE_CPU_S = 870.0
+"""Issue 13's whole-prefill row: at most 180 s wall on 2 cores; about 870 CPU-s before
+(extrapolated from one layer)."""
+BLOCKS = 32
+"""Decoder blocks of llama2-7b (the layer floor scaled to the model)."""
 
 BEFORE = {"spikequant": 2.5, "all designs": 7.0, "spikequant, other lanes, warm": 2.5}
 TARGET = {"spikequant": 1.5, "all designs": 2.5, "spikequant, other lanes, warm": 0.3}
@@ -37,6 +52,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trace", help="existing llama2-7b-shaped trace")
     parser.add_argument("--tokens", type=int, default=2048)
+    parser.add_argument("--whole", action="store_true",
+                        help="also time the whole llama2-7b prefill (about 10 minutes)")
     args = parser.parse_args()
     tmp = None
     trace_dir = args.trace
@@ -81,8 +98,36 @@ def main() -> None:
         print(f"{case:<28} {seconds:>8.2f} {seconds / floor:>8.2f} {BEFORE[case]:>6.1f}x "
               f"{TARGET[case]:>6.1f}x")
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
+    if args.whole:
+        whole_prefill(args.tokens, floor)
     if tmp is not None:
         tmp.cleanup()
+
+
+def whole_prefill(tokens: int, layer_floor_s: float) -> None:
+    """Time ``spikesim simulate`` of the whole llama2-7b prefill in a fresh process (its own
+    empty cache) and print it against the 180 s target and the floor scaled to the model."""
+    import subprocess
+    import sys
+
+    with tempfile.TemporaryDirectory(prefix="spikesim-whole-") as work:
+        env = dict(os.environ, SPIKESIM_CACHE=str(Path(work) / "cache"))
+        command = [sys.executable, "-m", "spikesim", "simulate", "--hw", "spikequant-45nm",
+                   "--workload", "llama2-7b", "--tokens", str(tokens), "--designs",
+                   "spikequant", "--workers", "2", "--no-figures", "--quiet",
+                   "--out", str(Path(work) / "run")]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = time.perf_counter()
+        subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+        wall = time.perf_counter() - t
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    floor = BLOCKS * layer_floor_s / 2
+    print(f"whole llama2-7b prefill, {tokens} tokens, spikequant, --workers 2: {wall:.0f} s "
+          f"wall (target {WHOLE_TARGET_S:.0f} s; floor {BLOCKS} x {layer_floor_s:.1f} s / 2 "
+          f"cores = {floor:.0f} s, {wall / floor:.2f}x), {cpu:.0f} CPU-s (before "
+          f"~{WHOLE_BEFORE_CPU_S:.0f}), peak RSS of its largest process "
+          f"{after.ru_maxrss / 2**20:.1f} GiB")
 
 
 if __name__ == "__main__":
