@@ -182,6 +182,26 @@ def resolve_backend(backend: str, macs: int = 0) -> str:
     return "blas"
 
 
+@lru_cache(maxsize=1)
+def _torch_or_none() -> Any:
+    """The torch module, or None when it does not import (tried once per process)."""
+    try:
+        import torch
+    except (ImportError, OSError):
+        return None
+    return torch
+
+
+def _import_torch(*, required: bool) -> Any:
+    """The torch module (an optional dependency, imported only for the int8 backends); None
+    when it fails to import and the caller can do without (``auto``: an exact product does
+    not need it); ``required``: its import error is raised."""
+    torch = _torch_or_none()
+    if torch is None and required:
+        import torch  # raises the import's own error
+    return torch
+
+
 def _read_only_tensor(torch: Any, a: np.ndarray) -> Any:
     """``torch.from_numpy(a)`` for an array torch only reads: no copy, and no warning when
     ``a`` is read-only (a cached layer's arrays are; torch warns that it cannot protect
@@ -253,8 +273,10 @@ class ExactGemm:
         self._torch: Any = None
         self._w_t: Any = None
         if self.backend in ("int_mm", "onednn") and self.n and self.k:
-            import torch  # optional dependency, imported only for these backends
-
+            torch = _import_torch(required=backend != "auto")
+            if torch is None:  # auto chose it, but torch does not import here: BLAS
+                self.backend = "blas"
+                return
             self._torch = torch
             w8 = _read_only_tensor(torch, self.w_q.astype(np.int8, copy=False))
             if self.backend == "int_mm":

@@ -203,6 +203,20 @@ def test_auto_imports_torch_only_for_large_products(monkeypatch: pytest.MonkeyPa
     assert intgemm.resolve_backend("blas", big) == "blas"
 
 
+def test_auto_takes_blas_when_torch_does_not_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An installed torch that fails to import (a broken build) costs ``auto`` its int8 path,
+    not the run: the product is exact on BLAS."""
+    monkeypatch.setattr(intgemm, "_cpu_has_int8_dot", lambda: True)
+    monkeypatch.setattr(intgemm, "_torch_installed", lambda: True)
+    monkeypatch.setattr(intgemm, "_torch_or_none", lambda: None)
+    rng = np.random.default_rng(3)
+    x, w, _ = integers(rng, 5, 9, 4, 4, 16, 4, 0.3, 0)
+    gemm = ExactGemm(w, "auto", tokens=intgemm.AUTO_IMPORT_MACS)
+    assert gemm.backend == "blas"
+    y, _ = gemm(x)
+    np.testing.assert_array_equal(np.asarray(y).astype(np.int64), reference_matmul(x, w))
+
+
 def test_float32_weights_reuse_a_collected_owners_buffer() -> None:
     """Two live ExactGemm objects never share a float32 weight buffer; once one is collected
     the next takes its buffer (no fresh pages), and every product stays exact."""
