@@ -409,13 +409,13 @@ def _spike_stats_table_twin(spike_stats: pd.DataFrame, groups: dict[str, str]) -
 
 
 @given(seed=st.integers(0, 2**32 - 1), n_rows=st.integers(0, 60), n_layers=st.integers(1, 6),
-       qmax=st.sampled_from([0, 3, 40, 40000]))
+       qmax=st.sampled_from([0, 3, 40, 40000, 2**53]), by_rank=st.booleans())
 @settings(max_examples=60, deadline=None)
 def test_spike_stats_table_equals_grouping_by_name(seed: int, n_rows: int, n_layers: int,
-                                                  qmax: int) -> None:
+                                                  qmax: int, by_rank: bool) -> None:
     """The |q| table (layers in order of first appearance, grouped attention tiles summed)
     is the one grouping by name gives, cell for cell: unsorted rows, repeated |q|, zero
-    counts."""
+    counts, |q| up to 2^53."""
     from spikesim.report import markdown
 
     rng = np.random.default_rng(seed)
@@ -434,4 +434,7 @@ def test_spike_stats_table_equals_grouping_by_name(seed: int, n_rows: int, n_lay
         [r[0], markdown.fmt_int(r[1]), markdown.fmt_number(r[2], 3),
          markdown.fmt_percent(r[3], r[1]), markdown.fmt_percent(r[4], r[1]),
          markdown.fmt_int(r[5])] for r in want], "lrrrrr")
-    assert markdown._spike_stats_table(frame, groups) == text
+    with pytest.MonkeyPatch.context() as m:
+        if by_rank:  # |q| keyed by rank (what keys beyond int64's range take)
+            m.setattr(markdown, "_KEY_LIMIT", 1)
+        assert markdown._spike_stats_table(frame, groups) == text

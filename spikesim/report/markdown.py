@@ -808,6 +808,11 @@ def _figures_section(specs: Sequence[FigureSpec]) -> str:
     return "".join(out)
 
 
+_KEY_LIMIT = 2**62
+"""Bound of the (label, |q|) keys of :func:`_spike_stats_table` (int64); past it |q| is keyed
+by its rank among the values present."""
+
+
 def _spike_stats_table(spike_stats: pd.DataFrame, groups: Mapping[str, str]) -> str:
     """One row per layer of ``spike_stats.csv``; the attention layers of ``groups`` summed per
     group (their histograms added)."""
@@ -820,12 +825,17 @@ def _spike_stats_table(spike_stats: pd.DataFrame, groups: Mapping[str, str]) -> 
     label_codes, labels = pd.factorize(pd.Series(label_of_layer, dtype=object))
     q_rows = spike_stats["abs_q"].to_numpy(np.int64)
     span = int(q_rows.max(initial=0)) + 1
+    q_values = None
+    if span * max(1, len(labels)) >= _KEY_LIMIT:  # |q| up to 2^53 (a hand-made table): rank
+        q_rows, q_values = pd.factorize(q_rows, sort=True)
+        span = len(q_values)
     # one int64 key per (label, |q|): sorted, it orders by label, then by |q|
     key = np.asarray(label_codes, np.int64)[layer_codes] * span + q_rows
     sums = spike_stats[["normal_count", "salient_count"]].groupby(key, sort=True).sum()
     keys = sums.index.to_numpy(np.int64)
     starts = np.searchsorted(keys // span, np.arange(len(labels) + 1))
-    abs_q = (keys % span).astype(float)
+    q_of_key = keys % span
+    abs_q = (q_of_key if q_values is None else np.asarray(q_values)[q_of_key]).astype(float)
     normal_all = sums["normal_count"].to_numpy(dtype=float)
     sal_all = sums["salient_count"].to_numpy(dtype=float)
     for code, layer in enumerate(labels):
