@@ -38,12 +38,12 @@ def _plain(field: pa.Field) -> bool:
 
 
 def _write_through_arrow(frame: pd.DataFrame, path: Path) -> bool:
-    """Write ``frame`` with Arrow when that gives pandas' bytes; False (nothing kept) when it
-    cannot."""
+    """Write ``frame`` with Arrow when that gives pandas' bytes; False when it cannot (the
+    caller's pandas then writes the file, over anything begun here)."""
     if len(frame) < ARROW_MIN_ROWS or not frame.columns.is_unique or frame.shape[1] < 2:
         return False  # (one column: pandas writes an empty string as "", Arrow as nothing)
     if not all(pd.api.types.is_integer_dtype(d) or pd.api.types.is_string_dtype(d)
-               for d in frame.dtypes) or any(pd.api.types.is_bool_dtype(d) for d in frame.dtypes):
+               for d in frame.dtypes):  # (an object column of other values: _plain below)
         return False
     try:
         table = pa.Table.from_pandas(frame, preserve_index=False)

@@ -364,8 +364,8 @@ def estimated_bytes(layer: Any) -> int:
     """An entry's size before it exists, from the layer's shape: one byte per weight (N·K)
     and per activation (M·K), four per token and output scale, and the header. An entry holds
     less (int8 weights raw, activation codes in 4 bits beside a mask bit, the few salient values
-    wider: the seven linears of a llama2-7b block at 2048 tokens take 256 MB as SpikeQuant entries,
-276 MB estimated)."""
+    wider: the seven linears of a llama2-7b block at 2048 tokens take 256 MB as SpikeQuant
+    entries, 276 MB estimated)."""
     m, k, n = int(layer.tokens), int(layer.k), int(layer.n)
     return n * k + m * k + 4 * (m + n) + ENTRY_HEADER_BYTES
 
@@ -385,11 +385,11 @@ def admitted_layers(layers: Sequence[Any], quantizations: Collection[object],
     tokens writes 1.8 GB of entries (its first four blocks and a part of the fifth) instead of
     15.7 GB, and a run after it hits those layers every time. Hits are read whether admitted
     or not."""
-    budget = (max_bytes() if bound is None else bound) * 7 // 8
     cacheable = sum(1 for q in set(quantizations) if quantization_fields(q) is not None)
-    admitted: list[str] = []
     if not cacheable:
         return frozenset()
+    budget = (max_bytes() if bound is None else bound) * 7 // 8
+    admitted: list[str] = []
     for layer in layers:
         if isinstance(layer, VectorLayer):
             continue

@@ -611,14 +611,21 @@ def test_admission_is_first_fit_in_counting_order_and_skips_vector_layers() -> N
     assert quantcache.admitted_layers(layers, [spiking], 0) == frozenset()
 
 
+def bound_to_first(trace: Any, layers: int, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Set the cache's bound so that the entries of ``trace``'s first ``layers`` layers (one
+    quantization each) fit in 7/8 of it, and no more; return the bound."""
+    sizes = [quantcache.estimated_bytes(layer) for layer in trace.layers]
+    bound = sum(sizes[:layers]) * 8 // 7 + 1
+    monkeypatch.setenv("SPIKESIM_CACHE_MAX_BYTES", str(bound))
+    return bound
+
+
 def test_a_run_larger_than_the_cache_writes_only_what_fits(
     six_layers: Path, cache_on: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hw = load_hardware(HW)
     trace = load_trace(six_layers)
-    sizes = [quantcache.estimated_bytes(layer) for layer in trace.layers]
-    bound = sum(sizes[:3]) * 8 // 7 + 1  # the first three layers' entries fit
-    monkeypatch.setenv("SPIKESIM_CACHE_MAX_BYTES", str(bound))
+    bound = bound_to_first(trace, 3, monkeypatch)
     plain = simulate_counts(hw, trace, None, cache=False)
     cold = simulate_counts(hw, trace, None)
     stored = entries(cache_on)
@@ -646,8 +653,7 @@ def test_workers_write_the_entries_one_process_writes(
 
     hw = load_hardware(HW)
     trace = load_trace(six_layers)
-    sizes = [quantcache.estimated_bytes(layer) for layer in trace.layers]
-    monkeypatch.setenv("SPIKESIM_CACHE_MAX_BYTES", str(sum(sizes[:4]) * 8 // 7 + 1))
+    bound_to_first(trace, 4, monkeypatch)
     simulate_counts(hw, trace, None)
     one = sorted(p.stat().st_size for p in entries(cache_on))
     assert len(one) == 4
