@@ -40,16 +40,19 @@ __all__ = [
 ]
 
 GENERATED_DTYPE = "float16"
-"""Values of shape-only workloads are rounded to this dtype, as ``synth`` writes them."""
+"""Values of shape-only workloads are rounded to this dtype, as ``synth`` writes them (they are
+held in float32 arrays: every consumer reads float32, and float32 holds them exactly)."""
 
 
 class InputCache(LastValue[np.ndarray]):
-    """The last generated input ``x`` (float16) of one workload, keyed by everything its values
-    depend on, so q/k/v_proj (and gate/up_proj) of a block generate it once. Holds one array."""
+    """The last generated input ``x`` (float16 values, float32) of one workload, keyed by
+    everything its values depend on, so q/k/v_proj (and gate/up_proj) of a block generate it
+    once. Holds one array."""
 
 
 class WeightCache(LastValue[np.ndarray]):
-    """The last generated weights ``w`` (float16) of one workload, keyed by everything their
+    """The last generated weights ``w`` (float16 values, float32) of one workload, keyed by
+    everything their
     values depend on, so a projection counted at every decode step one after the other
     (:func:`spikesim.sim.counts.counting_order`) generates them once. Holds one array."""
 
@@ -97,7 +100,7 @@ class GeneratedLayer:
         ``(site, statistics)`` pairs replacing the built-in activation statistics of those sites
         (fitted to a trace, :mod:`spikesim.trace.fitstats`); ``()``: the built-in ones.
 
-    The layers of one workload share a one-entry cache of the last generated ``x`` (float16),
+    The layers of one workload share a one-entry cache of the last generated ``x``,
     so the layers of a block that read the same input (q/k/v_proj, gate/up_proj) generate it
     once; it never holds more than that one array.
     """
@@ -150,9 +153,13 @@ class GeneratedLayer:
                                  field=size.field) from None
 
     def tensor(self, name: str) -> np.ndarray:
-        """Tensor ``x`` or ``w`` as generated (float16, read-only; ``x`` may be shared with the
-        other layers of its block, ``w`` with the same projection at other decode steps, so
-        they must not be written)."""
+        """Tensor ``x`` or ``w`` as generated, float16 (a new array)."""
+        return self._held(name).astype(np.float16)
+
+    def _held(self, name: str) -> np.ndarray:
+        """Tensor ``x`` or ``w``: float16 values in a read-only float32 array (``x`` may be
+        shared with the other layers of its block, ``w`` with the same projection at other
+        decode steps)."""
         if name == "x":
             self.check_size()
             key = (self.seed, self.block, site_of(self.op), self.tokens, self.k, self.hidden,
@@ -160,7 +167,7 @@ class GeneratedLayer:
             x = self._cache.get(key, lambda: generate_activations(
                 seed=self.seed, block=self.block, op=self.op, m=self.tokens, k=self.k,
                 hidden=self.hidden, dtype=GENERATED_DTYPE, stream=self.stream,
-                stats=dict(self.stats) or None,
+                stats=dict(self.stats) or None, holder="float32",
             ))
             x.flags.writeable = False
             return x
@@ -168,19 +175,22 @@ class GeneratedLayer:
             self.check_size()
             w = self._weights.get(self.reuse_key, lambda: generate_weights(
                 seed=self.seed, block=self.block, op=self.op, n=self.n, k=self.k,
-                dtype=GENERATED_DTYPE,
+                dtype=GENERATED_DTYPE, holder="float32",
             ))
             w.flags.writeable = False
             return w
         raise InputError(f"layer {self.name!r} has no tensor {name!r} (has: x, w)", field=name)
 
     def activations(self) -> np.ndarray:
-        """``x`` as a fresh float32 array ``[tokens, k]`` (the caller's to keep or drop)."""
-        return self.tensor("x").astype(np.float32)
+        """``x`` as a read-only float32 array ``[tokens, k]`` of float16 values, shared with
+        the layers of its block that read the same input (not copied: a 7B layer's inputs and
+        weights were converted from float16 at every use)."""
+        return self._held("x")
 
     def weights(self) -> np.ndarray:
-        """``w`` as a fresh float32 array ``[n, k]`` (``nn.Linear`` convention)."""
-        return self.tensor("w").astype(np.float32)
+        """``w`` as a read-only float32 array ``[n, k]`` of float16 values (``nn.Linear``
+        convention), shared with the projection's other decode steps."""
+        return self._held("w")
 
 
 def linear_recipe_sha256(

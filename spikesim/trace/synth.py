@@ -82,6 +82,7 @@ from spikesim.trace.format import (
     with_extra_tensors,
     write_trace,
 )
+from spikesim.trace.half import FLOAT16_MAX, clip_round_to_float16
 from spikesim.trace.shapes import SHAPES, ModelShape
 
 __all__ = [
@@ -363,11 +364,15 @@ def _weights(seed: int, block: int, op_index: int, n: int, k: int) -> np.ndarray
     return w
 
 
-def _cast(arr: np.ndarray, dtype: str) -> np.ndarray:
-    """Cast float32 → ``dtype``, clipping to its finite range so no Inf appears."""
+def _cast(arr: np.ndarray, dtype: str, holder: str | None = None) -> np.ndarray:
+    """Round float32 ``arr`` (in place) to ``dtype``'s values, clipped to its finite range so
+    no Inf appears, held in ``holder`` (default ``dtype``; float32 holds float16 values
+    exactly)."""
     if dtype == "float32":
         return arr
-    limit = np.float32(np.finfo(np.float16).max)
+    if holder == "float32":
+        return clip_round_to_float16(arr)
+    limit = np.float32(FLOAT16_MAX)
     np.clip(arr, -limit, limit, out=arr)
     return arr.astype(np.float16)
 
@@ -381,9 +386,11 @@ def site_of(op: str) -> str:
 def generate_activations(
     *, seed: int, block: int, op: str, m: int, k: int, hidden: int | None, dtype: str,
     stream: tuple[int, ...] = (), stats: Mapping[str, ActivationStats] | None = None,
+    holder: str | None = None,
 ) -> np.ndarray:
     """The input ``x`` ``[m, k]`` of layer ``op`` of block ``block``, as :func:`synth_trace`
-    writes it (``dtype``, float16 clipped to its finite range).
+    writes it (``dtype``, float16 clipped to its finite range), in an array of dtype
+    ``holder`` (default ``dtype``; ``"float32"``: the same values, widened).
 
     ``hidden`` is the model's residual width when the layer belongs to a model shape: the
     inputs of q/k/v and gate/up_proj then carry the persistent outlier channels of the
@@ -404,14 +411,17 @@ def generate_activations(
     if hidden is not None and site in ("attn_in", "mlp_in"):
         rng = np.random.default_rng([seed, 0, _SITE_IDS["hidden_outliers"]])
         shared = _outlier_channels(rng, hidden, site_stats("attn_in", stats).outlier_fraction)
-    return _cast(_activations(seed, block, site, m, k, shared, stream, stats), dtype)
+    return _cast(_activations(seed, block, site, m, k, shared, stream, stats), dtype, holder)
 
 
-def generate_weights(*, seed: int, block: int, op: str, n: int, k: int, dtype: str) -> np.ndarray:
+def generate_weights(
+    *, seed: int, block: int, op: str, n: int, k: int, dtype: str, holder: str | None = None
+) -> np.ndarray:
     """The weights ``w`` ``[n, k]`` of layer ``op`` of block ``block``, as :func:`synth_trace`
-    writes them (``dtype``); one random stream per (seed, block, op)."""
+    writes them (``dtype``), in an array of dtype ``holder`` (default ``dtype``); one random
+    stream per (seed, block, op)."""
     op_index = _OPS.index(op) if op in _OPS else len(_OPS)
-    return _cast(_weights(seed, block, op_index, n, k), dtype)
+    return _cast(_weights(seed, block, op_index, n, k), dtype, holder)
 
 
 def check_tensor_size(name: str, tensor: str, rows: int, k: int, *, field: str) -> None:

@@ -205,11 +205,12 @@ class WorkloadLayer(Protocol):
         ...
 
     def activations(self) -> np.ndarray:
-        """``x`` as a fresh float32 array ``[tokens, k]``."""
+        """``x`` as a float32 array ``[tokens, k]``, to read only: a generated layer's is
+        shared and read-only, a trace's fresh."""
         ...
 
     def weights(self) -> np.ndarray:
-        """``w`` as a fresh float32 array ``[n, k]``."""
+        """``w`` as a float32 array ``[n, k]``, to read only (shared, as ``activations``)."""
         ...
 
 

@@ -270,19 +270,23 @@ def test_seed_changes_values_and_digests() -> None:
     assert a.sha256 != b.sha256
 
 
-def test_generated_arrays_belong_to_the_caller() -> None:
+def test_generated_arrays_are_shared_and_read_only() -> None:
+    """x and w are float16 values held in float32 arrays made once and shared: q/k/v read one
+    x; nobody may write it (the next layer would read the change)."""
     wl = load_workload("shape:smollm2-135m", tokens=2)
     q, k = linears(wl)[0], linears(wl)[1]
     x = q.activations()
     assert x.dtype == np.float32
-    assert x.flags.writeable
-    x[:] = 0  # the caller's copy: the next layer's input is unchanged
-    assert np.abs(k.activations()).max() > 0
-    assert same_bits(q.activations(), k.activations())  # q/k/v share one input, as in a model
-    assert q.tensor("x") is k.tensor("x")  # generated once for the block (a one-entry cache)
-    assert linears(wl)[3].tensor("x") is not q.tensor("x")  # o_proj: another input
-    assert not q.tensor("x").flags.writeable
-    assert q.tensor("w").dtype == np.float16
+    assert not x.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        x[:] = 0
+    assert k.activations() is x  # q/k/v share one input, generated once (a one-entry cache)
+    assert linears(wl)[3].activations() is not x  # o_proj: another input
+    assert not q.weights().flags.writeable
+    for name, held in (("x", x), ("w", q.weights())):
+        half = q.tensor(name)  # the values as float16, as synth writes them
+        assert half.dtype == np.float16
+        assert same_bits(half.astype(np.float32), held)
     assert q.tensor_names() == ("x", "w")
     with pytest.raises(InputError):
         q.tensor("x_q")
