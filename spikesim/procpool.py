@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from spikesim.errors import InputError, echo
+from spikesim.pages import prefer_small_pages
 
 MAX_WORKERS = 64
 """Most local worker processes a run or a sweep starts (more is an InputError naming
@@ -45,9 +46,11 @@ def check_workers(workers: object) -> int:
 
 
 def init_worker() -> None:
-    """Worker initializer: one thread per worker."""
+    """Worker initializer: one thread per worker, NumPy on ordinary pages
+    (:func:`spikesim.pages.prefer_small_pages`)."""
     for var in THREAD_VARS:
         os.environ[var] = "1"
+    prefer_small_pages()
     try:
         import numba
 

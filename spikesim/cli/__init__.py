@@ -46,6 +46,7 @@ from spikesim.cli.common import (
 from spikesim.cli.flags import parser_flags, with_flag
 from spikesim.errors import InputError
 from spikesim.fsutil import Interrupted
+from spikesim.pages import prefer_small_pages
 
 __all__ = ["COMMANDS", "Command", "build_parser", "main"]
 
@@ -112,6 +113,7 @@ def _error(message: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    prefer_small_pages()
     flags: frozenset[str] = frozenset()
     try:
         parser = build_parser()
