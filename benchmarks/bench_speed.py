@@ -6,7 +6,8 @@ once in float32 (what any simulator that produces exact outputs must at least do
 ``spikesim.simulate`` with SpikeQuant alone, and with all six designs (each with a cold cache of
 quantized layers), then SpikeQuant again at another hardware point (twice the lanes) with the
 cache the previous run left, each timed as a ratio to that floor. Peak RSS of the process is
-printed too. Not a timed test: it prints.
+printed too. NumPy runs on ordinary pages, as in the CLI (:mod:`spikesim.pages`; set
+``NUMPY_MADVISE_HUGEPAGE=1`` to time huge pages). Not a timed test: it prints.
 
 The "before" column is what issue 13 measured on main before the shared work (same machine
 class, same ratios): 2.5x for SpikeQuant alone, about 7x for every design.
@@ -55,6 +56,9 @@ def main() -> None:
     parser.add_argument("--whole", action="store_true",
                         help="also time the whole llama2-7b prefill (about 10 minutes)")
     args = parser.parse_args()
+    from spikesim.pages import prefer_small_pages
+
+    prefer_small_pages()  # as the CLI and its workers run (spikesim.pages), floor included
     tmp = None
     trace_dir = args.trace
     if trace_dir is None:

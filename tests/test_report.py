@@ -438,3 +438,19 @@ def test_spike_stats_table_equals_grouping_by_name(seed: int, n_rows: int, n_lay
         if by_rank:  # |q| keyed by rank (what keys beyond int64's range take)
             m.setattr(markdown, "_KEY_LIMIT", 1)
         assert markdown._spike_stats_table(frame, groups) == text
+
+
+@given(keys=st.lists(st.integers(-(2**40), 2**40), max_size=80), ascending=st.booleans())
+def test_key_sums_equal_pandas_groupby(keys: list[int], ascending: bool) -> None:
+    """key_sums == DataFrame.groupby(key, sort=True).sum(): keys and int64 sums, sorted or
+    not."""
+    from spikesim.report.markdown import key_sums
+
+    key = np.array(sorted(keys) if ascending else keys, np.int64)
+    a = np.arange(len(key), dtype=np.int64) * 7 - 3
+    b = (np.arange(len(key), dtype=np.int64) % 5) * (2**50)
+    got_keys, (got_a, got_b) = key_sums(key, [a, b])
+    want = pd.DataFrame({"a": a, "b": b}).groupby(key, sort=True).sum()
+    assert np.array_equal(got_keys, want.index.to_numpy(np.int64))
+    assert np.array_equal(got_a, want["a"].to_numpy(np.int64))
+    assert np.array_equal(got_b, want["b"].to_numpy(np.int64))

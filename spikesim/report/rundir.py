@@ -445,9 +445,11 @@ def write_run_files(
     """Write every run file of ``result`` into ``directory`` (normally a staged directory).
 
     ``report.md`` and ``figures/`` are made from the written tables as read back, exactly as
-    ``spikesim report`` does. ``spike_stats`` (``spikesim.sim.stats.spike_stats``) is written as
-    ``spike_stats.csv`` when given; each of ``timeline_layers`` gets a Chrome/Perfetto trace
-    (``timeline-<layer>.json``) made from ``transactions.csv``. ``figures=False`` skips drawing
+    ``spikesim report`` does, except ``spike_stats`` (integers and names, which read back
+    equal; the largest table), used as it is. ``spike_stats``
+    (``spikesim.sim.stats.spike_stats``) is written as ``spike_stats.csv`` when given; each of
+    ``timeline_layers`` gets a Chrome/Perfetto trace (``timeline-<layer>.json``) made from
+    ``transactions.csv``. ``figures=False`` skips drawing
     (about a second per run; ``report.md`` then says so, and :func:`write_report` draws them).
     """
     directory = Path(directory)
@@ -470,7 +472,7 @@ def write_run_files(
     )
     if spike_stats is not None:
         write_csv(spike_stats, directory / SPIKE_STATS_NAME)
-    _render_into(directory, directory, figure_dpi if figures else None)
+    _render_into(directory, directory, figure_dpi if figures else None, spike_stats)
     for layer in timeline_layers:
         write_timeline(directory, layer)
 
@@ -679,15 +681,24 @@ def read_figure_tables(run_dir: str | Path, label: str = "") -> RunTables:
     InputError
         As :func:`read_run_tables`; also a malformed ``spike_stats.csv``.
     """
-    run_dir = Path(run_dir)
+    return _figure_tables(Path(run_dir), label)[0]
+
+
+def _figure_tables(
+    run_dir: Path, label: str = "", spike_stats: pd.DataFrame | None = None
+) -> tuple[RunTables, dict[str, Any]]:
+    """:func:`read_figure_tables` and ``summary.json``; ``spike_stats``, when given, is the
+    table just written to ``spike_stats.csv`` (by :func:`write_run_files`: integer counts and
+    layer names, which read back equal), used instead of reading it back."""
     layers, actions, summary = read_run_tables(run_dir)
     stats_path = run_dir / SPIKE_STATS_NAME
-    stats = (
-        _read_csv(stats_path, SPIKE_STATS_COLUMNS, numeric=_STATS_NUMERIC)
-        if stats_path.is_file()
-        else None
-    )
-    return RunTables(
+    if spike_stats is not None:
+        stats: pd.DataFrame | None = spike_stats
+    elif stats_path.is_file():
+        stats = _read_csv(stats_path, SPIKE_STATS_COLUMNS, numeric=_STATS_NUMERIC)
+    else:
+        stats = None
+    tables = RunTables(
         layers=layers,
         actions=actions,
         spike_stats=stats,
@@ -696,6 +707,7 @@ def read_figure_tables(run_dir: str | Path, label: str = "") -> RunTables:
         tokens=int(summary.get("trace", {}).get("tokens") or 0),
         phases=_phases_of(summary),
     )
+    return tables, summary
 
 
 def _phases_of(summary: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -723,11 +735,12 @@ def save_figures(figures: Mapping[str, Figure], directory: str | Path, dpi: int)
     return paths
 
 
-def _render_into(run_dir: Path, out: Path, dpi: int | None) -> None:
+def _render_into(
+    run_dir: Path, out: Path, dpi: int | None, spike_stats: pd.DataFrame | None = None
+) -> None:
     """``report.md`` and (unless ``dpi`` is None) ``figures/`` of ``run_dir``'s tables, written
-    into ``out``."""
-    tables = read_figure_tables(run_dir)
-    _, _, summary = read_run_tables(run_dir)
+    into ``out`` (``spike_stats``: the table of ``spike_stats.csv``, just written)."""
+    tables, summary = _figure_tables(run_dir, spike_stats=spike_stats)
     text = render_report(
         tables.layers, tables.actions, summary, tables.spike_stats, figures=dpi is not None
     )

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from numpy.typing import NDArray
 
 from spikesim._jit import njit
@@ -115,17 +116,41 @@ def layer_histogram_arrays(layer: str, quantized: QuantizedLayer) -> Histogram:
     )
 
 
+def repeated_strings(names: Sequence[str], counts: NDArray[np.int64]) -> pd.Series:
+    """``names[i]`` ``counts[i]`` times each, in order, as a column of dtype ``"str"``:
+    ``pd.Series(np.repeat(np.array(names, dtype=object), counts), dtype="str")``, equal.
+
+    Where ``"str"`` is Arrow-backed (pandas 3) the column's buffers are made directly (offsets
+    from the repeated lengths, the text as each name's bytes repeated) instead of tens of
+    millions of Python string references: a whole llama2-7b prefill's 30 M histogram rows took
+    15 s through objects, 7-11 s through Arrow's dictionary cast, 1.3 s this way."""
+    target = pd.Series([], dtype="str").dtype
+    if not (isinstance(target, pd.StringDtype) and target.storage == "pyarrow"):
+        return pd.Series(np.repeat(np.array(names, dtype=object), counts), dtype="str")
+    encoded = [name.encode("utf-8") for name in names]
+    lengths = np.array([len(e) for e in encoded], np.int64)
+    offsets = np.zeros(int(counts.sum()) + 1, np.int64)
+    np.cumsum(np.repeat(lengths, counts), out=offsets[1:])
+    text = b"".join(e * int(c) for e, c in zip(encoded, counts, strict=True))
+    values = pa.LargeStringArray.from_buffers(
+        len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(text)
+    )
+    try:
+        return pd.Series(pd.arrays.ArrowStringArray(values, dtype=target))  # type: ignore[call-arg]
+    except TypeError:  # pragma: no cover - a pandas 2 with infer_string (no dtype argument)
+        return pd.Series(np.repeat(np.array(names, dtype=object), counts), dtype="str")
+
+
 def histogram_frame(histograms: Sequence[Histogram]) -> pd.DataFrame:
     """One table of ``histograms`` in order, columns
     :data:`~spikesim.schema.SPIKE_STATS_COLUMNS` (``layer`` str, the counts int64); no
     histograms: an empty table with those columns."""
     if not histograms:
         return pd.DataFrame(columns=SPIKE_STATS_COLUMNS)
-    sizes = [len(h.abs_q) for h in histograms]
-    layers = np.repeat(np.array([h.layer for h in histograms], dtype=object), sizes)
+    sizes = np.array([len(h.abs_q) for h in histograms], np.int64)
     return pd.DataFrame(
         {
-            "layer": pd.Series(layers, dtype="str"),
+            "layer": repeated_strings([h.layer for h in histograms], sizes),
             "abs_q": np.concatenate([h.abs_q for h in histograms]).astype(np.int64),
             "normal_count": np.concatenate([h.normal_count for h in histograms]).astype(np.int64),
             "salient_count": np.concatenate([h.salient_count for h in histograms]).astype(

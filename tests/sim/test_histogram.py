@@ -1,15 +1,16 @@
 """The |q| histogram kernel (spikesim.sim.histogram.magnitude_counts) equals its NumPy twin,
-bit for bit."""
+bit for bit; the layer column made in Arrow equals the one made from objects."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from spikesim.sim.histogram import magnitude_counts, magnitude_counts_numpy
+from spikesim.sim.histogram import magnitude_counts, magnitude_counts_numpy, repeated_strings
 
 DTYPES = st.sampled_from([np.int8, np.int16, np.int32, np.int64])
 
@@ -81,3 +82,14 @@ def test_layers_sharing_read_only_arrays_count_them_once(monkeypatch: pytest.Mon
     other = replace(q, x_q=x_q.copy())
     histogram.layer_histogram_arrays("o", other)
     assert len(calls) == 4
+
+
+@given(st.lists(st.tuples(st.text(max_size=12), st.integers(0, 5)), max_size=20))
+def test_repeated_strings_equal_the_object_column(pairs: list[tuple[str, int]]) -> None:
+    """The layer column made in Arrow == the one made from Python objects (dtype, values)."""
+    names = [name for name, _ in pairs]
+    counts = np.array([count for _, count in pairs], np.int64)
+    want = pd.Series(np.repeat(np.array(names, dtype=object), counts), dtype="str")
+    got = repeated_strings(names, counts)
+    assert got.dtype == want.dtype
+    pd.testing.assert_series_equal(got, want)
