@@ -46,6 +46,7 @@ import platform
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _dist_version
@@ -455,24 +456,32 @@ def write_run_files(
     directory = Path(directory)
     config_text = hardware_to_yaml(result.hardware)
     _write_text(directory / "config.yaml", config_text)
-    write_csv(result.layers, directory / "layers.csv")
-    write_csv(result.actions, directory / "actions.csv")
-    write_csv(result.transactions, directory / "transactions.csv")
-    summary = build_summary(
-        result,
-        hardware_file=hardware_file,
-        overrides=overrides or {},
-        config_text=config_text,
-        trace_path=trace_path,
-        command=command,
-    )
-    _write_text(
-        directory / SUMMARY_NAME,
-        json.dumps(summary, indent=2, ensure_ascii=False, allow_nan=False) + "\n",
-    )
-    if spike_stats is not None:
-        write_csv(spike_stats, directory / SPIKE_STATS_NAME)
-    _render_into(directory, directory, figure_dpi if figures else None, spike_stats)
+
+    def write_long_tables() -> None:  # integer/string tables: Arrow writes them without the GIL
+        write_csv(result.transactions, directory / "transactions.csv")
+        if spike_stats is not None:
+            write_csv(spike_stats, directory / SPIKE_STATS_NAME)
+
+    # the two longest tables are written beside the rest and the report (a whole-model run:
+    # ~1.3 GB), which do not read them; leaving this block waits for them, error or not
+    with ThreadPoolExecutor(1, thread_name_prefix="spikesim-tables") as pool:
+        long_tables = pool.submit(write_long_tables)
+        write_csv(result.layers, directory / "layers.csv")
+        write_csv(result.actions, directory / "actions.csv")
+        summary = build_summary(
+            result,
+            hardware_file=hardware_file,
+            overrides=overrides or {},
+            config_text=config_text,
+            trace_path=trace_path,
+            command=command,
+        )
+        _write_text(
+            directory / SUMMARY_NAME,
+            json.dumps(summary, indent=2, ensure_ascii=False, allow_nan=False) + "\n",
+        )
+        _render_into(directory, directory, figure_dpi if figures else None, spike_stats)
+        long_tables.result()
     for layer in timeline_layers:
         write_timeline(directory, layer)
 
