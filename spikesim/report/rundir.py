@@ -450,8 +450,8 @@ def write_run_files(
     equal; the largest table), used as it is. ``spike_stats``
     (``spikesim.sim.stats.spike_stats``) is written as ``spike_stats.csv`` when given; each of
     ``timeline_layers`` gets a Chrome/Perfetto trace (``timeline-<layer>.json``) made from
-    ``transactions.csv``. ``figures=False`` skips drawing
-    (about a second per run; ``report.md`` then says so, and :func:`write_report` draws them).
+    ``transactions.csv``. ``figures=False`` skips drawing (about a second per run;
+    ``report.md`` then says so, and :func:`write_report` draws them).
     """
     directory = Path(directory)
     config_text = hardware_to_yaml(result.hardware)

@@ -52,9 +52,9 @@ class InputCache(LastValue[np.ndarray]):
 
 class WeightCache(LastValue[np.ndarray]):
     """The last generated weights ``w`` (float16 values, float32) of one workload, keyed by
-    everything their
-    values depend on, so a projection counted at every decode step one after the other
-    (:func:`spikesim.sim.counts.counting_order`) generates them once. Holds one array."""
+    everything their values depend on, so a projection counted at every decode step one after
+    the other (:func:`spikesim.sim.counts.counting_order`) generates them once. Holds one
+    array."""
 
 
 @dataclass(frozen=True)
@@ -182,9 +182,8 @@ class GeneratedLayer:
         raise InputError(f"layer {self.name!r} has no tensor {name!r} (has: x, w)", field=name)
 
     def activations(self) -> np.ndarray:
-        """``x`` as a read-only float32 array ``[tokens, k]`` of float16 values, shared with
-        the layers of its block that read the same input (not copied: a 7B layer's inputs and
-        weights were converted from float16 at every use)."""
+        """``x`` as a read-only float32 array ``[tokens, k]`` of float16 values, the one held
+        for the layers of its block that read the same input (not a copy)."""
         return self._held("x")
 
     def weights(self) -> np.ndarray:
