@@ -7,7 +7,8 @@ the nearest float16, exactly what ``x.astype(np.float16).astype(np.float32)`` gi
 multiples of 2^-24, below 2^-14; NaN keeps its sign and top ten payload bits, quiet), without
 the two conversions' fresh arrays (first touches of fresh pages cost more than the arithmetic
 on this kind of VM) or NumPy's scalar conversion loops. :func:`round_to_float16_twin` is the
-NumPy definition; tests compare the two on every one of the 2^32 float32 bit patterns.
+NumPy definition; tests compare the two on boundary and random patterns, and (slow run) on
+every pattern of the exponents where the rules change and every 61st of all 2^32.
 """
 
 from __future__ import annotations
