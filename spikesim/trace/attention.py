@@ -154,6 +154,7 @@ from typing import Any
 import numpy as np
 
 from spikesim.errors import InputError, echo, positive_int
+from spikesim.trace import pcg64
 from spikesim.trace.last_value import LastValue
 from spikesim.trace.synth import MAX_SEED, MAX_TENSOR_ELEMENTS, ModelShape
 
@@ -366,7 +367,7 @@ def _per_token(
         if draw == "student":
             values = _student(rng, (CHUNK_TOKENS, width), df)
         elif draw == "normal":
-            values = rng.standard_normal((CHUNK_TOKENS, width), dtype=np.float32)
+            values = pcg64.standard_normal(rng, (CHUNK_TOKENS, width))
         else:
             values = rng.lognormal(0.0, sigma, (CHUNK_TOKENS, width)).astype(np.float32)
         start = c * CHUNK_TOKENS

@@ -75,6 +75,7 @@ from typing import Any
 import numpy as np
 
 from spikesim.errors import InputError, echo
+from spikesim.trace import pcg64
 from spikesim.trace.format import (
     ExtraTensors,
     LayerTensors,
@@ -256,8 +257,8 @@ def _student_t(rng: np.random.Generator, shape: tuple[int, int], df: float) -> n
 
     ``t = z * sqrt(df / chi2_df)`` with ``chi2_df = 2 * Gamma(df / 2)``, times ``sqrt((df-2)/df)``.
     """
-    out = rng.standard_normal(shape, dtype=np.float32)
-    gamma = rng.standard_gamma(df / 2.0, size=shape, dtype=np.float32)
+    out = pcg64.standard_normal(rng, shape)
+    gamma = pcg64.standard_gamma(rng, df / 2.0, shape)
     np.maximum(gamma, np.float32(1e-12), out=gamma)
     # sqrt(df / (2 gamma)) * sqrt((df - 2) / df) = sqrt((df - 2) / 2 / gamma)
     np.reciprocal(gamma, out=gamma)
@@ -353,7 +354,7 @@ def _activations(
 
 def _weights(seed: int, block: int, op_index: int, n: int, k: int) -> np.ndarray:
     rng = np.random.default_rng([seed, block, _WEIGHT_SITE_BASE + op_index])
-    w = rng.standard_normal((n, k), dtype=np.float32)
+    w = pcg64.standard_normal(rng, (n, k))
     row_scale = rng.lognormal(0.0, _WEIGHT_CHANNEL_SIGMA, size=(n, 1)) / np.sqrt(k)
     w *= row_scale.astype(np.float32)
     count = max(1, round(_LARGE_WEIGHT_FRACTION * n * k))
