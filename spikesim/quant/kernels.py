@@ -102,30 +102,64 @@ def rtn_rows(
     return out, scale
 
 
+_SMALL_SELECT = 16
+"""Ranges this short are finished by insertion sort."""
+
+
 @njit
 def _select(a: np.ndarray, k: int) -> np.float32:
-    """Quickselect (Hoare partition): reorder ``a`` so a[:k] <= a[k] <= a[k+1:]; return a[k]."""
-    lo, hi = 0, a.shape[0] - 1
-    while hi > lo:
-        mid = (lo + hi) // 2
-        x, y, z = a[lo], a[mid], a[hi]
-        pivot = max(min(x, y), min(max(x, y), z))  # median of three
-        i, j = lo, hi
-        while i <= j:
-            while a[i] < pivot:
-                i += 1
-            while a[j] > pivot:
-                j -= 1
-            if i <= j:
-                a[i], a[j] = a[j], a[i]
-                i += 1
-                j -= 1
-        if k <= j:
-            hi = j
-        elif k >= i:
-            lo = i
-        else:
-            break
+    """Quickselect: reorder ``a`` so a[:k] <= a[k] <= a[k+1:]; return a[k] (the k-th smallest,
+    which is unique whatever the partition, so every correct selection returns it).
+
+    Branch-free partitions (a data-dependent branch mispredicts half the time on random
+    values; here the comparison only moves an index): a pass moves the values below the pivot
+    (median of three) to the front, and when k lies beyond them a second pass over the rest
+    moves the values equal to the pivot next, so runs of ties cannot stall it. After
+    2·log2(n) + 8 rounds without finishing (adversarial orders), the range is sorted."""
+    rounds = 8
+    size = a.shape[0]
+    while size > 1:
+        rounds += 2
+        size //= 2
+    return _select_within(a, k, rounds)
+
+
+@njit
+def _select_within(a: np.ndarray, k: int, rounds: int) -> np.float32:
+    """:func:`_select` with at most ``rounds`` partitions before sorting what is left."""
+    lo, hi = 0, a.shape[0]
+    while hi - lo > _SMALL_SELECT:
+        rounds -= 1
+        if rounds < 0:
+            a[lo:hi] = np.sort(a[lo:hi])
+            return a[k]
+        x, y, z = a[lo], a[(lo + hi) // 2], a[hi - 1]
+        pivot = max(min(x, y), min(max(x, y), z))
+        below = lo
+        for i in range(lo, hi):
+            v = a[i]
+            a[i] = a[below]
+            a[below] = v
+            below += v < pivot
+        if k < below:
+            hi = below
+            continue
+        equal = below
+        for i in range(below, hi):
+            v = a[i]
+            a[i] = a[equal]
+            a[equal] = v
+            equal += v <= pivot
+        if k < equal:
+            return pivot
+        lo = equal
+    for i in range(lo + 1, hi):  # insertion sort of the short rest
+        v = a[i]
+        j = i - 1
+        while j >= lo and a[j] > v:
+            a[j + 1] = a[j]
+            j -= 1
+        a[j + 1] = v
     return a[k]
 
 
