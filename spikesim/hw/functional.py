@@ -102,6 +102,11 @@ class FunctionalTotals:
     outputs: NDArray[np.int64] | None
 
 
+FLOAT_FLOOR_LIMIT = 1 << 53
+"""a // θ equals floor(a / θ) computed in float64 whenever a + θ < 2^53 (both then exact, and
+a non-integer quotient lies at least 1/θ below the next integer, more than half its ulp)."""
+
+
 @njit
 def _fire_block(
     y: np.ndarray,
@@ -119,34 +124,47 @@ def _fire_block(
 ) -> tuple[int, int]:
     """Fused wrap → overflow → threshold → fire over an exact-integer matmul block ``y``
     (float32, int32 or int64 holding exact integers). Only tokens with ``check[t]`` can overflow
-    (their bound does not exclude it); the others skip the wrap and the overflow test."""
+    (their bound does not exclude it); the others skip the wrap and the overflow test.
+
+    θ_t,j = max(1, rint(min(s_y / (s_x,t · s_w,j) · 2^f, 2^62))) as :meth:`threshold_fx`; the
+    spike count a // θ of a = |v|·2^f (+ θ//2) is taken as a float64 division where that is
+    exact (:data:`FLOAT_FLOOR_LIMIT`; the integer division costs several times more)."""
     m, n = y.shape
     lo = -(1 << (acc_bits - 1))
     hi = (1 << (acc_bits - 1)) - 1
     mask = (1 << acc_bits) - 1
     scale = float(1 << frac_bits)
+    sw64 = np.empty(n, np.float64)
+    for j in range(n):
+        sw64[j] = np.float64(sw[j])
+    th_row = np.empty(n, np.float64)
     spikes = 0
     overflow = 0
     for t in range(m):
         sxt = np.float64(sx[t])
         chk = check[t]
+        for j in range(n):  # the row's thresholds first: a branch-free loop (vectorised)
+            th_row[j] = max(1.0, np.rint(min(s_y / (sxt * sw64[j]) * scale, 2.0**62)))
         for j in range(n):
-            v = int(y[t, j])
+            v = np.int64(y[t, j])
             if chk:
                 if v < lo or v > hi:
                     overflow += 1
                 v = ((v - lo) & mask) + lo
-            th = s_y / (sxt * np.float64(sw[j])) * scale
-            th = np.rint(min(th, 2.0**62))
-            theta = int(max(1.0, th))
+            th = th_row[j]
+            theta = np.int64(th)
             a = (v if v >= 0 else -v) << frac_bits
             if half_init:
-                a += theta // 2
-            cnt = a // theta
+                a += theta >> 1
             if reset_zero:
-                cnt = 1 if a >= theta else 0
-            elif cnt > fire_cycles:
-                cnt = fire_cycles
+                cnt = np.int64(1) if a >= theta else np.int64(0)
+            else:
+                if theta < FLOAT_FLOOR_LIMIT and a < FLOAT_FLOOR_LIMIT - theta:
+                    cnt = np.int64(np.float64(a) / th)
+                else:
+                    cnt = np.int64(a // theta)
+                if cnt > fire_cycles:
+                    cnt = np.int64(fire_cycles)
             spikes += cnt
             if keep:
                 out[t, j] = cnt if v > 0 else -cnt

@@ -105,3 +105,74 @@ def test_functional_split_path_equals_twin() -> None:
         assert fast.outputs is not None
         np.testing.assert_array_equal(fast.outputs, want)
         assert fast.overflow_events == int(ovf.sum())
+
+
+def fire_block_twin(y: np.ndarray, check: np.ndarray, sx: np.ndarray, sw: np.ndarray,
+                    s_y: float, frac_bits: int, acc_bits: int, fire_cycles: int,
+                    reset_zero: bool, half: bool) -> tuple[int, int, np.ndarray]:
+    """The fused fire pass in NumPy int64: wrap and count overflow on checked rows, θ as
+    threshold_fx, count = min(a // θ, fire_cycles) (or a ≥ θ), signed like v."""
+    v = y.astype(np.int64)
+    lo, hi = -(1 << (acc_bits - 1)), (1 << (acc_bits - 1)) - 1
+    rows = check[:, None]
+    overflow = int((rows & ((v < lo) | (v > hi))).sum())
+    v = np.where(rows, ((v - lo) & ((1 << acc_bits) - 1)) + lo, v)
+    ratio = s_y / (sx.astype(np.float64)[:, None] * sw.astype(np.float64)[None, :])
+    theta = np.maximum(1.0, np.rint(np.minimum(ratio * float(1 << frac_bits), 2.0**62)))
+    theta = theta.astype(np.int64)
+    a = np.abs(v) << frac_bits
+    if half:
+        a += theta // 2
+    cnt = (a >= theta).astype(np.int64) if reset_zero else np.minimum(a // theta, fire_cycles)
+    return int(cnt.sum()), overflow, np.where(v > 0, cnt, -cnt)
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    m=st.integers(1, 6),
+    n=st.integers(1, 40),
+    magnitude=st.integers(0, 40),
+    frac_bits=st.integers(0, 20),
+    acc_bits=st.integers(4, 41),
+    fire_cycles=st.sampled_from([1, 7, 255, 2**20, 2**40]),
+    reset_zero=st.booleans(),
+    half=st.booleans(),
+    log_s_y=st.floats(-30, 60),
+)
+def test_fire_block_equals_integer_twin(seed: int, m: int, n: int, magnitude: int,
+                                        frac_bits: int, acc_bits: int, fire_cycles: int,
+                                        reset_zero: bool, half: bool, log_s_y: float) -> None:
+    """The fused pass over a matmul block == its int64 twin for thresholds from 1 to 2^62 and
+    accumulations past 2^53 (the float64 division's exactness limit, where the kernel divides
+    in integers), large fire_cycles (uncapped counts), checked and unchecked rows."""
+    from spikesim.hw.functional import _fire_block
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(-(2**magnitude), 2**magnitude + 1, (m, n), dtype=np.int64)
+    check = rng.random(m) < 0.5
+    sx = rng.lognormal(0.0, 3.0, m).astype(np.float32)
+    sw = rng.lognormal(0.0, 3.0, n).astype(np.float32)
+    s_y = float(2.0**log_s_y)
+    want = fire_block_twin(y, check, sx, sw, s_y, frac_bits, acc_bits, fire_cycles,
+                           reset_zero, half)
+    out = np.zeros((m, n), np.int64)
+    spikes, overflow = _fire_block(y, check, sx, sw, s_y, frac_bits, acc_bits, fire_cycles,
+                                   reset_zero, half, out, True)
+    assert (spikes, overflow) == want[:2]
+    np.testing.assert_array_equal(out, want[2])
+
+
+def test_fire_block_divides_in_integers_past_float_exactness() -> None:
+    """a = 264580585409063030 over θ = 891944: a float64 quotient rounds up to the next
+    integer (a is not exact in float64); the kernel's integer division does not."""
+    from spikesim.hw.functional import _fire_block
+
+    a, theta = 264580585409063030, 891944
+    assert int(np.float64(a) / np.float64(theta)) != a // theta
+    y = np.array([[a, -a]], np.int64)
+    out = np.zeros((1, 2), np.int64)
+    one = np.ones(1, np.float32)
+    spikes, _ = _fire_block(y, np.zeros(1, np.bool_), one, np.ones(2, np.float32),
+                            float(theta), 0, 62, 2**62, False, False, out, True)
+    assert spikes == 2 * (a // theta)
+    np.testing.assert_array_equal(out, [[a // theta, -(a // theta)]])
