@@ -165,7 +165,7 @@ def _fire_block(
                     cnt = np.int64(a // theta)
                 if cnt > fire_cycles:
                     cnt = np.int64(fire_cycles)
-            spikes += cnt
+            spikes += int(cnt)
             if keep:
                 out[t, j] = cnt if v > 0 else -cnt
     return spikes, overflow
