@@ -13,7 +13,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from spikesim._jit import njit
+from spikesim.hw import bankmask
 from spikesim.hw import stats as S
+from spikesim.hw.bankmask import pass_issue_masks
 from spikesim.hw.coding import pass_events_kernel
 from spikesim.hw.issue import issue_kernel
 from spikesim.hw.params import ArrayParams
@@ -41,6 +43,8 @@ def _block_timing(
     writeback_cycles: int,
     fire: bool,
     fold_cycles: int,
+    by_masks: np.ndarray,
+    levels: np.ndarray,
 ) -> None:
     tokens, k = x_q.shape
     ev_idx = np.empty(max(max_events, 1), dtype=np.int64)
@@ -71,34 +75,40 @@ def _block_timing(
             rate = scan_rates[pi]
             scan_end = max(scan_end_prev, buffer_free) + (n_values + rate - 1) // rate
             scan_end_prev = scan_end
-            n = pass_events_kernel(
-                row, mask, is_sal, c, windows[pi], planes[pi], qmaxes[pi], latch,
-                ev_idx, ev_step, nz_idx, nz_mag, bucket,
-            )
-            # fresh port stamps per pass: cycle numbers restart at 1 inside _issue
-            for b in range(banks):
-                port_stamp[b] = -1
-            actual, ideal = issue_kernel(
-                ev_idx, ev_step, n, lanes, banks, ports, c == 0 or latch, latch,
-                port_stamp, port_used,
-            )
-            fetches = n
-            if latch:  # one fetch per value: events of a value are consecutive
-                fetches = 0
-                for e in range(n):
-                    if e == 0 or ev_idx[e] != ev_idx[e - 1]:
-                        fetches += 1
-                out[S.LATCHED_EVENTS] += n
-                if c == 1:
-                    out[S.SHIFTED_EVENTS] += n
+            if by_masks[pi]:  # one port, no latch: issue from bank masks (hw.bankmask)
+                n, actual, ideal, groups = pass_issue_masks(
+                    row, mask, is_sal, c, planes[pi], lanes, banks, levels,
+                )
+                fetches = n
+            else:
+                n = pass_events_kernel(
+                    row, mask, is_sal, c, windows[pi], planes[pi], qmaxes[pi], latch,
+                    ev_idx, ev_step, nz_idx, nz_mag, bucket,
+                )
+                # fresh port stamps per pass: cycle numbers restart at 1 inside _issue
+                for b in range(banks):
+                    port_stamp[b] = -1
+                actual, ideal = issue_kernel(
+                    ev_idx, ev_step, n, lanes, banks, ports, c == 0 or latch, latch,
+                    port_stamp, port_used,
+                )
+                fetches = n
+                if latch:  # one fetch per value: events of a value are consecutive
+                    fetches = 0
+                    for e in range(n):
+                        if e == 0 or ev_idx[e] != ev_idx[e - 1]:
+                            fetches += 1
+                    out[S.LATCHED_EVENTS] += n
+                    if c == 1:
+                        out[S.SHIFTED_EVENTS] += n
+                groups = 0  # issue groups with events: one stream, or one per step
+                if n > 0 and (c == 0 or latch):
+                    groups = 1
+                elif n > 0:
+                    for e in range(n):
+                        if e == 0 or ev_step[e] != ev_step[e - 1]:
+                            groups += 1
             out[S.FETCHES] += fetches
-            groups = 0  # issue groups with events: one stream, or one per step
-            if n > 0 and (c == 0 or latch):
-                groups = 1
-            elif n > 0:
-                for e in range(n):
-                    if e == 0 or ev_step[e] != ev_step[e - 1]:
-                        groups += 1
             out[S.ISSUE_GROUPS] += groups
             folds = groups * fold_cycles
             if c == 2:
@@ -160,7 +170,18 @@ def block_timing(
     )
     passes = (ap.normal, ap.salient)
     k = x.shape[1] if x.ndim == 2 else 0
-    max_events = k * max(p.max_events_per_value for p in passes)
+    by_masks = np.array([bankmask.applies(p.coding, p.latch, ap.weight_ports, ap.weight_banks,
+                                          qmax(p.bits)) for p in passes], dtype=np.bool_)
+    max_events = k * max(
+        (p.max_events_per_value for p, masks in zip(passes, by_masks, strict=True) if not masks),
+        default=0,
+    )
+    levels = np.empty(
+        (max((qmax(p.bits) if p.coding == 0 else p.planes) + 2
+             for p, masks in zip(passes, by_masks, strict=True) if masks) if by_masks.any()
+         else 0, -(-k // ap.weight_banks)),
+        dtype=np.uint64,
+    )
     out = np.zeros(S.SIZE, dtype=np.int64)  # sized here: numba's cache would freeze S.SIZE
     _block_timing(
         out,
@@ -182,5 +203,7 @@ def block_timing(
         writeback_cycles,
         fire,
         fold_cycles,
+        by_masks,
+        levels,
     )
     return out
