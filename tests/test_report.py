@@ -454,3 +454,22 @@ def test_key_sums_equal_pandas_groupby(keys: list[int], ascending: bool) -> None
     assert np.array_equal(got_keys, want.index.to_numpy(np.int64))
     assert np.array_equal(got_a, want["a"].to_numpy(np.int64))
     assert np.array_equal(got_b, want["b"].to_numpy(np.int64))
+
+
+@given(keys=st.lists(st.integers(0, 3_000), max_size=120),
+       big=st.sampled_from([1, 2**20, 2**46, 2**52]), data=st.data())
+def test_key_sums_by_bins_equal_pandas_groupby(keys: list[int], big: int,
+                                               data: st.DataObject) -> None:
+    """Small non-negative keys take the bincount path; columns whose sums could pass 2^53
+    (``big``) take the sort path; both equal groupby(key, sort=True).sum()."""
+    from spikesim.report.markdown import key_sums
+
+    key = np.array(keys, np.int64)
+    a = np.array(data.draw(st.lists(st.integers(0, big), min_size=len(keys),
+                                    max_size=len(keys))), np.int64)
+    b = np.arange(len(key), dtype=np.int64) % 3
+    got_keys, (got_a, got_b) = key_sums(key, [a, b])
+    want = pd.DataFrame({"a": a, "b": b}).groupby(key, sort=True).sum()
+    assert np.array_equal(got_keys, want.index.to_numpy(np.int64))
+    assert np.array_equal(got_a, want["a"].to_numpy(np.int64))
+    assert np.array_equal(got_b, want["b"].to_numpy(np.int64))

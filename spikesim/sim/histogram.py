@@ -151,16 +151,15 @@ def histogram_frame(histograms: Sequence[Histogram]) -> pd.DataFrame:
     if not histograms:
         return pd.DataFrame(columns=SPIKE_STATS_COLUMNS)
     sizes = np.array([len(h.abs_q) for h in histograms], np.int64)
-    return pd.DataFrame(
-        {
-            "layer": repeated_strings([h.layer for h in histograms], sizes),
-            "abs_q": np.concatenate([h.abs_q for h in histograms]).astype(np.int64),
-            "normal_count": np.concatenate([h.normal_count for h in histograms]).astype(np.int64),
-            "salient_count": np.concatenate([h.salient_count for h in histograms]).astype(
-                np.int64
-            ),
-        }
-    )[SPIKE_STATS_COLUMNS]
+    # the three count columns concatenated straight into one int64 block, which the frame
+    # takes as it is (a dict of columns would be copied into such a block, then reordered)
+    block = np.empty((3, int(sizes.sum())), np.int64)
+    for row, field in enumerate(("abs_q", "normal_count", "salient_count")):
+        np.concatenate([getattr(h, field) for h in histograms], out=block[row],
+                       casting="unsafe")
+    frame = pd.DataFrame(block.T, columns=list(SPIKE_STATS_COLUMNS[1:]), copy=False)
+    frame.insert(0, "layer", repeated_strings([h.layer for h in histograms], sizes))
+    return frame
 
 
 def layer_histogram(layer: str, quantized: QuantizedLayer) -> pd.DataFrame:
