@@ -11,6 +11,7 @@ soon as their parent is gone (``PR_SET_PDEATHSIG`` on Linux and a watchdog threa
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -57,6 +58,15 @@ def init_worker() -> None:
         numba.set_num_threads(1)
     except (ImportError, ValueError):  # pragma: no cover - numba missing or already 1
         pass
+
+
+def freeze_startup_objects() -> None:
+    """Take every object alive now (modules, classes, a worker's workload and hardware) out of
+    the cyclic garbage collector's generations (``gc.freeze``): they live as long as the
+    process, and every full collection traversed them again (a llama2-7b block measured 0.35 s
+    of collections, 0.12 s after the freeze). Only in worker processes spikesim starts (a
+    library caller's process keeps its collector as it is)."""
+    gc.freeze()
 
 
 def init_local_worker(parent: int) -> None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 
 from spikesim.config.hardware import HardwareConfig
 from spikesim.dataflows import parse_designs
-from spikesim.procpool import local_pool, single_thread_env, stop_pool
+from spikesim.procpool import freeze_startup_objects, local_pool, single_thread_env, stop_pool
 from spikesim.sim.counts import (
     CountedPart,
     CountedRun,
@@ -83,6 +83,7 @@ def _init(
         cache=cache,
         admitted=run_admission(ordered, names) if cache else None,
     )
+    freeze_startup_objects()
 
 
 def _count_chunk(start: int, stop: int) -> CountedPart:
