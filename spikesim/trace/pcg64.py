@@ -253,15 +253,11 @@ def _write_state(bit_generator: np.random.PCG64, st: np.ndarray) -> None:
     bit_generator.state = state
 
 
-def _size(shape: int | tuple[int, ...]) -> tuple[int, ...]:
-    return (shape,) if isinstance(shape, int) else tuple(shape)
-
-
 def standard_normal(rng: np.random.Generator, shape: int | tuple[int, ...]) -> np.ndarray:
     """``rng.standard_normal(shape, dtype=np.float32)``, bit for bit, ``rng`` advanced alike."""
     if not _ours(rng):
         return rng.standard_normal(shape, dtype=np.float32)
-    out = np.empty(_size(shape), np.float32)
+    out = np.empty(shape, np.float32)
     st = _read_state(rng.bit_generator)  # type: ignore[arg-type]
     _fill_normal(st, out.reshape(-1), _K, _W, _F)
     _write_state(rng.bit_generator, st)  # type: ignore[arg-type]
@@ -275,7 +271,7 @@ def standard_gamma(rng: np.random.Generator, a: float,
     a32 = np.float32(a)
     if not (a32 > 1.0 and math.isfinite(a32)) or not _ours(rng):
         return rng.standard_gamma(a, shape, dtype=np.float32)
-    out = np.empty(_size(shape), np.float32)
+    out = np.empty(shape, np.float32)
     st = _read_state(rng.bit_generator)  # type: ignore[arg-type]
     _fill_gamma(st, a32, out.reshape(-1), _K, _W, _F)
     _write_state(rng.bit_generator, st)  # type: ignore[arg-type]

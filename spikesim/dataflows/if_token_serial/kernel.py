@@ -1,6 +1,7 @@
 """numba block kernel of the token-serial IF array: the encoder → FIFO → array pipeline over a
 block of tokens, composed from the shared units (spike coding :mod:`spikesim.hw.coding`,
-lane × bank-port issue :mod:`spikesim.hw.issue`).
+lane × bank-port issue :mod:`spikesim.hw.issue`, or both at once from bank masks
+:mod:`spikesim.hw.bankmask` where a pass has one port per bank and no latch).
 
 It computes exactly what its twin :func:`spikesim.dataflows.if_token_serial.twin.block_timing`
 defines (the recurrences are documented there); property tests check bit-exact agreement. The
@@ -176,12 +177,9 @@ def block_timing(
         (p.max_events_per_value for p, masks in zip(passes, by_masks, strict=True) if not masks),
         default=0,
     )
-    levels = np.empty(
-        (max((qmax(p.bits) if p.coding == 0 else p.planes) + 2
-             for p, masks in zip(passes, by_masks, strict=True) if masks) if by_masks.any()
-         else 0, -(-k // ap.weight_banks)),
-        dtype=np.uint64,
-    )
+    level_rows = [qmax(p.bits) + 2 if p.coding == 0 else p.planes + 2
+                  for p, masks in zip(passes, by_masks, strict=True) if masks]
+    levels = np.empty((max(level_rows, default=0), -(-k // ap.weight_banks)), np.uint64)
     out = np.zeros(S.SIZE, dtype=np.int64)  # sized here: numba's cache would freeze S.SIZE
     _block_timing(
         out,
