@@ -102,80 +102,69 @@ def rtn_rows(
     return out, scale
 
 
-_SMALL_SELECT = 16
-"""Ranges this short are finished by insertion sort."""
+_RADIX_BINS = 2048
+"""Buckets of one radix-select pass: 11, 11 and then 10 bits of a 32-bit key."""
 
 
 @njit
-def _select(a: np.ndarray, k: int) -> np.float32:
-    """Quickselect: reorder ``a`` so a[:k] <= a[k] <= a[k+1:]; return a[k] (the k-th smallest,
-    which is unique whatever the partition, so every correct selection returns it).
-
-    Branch-free partitions (a data-dependent branch mispredicts half the time on random
-    values; here the comparison only moves an index): a pass moves the values below the pivot
-    (median of three) to the front, and when k lies beyond them a second pass over the rest
-    moves the values equal to the pivot next, so runs of ties cannot stall it. After
-    2·log2(n) + 8 rounds without finishing (adversarial orders), the range is sorted."""
-    rounds = 8
-    size = a.shape[0]
-    while size > 1:
-        rounds += 2
-        size //= 2
-    return _select_within(a, k, rounds)
-
-
-@njit
-def _select_within(a: np.ndarray, k: int, rounds: int) -> np.float32:
-    """:func:`_select` with at most ``rounds`` partitions before sorting what is left."""
-    lo, hi = 0, a.shape[0]
-    while hi - lo > _SMALL_SELECT:
-        rounds -= 1
-        if rounds < 0:
-            a[lo:hi] = np.sort(a[lo:hi])
-            return a[k]
-        x, y, z = a[lo], a[(lo + hi) // 2], a[hi - 1]
-        pivot = max(min(x, y), min(max(x, y), z))
-        below = lo
-        for i in range(lo, hi):
-            v = a[i]
-            a[i] = a[below]
-            a[below] = v
-            below += v < pivot
-        if k < below:
-            hi = below
+def _kth_key(keys: np.ndarray, count: int, k: int, buckets: np.ndarray) -> np.uint32:
+    """The k-th smallest (0-based) of ``keys[:count]`` (uint32; reordered and overwritten):
+    radix select, most significant digit first. Each pass counts the candidates per digit
+    (no comparisons to mispredict), keeps the bucket holding rank k, and compacts it with a
+    branch-free copy; after three passes every bit is decided."""
+    for shift, width in ((21, 11), (10, 11), (0, 10)):
+        mask = np.uint32((1 << width) - 1)
+        for b in range(1 << width):
+            buckets[b] = 0
+        for i in range(count):
+            buckets[(keys[i] >> np.uint32(shift)) & mask] += 1
+        digit = 0
+        while k >= buckets[digit]:
+            k -= buckets[digit]
+            digit += 1
+        if buckets[digit] == count:
             continue
-        equal = below
-        for i in range(below, hi):
-            v = a[i]
-            a[i] = a[equal]
-            a[equal] = v
-            equal += v <= pivot
-        if k < equal:
-            return pivot
-        lo = equal
-    for i in range(lo + 1, hi):  # insertion sort of the short rest
-        v = a[i]
-        j = i - 1
-        while j >= lo and a[j] > v:
-            a[j + 1] = a[j]
-            j -= 1
-        a[j + 1] = v
-    return a[k]
+        kept = 0
+        for i in range(count):
+            key = keys[i]
+            keys[kept] = key
+            kept += ((key >> np.uint32(shift)) & mask) == digit
+        count = kept
+    return keys[0]
 
 
 @njit
-def _median_inplace(a: np.ndarray) -> np.float32:
-    """Median of a float32 scratch vector (reordered), as np.median computes it: the middle
-    value, or the float32 mean of the two middle values."""
+def _median(a: np.ndarray, keys: np.ndarray, buckets: np.ndarray) -> np.float32:
+    """Median of a float32 vector, as np.median computes it: the middle value, or the float32
+    mean of the two middle values. ``a`` is left as it is; ``keys`` (uint32, len(a)) and
+    ``buckets`` (int64, :data:`_RADIX_BINS`) are scratch.
+
+    The values become keys whose unsigned order is the float order (sign bit flipped for
+    positives, all bits for negatives; -0 sorts just below +0, equal as floats), the middle
+    key is found by :func:`_kth_key`, and for an even count the lower middle value is the
+    middle one again if fewer than n/2 values lie below it, else the largest value below it."""
     n = a.shape[0]
+    if n == 0:
+        return np.float32(np.nan)  # np.median of nothing
+    bits = a.view(np.uint32)
+    for i in range(n):
+        u = bits[i]
+        keys[i] = u ^ ((np.uint32(0) - (u >> np.uint32(31))) | np.uint32(0x80000000))
     h = n // 2
-    upper = _select(a, h)
+    key = _kth_key(keys, n, h, buckets)
+    keys[0] = key ^ np.uint32(0x80000000) if key >> np.uint32(31) else ~key
+    upper = keys[:1].view(np.float32)[0]
     if n % 2 == 1:
         return upper
-    lower = a[0]
-    for i in range(1, h):
-        if a[i] > lower:
-            lower = a[i]
+    below = 0
+    lower = np.float32(-np.inf)
+    for i in range(n):
+        v = a[i]
+        smaller = v < upper
+        below += smaller
+        lower = max(lower, v if smaller else np.float32(-np.inf))
+    if below < h:
+        lower = upper
     return (lower + upper) / np.float32(2.0)
 
 
@@ -187,17 +176,15 @@ def _spikequant_rows(
     out = np.empty((m, k), dtype=np.int16)
     scale = np.empty(m, dtype=np.float32)
     sal = np.empty((m, k), dtype=np.bool_)
-    scratch = np.empty(k, dtype=np.float32)
+    keys = np.empty(k, dtype=np.uint32)
+    buckets = np.empty(_RADIX_BINS, dtype=np.int64)
     dev = np.empty(k, dtype=np.float32)
     qa, qs = np.float32(q_a), np.float32(q_s)
     for t in range(m):
-        for i in range(k):
-            scratch[i] = x[t, i]
-        med = _median_inplace(scratch)
+        med = _median(x[t], keys, buckets)
         for i in range(k):
             dev[i] = abs(x[t, i] - med)
-            scratch[i] = dev[i]
-        mad = _median_inplace(scratch)
+        mad = _median(dev, keys, buckets)
         thr = mad_k * mad
         normal_max = np.float32(0.0)
         all_max = np.float32(0.0)
