@@ -193,12 +193,15 @@ def test_layers_reading_one_input_share_its_quantization() -> None:
     st.lists(st.sampled_from([0.0, -0.0, 1.0, -1.0, 2.5, 1e-30, -1e-45, 7.0]), max_size=300)
     | st.lists(st.floats(width=32, allow_nan=False, allow_infinity=False), max_size=300),
     st.sampled_from(["as drawn", "sorted", "reversed", "organ pipe"]),
+    st.sampled_from([0, 10**9, None]),
 )
-def test_median_kernel_equals_numpy_median(values: list[float], order: str) -> None:
-    """The radix-select median == np.median (float32; the mean of the two middle values for an
-    even count) for ties, signed zeros, subnormals, the whole float32 range and ordered inputs;
-    the input is left as it was."""
-    from spikesim.quant.kernels import _RADIX_BINS, _median
+def test_median_kernel_equals_numpy_median(values: list[float], order: str,
+                                           radix_min: int | None) -> None:
+    """The median kernel == np.median (float32; the mean of the two middle values for an even
+    count) for ties, signed zeros, subnormals, the whole float32 range and ordered inputs, by
+    radix select (radix_min 0), by quickselect (10^9) and as dispatched; the input is left as
+    it was."""
+    from spikesim.quant.kernels import _RADIX_BINS, _median, _median_from
 
     a = np.array(values, np.float32)
     if order == "sorted":
@@ -209,8 +212,43 @@ def test_median_kernel_equals_numpy_median(values: list[float], order: str) -> N
         s = np.sort(a)
         a = np.concatenate([s[::2], s[1::2][::-1]])
     before = a.copy()
-    got = _median(a, np.empty(a.size, np.uint32), np.empty(_RADIX_BINS, np.int64))
+    keys, buckets = np.empty(a.size, np.uint32), np.empty(_RADIX_BINS, np.int64)
+    got = (_median(a, keys, buckets) if radix_min is None
+           else _median_from(a, keys, buckets, radix_min))
     with np.errstate(all="ignore"):
         want = np.float32(np.median(a)) if a.size else np.float32(np.nan)
     assert got == want or (np.isnan(got) and np.isnan(want))
     assert np.array_equal(a.view(np.uint32), before.view(np.uint32))
+
+
+@given(
+    st.lists(st.sampled_from([0.0, -0.0, 1.0, -1.0, 2.5, 1e-30, 7.0]), min_size=1, max_size=300)
+    | st.lists(st.floats(-1e6, 1e6, width=32), min_size=1, max_size=300),
+    st.sampled_from(["as drawn", "sorted", "reversed", "organ pipe"]),
+    st.integers(0, 40),
+    st.data(),
+)
+def test_select_kernel_equals_numpy_partition(values: list[float], order: str, rounds: int,
+                                              data: st.DataObject) -> None:
+    """The branch-free quickselect returns the k-th smallest (NumPy's partition) and leaves
+    a[:k] <= a[k] <= a[k+1:], for ties, signed zeros, ordered inputs, and with the round
+    budget cut so the sorting fallback finishes the job."""
+    from spikesim.quant.kernels import _select, _select_within
+
+    a = np.array(values, np.float32)
+    if order == "sorted":
+        a = np.sort(a)
+    elif order == "reversed":
+        a = np.sort(a)[::-1].copy()
+    elif order == "organ pipe":
+        s = np.sort(a)
+        a = np.concatenate([s[::2], s[1::2][::-1]])
+    k = data.draw(st.integers(0, a.size - 1))
+    want = np.partition(a, k)[k]
+    for select in (_select, lambda b, k: _select_within(b, k, rounds)):
+        b = a.copy()
+        got = select(b, k)
+        assert got == want
+        assert (b[:k] <= got).all()
+        assert (b[k + 1:] >= got).all()
+        assert np.array_equal(np.sort(b), np.sort(a))
