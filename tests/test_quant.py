@@ -189,6 +189,18 @@ def test_layers_reading_one_input_share_its_quantization() -> None:
     assert not rtn[2].any()
 
 
+def arranged(a: np.ndarray, order: str) -> np.ndarray:
+    """``a`` as drawn, sorted, reversed, or in organ-pipe order (up, then down)."""
+    if order == "sorted":
+        return np.sort(a)
+    if order == "reversed":
+        return np.sort(a)[::-1].copy()
+    if order == "organ pipe":
+        s = np.sort(a)
+        return np.concatenate([s[::2], s[1::2][::-1]])
+    return a
+
+
 @given(
     st.lists(st.sampled_from([0.0, -0.0, 1.0, -1.0, 2.5, 1e-30, -1e-45, 7.0]), max_size=300)
     | st.lists(st.floats(width=32, allow_nan=False, allow_infinity=False), max_size=300),
@@ -203,14 +215,7 @@ def test_median_kernel_equals_numpy_median(values: list[float], order: str,
     it was."""
     from spikesim.quant.kernels import _RADIX_BINS, _median, _median_from
 
-    a = np.array(values, np.float32)
-    if order == "sorted":
-        a = np.sort(a)
-    elif order == "reversed":
-        a = np.sort(a)[::-1].copy()
-    elif order == "organ pipe":
-        s = np.sort(a)
-        a = np.concatenate([s[::2], s[1::2][::-1]])
+    a = arranged(np.array(values, np.float32), order)
     before = a.copy()
     keys, buckets = np.empty(a.size, np.uint32), np.empty(_RADIX_BINS, np.int64)
     got = (_median(a, keys, buckets) if radix_min is None
@@ -235,14 +240,7 @@ def test_select_kernel_equals_numpy_partition(values: list[float], order: str, r
     budget cut so the sorting fallback finishes the job."""
     from spikesim.quant.kernels import _select, _select_within
 
-    a = np.array(values, np.float32)
-    if order == "sorted":
-        a = np.sort(a)
-    elif order == "reversed":
-        a = np.sort(a)[::-1].copy()
-    elif order == "organ pipe":
-        s = np.sort(a)
-        a = np.concatenate([s[::2], s[1::2][::-1]])
+    a = arranged(np.array(values, np.float32), order)
     k = data.draw(st.integers(0, a.size - 1))
     want = np.partition(a, k)[k]
     for select in (_select, lambda b, k: _select_within(b, k, rounds)):
