@@ -5,6 +5,7 @@ passes: events, actual and ideal issue cycles, issue groups."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -29,6 +30,8 @@ def by_events(row: np.ndarray, mask: np.ndarray, want_salient: bool, coding: int
     return n, actual, ideal, groups
 
 
+@pytest.mark.slow  # compiles both issue paths for their own signatures (~4 s cold); the
+# default run proves the mask path through the block kernel's twin tests
 @given(
     seed=st.integers(0, 2**32 - 1),
     k=st.integers(1, 300),
@@ -56,6 +59,7 @@ def test_masks_equal_events(seed: int, k: int, banks: int, lanes: int, coding: i
     assert got == by_events(row, mask, want_salient, coding, planes, qmax, lanes, banks)
 
 
+@pytest.mark.slow  # compiles both paths, as above
 def test_bits_beyond_the_planes_send_nothing() -> None:
     """A bitserial pass sends planes-1 … 0 only, as the events path does."""
     row = np.array([0b1000_0101, 0b1000_0000, 3], np.int16)
