@@ -824,16 +824,18 @@ def key_sums(
     """The distinct ``key`` values ascending, and each column's int64 sum per key: what
     ``DataFrame(columns).groupby(key, sort=True).sum()`` gives.
 
-    Keys in [0, :data:`BINCOUNT_BINS`) with non-negative columns small enough that every sum
-    is exact in float64 (max · rows < 2^53) are summed by ``np.bincount`` (no sort; a whole
-    llama2-7b prefill's 30 M histogram rows have ~10 M possible keys); otherwise by a stable
+    Keys in [0, :data:`BINCOUNT_BINS`), and fewer possible keys than 4 per row (+ 65,536),
+    with non-negative columns small enough that every sum is exact in float64 (max · rows <
+    2^53) are summed by ``np.bincount`` (no sort; a whole llama2-7b prefill's 30 M histogram
+    rows have ~10 M possible keys; a small table with a wide key range sorts its few rows
+    instead of filling mostly empty bins); otherwise by a stable
     sort and ``np.add.reduceat`` (2.3 s there against pandas' 5-7 s; no sort when the keys
     already ascend)."""
     if key.size == 0:
         return key.astype(np.int64), [np.zeros(0, np.int64) for _ in columns]
     low, high = int(key.min()), int(key.max())
     exact = (2**53 - 1) // key.size
-    if low >= 0 and high < BINCOUNT_BINS and all(
+    if low >= 0 and high < min(BINCOUNT_BINS, 4 * key.size + 65_536) and all(
         c.size == 0 or (int(c.min()) >= 0 and int(c.max()) <= exact) for c in columns
     ):
         present = np.flatnonzero(np.bincount(key, minlength=high + 1))
