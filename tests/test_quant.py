@@ -227,6 +227,22 @@ def test_median_kernel_equals_numpy_median(values: list[float], order: str,
 
 
 @given(
+    st.lists(st.sampled_from([0.0, -0.0, 1.0, -1.0, 2.5, 1e-30, 7.0]), max_size=300)
+    | st.lists(st.floats(width=32, allow_nan=False), max_size=300),
+    st.sampled_from(["as drawn", "sorted", "reversed", "organ pipe"]),
+)
+def test_heap_sort_equals_numpy_sort(values: list[float], order: str) -> None:
+    """The quickselect's fallback sort (heapsort) orders any values as np.sort does (equal
+    values compared as floats: the two may order -0 and +0, which are equal, differently)."""
+    from spikesim.quant.kernels import _heap_sort
+
+    a = arranged(np.array(values, np.float32), order)
+    want = np.sort(a)
+    _heap_sort(a)
+    assert np.array_equal(a, want)
+
+
+@given(
     st.lists(st.sampled_from([0.0, -0.0, 1.0, -1.0, 2.5, 1e-30, 7.0]), min_size=1, max_size=300)
     | st.lists(st.floats(-1e6, 1e6, width=32), min_size=1, max_size=300),
     st.sampled_from(["as drawn", "sorted", "reversed", "organ pipe"]),

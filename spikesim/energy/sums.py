@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from spikesim._jit import njit
+from spikesim._jit import kernel_input, njit
 
 
 @njit
@@ -72,7 +72,8 @@ def sorted_ids_use_reduceat() -> bool:
     for _ in range(1000):
         probe = rng.standard_normal(16) * 10.0 ** rng.integers(-3, 12, size=16)
         reduceat = float(np.add.reduceat(probe, [0])[0])
-        compensated = float(_kahan_group_sums(probe, np.zeros(len(probe), np.intp), 1)[0])
+        one_group = kernel_input(np.zeros(len(probe), np.intp))
+        compensated = float(_kahan_group_sums(kernel_input(probe), one_group, 1)[0])
         if reduceat != compensated:
             found = float(pd.Series(probe).groupby(np.zeros(len(probe), np.intp)).sum().iloc[0])
             if found not in (reduceat, compensated):
@@ -92,8 +93,8 @@ def group_sums(
     by label, so its ids are sorted along the rows when the labels are; unsorted grouping
     numbers them by first appearance, so its ids are sorted when each group's rows are
     consecutive."""
-    values = np.ascontiguousarray(values, dtype=np.float64)
-    labels = np.ascontiguousarray(labels, dtype=np.intp)
+    values = kernel_input(values, np.float64)
+    labels = kernel_input(labels, np.intp)
     if len(values) != len(labels):
         raise ValueError(f"{len(values)} values but {len(labels)} labels")
     if not len(values):

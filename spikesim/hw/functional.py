@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from spikesim._jit import njit
+from spikesim._jit import kernel_input, njit
 from spikesim.hw.intgemm import FLOAT32_EXACT, ExactGemm
 from spikesim.hw.params import ArrayParams
 from spikesim.quant.layer import QuantizedLayer
@@ -199,11 +199,12 @@ def functional_outputs(
     outs = np.zeros((m, layer.n), np.int64) if keep_outputs else np.zeros((1, 1), np.int64)
     gemm = ExactGemm(layer.w_q, backend, exact_limit, tokens=m)
     hi = (1 << (ap.acc_bits - 1)) - 1
+    x_scale, w_scale = kernel_input(layer.x_scale), kernel_input(layer.w_scale)
     for t0 in range(0, m, chunk_tokens):
         t1 = min(m, t0 + chunk_tokens)
         y, bound = gemm(layer.x_q[t0:t1])
         s, o = _fire_block(
-            y, bound > hi, layer.x_scale[t0:t1], layer.w_scale, float(layer.output_scale),
+            y, bound > hi, x_scale[t0:t1], w_scale, float(layer.output_scale),
             ap.frac_bits, ap.acc_bits, ap.fire_cycles, ap.reset_zero, ap.half_init,
             outs[t0:t1] if keep_outputs else outs, keep_outputs,
         )

@@ -42,7 +42,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from spikesim._jit import njit
+from spikesim._jit import kernel_input, njit
 
 Backend = Literal["auto", "blas", "int_mm", "onednn"]
 BACKENDS: tuple[str, ...] = ("auto", "blas", "int_mm", "onednn")
@@ -101,7 +101,7 @@ def _token_bound(x: np.ndarray, colmax: np.ndarray, out: np.ndarray) -> None:
 
 def token_bound(x_q: NDArray[np.integer], colmax: NDArray[np.int64]) -> NDArray[np.int64]:
     """B_t = Σ_i |x̄_t,i| · max_j |w̄_j,i| (int64, [M]); numba, twin :func:`reference_bound`."""
-    x = np.ascontiguousarray(x_q)
+    x = kernel_input(x_q)
     out = np.zeros(x.shape[0], np.int64)
     if x.size:
         _token_bound(x, np.ascontiguousarray(colmax, np.int64), out)

@@ -12,7 +12,7 @@ import itertools
 import numpy as np
 from numpy.typing import NDArray
 
-from spikesim._jit import map_threads, njit, worker_threads
+from spikesim._jit import kernel_input, map_threads, njit, worker_threads
 from spikesim.quant.rtn import int_dtype, qmax
 
 
@@ -42,7 +42,7 @@ def _rtn_rows(w: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
 def rtn_weights(w: NDArray[np.float32], bits: int) -> tuple[NDArray[np.int8], NDArray[np.float32]]:
     """Fast twin of ``quantize_weights(w, bits)`` (per output channel, no groups); rows spread
     over :func:`~spikesim.hw._jit.worker_threads` threads."""
-    ws = np.ascontiguousarray(w, dtype=np.float32)
+    ws = kernel_input(w, np.float32)
     q = (1 << (bits - 1)) - 1
     parts = map_threads(lambda rows: _rtn_rows(ws[rows], q), _row_slices(ws.shape[0]))
     if len(parts) == 1:
@@ -86,7 +86,7 @@ def rtn_rows(
     and scales, bit-exact): one pass per row and group instead of NumPy's temporaries and
     strided group slices; rows spread over :func:`~spikesim.hw._jit.worker_threads`
     threads."""
-    xs = np.ascontiguousarray(x, dtype=np.float32)
+    xs = kernel_input(x, np.float32)
     rows, k = xs.shape
     group = k if group_size is None or k == 0 else group_size
     groups = 1 if group_size is None or k == 0 else -(-k // group_size)
@@ -131,7 +131,7 @@ def _select_within(a: np.ndarray, k: int, rounds: int) -> np.float32:
     while hi - lo > _SMALL_SELECT:
         rounds -= 1
         if rounds < 0:
-            a[lo:hi] = np.sort(a[lo:hi])
+            _heap_sort(a[lo:hi])
             return a[k]
         x, y, z = a[lo], a[(lo + hi) // 2], a[hi - 1]
         pivot = max(min(x, y), min(max(x, y), z))
@@ -161,6 +161,36 @@ def _select_within(a: np.ndarray, k: int, rounds: int) -> np.float32:
             j -= 1
         a[j + 1] = v
     return a[k]
+
+
+@njit
+def _heap_sort(a: np.ndarray) -> None:
+    """Sort ``a`` in place (heapsort: O(n log n) whatever the order, no recursion). Written
+    out rather than ``np.sort``, whose numba implementation costs about 3 s of compilation in
+    every process with a cold cache, for a fallback adversarial orders alone reach."""
+    n = a.shape[0]
+    for start in range(n // 2 - 1, -1, -1):  # a max-heap ...
+        _sift_down(a, start, n)
+    for end in range(n - 1, 0, -1):  # ... whose top moves behind the shrinking heap
+        top = a[0]
+        a[0] = a[end]
+        a[end] = top
+        _sift_down(a, 0, end)
+
+
+@njit
+def _sift_down(a: np.ndarray, root: int, end: int) -> None:
+    """Restore the max-heap property of ``a[:end]`` below ``root``."""
+    while 2 * root + 1 < end:
+        child = 2 * root + 1
+        if child + 1 < end and a[child] < a[child + 1]:
+            child += 1
+        if not a[root] < a[child]:
+            return
+        v = a[root]
+        a[root] = a[child]
+        a[child] = v
+        root = child
 
 
 _RADIX_BINS = 2048
@@ -294,7 +324,7 @@ def spikequant_rows(
 ) -> tuple[NDArray[np.int16], NDArray[np.float32], NDArray[np.bool_]]:
     """Fast twin of ``spikequant_activations`` (x_q as int16); rows are independent, so they
     are spread over :func:`~spikesim.hw._jit.worker_threads` threads."""
-    xs = np.ascontiguousarray(x, dtype=np.float32)
+    xs = kernel_input(x, np.float32)
     q_a, q_s, k = (1 << (act_bits - 1)) - 1, (1 << (salient_bits - 1)) - 1, np.float32(mad_k)
     parts = map_threads(
         lambda rows: _spikequant_rows(xs[rows], q_a, q_s, k), _row_slices(xs.shape[0])

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from spikesim._jit import njit
+from spikesim._jit import kernel_input, njit
 from spikesim.quant.layer import QuantizedLayer
 from spikesim.schema import SPIKE_STATS_COLUMNS
 
@@ -65,8 +65,8 @@ def magnitude_counts(
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """:func:`magnitude_counts_numpy` in one pass and no temporaries (numba): equal, bit for
     bit (hypothesis test)."""
-    flat = np.ascontiguousarray(x_q).ravel()
-    mask = np.ascontiguousarray(salient).ravel()
+    flat = kernel_input(x_q).ravel()
+    mask = kernel_input(salient).ravel()
     if flat.size == 0:
         return np.zeros(1, np.int64), np.zeros(1, np.int64)
     size = int(max(int(flat.max()), -int(flat.min()))) + 1

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from spikesim._jit import njit
+from spikesim._jit import kernel_input, njit
 from spikesim.hw import stats as S
 from spikesim.hw.params import ArrayParams
 from spikesim.quant.rtn import qmax
@@ -332,9 +332,9 @@ def block_timing(
 ) -> NDArray[np.int64]:
     """Fast twin of :func:`spikesim.dataflows.if_token_batched.twin.block_timing` (same
     arguments, same statistics, bit-exact)."""
-    x = np.ascontiguousarray(x_q, dtype=np.int16)
-    m = np.ascontiguousarray(salient).view(np.uint8) if salient.dtype == np.bool_ else (
-        np.ascontiguousarray(salient, dtype=np.uint8)
+    x = kernel_input(x_q, np.int16)
+    m = kernel_input(salient).view(np.uint8) if salient.dtype == np.bool_ else (
+        kernel_input(salient, np.uint8)
     )
     passes = (ap.normal, ap.salient)
     out = np.zeros(S.SIZE, dtype=np.int64)  # sized here: numba's cache would freeze S.SIZE
