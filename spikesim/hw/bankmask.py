@@ -19,44 +19,15 @@ be used (one port, at most 64 banks, no latch, count coding up to :data:`MAX_COU
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, cast
-
 import numpy as np
-from llvmlite import ir
-from numba import types
-from numba.extending import intrinsic
 
+from spikesim._bitops import popcount, trailing_zeros
 from spikesim._jit import njit
 
 MAX_BANKS = 64
 """A row's mask is one uint64."""
 MAX_COUNT_LEVELS = 64
 """Count coding: the steps (largest magnitude) a mask table holds; wider values use events."""
-
-
-def _popcount_typed(typingctx: Any, x: Any) -> tuple[Any, Any]:
-    sig = types.int64(types.uint64)
-
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        return builder.ctpop(args[0])
-
-    return sig, codegen
-
-
-def _trailing_zeros_typed(typingctx: Any, x: Any) -> tuple[Any, Any]:
-    sig = types.int64(types.int64)
-
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        return builder.cttz(args[0], ir.Constant(ir.IntType(1), 0))
-
-    return sig, codegen
-
-
-_popcount = cast(Callable[[Any], int], intrinsic(_popcount_typed))
-"""Set bits of a uint64 (one ``popcnt``)."""
-_trailing_zeros = cast(Callable[[Any], int], intrinsic(_trailing_zeros_typed))
-"""Index of the lowest set bit of an int64 (64 for 0; one ``tzcnt``)."""
 
 
 def applies(coding: int, latch: bool, ports: int, banks: int, qmax: int) -> bool:
@@ -104,7 +75,7 @@ def _issue_rows(levels: np.ndarray, first: int, last: int, step: int, rows: int,
                 if clash != 0:  # in order: only the banks below the first one already used
                     take = rest & ((clash & (~clash + np.uint64(1))) - np.uint64(1))
                 room = lanes - issued
-                got = _popcount(take)
+                got = popcount(take)
                 if got > room:
                     take = _lowest(take, room)
                     got = room
@@ -153,7 +124,7 @@ def pass_issue_masks(
         else:
             m &= (np.int64(1) << planes) - 1  # the planes a bitserial pass sends
             while m != 0:
-                p = _trailing_zeros(m)
+                p = trailing_zeros(m)
                 while top <= p:
                     levels[top, :rows] = 0
                     top += 1
@@ -176,7 +147,7 @@ def pass_issue_masks(
     for p in range(top - 1, -1, -1):
         c = 0
         for r in range(rows):
-            c += _popcount(levels[p, r])
+            c += popcount(levels[p, r])
         if c:
             groups += 1
             ideal += (c + lanes - 1) // lanes

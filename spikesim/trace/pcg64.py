@@ -30,15 +30,12 @@ Twin: NumPy itself (``tests/trace/test_pcg64.py`` compares values and the state 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
-from llvmlite import ir
-from numba import types
-from numba.extending import intrinsic
 
+from spikesim._bitops import mul_high
 from spikesim._jit import njit
 
 ZIGGURAT_R = 3.6541528853610087963519472518
@@ -89,27 +86,12 @@ def ziggurat_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 _K, _W, _F = ziggurat_tables()
 
 
-def _mul_high_typed(typingctx: Any, a: Any, b: Any) -> tuple[Any, Any]:
-    """High 64 bits of the 128-bit product of two uint64 (one ``mul`` on x86-64)."""
-    sig = types.uint64(types.uint64, types.uint64)
-
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        wide = ir.IntType(128)
-        product = builder.mul(builder.zext(args[0], wide), builder.zext(args[1], wide))
-        return builder.trunc(builder.lshr(product, ir.Constant(wide, 64)), ir.IntType(64))
-
-    return sig, codegen
-
-
-_mul_high = cast(Callable[[np.uint64, np.uint64], np.uint64], intrinsic(_mul_high_typed))
-
-
 @njit
 def _step(s_hi: np.uint64, s_lo: np.uint64, inc_hi: np.uint64, inc_lo: np.uint64
           ) -> tuple[np.uint64, np.uint64, np.uint64]:
     """One PCG64 step: the new state (hi, lo) and its 64-bit XSL-RR output."""
     lo = s_lo * _MULT_LO
-    hi = _mul_high(s_lo, _MULT_LO) + s_lo * _MULT_HI + s_hi * _MULT_LO
+    hi = mul_high(s_lo, _MULT_LO) + s_lo * _MULT_HI + s_hi * _MULT_LO
     new_lo = lo + inc_lo
     new_hi = hi + inc_hi + (np.uint64(1) if new_lo < lo else np.uint64(0))
     folded = new_hi ^ new_lo
@@ -257,11 +239,7 @@ def standard_normal(rng: np.random.Generator, shape: int | tuple[int, ...]) -> n
     """``rng.standard_normal(shape, dtype=np.float32)``, bit for bit, ``rng`` advanced alike."""
     if not _ours(rng):
         return rng.standard_normal(shape, dtype=np.float32)
-    out = np.empty(shape, np.float32)
-    st = _read_state(rng.bit_generator)  # type: ignore[arg-type]
-    _fill_normal(st, out.reshape(-1), _K, _W, _F)
-    _write_state(rng.bit_generator, st)  # type: ignore[arg-type]
-    return out
+    return _drawn(rng, shape, _fill_normal)
 
 
 def standard_gamma(rng: np.random.Generator, a: float,
@@ -271,9 +249,17 @@ def standard_gamma(rng: np.random.Generator, a: float,
     a32 = np.float32(a)
     if not (a32 > 1.0 and math.isfinite(a32)) or not _ours(rng):
         return rng.standard_gamma(a, shape, dtype=np.float32)
+    return _drawn(rng, shape, _fill_gamma, a32)
+
+
+def _drawn(rng: np.random.Generator, shape: int | tuple[int, ...], fill: Any,
+           *params: Any) -> np.ndarray:
+    """A float32 array of ``shape`` filled by kernel ``fill`` (arguments: the state vector,
+    ``params``, the flat output, the ziggurat tables) from ``rng``'s state, which is then
+    advanced to where the kernel left it."""
     out = np.empty(shape, np.float32)
     st = _read_state(rng.bit_generator)  # type: ignore[arg-type]
-    _fill_gamma(st, a32, out.reshape(-1), _K, _W, _F)
+    fill(st, *params, out.reshape(-1), _K, _W, _F)
     _write_state(rng.bit_generator, st)  # type: ignore[arg-type]
     return out
 
@@ -297,13 +283,8 @@ def agrees_with_numpy() -> bool:
     for a in (None, 2.5, 1.7):
         want = (theirs.standard_normal(CHECK_DRAWS, dtype=np.float32) if a is None
                 else theirs.standard_gamma(a, CHECK_DRAWS, dtype=np.float32))
-        out = np.empty(CHECK_DRAWS, np.float32)
-        st = _read_state(mine.bit_generator)  # type: ignore[arg-type]
-        if a is None:
-            _fill_normal(st, out, _K, _W, _F)
-        else:
-            _fill_gamma(st, np.float32(a), out, _K, _W, _F)
-        _write_state(mine.bit_generator, st)  # type: ignore[arg-type]
+        out = (_drawn(mine, CHECK_DRAWS, _fill_normal) if a is None
+               else _drawn(mine, CHECK_DRAWS, _fill_gamma, np.float32(a)))
         if not np.array_equal(out.view(np.uint32), want.view(np.uint32)):
             return False
     return bool(mine.bit_generator.state == theirs.bit_generator.state)
