@@ -4,8 +4,11 @@ and the hypothesis profiles of the default and the slow run."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
+from typing import Any
 
 os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(tempfile.gettempdir(), "spikesim-numba"))
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
@@ -50,21 +53,73 @@ def _compile_this_workers_share() -> None:
     each worker first runs one tiny simulation per preset of its share of
     :data:`WARM_PRESETS`, compiling those kernels into the shared on-disk cache while the
     other worker compiles the rest; when a test later needs the other share, it loads it from
-    the cache. A warm cache makes this a few tenths of a second; a single process (``-n0``)
-    skips it."""
+    the cache. Every simulation needs the synthetic-draw and quantization kernels: the first
+    worker compiles them under a lock on the cache folder while the second compiles its
+    array's timing kernel, then takes the lock and loads them. A warm cache makes all this a
+    few tenths of a second; a single process (``-n0``) skips it."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     if not worker.startswith("gw") or os.environ.get("PYTEST_XDIST_WORKER_COUNT") in (None, "1"):
         return
+    import numba
+
     import spikesim
     from spikesim.trace import synth_trace
 
-    share = WARM_PRESETS[int(worker[2:]) % len(WARM_PRESETS)]
+    index = int(worker[2:]) % len(WARM_PRESETS)
+    lock = Path(numba.config.CACHE_DIR or tempfile.gettempdir()) / "spikesim-warm.lock"
     with tempfile.TemporaryDirectory(prefix="spikesim-warm-") as folder:
-        synth_trace(Path(folder) / "t", gemm=(6, 40, 24), seed=1)
-        trace = spikesim.load_trace(Path(folder) / "t")
-        for preset in share:
-            spikesim.simulate(spikesim.load_hardware(ROOT / "hw_configs" / f"{preset}.yaml"),
-                              trace, ["spikequant"], cache=False)
+        if index:
+            _compile_batched_timing()
+        with _exclusive(lock):  # the first worker's draws and quantization, compiled once
+            synth_trace(Path(folder) / "t", gemm=(6, 40, 24), seed=1)
+            trace = spikesim.load_trace(Path(folder) / "t")
+            if not index:
+                _compile_quantization(trace)
+        for preset in WARM_PRESETS[index]:
+            spikesim.simulate(_hardware(preset), trace, ["spikequant"], cache=False)
+
+
+def _compile_quantization(trace: Any) -> None:
+    from spikesim.quant.kernels import rtn_weights, spikequant_rows
+
+    layer = trace.layers[0]
+    spikequant_rows(layer.activations(), 4, 8, 3.0)
+    rtn_weights(layer.weights(), 4)
+
+
+def _compile_batched_timing() -> None:
+    import numpy as np
+
+    from spikesim.dataflows.if_token_batched import kernel
+    from spikesim.hw.params import array_params
+
+    hw = _hardware("spikequant-45nm-batched")
+    ap = array_params(hw, hw.quant.act_bits, hw.quant.salient_bits, 40)
+    kernel.block_timing(np.ones((6, 40), np.int16), np.zeros((6, 40), bool), ap,
+                        batch=hw.if_array.batch)
+
+
+def _hardware(preset: str) -> Any:
+    import spikesim
+
+    return spikesim.load_hardware(ROOT / "hw_configs" / f"{preset}.yaml")
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (POSIX ``flock``; elsewhere no lock)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects
