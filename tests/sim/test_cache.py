@@ -286,7 +286,30 @@ def stored_entry(trace_dir: Path) -> tuple[QuantCache, str, Any, Any]:
     return store, key, layer, q
 
 
-@pytest.mark.parametrize("damage", ["truncate", "flip", "empty", "garbage"])
+def with_a_salient_value_less(data: bytearray) -> bytearray:
+    """Entry bytes whose header lists one salient value fewer than the mask marks, checksum
+    recomputed (a writer's bug rather than a damaged disk)."""
+    import hashlib
+    import struct
+
+    from spikesim.sim.packing import PACKED_NBYTES
+
+    start = len(quantcache._MAGIC) + 65
+    body = bytes(data[start:])
+    (head_len,) = struct.unpack_from("<Q", body, 0)
+    header = json.loads(body[8 : 8 + head_len])
+    spec = header["arrays"][header["x_salient"]]
+    assert spec["shape"][0] > 0
+    spec["shape"] = [spec["shape"][0] - 1]
+    spec["nbytes"] = PACKED_NBYTES[spec["pack"]](spec["shape"][0],
+                                                 np.dtype(spec["dtype"]).itemsize)
+    head = json.dumps(header).encode()
+    body = struct.pack("<Q", len(head)) + head + body[8 + head_len:]
+    digest = hashlib.sha256(body).hexdigest().encode()
+    return bytearray(data[: len(quantcache._MAGIC)] + digest + data[start - 1 : start] + body)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "empty", "garbage", "salient count"])
 def test_a_damaged_entry_is_a_miss_and_is_removed(
     damage: str, trace_dir: Path, cache_on: Path
 ) -> None:
@@ -299,6 +322,9 @@ def test_a_damaged_entry_is_a_miss_and_is_removed(
         data[-1] ^= 0x01
     elif damage == "empty":
         data = bytearray()
+    elif damage == "salient count":
+        assert q.salient.any()
+        data = with_a_salient_value_less(data)
     else:
         data = bytearray(b"\x00" * 100)
     path.write_bytes(bytes(data))
