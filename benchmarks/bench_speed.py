@@ -17,11 +17,15 @@ llama2-7b --designs spikequant --workers 2 --no-figures``, a fresh process with 
 of quantized layers; 32 blocks, 33,248 layers at 2048 tokens): its wall time against issue
 13's 180 s and against the floor scaled to the model (32 × the layer floor, over 2 cores), and
 the CPU seconds of its processes (issue 13 extrapolated 870 before). About 10 minutes on a
-2-core machine.
+2-core machine. With ``--whole-warm``, that run fills a cache bounded at
+:data:`WHOLE_CACHE_BYTES` instead (the whole model's entries take ~15 GB: it needs that much
+free disk where the temporary directory lies) and the same command is then timed again with
+every layer cached, as a sweep's later points run. About 15 minutes.
 
     python benchmarks/bench_speed.py
     python benchmarks/bench_speed.py --trace traces/l7 --tokens 2048
     python benchmarks/bench_speed.py --whole
+    python benchmarks/bench_speed.py --whole-warm
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ WHOLE_TARGET_S = 180.0
 WHOLE_BEFORE_CPU_S = 870.0
 """Issue 13's whole-prefill row: at most 180 s wall on 2 cores; about 870 CPU-s before
 (extrapolated from one layer)."""
+WHOLE_CACHE_BYTES = 20 * 1024**3
+"""``SPIKESIM_CACHE_MAX_BYTES`` of ``--whole-warm``: room for every entry of the prefill."""
 BLOCKS = 32
 """Decoder blocks of llama2-7b (the layer floor scaled to the model)."""
 
@@ -55,6 +61,9 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=2048)
     parser.add_argument("--whole", action="store_true",
                         help="also time the whole llama2-7b prefill (about 10 minutes)")
+    parser.add_argument("--whole-warm", action="store_true",
+                        help="time the whole prefill filling a 20 GiB cache, then again with "
+                             "every layer cached (about 15 minutes, ~15 GB of disk)")
     args = parser.parse_args()
     from spikesim.pages import prefer_small_pages
 
@@ -102,36 +111,64 @@ def main() -> None:
         print(f"{case:<28} {seconds:>8.2f} {seconds / floor:>8.2f} {BEFORE[case]:>6.1f}x "
               f"{TARGET[case]:>6.1f}x")
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
-    if args.whole:
-        whole_prefill(args.tokens, floor)
+    if args.whole or args.whole_warm:
+        whole_prefill(args.tokens, floor, warm=args.whole_warm)
     if tmp is not None:
         tmp.cleanup()
 
 
-def whole_prefill(tokens: int, layer_floor_s: float) -> None:
+def whole_prefill(tokens: int, layer_floor_s: float, *, warm: bool = False) -> None:
     """Time ``spikesim simulate`` of the whole llama2-7b prefill in a fresh process (its own
-    empty cache) and print it against the 180 s target and the floor scaled to the model."""
-    import subprocess
-    import sys
+    empty cache) and print it against the 180 s target and the floor scaled to the model;
+    with ``warm``, the cache it fills holds every layer and the run is timed again."""
+    import shutil
 
     with tempfile.TemporaryDirectory(prefix="spikesim-whole-") as work:
         env = dict(os.environ, SPIKESIM_CACHE=str(Path(work) / "cache"))
-        command = [sys.executable, "-m", "spikesim", "simulate", "--hw", "spikequant-45nm",
-                   "--workload", "llama2-7b", "--tokens", str(tokens), "--designs",
-                   "spikequant", "--workers", "2", "--no-figures", "--quiet",
-                   "--out", str(Path(work) / "run")]
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t = time.perf_counter()
-        subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
-        wall = time.perf_counter() - t
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        env.pop("SPIKESIM_NO_CACHE", None)
+        label = "empty cache"
+        if warm:
+            free = shutil.disk_usage(work).free
+            if free < WHOLE_CACHE_BYTES:
+                print(f"whole prefill, warm: skipped ({free / 2**30:.1f} GiB free in {work}, "
+                      f"{WHOLE_CACHE_BYTES / 2**30:.0f} GiB needed)")
+                warm = False
+            else:
+                env["SPIKESIM_CACHE_MAX_BYTES"] = str(WHOLE_CACHE_BYTES)
+                label = f"empty cache, filling one of {WHOLE_CACHE_BYTES / 2**30:.0f} GiB"
+        _print_whole(tokens, layer_floor_s, label, *_timed_prefill(tokens, env, work, "cold"))
+        if warm:
+            _print_whole(tokens, layer_floor_s, "every layer cached",
+                         *_timed_prefill(tokens, env, work, "warm"))
+
+
+def _timed_prefill(tokens: int, env: dict[str, str], work: str,
+                   name: str) -> tuple[float, float, float]:
+    """(wall s, CPU-s of the child processes, largest child's peak RSS GiB) of one run."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "spikesim", "simulate", "--hw", "spikequant-45nm",
+               "--workload", "llama2-7b", "--tokens", str(tokens), "--designs",
+               "spikequant", "--workers", "2", "--no-figures", "--quiet",
+               "--out", str(Path(work) / name)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, after.ru_maxrss / 2**20
+
+
+def _print_whole(tokens: int, layer_floor_s: float, label: str, wall: float, cpu: float,
+                 rss_gib: float) -> None:
     floor = BLOCKS * layer_floor_s / 2
-    print(f"whole llama2-7b prefill, {tokens} tokens, spikequant, --workers 2: {wall:.0f} s "
-          f"wall (target {WHOLE_TARGET_S:.0f} s; floor {BLOCKS} x {layer_floor_s:.1f} s / 2 "
-          f"cores = {floor:.0f} s, {wall / floor:.2f}x), {cpu:.0f} CPU-s (before "
-          f"~{WHOLE_BEFORE_CPU_S:.0f}), peak RSS of its largest process "
-          f"{after.ru_maxrss / 2**20:.1f} GiB")
+    print(f"whole llama2-7b prefill, {tokens} tokens, spikequant, --workers 2, {label}: "
+          f"{wall:.0f} s wall (target {WHOLE_TARGET_S:.0f} s; floor {BLOCKS} x "
+          f"{layer_floor_s:.1f} s / 2 cores = {floor:.0f} s, {wall / floor:.2f}x), {cpu:.0f} "
+          f"CPU-s (before ~{WHOLE_BEFORE_CPU_S:.0f}), peak RSS of its largest process "
+          f"{rss_gib:.1f} GiB")
 
 
 if __name__ == "__main__":
