@@ -8,6 +8,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
+from spikesim._jit import kernel_input
 from spikesim.config.quant import QuantConfig
 from spikesim.hw.functional import functional_outputs, reference_outputs
 from spikesim.hw.params import ArrayParams, PassParams
@@ -156,8 +157,9 @@ def test_fire_block_equals_integer_twin(seed: int, m: int, n: int, magnitude: in
     want = fire_block_twin(y, check, sx, sw, s_y, frac_bits, acc_bits, fire_cycles,
                            reset_zero, half)
     out = np.zeros((m, n), np.int64)
-    spikes, overflow = _fire_block(y, check, sx, sw, s_y, frac_bits, acc_bits, fire_cycles,
-                                   reset_zero, half, out, True)
+    spikes, overflow = _fire_block(y, check, kernel_input(sx), kernel_input(sw), s_y,
+                                   frac_bits, acc_bits, fire_cycles, reset_zero, half, out,
+                                   True)
     assert (spikes, overflow) == want[:2]
     np.testing.assert_array_equal(out, want[2])
 
@@ -171,8 +173,8 @@ def test_fire_block_divides_in_integers_past_float_exactness() -> None:
     assert int(np.float64(a) / np.float64(theta)) != a // theta
     y = np.array([[a, -a]], np.int64)
     out = np.zeros((1, 2), np.int64)
-    one = np.ones(1, np.float32)
-    spikes, _ = _fire_block(y, np.zeros(1, np.bool_), one, np.ones(2, np.float32),
+    one = kernel_input(np.ones(1, np.float32))
+    spikes, _ = _fire_block(y, np.zeros(1, np.bool_), one, kernel_input(np.ones(2, np.float32)),
                             float(theta), 0, 62, 2**62, False, False, out, True)
     assert spikes == 2 * (a // theta)
     np.testing.assert_array_equal(out, [[a // theta, -(a // theta)]])
